@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Gathers, on the CPU machine, what the GPU machine's build lacks into .gpu-deps/
+# (git-ignored; pass it to the device tool's `carry`): headers its image does not
+# have, and the parity references made with this machine's HF transformers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d build/tests/reference ] || { echo "gpu-deps: run scripts/test.sh first (it makes build/tests/reference)" >&2; exit 1; }
+rm -rf .gpu-deps && mkdir -p .gpu-deps/include
+cp -r /usr/include/nlohmann /usr/include/CLI .gpu-deps/include/
+cp -r build/tests/reference .gpu-deps/reference
+du -sh .gpu-deps

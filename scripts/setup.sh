@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything hybridize needs to build and test on a fresh Debian machine:
+# the Debian -dev packages, and a project-local virtualenv (.venv) holding the
+# torch==2.11.0 wheel (whose LibTorch we link) and HF transformers (used only by
+# tests/reference to make parity references). Idempotent: a second run only checks.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+
+debian_packages=(cmake ninja-build g++ ccache libboost-graph-dev libsqlite3-dev
+                 libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev)
+python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+stamp="$venv/.hybridize-setup"
+want="${python_packages[*]}"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: preparing $venv (${python_packages[*]})"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${python_packages[@]}"
+  echo "$want" > "$stamp"
+fi
+echo "setup: ok (torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'))"

@@ -1,0 +1,42 @@
+// hybridize: wires the subcommands together and turns every failure into one
+// line on stderr and a non-zero exit.
+#include <c10/util/Exception.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace {
+int report(const std::string& message) {
+  std::fprintf(stderr, "hybridize: error: %s\n", message.c_str());
+  return 1;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hybridize: turn a pretrained transformer into a faster attention + Mamba hybrid"};
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  app.parse_complete_callback([&] {
+    if (verbose) hybridize::set_log_level(hybridize::LogLevel::Debug);
+  });
+  hybridize::cli::add_inspect_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const hybridize::Error& error) {
+    return report(error.what());
+  } catch (const c10::Error& error) {
+    // LibTorch messages carry a C++ backtrace after the first line; users need the first line.
+    return report(error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    return report(error.what());
+  }
+  return 0;
+}

@@ -1,0 +1,30 @@
+#include "core/format.h"
+
+#include <cstdio>
+
+namespace hybridize {
+
+namespace {
+std::string scaled(double value, double base, const char* const* units, int unit_count) {
+  int unit = 0;
+  while (value >= base && unit + 1 < unit_count) {
+    value /= base;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f%s" : "%.2f%s", value, units[unit]);
+  return text;
+}
+}  // namespace
+
+std::string format_count(int64_t count) {
+  static const char* const units[] = {"", "K", "M", "B", "T"};
+  return scaled(static_cast<double>(count), 1000.0, units, 5);
+}
+
+std::string format_bytes(uint64_t bytes) {
+  static const char* const units[] = {" B", " KiB", " MiB", " GiB", " TiB"};
+  return scaled(static_cast<double>(bytes), 1024.0, units, 5);
+}
+
+}  // namespace hybridize

@@ -1,0 +1,11 @@
+#pragma once
+// Human-readable numbers for terminal output and reports.
+#include <cstdint>
+#include <string>
+
+namespace hybridize {
+
+std::string format_count(int64_t count);   // 15023456789 -> "15.02B"
+std::string format_bytes(uint64_t bytes);  // 1536 -> "1.50 KiB"
+
+}  // namespace hybridize

@@ -1,0 +1,45 @@
+#pragma once
+// A Llama-family causal language model whose layers' mixers follow a Layout.
+// Parameter names are HF's ("model.layers.3.self_attn.q_proj.weight"), so a
+// checkpoint loads by name.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include "io/hf_config.h"
+#include "model/decoder_layer.h"
+#include "model/layout.h"
+#include "model/linear.h"
+#include "model/rms_norm.h"
+#include "model/rotary.h"
+
+namespace hybridize::model {
+
+class DecoderStackImpl : public torch::nn::Module {
+ public:
+  DecoderStackImpl(const io::TransformerConfig& config, const Layout& layout, const at::TensorOptions& options);
+  // Final-normed hidden states [B, T, hidden_size] for token ids [B, T].
+  at::Tensor forward(const at::Tensor& input_ids);
+
+  Embedding embed_tokens{nullptr};
+  std::vector<DecoderLayer> layers;
+  RMSNorm norm{nullptr};
+  RotaryEmbedding rotary_emb{nullptr};
+};
+TORCH_MODULE(DecoderStack);
+
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  // Parameters are allocated uninitialised with `options` (dtype and device;
+  // a meta device describes the model without memory). Load weights next.
+  CausalLMImpl(io::TransformerConfig config, Layout layout, const at::TensorOptions& options);
+  // Logits [B, T, vocab] in the model's dtype for token ids [B, T].
+  at::Tensor forward(const at::Tensor& input_ids);
+
+  const io::TransformerConfig config;
+  const Layout layout;
+  DecoderStack model{nullptr};
+  Linear lm_head{nullptr};  // null when tied to model.embed_tokens
+};
+TORCH_MODULE(CausalLM);
+
+}  // namespace hybridize::model

@@ -1,0 +1,27 @@
+#pragma once
+#include <memory>
+
+#include "io/hf_config.h"
+#include "model/layout.h"
+#include "model/mixer.h"
+#include "model/mlp.h"
+#include "model/rms_norm.h"
+
+namespace hybridize::model {
+
+// One pre-norm decoder layer: h += mixer(norm1(h)); h += mlp(norm2(h)).
+// An identity layer has no mixer (and no norm1): h += mlp(norm2(h)).
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& hidden, MixerContext& context);
+
+  const MixerKind kind;
+  RMSNorm input_layernorm{nullptr};
+  std::shared_ptr<SequenceMixer> mixer;  // null for identity
+  RMSNorm post_attention_layernorm{nullptr};
+  MLP mlp{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+}  // namespace hybridize::model

@@ -1,0 +1,35 @@
+#pragma once
+// A hybrid layout: which sequence mixer each decoder layer uses. Written as a
+// string of one letter a layer ("AAIA..."): A = attention, I = identity (the
+// mixer removed, as in leave-one-out ablations).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hybridize::model {
+
+enum class MixerKind { Attention, Identity };
+
+char mixer_letter(MixerKind kind);
+std::string_view mixer_name(MixerKind kind);
+
+class Layout {
+ public:
+  Layout() = default;
+  explicit Layout(std::vector<MixerKind> layers) : layers_(std::move(layers)) {}
+  static Layout all_attention(int64_t num_layers);
+  // `source` names where the text came from (a config key, a flag) in errors.
+  static Layout parse(std::string_view text, int64_t num_layers, std::string_view source);
+
+  int64_t size() const { return static_cast<int64_t>(layers_.size()); }
+  MixerKind operator[](int64_t layer) const { return layers_.at(layer); }
+  int64_t count(MixerKind kind) const;
+  std::string to_string() const;
+  bool operator==(const Layout&) const = default;
+
+ private:
+  std::vector<MixerKind> layers_;
+};
+
+}  // namespace hybridize::model

@@ -1,0 +1,35 @@
+#pragma once
+// The sequence mixer of a decoder layer is swappable: attention, or (in later
+// layouts) a Mamba mixer. Each takes the normalised hidden states and returns
+// the update added to the residual stream.
+#include <map>
+#include <torch/nn/module.h>
+
+namespace hybridize::model {
+
+// What every mixer of one forward pass shares: positions' RoPE tables and the
+// attention masks, built once per pass rather than once per layer.
+class MixerContext {
+ public:
+  MixerContext(at::Tensor cos, at::Tensor sin, int64_t sequence_length, at::Device device)
+      : cos(std::move(cos)), sin(std::move(sin)), sequence_length(sequence_length), device(device) {}
+
+  // Boolean [T, T] mask (true = may attend) for a causal window of `window`
+  // tokens, or an undefined tensor when plain causal attention applies.
+  const at::Tensor& window_mask(int64_t window);
+
+  const at::Tensor cos, sin;
+  const int64_t sequence_length;
+  const at::Device device;
+
+ private:
+  std::map<int64_t, at::Tensor> window_masks_;
+};
+
+class SequenceMixer : public torch::nn::Module {
+ public:
+  // hidden: [B, T, hidden_size], already normalised.
+  virtual at::Tensor forward(const at::Tensor& hidden, MixerContext& context) = 0;
+};
+
+}  // namespace hybridize::model

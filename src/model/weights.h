@@ -1,0 +1,34 @@
+#pragma once
+// Loading HF-format checkpoints (config.json + safetensors) into a CausalLM.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint_files.h"
+#include "model/causal_lm.h"
+
+namespace hybridize::model {
+
+struct LoadOptions {
+  at::ScalarType dtype = at::kFloat;
+  at::Device device = at::kCPU;
+  std::optional<Layout> layout;  // default: every layer attention
+};
+
+// Copies every parameter of `module` from the checkpoint tensor of the same
+// name, converting dtype and device. Throws Error naming the tensor when one
+// is missing or has the wrong shape. Returns the checkpoint's tensors that no
+// parameter used (e.g. the attention weights of identity layers).
+std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
+// The same checks as load_parameters from the safetensors headers alone, copying
+// nothing: works on a model built on the meta device.
+std::vector<std::string> check_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
+
+// Reads DIR/config.json and the safetensors weights, and builds the model.
+CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOptions& options = {});
+
+// "fp32" | "bf16" | "fp16" (also "float32", "bfloat16", "float16").
+at::ScalarType parse_precision(const std::string& name);
+
+}  // namespace hybridize::model
