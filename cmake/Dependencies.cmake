@@ -51,6 +51,29 @@ if(NOT TARGET CLI11::CLI11)
   target_include_directories(CLI11::CLI11 INTERFACE "${_cli11_dir}")
 endif()
 
+# Unicode for the tokenizer (src/data): PCRE2's 8-bit library for the
+# pre-tokenizer regexes, required; ICU for NFC normalization, optional (the GPU
+# machine's ICU has no headers, and carried headers would not match its
+# version-suffixed symbols). That machine has libpcre2-8.so.0 but no pcre2.h nor
+# the libpcre2-8.so link: scripts/gpu-deps.sh carries the header, and the runtime
+# library is linked by its full name.
+find_path(HYBRIDIZE_PCRE2_INCLUDE pcre2.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}")
+find_library(HYBRIDIZE_PCRE2_LIBRARY NAMES pcre2-8 libpcre2-8.so.0)
+if(NOT HYBRIDIZE_PCRE2_INCLUDE OR NOT HYBRIDIZE_PCRE2_LIBRARY)
+  message(FATAL_ERROR "hybridize: PCRE2 not found (pcre2.h: ${HYBRIDIZE_PCRE2_INCLUDE}, library: "
+                      "${HYBRIDIZE_PCRE2_LIBRARY}); install libpcre2-dev (scripts/setup.sh)")
+endif()
+add_library(hybridize_unicode INTERFACE)
+target_include_directories(hybridize_unicode INTERFACE "${HYBRIDIZE_PCRE2_INCLUDE}")
+target_link_libraries(hybridize_unicode INTERFACE "${HYBRIDIZE_PCRE2_LIBRARY}")
+find_package(ICU COMPONENTS uc QUIET)
+if(ICU_FOUND)
+  target_link_libraries(hybridize_unicode INTERFACE ICU::uc)
+  target_compile_definitions(hybridize_unicode INTERFACE HYBRIDIZE_HAVE_ICU)
+else()
+  message(STATUS "hybridize: ICU not found, tokenizers with an NFC normalizer will be refused")
+endif()
+
 # Catch2: Debian ships v2 (one header), the GPU machine v3 (a library with its
 # own main). tests/catch.h hides the difference.
 if(HYBRIDIZE_TESTS)

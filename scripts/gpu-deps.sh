@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 [ -d build/tests/reference ] || { echo "gpu-deps: run scripts/test.sh first (it makes build/tests/reference)" >&2; exit 1; }
 rm -rf .gpu-deps && mkdir -p .gpu-deps/include
 cp -r /usr/include/nlohmann /usr/include/CLI .gpu-deps/include/
+cp /usr/include/pcre2.h .gpu-deps/include/  # the GPU machine has libpcre2-8.so.0 only
 cp -r build/tests/reference .gpu-deps/reference
 du -sh .gpu-deps

@@ -8,7 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
 
 debian_packages=(cmake ninja-build g++ ccache libboost-graph-dev libsqlite3-dev
-                 libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev)
+                 libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev
+                 libpcre2-dev libicu-dev)
 python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy)
 
 missing=()

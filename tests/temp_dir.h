@@ -6,6 +6,8 @@
 #include <string>
 #include <unistd.h>
 
+#include "core/file_tree.h"
+
 namespace hybridize::testing {
 
 class TempDir {
@@ -14,10 +16,10 @@ class TempDir {
     static std::atomic<int> counter{0};
     path_ = std::filesystem::temp_directory_path() /
             ("hybridize-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
+    remove_tree(path_);
+    make_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() { remove_tree(path_); }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     if (verbose) hybridize::set_log_level(hybridize::LogLevel::Debug);
   });
   hybridize::cli::add_inspect_command(app);
+  hybridize::cli::add_data_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

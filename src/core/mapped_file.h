@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <span>
 
-namespace hybridize::io {
+namespace hybridize {
 
 class MappedFile {
  public:
@@ -25,4 +25,4 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-}  // namespace hybridize::io
+}  // namespace hybridize

@@ -1,4 +1,4 @@
-#include "io/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace hybridize::io {
+namespace hybridize {
 
 AtomicFileWriter::AtomicFileWriter(const std::filesystem::path& target)
     : target_(target), temporary_(target) {
@@ -67,4 +67,4 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
   writer.commit();
 }
 
-}  // namespace hybridize::io
+}  // namespace hybridize

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string_view>
 
-namespace hybridize::io {
+namespace hybridize {
 
 class AtomicFileWriter {
  public:
@@ -27,4 +27,4 @@ class AtomicFileWriter {
 
 void write_file_atomically(const std::filesystem::path& target, std::string_view content);
 
-}  // namespace hybridize::io
+}  // namespace hybridize

@@ -1,0 +1,41 @@
+#pragma once
+// Facts of the Megatron-LM indexed dataset (.bin/.idx pair) shared by reader
+// and writer. The .bin holds the documents' token ids back to back. The .idx:
+//   9 bytes   magic "MMIDIDX\0\0"
+//   u64       version: 1 (Megatron-LM; Fast-LLM without spans); Fast-LLM's 2 and
+//             3 add one and two flag bytes here (loss-masking / preference spans)
+//   u8        dtype code of the .bin
+//   u64       sequence count S
+//   u64       document-index count D (= documents + 1)
+//   i32 x S   sequence lengths in tokens
+//   i64 x S   sequence byte offsets into the .bin
+//   version 1: i64 x D document indices (0, ..., S), optionally i8 x S modes
+//   versions 2-3: span tables (not read here), then the document indices.
+// All little-endian. Every "sequence" is one document for GPT training.
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string_view>
+
+#include "data/token_source.h"
+
+namespace hybridize::data::megatron {
+
+inline constexpr std::string_view kMagic{"MMIDIDX\0\0", 9};
+inline constexpr uint64_t kVersion = 1;               // what the writer writes
+inline constexpr uint64_t kNewestFastLlmVersion = 3;  // newest layout the reader knows
+
+// Codes of the dtype byte; 6 and 7 are floating point (Megatron and Fast-LLM
+// disagree on which is float32), never token ids.
+std::optional<TokenDType> dtype_from_code(uint8_t code);
+std::optional<uint8_t> code_from_dtype(TokenDType dtype);
+
+// "<prefix>.bin" and "<prefix>.idx"; the prefix may itself contain dots.
+std::filesystem::path bin_path(const std::filesystem::path& prefix);
+std::filesystem::path idx_path(const std::filesystem::path& prefix);
+
+// Megatron's own choice: uint16 below 65500 ids, int32 above.
+TokenDType dtype_for_vocab(TokenId vocab_size);
+
+}  // namespace hybridize::data::megatron

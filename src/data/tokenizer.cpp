@@ -1,0 +1,167 @@
+#include "data/tokenizer.h"
+
+#include <fstream>
+#include <set>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "data/byte_level.h"
+#include "data/utf8.h"
+
+namespace hybridize::data {
+
+namespace {
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  if (!std::filesystem::is_regular_file(path)) fail(path.string(), ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path.string(), ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& error) {
+    fail(path.string(), ": not valid JSON (", error.what(), ")");
+  }
+}
+
+// The top-level object, checked for keys that would change the ids we cannot honour.
+const nlohmann::json& checked(const nlohmann::json& json, const std::string& source) {
+  if (!json.is_object()) fail(source, ": not a tokenizer.json (the top level is not an object)");
+  if (!json.contains("model") || !json.at("model").is_object()) fail(source, ": key 'model': missing or not an object");
+  const auto& model = json.at("model");
+  const std::string type = model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>()
+                                                                                : model.value("type", nlohmann::json()).dump();
+  if (type != "BPE") fail(source, ": key 'model.type': '", type, "' is not supported (only byte-level BPE)");
+  for (const char* key : {"truncation", "padding"})
+    if (json.contains(key) && !json.at(key).is_null()) fail(source, ": key '", key, "': must be null, got ", json.at(key).dump());
+  const nlohmann::json decoder = json.value("decoder", nlohmann::json());
+  if (!decoder.is_object() || decoder.value("type", std::string()) != "ByteLevel")
+    fail(source, ": key 'decoder': only a ByteLevel decoder is supported, got ", decoder.dump());
+  return json;
+}
+
+const nlohmann::json& member(const nlohmann::json& json, const char* key) {
+  static const nlohmann::json null;
+  return json.contains(key) ? json.at(key) : null;
+}
+
+std::vector<AddedToken> read_added_tokens(const nlohmann::json& json, const BpeModel& model, const std::string& source) {
+  std::vector<AddedToken> tokens;
+  const auto& list = member(json, "added_tokens");
+  if (list.is_null()) return tokens;
+  if (!list.is_array()) fail(source, ": key 'added_tokens': not an array");
+  std::set<int32_t> ids;
+  int32_t next_id = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& entry = list[i];
+    const std::string key = "added_tokens[" + std::to_string(i) + "]";
+    const auto bad = [&](const std::string& why) { fail(source, ": key '", key, "': ", why, ", got ", entry.dump()); };
+    if (!entry.is_object() || !entry.contains("content") || !entry.at("content").is_string()) bad("needs a string \"content\"");
+    if (!entry.contains("id") || !entry.at("id").is_number_integer() || entry.at("id").get<int64_t>() < 0 ||
+        entry.at("id").get<int64_t>() > INT32_MAX)
+      bad("needs a non-negative integer \"id\"");
+    const auto flag = [&](const char* name, bool fallback) {
+      if (!entry.contains(name)) return fallback;
+      if (!entry.at(name).is_boolean()) bad(std::string("\"") + name + "\" must be true or false");
+      return entry.at(name).get<bool>();
+    };
+    AddedToken token;
+    token.content = entry.at("content").get<std::string>();
+    if (utf8::first_invalid_byte(token.content)) bad("content is not valid UTF-8");
+    // HF re-derives the ids rather than trusting the file: a token in the model's
+    // vocabulary takes the model's id, any other the next id after the vocabulary
+    // entries and the added tokens so far. They differ only in inconsistent files.
+    if (const auto model_id = model.token_to_id(token.content)) {
+      token.id = *model_id;
+    } else {
+      token.id = next_id < model.vocab_entries() ? model.vocab_entries() : next_id;
+    }
+    next_id = std::max(next_id, token.id + 1);
+    if (token.id != entry.at("id").get<int32_t>())
+      log_warning(source, ": added token '", token.content, "' has id ", entry.at("id").get<int32_t>(),
+                " in the file but id ", token.id, " as HF tokenizers assigns it; using ", token.id);
+    token.special = flag("special", false);
+    token.single_word = flag("single_word", false);
+    token.lstrip = flag("lstrip", false);
+    token.rstrip = flag("rstrip", false);
+    token.normalized = flag("normalized", !token.special);
+    if (!ids.insert(token.id).second) bad("id " + std::to_string(token.id) + " is used by an earlier added token");
+    tokens.push_back(std::move(token));
+  }
+  return tokens;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(const std::filesystem::path& path) : Tokenizer(read_json(path), path.string()) {}
+
+Tokenizer::Tokenizer(const nlohmann::json& json, const std::string& source) try
+    : source_(source),
+      model_(checked(json, source).at("model"), source),
+      normalizer_(member(json, "normalizer"), source),
+      pre_tokenizer_(member(json, "pre_tokenizer"), source),
+      post_processor_(member(json, "post_processor"), source),
+      added_tokens_(read_added_tokens(json, model_, source),
+                    [this](const std::string& content) { return normalizer_.apply(content); }) {
+} catch (const nlohmann::json::exception& error) {
+  // A value of an unexpected JSON type that the readers above did not check.
+  fail(source, ": unexpected JSON structure (", error.what(), ")");
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  if (const auto bad = utf8::first_invalid_byte(text))
+    fail(source_, ": cannot encode text that is not valid UTF-8 (ill-formed sequence at byte ", *bad, ")");
+  // As HF: tokens matched verbatim first, then the rest normalized, then tokens
+  // matched in normalized form.
+  std::vector<Segment> segments = added_tokens_.split({Segment{std::string(text), std::nullopt}}, false);
+  for (auto& segment : segments)
+    if (!segment.token) segment.text = normalizer_.apply(segment.text);
+  segments = added_tokens_.split(std::move(segments), true);
+
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3 + 2);
+  for (const auto& segment : segments) {
+    if (segment.token) {
+      ids.push_back(*segment.token);
+      continue;
+    }
+    for (const auto& word : pre_tokenizer_.split(segment.text)) model_.tokenize(word, ids);
+  }
+  if (add_special_tokens) post_processor_.apply(ids);
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  std::string bytes;
+  for (const int32_t id : ids) {
+    const AddedToken* added = added_tokens_.find(id);
+    const std::string* token = added ? &added->content : model_.id_to_token(id);
+    if (!token || (skip_special_tokens && added_tokens_.is_special(*token))) continue;
+    // As HF's ByteLevel decoder: a token with a code point outside the byte-level
+    // alphabet (an added token holding CJK text, say) stands for its own UTF-8 bytes.
+    if (auto raw = byte_level::decode(*token)) {
+      bytes += *raw;
+    } else {
+      bytes += *token;
+    }
+  }
+  return utf8::repair(bytes);
+}
+
+std::optional<int32_t> Tokenizer::token_to_id(const std::string& token) const {
+  if (const auto id = added_tokens_.find(token)) return id;
+  return model_.token_to_id(token);
+}
+
+std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
+  if (const AddedToken* added = added_tokens_.find(id)) return added->content;
+  if (const std::string* token = model_.id_to_token(id)) return *token;
+  return std::nullopt;
+}
+
+int32_t Tokenizer::vocab_size() const {
+  int32_t size = model_.vocab_size();
+  for (const auto& token : added_tokens_.all()) size = std::max(size, token.id + 1);
+  return size;
+}
+
+}  // namespace hybridize::data
