@@ -1,16 +1,22 @@
 #include "model/decoder_layer.h"
 
+#include "core/error.h"
 #include "model/attention.h"
+#include "model/mamba.h"
 
 namespace hybridize::model {
 
 DecoderLayerImpl::DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind_,
                                    const at::TensorOptions& options)
     : kind(kind_) {
-  if (kind == MixerKind::Attention) {
+  if (kind != MixerKind::Identity)
     input_layernorm = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps, options));
-    // Registered under HF's name so parameter names match the checkpoint's.
+  // Registered under the checkpoints' names so parameters load by name.
+  if (kind == MixerKind::Attention) {
     mixer = register_module("self_attn", std::make_shared<Attention>(config, config.attention_windows.at(layer), options));
+  } else if (kind == MixerKind::Mamba) {
+    if (!config.ssm) fail("layer ", layer, " is Mamba but the model config has no SSM settings (ssm_cfg)");
+    mixer = register_module("mixer", std::make_shared<Mamba>(config, *config.ssm, options));
   }
   post_attention_layernorm =
       register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps, options));

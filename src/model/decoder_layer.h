@@ -10,7 +10,8 @@
 namespace hybridize::model {
 
 // One pre-norm decoder layer: h += mixer(norm1(h)); h += mlp(norm2(h)).
-// An identity layer has no mixer (and no norm1): h += mlp(norm2(h)).
+// The mixer is attention ("self_attn") or Mamba ("mixer", Apriel-H's name);
+// an identity layer has none (and no norm1): h += mlp(norm2(h)).
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind, const at::TensorOptions& options);

@@ -6,9 +6,28 @@
 
 namespace hybridize::model {
 
-char mixer_letter(MixerKind kind) { return kind == MixerKind::Attention ? 'A' : 'I'; }
+namespace {
+struct MixerSpelling {
+  MixerKind kind;
+  char letter;
+  std::string_view name;
+  std::string_view block_type;  // Apriel-H hybrid_block_layout entry
+};
+constexpr MixerSpelling kSpellings[] = {
+    {MixerKind::Attention, 'A', "attention", "t"},
+    {MixerKind::Mamba, 'M', "mamba", "m2"},
+    {MixerKind::Identity, 'I', "identity", ""},  // an ablation, not an Apriel-H block type
+};
+const MixerSpelling& spelling(MixerKind kind) {
+  for (const auto& s : kSpellings)
+    if (s.kind == kind) return s;
+  fail("unknown mixer kind ", static_cast<int>(kind));
+}
+}  // namespace
 
-std::string_view mixer_name(MixerKind kind) { return kind == MixerKind::Attention ? "attention" : "identity"; }
+char mixer_letter(MixerKind kind) { return spelling(kind).letter; }
+
+std::string_view mixer_name(MixerKind kind) { return spelling(kind).name; }
 
 Layout Layout::all_attention(int64_t num_layers) {
   return Layout(std::vector<MixerKind>(static_cast<std::size_t>(num_layers), MixerKind::Attention));
@@ -19,13 +38,36 @@ Layout Layout::parse(std::string_view text, int64_t num_layers, std::string_view
     fail(source, ": layout '", text, "' has ", text.size(), " layers but the model has ", num_layers);
   std::vector<MixerKind> layers;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    switch (text[i]) {
-      case 'A': layers.push_back(MixerKind::Attention); break;
-      case 'I': layers.push_back(MixerKind::Identity); break;
-      default: fail(source, ": layout '", text, "' has unknown mixer letter '", text[i], "' at layer ", i, " (A = attention, I = identity)");
-    }
+    const auto* found = std::find_if(std::begin(kSpellings), std::end(kSpellings),
+                                     [&](const MixerSpelling& s) { return s.letter == text[i]; });
+    if (found == std::end(kSpellings))
+      fail(source, ": layout '", text, "' has unknown mixer letter '", text[i], "' at layer ", i,
+           " (A = attention, M = Mamba, I = identity)");
+    layers.push_back(found->kind);
   }
   return Layout(std::move(layers));
+}
+
+Layout Layout::from_block_types(const std::vector<std::string>& blocks) {
+  std::vector<MixerKind> layers;
+  for (const auto& block : blocks) {
+    const auto* found = std::find_if(std::begin(kSpellings), std::end(kSpellings),
+                                     [&](const MixerSpelling& s) { return !block.empty() && s.block_type == block; });
+    if (found == std::end(kSpellings)) fail("hybrid_block_layout: unknown block type '", block, "'");
+    layers.push_back(found->kind);
+  }
+  return Layout(std::move(layers));
+}
+
+std::vector<std::string> Layout::block_types() const {
+  std::vector<std::string> blocks;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto type = spelling(layers_[i]).block_type;
+    if (type.empty()) fail("layout '", to_string(), "': layer ", i, " is ", spelling(layers_[i]).name,
+                           ", which Apriel-H checkpoints cannot store");
+    blocks.emplace_back(type);
+  }
+  return blocks;
 }
 
 int64_t Layout::count(MixerKind kind) const { return std::count(layers_.begin(), layers_.end(), kind); }

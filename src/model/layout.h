@@ -1,7 +1,8 @@
 #pragma once
 // A hybrid layout: which sequence mixer each decoder layer uses. Written as a
-// string of one letter a layer ("AAIA..."): A = attention, I = identity (the
-// mixer removed, as in leave-one-out ablations).
+// string of one letter a layer ("AAMIA..."): A = attention, M = Mamba,
+// I = identity (the mixer removed, as in leave-one-out ablations). Apriel-H
+// checkpoints spell the same as a list of block types: "t", "m2", "i".
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,7 +10,7 @@
 
 namespace hybridize::model {
 
-enum class MixerKind { Attention, Identity };
+enum class MixerKind { Attention, Mamba, Identity };
 
 char mixer_letter(MixerKind kind);
 std::string_view mixer_name(MixerKind kind);
@@ -21,6 +22,9 @@ class Layout {
   static Layout all_attention(int64_t num_layers);
   // `source` names where the text came from (a config key, a flag) in errors.
   static Layout parse(std::string_view text, int64_t num_layers, std::string_view source);
+  // From/to config.json's hybrid_block_layout (already validated by io).
+  static Layout from_block_types(const std::vector<std::string>& blocks);
+  std::vector<std::string> block_types() const;
 
   int64_t size() const { return static_cast<int64_t>(layers_.size()); }
   MixerKind operator[](int64_t layer) const { return layers_.at(layer); }

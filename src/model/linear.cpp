@@ -15,4 +15,9 @@ EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::Tens
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
 
+DepthwiseConv1dImpl::DepthwiseConv1dImpl(int64_t channels, int64_t width, bool has_bias, const at::TensorOptions& options) {
+  weight = register_parameter("weight", torch::empty({channels, 1, width}, options));
+  if (has_bias) bias = register_parameter("bias", torch::empty({channels}, options));
+}
+
 }  // namespace hybridize::model

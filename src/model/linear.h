@@ -1,5 +1,5 @@
 #pragma once
-// A linear layer whose weights are created directly with the requested dtype
+// Parameter-holding primitives. A linear layer whose weights are created directly with the requested dtype
 // and device (also "meta", to describe a 15B model without allocating it).
 #include <torch/nn/module.h>
 
@@ -23,5 +23,16 @@ class EmbeddingImpl : public torch::nn::Module {
   at::Tensor weight;  // [num_embeddings, dim]
 };
 TORCH_MODULE(Embedding);
+
+// Depthwise 1-D convolution weights as nn.Conv1d stores them ([channels, 1, width]),
+// so checkpoints load by name; the convolution itself is kernels/causal_conv1d.
+class DepthwiseConv1dImpl : public torch::nn::Module {
+ public:
+  DepthwiseConv1dImpl(int64_t channels, int64_t width, bool bias, const at::TensorOptions& options);
+
+  at::Tensor weight;  // [channels, 1, width]
+  at::Tensor bias;    // undefined when there is none
+};
+TORCH_MODULE(DepthwiseConv1d);
 
 }  // namespace hybridize::model

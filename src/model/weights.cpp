@@ -1,10 +1,14 @@
 #include "model/weights.h"
 
+#include <cstdio>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/atomic_file.h"
+#include "core/file_tree.h"
 #include "io/torch_tensors.h"
 
 namespace hybridize::model {
@@ -57,7 +61,9 @@ std::vector<std::string> load_parameters(torch::nn::Module& module, const io::Ch
 CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOptions& options) {
   auto config = io::read_transformer_config(directory);
   const io::CheckpointFiles checkpoint(directory);
-  auto layout = options.layout.value_or(Layout::all_attention(config.num_layers));
+  const auto saved = config.hybrid_block_layout.empty() ? Layout::all_attention(config.num_layers)
+                                                       : Layout::from_block_types(config.hybrid_block_layout);
+  auto layout = options.layout.value_or(saved);
   CausalLM model(config, layout, at::TensorOptions().dtype(options.dtype).device(options.device));
   const auto unused = load_parameters(*model, checkpoint);
   // Identity layers leave their attention weights behind on purpose; anything else is worth a word.
@@ -68,6 +74,60 @@ CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOption
   }
   model->eval();
   return model;
+}
+
+namespace {
+std::string shard_name(std::size_t index, std::size_t count) {
+  char name[64];
+  std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", index + 1, count);
+  return name;
+}
+}  // namespace
+
+void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory, uint64_t max_shard_bytes) {
+  auto config = model.config;
+  const bool hybrid = model.layout.count(MixerKind::Attention) != model.layout.size() || !config.hybrid_block_layout.empty();
+  config.hybrid_block_layout = hybrid ? model.layout.block_types() : std::vector<std::string>{};
+
+  // Group parameters into shards in registration order.
+  std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
+  uint64_t shard_bytes = 0, total_bytes = 0;
+  for (const auto& item : model.named_parameters()) {
+    const uint64_t bytes = item.value().nbytes();
+    if (shard_bytes > 0 && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().emplace_back(item.key(), item.value());
+    shard_bytes += bytes;
+    total_bytes += bytes;
+  }
+
+  auto partial = directory;
+  partial += ".partial";
+  remove_tree(partial);
+  make_directories(partial);
+  write_file_atomically(partial / "config.json", io::to_hf_json(config).dump(2) + "\n");
+  const std::map<std::string, std::string> metadata = {{"format", "pt"}};
+  if (shards.size() == 1) {
+    io::save_tensors(partial / "model.safetensors", shards.front(), metadata);
+  } else {
+    nlohmann::json weight_map = nlohmann::json::object();
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      const auto name = shard_name(i, shards.size());
+      io::save_tensors(partial / name, shards[i], metadata);
+      for (const auto& [tensor, value] : shards[i]) weight_map[tensor] = name;
+    }
+    const nlohmann::json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
+    write_file_atomically(partial / "model.safetensors.index.json", index.dump(2) + "\n");
+  }
+  // Swap the finished directory in; an interruption leaves the old one or the new one.
+  auto old = directory;
+  old += ".old";
+  remove_tree(old);
+  if (std::filesystem::exists(directory)) std::filesystem::rename(directory, old);
+  std::filesystem::rename(partial, directory);
+  remove_tree(old);
 }
 
 at::ScalarType parse_precision(const std::string& name) {

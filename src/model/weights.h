@@ -28,6 +28,14 @@ std::vector<std::string> check_parameters(torch::nn::Module& module, const io::C
 // Reads DIR/config.json and the safetensors weights, and builds the model.
 CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOptions& options = {});
 
+// Writes `model` as an HF-style checkpoint directory: config.json and
+// safetensors with HF names, split into shards of at most `max_shard_bytes`
+// with model.safetensors.index.json when larger. All-attention models keep
+// their family's format; hybrids are written as Apriel-H (apriel_hybrid_ssm).
+// The directory is replaced as a whole: built beside it, then renamed over it.
+void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory,
+                    uint64_t max_shard_bytes = 5ull << 30);
+
 // "fp32" | "bf16" | "fp16" (also "float32", "bfloat16", "float16").
 at::ScalarType parse_precision(const std::string& name);
 

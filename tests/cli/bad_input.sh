@@ -76,6 +76,21 @@ expect_error "wrong head counts" "key 'num_key_value_heads': 3 does not divide n
 d=$(copy llama bad-json); echo '{"model_type": "llama",' > "$d/config.json"
 expect_error "malformed config.json" "config.json: not valid JSON" inspect "$d"
 
+d=$(copy mistral as-hybrid)
+out=$("$exe" inspect "$d" --layout MA --d-state 8) || { echo "FAIL hybrid layout does not inspect"; failures=$((failures + 1)); }
+[[ "$out" == *"ssm state"* && "$out" == *"mamba"* ]] || { echo "FAIL hybrid inspect lacks the SSM figures: $out"; failures=$((failures + 1)); }
+
+printf '\x01\x00\x02\x00\x03\x00' > "$work/tokens.u16"
+out=$("$exe" data inspect "$work/tokens.u16" --raw-dtype uint16 --vocab-size 4) \
+  || { echo "FAIL raw token file does not inspect"; failures=$((failures + 1)); }
+[[ "$out" == *"tokens       3"* ]] || { echo "FAIL data inspect miscounts: $out"; failures=$((failures + 1)); }
+expect_error "token id out of vocabulary" "id 3 is outside the vocabulary [0, 3)" data inspect "$work/tokens.u16" --raw-dtype uint16 --vocab-size 3
+expect_error "raw file without a width" "for raw token ids give their width" data inspect "$work/tokens.u16"
+printf 'MMIDIDX\x00' > "$work/broken.idx"; : > "$work/broken.bin"
+expect_error "truncated Megatron index" "broken.idx" data inspect "$work/broken.idx"
+
+expect_error "MIL widths that d_state does not divide" "key 'ssm_cfg.d_xb': 24 is not a multiple of d_state 16" inspect "$d" --layout MA
+
 expect_error "bad layout" "--layout: layout 'AA' has 2 layers but the model has 3" inspect "$reference/llama" --layout AA
 
 echo "$passed passed, $failures failed"

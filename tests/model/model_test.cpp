@@ -18,7 +18,7 @@ namespace {
 // A copy of a reference model directory that a test may damage.
 std::filesystem::path copy_model(const std::string& family, const TempDir& dir) {
   const auto target = dir / family;
-  std::filesystem::copy(reference_model(family), target, std::filesystem::copy_options::recursive);
+  copy_tree(reference_model(family), target);
   return target;
 }
 

@@ -1,0 +1,75 @@
+#pragma once
+// Helpers shared by the .cu files: element loads/stores converting to fp32,
+// dtype dispatch, device checks and launch error checks.
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "core/error.h"
+
+namespace hybridize::kernels::cuda {
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+
+template <class T>
+__device__ __forceinline__ float load(const T* p) {
+  return to_float(__ldg(p));
+}
+
+template <class T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+
+// softplus with torch's default threshold (20): above it, the identity. The
+// fast intrinsics keep both off the scan's per-position critical path; their
+// error (a few ulp) is far inside the fp32 tolerance.
+__device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : __logf(1.f + __expf(v)); }
+__device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + __expf(-v)); }
+
+inline bool kernel_dtype(at::ScalarType t) {
+  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
+}
+
+// Calls body(T{}) with the CUDA element type of `dtype` (fp32, bf16 or fp16).
+template <class Body>
+void dispatch_dtype(at::ScalarType dtype, const char* what, Body&& body) {
+  switch (dtype) {
+    case at::kFloat: return body(float{});
+    case at::kBFloat16: return body(__nv_bfloat16{});
+    case at::kHalf: return body(__half{});
+    default: fail(what, ": dtype ", c10::toString(dtype), " has no CUDA kernel");
+  }
+}
+
+inline void expect_device(const at::Tensor& t, const at::Device& device, const char* what, const char* name) {
+  if (t.device() != device) fail(what, ": tensor '", name, "' is on ", t.device().str(), ", expected ", device.str());
+}
+
+inline void check_launch(const char* what) {
+  const cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess) fail(what, ": CUDA launch failed: ", cudaGetErrorString(status));
+}
+
+template <class T>
+const T* data(const at::Tensor& t) {
+  return reinterpret_cast<const T*>(t.data_ptr());
+}
+template <class T>
+T* mutable_data(at::Tensor& t) {
+  return reinterpret_cast<T*>(t.data_ptr());
+}
+
+// Channels-last activations need unit stride along channels only; other strides are passed on.
+inline at::Tensor unit_last_stride(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }
+
+}  // namespace hybridize::kernels::cuda

@@ -1,0 +1,84 @@
+#include "model/mamba.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "kernels/causal_conv1d.h"
+#include "kernels/selective_scan.h"
+
+namespace hybridize::model {
+
+Mamba::Mamba(const io::TransformerConfig& config, const io::SsmConfig& ssm_, const at::TensorOptions& options)
+    : ssm(ssm_) {
+  const int64_t hidden = config.hidden_size;
+  in_proj = register_module("in_proj", Linear(hidden, 2 * ssm.d_inner + 2 * ssm.d_xb + ssm.dt_rank, false, options));
+  dt_proj = register_module("dt_proj", Linear(ssm.dt_rank, ssm.d_inner, ssm.dt_proj_bias, options));
+  conv1d = register_module("conv1d", DepthwiseConv1d(ssm.conv_channels(), ssm.d_conv, ssm.conv_bias, options));
+  // A_log and D stay fp32 whatever the model dtype: the recurrence is sensitive to them.
+  const auto fp32 = options.dtype(at::kFloat);
+  A_log = register_parameter("A_log", torch::empty({ssm.d_inner, ssm.d_state}, fp32));
+  D = register_parameter("D", torch::empty({ssm.d_inner}, fp32));
+  out_proj = register_module("out_proj", Linear(ssm.d_inner, hidden, false, options));
+}
+
+void Mamba::reset_parameters(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto uniform = [&](at::IntArrayRef shape, double bound) {
+    return at::empty(shape, at::kFloat).uniform_(-bound, bound, generator);
+  };
+  auto fill = [](at::Tensor& target, const at::Tensor& value) { target.copy_(value); };
+  // nn.Linear / nn.Conv1d defaults: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+  fill(in_proj->weight, uniform(in_proj->weight.sizes(), 1.0 / std::sqrt(double(in_proj->weight.size(1)))));
+  fill(out_proj->weight, uniform(out_proj->weight.sizes(), 1.0 / std::sqrt(double(ssm.d_inner))));
+  const double conv_bound = 1.0 / std::sqrt(double(ssm.d_conv));
+  fill(conv1d->weight, uniform(conv1d->weight.sizes(), conv_bound));
+  if (conv1d->bias.defined()) fill(conv1d->bias, uniform(conv1d->bias.sizes(), conv_bound));
+
+  const double dt_std = std::pow(double(ssm.dt_rank), -0.5) * ssm.dt_scale;
+  if (ssm.dt_init == "constant") dt_proj->weight.fill_(dt_std);
+  else fill(dt_proj->weight, uniform(dt_proj->weight.sizes(), dt_std));
+  if (dt_proj->bias.defined()) {
+    const double log_min = std::log(ssm.dt_min), log_max = std::log(ssm.dt_max);
+    const auto dt = at::exp(at::rand({ssm.d_inner}, generator, at::kFloat) * (log_max - log_min) + log_min)
+                        .clamp_min(ssm.dt_init_floor);
+    fill(dt_proj->bias, dt + at::log(-at::expm1(-dt)));  // softplus^-1(dt)
+  }
+  fill(A_log, at::log(at::arange(1, ssm.d_state + 1, at::kFloat)).expand({ssm.d_inner, ssm.d_state}));
+  D.fill_(1.0);
+}
+
+at::Tensor Mamba::forward(const at::Tensor& hidden, MixerContext& context) {
+  const int64_t batch = hidden.size(0), length = hidden.size(1);
+  const int64_t d_state = ssm.d_state, repeat = ssm.group_repeat();
+  const auto parts = in_proj(hidden).split_with_sizes({ssm.d_inner, ssm.d_xb, ssm.d_xb, ssm.d_inner, ssm.dt_rank}, -1);
+  const auto& z = parts[0];
+  const auto& dt_low = parts[4];
+  // B and C keep their head structure: B has d_xb / d_state groups, each
+  // shared by `repeat` C heads (the GQA pattern the MIL init copies from k/q).
+  const auto B = parts[2].view({batch, length, ssm.d_xb / d_state, d_state});
+  const auto C = parts[3].view({batch, length, ssm.d_inner / d_state, d_state});
+  auto widen = [&](const at::Tensor& narrow) {  // [.., d_xb] -> [.., d_inner], each d_state block repeated
+    return narrow.view({batch, length, ssm.d_xb / d_state, d_state}).repeat_interleave(repeat, 2).reshape({batch, length, ssm.d_inner});
+  };
+  const std::optional<at::Tensor> conv_bias =
+      conv1d->bias.defined() ? std::optional<at::Tensor>(conv1d->bias) : std::nullopt;
+  const auto conv_weight = conv1d->weight.squeeze(1);
+  const auto x = ssm.repeat_kv_before_conv ? kernels::causal_conv1d(widen(parts[1]), conv_weight, conv_bias)
+                                           : widen(kernels::causal_conv1d(parts[1], conv_weight, conv_bias));
+  kernels::ScanInputs scan;
+  scan.x = x;
+  // dt_proj's bias enters twice, once in the projection and once as the scan's
+  // delta bias: the released m2 mixers compute it so, and their weights expect it.
+  scan.delta = dt_proj(dt_low);
+  if (dt_proj->bias.defined()) scan.delta_bias = dt_proj->bias;
+  scan.A = -at::exp(A_log.to(at::kFloat));
+  scan.B = B;
+  scan.C = C;
+  scan.D = D;
+  scan.z = z;
+  return out_proj(kernels::selective_scan(scan).y);
+}
+
+}  // namespace hybridize::model

@@ -1,0 +1,219 @@
+// The CUDA kernels behind selective_scan(), causal_conv1d() and their steps
+// against the LibTorch-ops references run in double on the CPU: forward
+// outputs, final states, every input gradient, and decoding token by token.
+// Tagged [cuda]: they run in the GPU preset only (model_cuda).
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "catch.h"
+#include "kernels/causal_conv1d.h"
+#include "kernels/selective_scan.h"
+
+using namespace hybridize::kernels;
+
+namespace {
+
+struct Shape {
+  int64_t batch, length, channels, d_state, b_groups, c_groups;
+};
+
+double tolerance(at::ScalarType dtype) { return dtype == at::kFloat ? 1e-4 : 1e-2; }
+
+// Largest deviation relative to the largest reference value; NaN fails.
+double max_relative(const at::Tensor& out, const at::Tensor& ref) {
+  const auto a = out.to(at::kCPU, at::kDouble), b = ref.to(at::kCPU, at::kDouble);
+  const double scale = std::max(b.abs().max().item<double>(), 1e-12);
+  const double error = (a - b).abs().max().item<double>() / scale;
+  return std::isfinite(error) ? error : 1e30;
+}
+
+// A slice of a wider channels-last tensor, as the mixer's in_proj split gives.
+at::Tensor strided(const at::Tensor& dense) {
+  auto sizes = dense.sizes().vec();
+  sizes.back() += 8;
+  auto wide = torch::zeros(sizes, dense.options());
+  auto part = wide.narrow(-1, 8, dense.size(-1));
+  part.copy_(dense);
+  return part;
+}
+
+// Inputs on the GPU (streamed tensors in `dtype`, A, D, bias and state fp32).
+ScanInputs gpu_inputs(const Shape& s, at::ScalarType dtype, bool extras, bool slices) {
+  const auto o = torch::TensorOptions().device(at::kCUDA);
+  const auto f = o.dtype(at::kFloat), t = o.dtype(dtype);
+  ScanInputs in;
+  in.x = torch::randn({s.batch, s.length, s.channels}, t);
+  in.delta = (torch::randn({s.batch, s.length, s.channels}, f) * 0.5).to(dtype);
+  in.A = -torch::rand({s.channels, s.d_state}, f) * 2 - 0.1;
+  in.B = torch::randn({s.batch, s.length, s.b_groups, s.d_state}, t);
+  in.C = torch::randn({s.batch, s.length, s.c_groups, s.d_state}, t);
+  in.D = torch::randn({s.channels}, f);
+  if (extras) {
+    in.z = torch::randn({s.batch, s.length, s.channels}, t);
+    in.delta_bias = torch::randn({s.channels}, f) * 0.3;
+    in.initial_state = torch::randn({s.batch, s.channels, s.d_state}, f);
+  }
+  if (slices) {
+    in.x = strided(in.x);
+    if (in.z) in.z = strided(*in.z);
+    const auto flat_B = strided(in.B.flatten(2)), flat_C = strided(in.C.flatten(2));
+    in.B = flat_B.view({s.batch, s.length, s.b_groups, s.d_state});
+    in.C = flat_C.view({s.batch, s.length, s.c_groups, s.d_state});
+  }
+  return in;
+}
+
+std::vector<at::Tensor*> leaves_of(ScanInputs& in) {
+  std::vector<at::Tensor*> leaves = {&in.x, &in.delta, &in.A, &in.B, &in.C, &in.D};
+  for (auto* t : {&in.z, &in.delta_bias, &in.initial_state})
+    if (*t) leaves.push_back(&**t);
+  return leaves;
+}
+
+// Same values on the CPU in double, as fresh leaves.
+ScanInputs cpu_double(ScanInputs in) {
+  for (auto* t : leaves_of(in)) *t = t->detach().to(at::kCPU, at::kDouble);
+  return in;
+}
+
+const char* kLeafNames[] = {"x", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state"};
+
+}  // namespace
+
+TEST_CASE("CUDA selective scan forward equals the reference", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(21);
+  const Shape shapes[] = {
+      {1, 1, 64, 16, 1, 4},        // length 1
+      {2, 17, 128, 16, 2, 8},      // odd length, B and C with different group counts
+      {3, 33, 96, 16, 6, 96},      // a partial channel tile, one C group per channel
+      {2, 2048, 256, 16, 4, 16},   // long: 64 shared-memory stages
+      {1, 9, 12, 3, 3, 12},        // d_state 3: the unaligned, plain-load path
+      {2, 65, 128, 32, 4, 8},      // d_state 32
+      {1, 40, 64, 64, 1, 4},       // d_state 64
+  };
+  for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
+    for (const auto& s : shapes)
+      for (bool extras : {false, true}) {
+        const bool slices = extras;
+        INFO("dtype " << c10::toString(dtype) << " batch " << s.batch << " length " << s.length << " channels "
+                      << s.channels << " d_state " << s.d_state << " groups " << s.b_groups << "/" << s.c_groups
+                      << " extras " << extras);
+        const auto in = gpu_inputs(s, dtype, extras, slices);
+        torch::NoGradGuard no_grad;
+        const auto out = selective_scan(in);
+        const auto ref = selective_scan_reference(cpu_double(in));
+        CHECK(out.y.is_cuda());
+        CHECK(out.y.scalar_type() == dtype);
+        CHECK(out.final_state.scalar_type() == at::kFloat);
+        CHECK(max_relative(out.y, ref.y) < tolerance(dtype));
+        CHECK(max_relative(out.final_state, ref.final_state) < tolerance(dtype));
+      }
+}
+
+TEST_CASE("CUDA selective scan gradients equal the reference's", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(22);
+  const Shape shapes[] = {{2, 37, 64, 16, 2, 8}, {1, 20, 32, 32, 1, 2}, {1, 1, 16, 16, 1, 1}};
+  for (const auto dtype : {at::kFloat, at::kBFloat16})
+    for (const auto& s : shapes) {
+      INFO("dtype " << c10::toString(dtype) << " length " << s.length << " d_state " << s.d_state);
+      auto in = gpu_inputs(s, dtype, true, false);
+      auto ref_in = cpu_double(in);
+      auto leaves = leaves_of(in), ref_leaves = leaves_of(ref_in);
+      for (auto* t : leaves) t->requires_grad_(true);
+      for (auto* t : ref_leaves) t->requires_grad_(true);
+      const auto w_y = torch::randn({s.batch, s.length, s.channels}, torch::kDouble);
+      const auto w_state = torch::randn({s.batch, s.channels, s.d_state}, torch::kDouble);
+      const auto out = selective_scan(in);
+      ((out.y.to(at::kDouble) * w_y.to(at::kCUDA)).sum() + (out.final_state.to(at::kDouble) * w_state.to(at::kCUDA)).sum())
+          .backward();
+      const auto ref = selective_scan_reference(ref_in);
+      ((ref.y * w_y).sum() + (ref.final_state * w_state).sum()).backward();
+      REQUIRE(leaves.size() == 9);
+      for (std::size_t k = 0; k < leaves.size(); ++k) {
+        INFO("d loss / d " << kLeafNames[k]);
+        REQUIRE(leaves[k]->grad().defined());
+        CHECK(leaves[k]->grad().is_cuda());
+        CHECK(max_relative(leaves[k]->grad(), ref_leaves[k]->grad()) < 2 * tolerance(dtype));
+      }
+    }
+}
+
+TEST_CASE("the CUDA decode step reproduces the CUDA full scan token by token", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(23);
+  for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+    const Shape s{2, 13, 96, 16, 2, 6};
+    const auto in = gpu_inputs(s, dtype, true, false);
+    torch::NoGradGuard no_grad;
+    const auto full = selective_scan(in);
+    auto state = *in.initial_state;
+    for (int64_t t = 0; t < s.length; ++t) {
+      const StepInputs step{state, in.x.select(1, t), in.delta.select(1, t), in.A, in.B.select(1, t),
+                            in.C.select(1, t), in.D, in.z->select(1, t), in.delta_bias, true};
+      const auto out = selective_scan_step(step);
+      INFO("dtype " << c10::toString(dtype) << " position " << t);
+      REQUIRE(out.y.is_cuda());
+      REQUIRE(out.y.scalar_type() == dtype);
+      REQUIRE(max_relative(out.y, full.y.select(1, t)) < tolerance(dtype));
+      state = out.new_state;
+    }
+    CHECK(max_relative(state, full.final_state) < 1e-4);
+  }
+}
+
+TEST_CASE("CUDA causal conv1d and its step equal the reference, with gradients", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(24);
+  const auto cuda = torch::TensorOptions().device(at::kCUDA);
+  for (const auto dtype : {at::kFloat, at::kBFloat16})
+    for (int64_t width : {1, 2, 4, 8})
+      for (int64_t length : {1, 5, 70, 300}) {
+        const int64_t batch = 2, channels = 130;
+        INFO("dtype " << c10::toString(dtype) << " width " << width << " length " << length);
+        auto x = strided(torch::randn({batch, length, channels}, cuda.dtype(dtype)));
+        auto weight = torch::randn({channels, width}, cuda.dtype(dtype));
+        auto bias = torch::randn({channels}, cuda.dtype(dtype));
+        const auto x_ref = x.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+        const auto w_ref = weight.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+        const auto b_ref = bias.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+        x.requires_grad_(true);
+        weight.requires_grad_(true);
+        bias.requires_grad_(true);
+        const auto out = causal_conv1d(x, weight, bias);
+        const auto ref = causal_conv1d_reference(x_ref, w_ref, b_ref);
+        CHECK(out.scalar_type() == dtype);
+        CHECK(max_relative(out, ref) < tolerance(dtype));
+        const auto seed = torch::randn({batch, length, channels}, torch::kDouble);
+        (out.to(at::kDouble) * seed.to(at::kCUDA)).sum().backward();
+        (ref * seed).sum().backward();
+        CHECK(max_relative(x.grad(), x_ref.grad()) < 2 * tolerance(dtype));
+        CHECK(max_relative(weight.grad(), w_ref.grad()) < 2 * tolerance(dtype));
+        CHECK(max_relative(bias.grad(), b_ref.grad()) < 2 * tolerance(dtype));
+
+        torch::NoGradGuard no_grad;
+        auto state = torch::zeros({batch, channels, width}, cuda.dtype(dtype));
+        for (int64_t t = 0; t < length; ++t) {
+          const auto step = causal_conv1d_step(state, x.select(1, t), weight, bias);
+          REQUIRE(step.y.is_cuda());
+          REQUIRE(max_relative(step.y, out.select(1, t)) < tolerance(dtype));
+          state = step.new_state;
+        }
+        CHECK(torch::equal(state, causal_conv1d_state(x, width)));
+      }
+}
+
+TEST_CASE("the CUDA kernels refuse what they are not built for, naming it", "[cuda][bad-input]") {
+  REQUIRE(torch::cuda::is_available());
+  auto in = gpu_inputs({1, 4, 16, 65, 1, 1}, at::kFloat, false, false);
+  REQUIRE_ERROR(selective_scan(in), "d_state 65 is not supported");
+  const auto x = torch::randn({1, 4, 16}, torch::TensorOptions().device(at::kCUDA));
+  REQUIRE_ERROR(causal_conv1d(x, torch::randn({16, 9}, x.options()), std::nullopt), "width 9 is not supported");
+  in = gpu_inputs({1, 4, 16, 16, 1, 1}, at::kFloat, false, false);
+  in.D = in.D.cpu();
+  REQUIRE_ERROR(selective_scan(in), "tensor 'D' is on cpu");
+}
