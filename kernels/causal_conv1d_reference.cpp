@@ -6,6 +6,7 @@
 #include <torch/autograd.h>
 
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/reference_backward.h"
 #endif
 
 namespace hybridize::kernels {
@@ -66,27 +67,9 @@ struct CudaConv : torch::autograd::Function<CudaConv> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    const auto saved = ctx->get_saved_variables();
-    variable_list grads(saved.size());
-    if (!grad_outputs[0].defined()) return grads;
-    const at::AutoGradMode enable_grad(true);
-    variable_list leaves(saved.size()), wanted;
-    std::vector<std::size_t> wanted_index;
-    for (std::size_t i = 0, edge = 0; i < saved.size(); ++i) {
-      if (!saved[i].defined()) continue;
-      leaves[i] = saved[i].detach();
-      if (ctx->needs_input_grad(edge++)) {
-        leaves[i].requires_grad_(true);
-        wanted.push_back(leaves[i]);
-        wanted_index.push_back(i);
-      }
-    }
-    if (wanted.empty()) return grads;
-    const auto out = causal_conv1d_reference(leaves[0], leaves[1], optional(leaves[2]));
-    const auto computed = torch::autograd::grad({out}, wanted, {grad_outputs[0]}, /*retain_graph=*/false,
-                                                /*create_graph=*/false, /*allow_unused=*/true);
-    for (std::size_t k = 0; k < wanted.size(); ++k) grads[wanted_index[k]] = computed[k];
-    return grads;
+    return recompute_gradients(ctx, grad_outputs, 0, [](const variable_list& leaves) {
+      return variable_list{causal_conv1d_reference(leaves[0], leaves[1], optional(leaves[2]))};
+    });
   }
 
   static std::optional<at::Tensor> optional(const at::Tensor& t) {

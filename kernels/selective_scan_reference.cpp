@@ -8,6 +8,7 @@
 #include <torch/autograd.h>
 
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/reference_backward.h"
 #endif
 
 namespace hybridize::kernels {
@@ -123,34 +124,12 @@ struct CudaScan : torch::autograd::Function<CudaScan> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    const auto saved = ctx->get_saved_variables();
-    variable_list grads(saved.size() + 1);  // the last argument, delta_softplus, has none
-    const at::AutoGradMode enable_grad(true);
-    variable_list leaves(saved.size()), wanted;
-    std::vector<std::size_t> wanted_index;
-    for (std::size_t i = 0, edge = 0; i < saved.size(); ++i) {
-      if (!saved[i].defined()) continue;
-      leaves[i] = saved[i].detach();
-      if (ctx->needs_input_grad(edge++)) {
-        leaves[i].requires_grad_(true);
-        wanted.push_back(leaves[i]);
-        wanted_index.push_back(i);
-      }
-    }
-    variable_list outputs, seeds;
-    if (!wanted.empty()) {
-      const auto out = selective_scan_reference(inputs_of(leaves, ctx->saved_data["delta_softplus"].toBool()));
-      for (const auto& [output, seed] : {std::pair{out.y, grad_outputs[0]}, std::pair{out.final_state, grad_outputs[1]}})
-        if (seed.defined()) {
-          outputs.push_back(output);
-          seeds.push_back(seed);
-        }
-    }
-    if (outputs.empty()) return grads;
-    const auto computed = torch::autograd::grad(outputs, wanted, seeds, /*retain_graph=*/false,
-                                                /*create_graph=*/false, /*allow_unused=*/true);
-    for (std::size_t k = 0; k < wanted.size(); ++k) grads[wanted_index[k]] = computed[k];
-    return grads;
+    const bool softplus = ctx->saved_data["delta_softplus"].toBool();
+    // The last argument, delta_softplus, is not a tensor.
+    return recompute_gradients(ctx, grad_outputs, 1, [&](const variable_list& leaves) {
+      const auto out = selective_scan_reference(inputs_of(leaves, softplus));
+      return variable_list{out.y, out.final_state};
+    });
   }
 
   static ScanInputs inputs_of(const variable_list& t, bool delta_softplus) {
