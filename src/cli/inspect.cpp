@@ -45,8 +45,7 @@ std::string rope_description(const io::TransformerConfig& config) {
 void run_inspect(const InspectOptions& options) {
   auto config = io::read_transformer_config(options.directory);
   const io::CheckpointFiles checkpoint(options.directory);
-  const auto saved = config.hybrid_block_layout.empty() ? model::Layout::all_attention(config.num_layers)
-                                                        : model::Layout::from_block_types(config.hybrid_block_layout);
+  const auto saved = model::Layout::saved_in(config);
   const auto layout = options.layout.empty() ? saved : model::Layout::parse(options.layout, config.num_layers, "--layout");
   // Mamba layers asked of a transformer are sized as MIL would make them.
   if (layout.count(model::MixerKind::Mamba) > 0 && !config.ssm) config.ssm = model::mil_ssm_config(config, options.d_state);

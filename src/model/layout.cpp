@@ -59,6 +59,11 @@ Layout Layout::from_block_types(const std::vector<std::string>& blocks) {
   return Layout(std::move(layers));
 }
 
+Layout Layout::saved_in(const io::TransformerConfig& config) {
+  return config.hybrid_block_layout.empty() ? all_attention(config.num_layers)
+                                            : from_block_types(config.hybrid_block_layout);
+}
+
 std::vector<std::string> Layout::block_types() const {
   std::vector<std::string> blocks;
   for (std::size_t i = 0; i < layers_.size(); ++i) {

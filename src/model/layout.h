@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/hf_config.h"
+
 namespace hybridize::model {
 
 enum class MixerKind { Attention, Mamba, Identity };
@@ -24,6 +26,9 @@ class Layout {
   static Layout parse(std::string_view text, int64_t num_layers, std::string_view source);
   // From/to config.json's hybrid_block_layout (already validated by io).
   static Layout from_block_types(const std::vector<std::string>& blocks);
+  // The layout a checkpoint's config stores: its hybrid_block_layout, or all
+  // attention for a plain transformer.
+  static Layout saved_in(const io::TransformerConfig& config);
   std::vector<std::string> block_types() const;
 
   int64_t size() const { return static_cast<int64_t>(layers_.size()); }

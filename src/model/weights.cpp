@@ -61,9 +61,7 @@ std::vector<std::string> load_parameters(torch::nn::Module& module, const io::Ch
 CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOptions& options) {
   auto config = io::read_transformer_config(directory);
   const io::CheckpointFiles checkpoint(directory);
-  const auto saved = config.hybrid_block_layout.empty() ? Layout::all_attention(config.num_layers)
-                                                       : Layout::from_block_types(config.hybrid_block_layout);
-  auto layout = options.layout.value_or(saved);
+  auto layout = options.layout.value_or(Layout::saved_in(config));
   CausalLM model(config, layout, at::TensorOptions().dtype(options.dtype).device(options.device));
   const auto unused = load_parameters(*model, checkpoint);
   // Identity layers leave their attention weights behind on purpose; anything else is worth a word.

@@ -5,6 +5,7 @@
 #include "model/attention.h"
 #include "model/summary.h"
 #include "model/weights.h"
+#include "gradients.h"
 #include "reference_models.h"
 #include "temp_dir.h"
 
@@ -62,13 +63,7 @@ TEST_CASE("a model runs forward and backward and gets gradients in every paramet
   const auto dir = reference_model("mistral");
   auto [ids, expected] = reference_io(dir);
   auto model = model::load_causal_lm(dir);
-  const auto loss = torch::nn::functional::cross_entropy(model(ids).flatten(0, 1), ids.flatten());
-  loss.backward();
-  for (const auto& item : model->named_parameters()) {
-    INFO(item.key());
-    REQUIRE(item.value().grad().defined());
-    CHECK(item.value().grad().abs().sum().item<double>() > 0);
-  }
+  hybridize::testing::require_gradient_in_every_parameter(model, ids);
 }
 
 TEST_CASE("loading refuses a checkpoint that disagrees with its config, naming the tensor", "[model][bad-input]") {
