@@ -74,6 +74,20 @@ else()
   message(STATUS "hybridize: ICU not found, tokenizers with an NFC normalizer will be refused")
 endif()
 
+# SQLite for the results store: the GPU machine has libsqlite3.so.0 but no
+# sqlite3.h (carried by scripts/gpu-deps.sh) nor the unversioned link. xxHash
+# is used header-only (core/hashing.cpp), so only its header is needed there.
+find_path(HYBRIDIZE_SQLITE_INCLUDE sqlite3.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}")
+find_library(HYBRIDIZE_SQLITE_LIBRARY NAMES sqlite3 libsqlite3.so.0)
+find_path(HYBRIDIZE_XXHASH_INCLUDE xxhash.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}")
+if(NOT HYBRIDIZE_SQLITE_INCLUDE OR NOT HYBRIDIZE_SQLITE_LIBRARY OR NOT HYBRIDIZE_XXHASH_INCLUDE)
+  message(FATAL_ERROR "hybridize: SQLite or xxHash not found (sqlite3.h: ${HYBRIDIZE_SQLITE_INCLUDE}, library: "
+                      "${HYBRIDIZE_SQLITE_LIBRARY}, xxhash.h: ${HYBRIDIZE_XXHASH_INCLUDE}); run scripts/setup.sh")
+endif()
+add_library(hybridize_sqlite INTERFACE)
+target_include_directories(hybridize_sqlite INTERFACE "${HYBRIDIZE_SQLITE_INCLUDE}")
+target_link_libraries(hybridize_sqlite INTERFACE "${HYBRIDIZE_SQLITE_LIBRARY}")
+
 # Catch2: Debian ships v2 (one header), the GPU machine v3 (a library with its
 # own main). tests/catch.h hides the difference.
 if(HYBRIDIZE_TESTS)

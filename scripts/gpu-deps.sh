@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 rm -rf .gpu-deps && mkdir -p .gpu-deps/include
 cp -r /usr/include/nlohmann /usr/include/CLI .gpu-deps/include/
 cp /usr/include/pcre2.h .gpu-deps/include/  # the GPU machine has libpcre2-8.so.0 only
+cp /usr/include/sqlite3.h /usr/include/xxhash.h .gpu-deps/include/  # libsqlite3.so.0 only; xxHash is header-only here
 cp -r build/tests/reference .gpu-deps/reference
 du -sh .gpu-deps

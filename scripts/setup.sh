@@ -9,7 +9,7 @@ venv="$root/.venv"
 
 debian_packages=(cmake ninja-build g++ ccache libboost-graph-dev libsqlite3-dev
                  libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev
-                 libpcre2-dev libicu-dev)
+                 libpcre2-dev libicu-dev libxxhash-dev)
 python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy)
 
 missing=()

@@ -1,0 +1,166 @@
+// The results store: schema versions, run provenance checks, probe claims by
+// workers with heartbeats, and transactional writes.
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "catch.h"
+#include "store/results_store.h"
+#include "store/schema.h"
+#include "temp_dir.h"
+
+using namespace hybridize;
+using hybridize::testing::TempDir;
+using hybridize::testing::write_text;
+
+namespace {
+const store::ModelRecord kModel{"/models/a", "hash-a", "LlamaForCausalLM", 4, 1000};
+const store::DatasetRecord kData{"synthetic:validation:8", "data-hash", 8, 400};
+
+std::vector<store::ProbeKey> loo_keys(int64_t layers) {
+  std::vector<store::ProbeKey> keys;
+  for (int64_t layer = 0; layer < layers; ++layer) keys.push_back({"loo", "mixer", layer});
+  return keys;
+}
+
+int user_version(const std::filesystem::path& path) {
+  store::Database database(path);
+  store::Statement query(database, "PRAGMA user_version");
+  query.step();
+  return int(query.integer(0));
+}
+}  // namespace
+
+TEST_CASE("a new store is migrated to the current schema and keeps its rows when reopened", "[store]") {
+  TempDir dir;
+  const auto path = dir / "results.db";
+  {
+    store::ResultsStore results(path);
+    results.open_run("r", kModel, kData, {{"dtype", "fp32"}}, "test", 7);
+  }
+  CHECK(user_version(path) == store::kSchemaVersion);
+  store::ResultsStore reopened(path);
+  const auto run = reopened.find_run("r");
+  REQUIRE(run);
+  CHECK(run->model.content_hash == "hash-a");
+  CHECK(run->dataset.tokens == 400);
+  CHECK(run->config["dtype"] == "fp32");
+  CHECK(run->seed == 7);
+}
+
+TEST_CASE("the store refuses files it cannot trust, naming them", "[store]") {
+  TempDir dir;
+  SECTION("a database from a newer hybridize") {
+    const auto path = dir / "newer.db";
+    {
+      store::Database database(path);
+      database.execute("PRAGMA user_version = 99");
+    }
+    REQUIRE_ERROR(store::ResultsStore(path), "newer.db: results database has schema version 99");
+  }
+  SECTION("a file that is not SQLite") {
+    const auto path = dir / "notes.db";
+    write_text(path, std::string(4096, 'x'));
+    REQUIRE_ERROR(store::ResultsStore(path), "notes.db");
+  }
+}
+
+TEST_CASE("a run refuses results of another model, data set, config or seed", "[store]") {
+  TempDir dir;
+  store::ResultsStore results(dir / "results.db");
+  const auto first = results.open_run("r", kModel, kData, {{"dtype", "fp32"}}, "test", 7);
+  CHECK(results.open_run("r", kModel, kData, {{"dtype", "fp32"}}, "test", 7).id == first.id);
+
+  auto other_model = kModel;
+  other_model.content_hash = "hash-b";
+  REQUIRE_ERROR(results.open_run("r", other_model, kData, {{"dtype", "fp32"}}, "test", 7), "hash-a");
+  auto other_data = kData;
+  other_data.content_hash = "other-data";
+  REQUIRE_ERROR(results.open_run("r", kModel, other_data, {{"dtype", "fp32"}}, "test", 7), "used data");
+  REQUIRE_ERROR(results.open_run("r", kModel, kData, {{"dtype", "bf16"}}, "test", 7), "dtype=\"fp32\"");
+  REQUIRE_ERROR(results.open_run("r", kModel, kData, {{"dtype", "fp32"}}, "test", 8), "seed 7");
+  // Another run name in the same store is fine.
+  CHECK(results.open_run("s", other_model, kData, {{"dtype", "bf16"}}, "test", 8).id != first.id);
+}
+
+TEST_CASE("probes are claimed once; a dead or silent worker's claims are taken over", "[store]") {
+  TempDir dir;
+  store::ResultsStore results(dir / "results.db");
+  const auto run = results.open_run("r", kModel, kData, {}, "test", 7);
+  results.ensure_probes(run.id, loo_keys(4), {{"steps", 1}});
+  results.ensure_probes(run.id, loo_keys(4), {{"steps", 1}});  // idempotent
+  REQUIRE_ERROR(results.ensure_probes(run.id, loo_keys(1), {{"steps", 2}}), "probe loo/mixer layer 0 was run with settings");
+
+  const std::string alive = store::this_worker();
+  const auto mine = results.claim_probes(run.id, "loo", "mixer", {0, 1}, alive, 60, 10);
+  REQUIRE(mine.size() == 2);
+  CHECK(mine[0].key.layer == 0);
+  CHECK(mine[1].key.layer == 1);
+
+  // A live worker on another host with a fresh heartbeat keeps its claims...
+  const auto others = results.claim_probes(run.id, "loo", "mixer", {}, "elsewhere:1", 60, 10);
+  REQUIRE(others.size() == 2);  // layers 2 and 3: 0 and 1 are held
+  CHECK(others[0].key.layer == 2);
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {}, alive, 60, 10).size() == 2);  // its own two again
+  // ...until it falls silent for longer than the timeout.
+  const auto taken = results.claim_probes(run.id, "loo", "mixer", {2, 3}, alive, -1, 10);
+  CHECK(taken.size() == 2);
+
+  // A worker of this host whose process is gone loses its claims at once.
+  results.release_probes({taken[0].id, taken[1].id}, alive);
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(dead, &status, 0);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string dead_worker = std::string(host) + ":" + std::to_string(dead);
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, dead_worker, 60, 10).size() == 1);
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, "elsewhere:2", 60, 10).empty());
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);
+}
+
+TEST_CASE("samples and summaries round-trip, and a finished probe is never claimed again", "[store]") {
+  TempDir dir;
+  store::ResultsStore results(dir / "results.db");
+  const auto run = results.open_run("r", kModel, kData, {}, "test", 7);
+  results.ensure_probes(run.id, loo_keys(2), {});
+  const std::string worker = store::this_worker();
+  const auto claimed = results.claim_probes(run.id, "loo", "mixer", {}, worker, 60, 10);
+  REQUIRE(claimed.size() == 2);
+  results.record_samples({{claimed[0].id, "kl", 0, {0.5, 0.25}}, {claimed[0].id, "kl", 2, {1.0}}},
+                         {{claimed[0].id, 1.5}}, worker);
+  const auto samples = results.probe_samples(claimed[0].id);
+  REQUIRE(samples.at("kl").size() == 3);
+  CHECK(samples.at("kl")[2] == std::pair<int64_t, double>{2, 1.0});
+
+  store::ResultsStore::Finished finished;
+  finished.metrics["kl"] = {0.583, 0.25, 1.0, 3};
+  finished.curve = {2.0, 1.0};
+  finished.samples = 3;
+  finished.seconds = 0.5;
+  finished.device = "cpu";
+  results.finish_probe(claimed[0].id, finished);
+  const auto rows = results.probe_results(run.id, "loo");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].status == "done");
+  CHECK(rows[0].seconds == Approx(2.0));
+  CHECK(rows[0].metrics.at("kl").ci_high == 1.0);
+  CHECK(rows[1].status == "running");
+  const auto again = results.claim_probes(run.id, "loo", "mixer", {}, worker, -1, 10);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].key.layer == 1);
+}
+
+TEST_CASE("a transaction that is not committed leaves no trace", "[store]") {
+  TempDir dir;
+  store::Database database(dir / "t.db");
+  database.execute("CREATE TABLE t (x INTEGER)");
+  {
+    store::Transaction transaction(database);
+    database.execute("INSERT INTO t VALUES (1)");
+  }
+  store::Statement count(database, "SELECT COUNT(*) FROM t");
+  count.step();
+  CHECK(count.integer(0) == 0);
+}
