@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d build/tests/reference ] || { echo "gpu-deps: run scripts/test.sh first (it makes build/tests/reference)" >&2; exit 1; }
 rm -rf .gpu-deps && mkdir -p .gpu-deps/include
-cp -r /usr/include/nlohmann /usr/include/CLI .gpu-deps/include/
+cp -r /usr/include/nlohmann /usr/include/CLI /usr/include/toml++ .gpu-deps/include/
 cp /usr/include/pcre2.h .gpu-deps/include/  # the GPU machine has libpcre2-8.so.0 only
 cp /usr/include/sqlite3.h /usr/include/xxhash.h .gpu-deps/include/  # libsqlite3.so.0 only; xxHash is header-only here
 cp -r build/tests/reference .gpu-deps/reference

@@ -6,5 +6,9 @@ namespace hybridize::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_score_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_distill_command(CLI::App& app);  // distill and export
+void add_run_command(CLI::App& app);
 
 }  // namespace hybridize::cli

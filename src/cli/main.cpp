@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   });
   hybridize::cli::add_inspect_command(app);
   hybridize::cli::add_data_command(app);
+  hybridize::cli::add_score_command(app);
+  hybridize::cli::add_plan_command(app);
+  hybridize::cli::add_distill_command(app);
+  hybridize::cli::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

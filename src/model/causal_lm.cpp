@@ -17,13 +17,24 @@ DecoderStackImpl::DecoderStackImpl(const io::TransformerConfig& config, const La
 }
 
 at::Tensor DecoderStackImpl::forward(const at::Tensor& input_ids) {
-  auto hidden = embed_tokens(input_ids);
-  const int64_t length = input_ids.size(1);
-  const auto positions = at::arange(length, at::TensorOptions().dtype(at::kLong).device(input_ids.device()));
-  auto [cos, sin] = rotary_emb(positions, hidden.scalar_type());
-  MixerContext context(cos, sin, length, input_ids.device());
-  for (auto& layer : layers) hidden = layer(hidden, context);
-  return norm(hidden);
+  auto hidden = embed(input_ids);
+  auto mixer_context = context(input_ids.size(1), hidden.scalar_type(), input_ids.device());
+  return norm(run_layers(hidden, 0, int64_t(layers.size()), mixer_context));
+}
+
+at::Tensor DecoderStackImpl::embed(const at::Tensor& input_ids) { return embed_tokens(input_ids); }
+
+MixerContext DecoderStackImpl::context(int64_t length, at::ScalarType dtype, at::Device device) {
+  const auto positions = at::arange(length, at::TensorOptions().dtype(at::kLong).device(device));
+  auto [cos, sin] = rotary_emb(positions, dtype);
+  return MixerContext(cos, sin, length, device);
+}
+
+at::Tensor DecoderStackImpl::run_layers(at::Tensor hidden, int64_t begin, int64_t end, MixerContext& context) {
+  if (begin < 0 || end > int64_t(layers.size()) || begin > end)
+    fail("layer range [", begin, ", ", end, ") is outside the model's ", layers.size(), " layers");
+  for (int64_t i = begin; i < end; ++i) hidden = layers[i](hidden, context);
+  return hidden;
 }
 
 CausalLMImpl::CausalLMImpl(io::TransformerConfig config_, Layout layout_, const at::TensorOptions& options)

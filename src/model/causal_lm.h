@@ -20,6 +20,14 @@ class DecoderStackImpl : public torch::nn::Module {
   // Final-normed hidden states [B, T, hidden_size] for token ids [B, T].
   at::Tensor forward(const at::Tensor& input_ids);
 
+  // The pieces of forward, for work that starts or stops between layers
+  // (leave-one-out ablations reuse the teacher's hidden states below a layer).
+  at::Tensor embed(const at::Tensor& input_ids);
+  // RoPE tables and masks for positions [0, length) in `dtype` on `device`.
+  MixerContext context(int64_t length, at::ScalarType dtype, at::Device device);
+  // Runs layers [begin, end) on the residual stream `hidden`.
+  at::Tensor run_layers(at::Tensor hidden, int64_t begin, int64_t end, MixerContext& context);
+
   Embedding embed_tokens{nullptr};
   std::vector<DecoderLayer> layers;
   RMSNorm norm{nullptr};

@@ -24,9 +24,13 @@ DecoderLayerImpl::DecoderLayerImpl(const io::TransformerConfig& config, int64_t 
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& hidden, MixerContext& context) {
-  auto h = hidden;
-  if (mixer) h = h + mixer->forward(input_layernorm(h), context);
-  return h + mlp(post_attention_layernorm(h));
+  return mlp_block(mixer_block(hidden, context));
 }
+
+at::Tensor DecoderLayerImpl::mixer_block(const at::Tensor& hidden, MixerContext& context) {
+  return mixer ? hidden + mixer->forward(input_layernorm(hidden), context) : hidden;
+}
+
+at::Tensor DecoderLayerImpl::mlp_block(const at::Tensor& hidden) { return hidden + mlp(post_attention_layernorm(hidden)); }
 
 }  // namespace hybridize::model

@@ -16,6 +16,10 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& hidden, MixerContext& context);
+  // The two residual halves of forward: h + mixer(norm1(h)) (h itself for
+  // identity layers), and h + mlp(norm2(h)).
+  at::Tensor mixer_block(const at::Tensor& hidden, MixerContext& context);
+  at::Tensor mlp_block(const at::Tensor& hidden);
 
   const MixerKind kind;
   RMSNorm input_layernorm{nullptr};

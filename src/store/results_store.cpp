@@ -70,6 +70,13 @@ std::optional<RunRecord> ResultsStore::find_run(const std::string& name) {
   return run;
 }
 
+std::optional<RunRecord> ResultsStore::find_run_by_id(int64_t run_id) {
+  Statement query(database_, "SELECT name FROM runs WHERE id = ?1");
+  query.bind(1, run_id);
+  if (!query.step()) return std::nullopt;
+  return find_run(query.text(0));
+}
+
 std::vector<RunRecord> ResultsStore::runs() {
   std::vector<std::string> names;
   Statement query(database_, "SELECT name FROM runs ORDER BY id");
@@ -320,23 +327,46 @@ int64_t ResultsStore::save_plan(const PlanRecord& plan) {
   return plan_id;
 }
 
-std::vector<PlanRecord> ResultsStore::plans(int64_t run_id) {
+std::vector<PlanRecord> ResultsStore::plans(int64_t run_id) { return read_plans("run_id", run_id); }
+
+PlanRecord ResultsStore::find_plan(int64_t plan_id) {
+  auto found = read_plans("id", plan_id);
+  if (found.empty()) fail(database_.path().string(), ": no plan ", plan_id, "; `hybridize plan --db ...` makes plans");
+  return std::move(found.front());
+}
+
+void ResultsStore::update_stage(int64_t stage_id, const std::string& status, const std::string& checkpoint,
+                                const nlohmann::json& metrics) {
+  Statement update(database_, "UPDATE stages SET status = ?1, checkpoint = ?2, metrics = ?3 WHERE id = ?4");
+  update.bind(1, status).bind(2, checkpoint).bind(3, metrics.dump()).bind(4, stage_id);
+  update.run();
+}
+
+nlohmann::json ResultsStore::stage_metrics(int64_t stage_id) {
+  Statement query(database_, "SELECT metrics FROM stages WHERE id = ?1");
+  query.bind(1, stage_id);
+  if (!query.step() || query.is_null(0)) return nlohmann::json::object();
+  return nlohmann::json::parse(query.text(0));
+}
+
+std::vector<PlanRecord> ResultsStore::read_plans(const char* column, int64_t value) {
   std::vector<PlanRecord> plans;
-  Statement query(database_, "SELECT id, strategy, layer_order, config, created_at FROM plans WHERE run_id = ?1 ORDER BY id");
-  query.bind(1, run_id);
+  Statement query(database_, std::string("SELECT id, run_id, strategy, layer_order, config, created_at FROM plans WHERE ") +
+                                 column + " = ?1 ORDER BY id");
+  query.bind(1, value);
   while (query.step()) {
     PlanRecord plan;
     plan.id = query.integer(0);
-    plan.run_id = run_id;
-    plan.strategy = query.text(1);
-    plan.layer_order = nlohmann::json::parse(query.text(2)).get<std::vector<int64_t>>();
-    plan.config = nlohmann::json::parse(query.text(3));
-    plan.created_at = query.text(4);
+    plan.run_id = query.integer(1);
+    plan.strategy = query.text(2);
+    plan.layer_order = nlohmann::json::parse(query.text(3)).get<std::vector<int64_t>>();
+    plan.config = nlohmann::json::parse(query.text(4));
+    plan.created_at = query.text(5);
     plans.push_back(std::move(plan));
   }
   Statement stages(database_,
                    "SELECT s.id, s.position, p.position, s.mamba_layers, s.new_layers, s.layout, s.token_budget, "
-                   "s.rescore, s.status FROM stages s LEFT JOIN stages p ON p.id = s.parent_stage_id "
+                   "s.rescore, s.status, COALESCE(s.checkpoint, '') FROM stages s LEFT JOIN stages p ON p.id = s.parent_stage_id "
                    "WHERE s.plan_id = ?1 ORDER BY s.position");
   Statement targets(database_,
                     "SELECT t.mamba_layers, s.position, t.layout, t.quality_metric, t.predicted_quality, "
@@ -348,7 +378,7 @@ std::vector<PlanRecord> ResultsStore::plans(int64_t run_id) {
     while (stages.step())
       plan.stages.push_back({stages.integer(0), stages.integer(1), stages.optional_integer(2), stages.integer(3),
                              nlohmann::json::parse(stages.text(4)).get<std::vector<int64_t>>(), stages.text(5),
-                             stages.integer(6), stages.integer(7) != 0, stages.text(8)});
+                             stages.integer(6), stages.integer(7) != 0, stages.text(8), stages.text(9)});
     stages.reset();
     targets.bind(1, plan.id);
     while (targets.step()) {

@@ -83,6 +83,7 @@ struct StageRecord {
   int64_t token_budget = 0;
   bool rescore = false;  // re-rank the remaining layers with MMR probes on this stage's student first
   std::string status = "pending";
+  std::string checkpoint;  // the stage's model directory once distilled
 };
 
 struct PlanTargetRecord {
@@ -125,6 +126,7 @@ class ResultsStore {
   RunRecord open_run(const std::string& name, const ModelRecord& model, const DatasetRecord& dataset,
                      const nlohmann::json& config, const std::string& code_version, int64_t seed);
   std::optional<RunRecord> find_run(const std::string& name);
+  std::optional<RunRecord> find_run_by_id(int64_t run_id);
   std::vector<RunRecord> runs();
   void set_run_status(int64_t run_id, const std::string& status);
 
@@ -176,10 +178,19 @@ class ResultsStore {
   // Writes a plan with its stages and targets in one transaction; returns its id.
   int64_t save_plan(const PlanRecord& plan);
   std::vector<PlanRecord> plans(int64_t run_id);
+  // Throws Error naming the store when there is no plan `plan_id`.
+  PlanRecord find_plan(int64_t plan_id);
+  // A stage's progress: status ("running", "done", "failed"), its model
+  // directory, and its results as JSON.
+  void update_stage(int64_t stage_id, const std::string& status, const std::string& checkpoint,
+                    const nlohmann::json& metrics);
+  nlohmann::json stage_metrics(int64_t stage_id);
 
   Database& database() { return database_; }
 
  private:
+  std::vector<PlanRecord> read_plans(const char* column, int64_t value);
+
   Database database_;
 };
 

@@ -93,5 +93,22 @@ expect_error "MIL widths that d_state does not divide" "key 'ssm_cfg.d_xb': 24 i
 
 expect_error "bad layout" "--layout: layout 'AA' has 2 layers but the model has 3" inspect "$reference/llama" --layout AA
 
+# Scoring: bad flags, and a store that must not be damaged or mixed.
+db="$work/score.db"
+expect_error "unknown scorer" "'lasso' is not a scorer" score lasso --model "$reference/llama" --db "$db"
+expect_error "layer out of range" "--layers: layer 7 is outside the model's 3 layers" score loo --model "$reference/llama" --db "$db" --layers 1,7
+expect_error "malformed layer list" "--layers: '2-x' is not a layer number or range" score loo --model "$reference/llama" --db "$db" --layers 2-x
+expect_error "unknown ablation" "--ablate: 'head'" score loo --model "$reference/llama" --db "$db" --ablate head
+expect_error "unknown split" "--split: 'dev'" score loo --model "$reference/llama" --db "$db" --split dev
+printf 'not a database, just text%.0s' {1..200} > "$work/text.db"
+expect_error "a store that is not SQLite" "text.db" score proxy --model "$reference/llama" --db "$work/text.db" --samples 2
+"$exe" score proxy --model "$reference/llama" --db "$db" --samples 4 --quiet >/dev/null \
+  || { echo "FAIL proxy scoring of the llama reference"; failures=$((failures + 1)); }
+expect_error "another model under the same run" "pass another --run or --db" score proxy --model "$reference/qwen2" --db "$db" --samples 4
+expect_error "another data set under the same run" "used data" score proxy --model "$reference/llama" --db "$db" --samples 5
+out=$("$exe" score proxy --model "$reference/llama" --db "$db" --samples 4 --quiet) \
+  || { echo "FAIL the finished run does not report again"; failures=$((failures + 1)); }
+[[ "$out" == *"ranked by block_influence"* ]] || { echo "FAIL proxy ranking missing: $out"; failures=$((failures + 1)); }
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,0 +1,124 @@
+// `hybridize distill`: runs a stored plan's stages; `hybridize export`: copies
+// a distilled stage's checkpoint out.
+#include <cstdio>
+#include <tuple>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/layer_list.h"
+#include "core/error.h"
+#include "core/file_tree.h"
+#include "search/plan_executor.h"
+#include "store/results_store.h"
+
+namespace hybridize::cli {
+
+namespace {
+
+struct DistillCommandOptions {
+  search::ExecuteOptions execute;
+  std::string stages;
+  std::string divergence = "reverse";
+  std::string trainable = "mixers";
+  bool json = false;
+};
+
+void run_distill(DistillCommandOptions& options) {
+  auto& execute = options.execute;
+  if (!options.stages.empty()) execute.stages = parse_layer_list(options.stages, "--stages");
+  if (options.divergence != "reverse" && options.divergence != "forward")
+    fail("--divergence: '", options.divergence, "' is not reverse or forward");
+  execute.settings.divergence =
+      options.divergence == "reverse" ? train::Divergence::ReverseKL : train::Divergence::ForwardKL;
+  execute.settings.trainable = train::parse_trainable(options.trainable);
+  execute.train_data.split = "train";
+  execute.eval_data.split = "validation";
+  execute.eval_data.source = execute.train_data.source;
+  execute.eval_data.seq_len = execute.train_data.seq_len;
+  execute.eval_data.raw_dtype = execute.train_data.raw_dtype;
+  execute.eval_data.offset = execute.train_data.source == "synthetic" ? 0 : execute.train_data.samples;
+  const auto outcomes = search::execute_plan(execute);
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& outcome : outcomes)
+      out.push_back({{"stage", outcome.position}, {"layout", outcome.layout}, {"status", outcome.status},
+                     {"metrics", outcome.metrics}});
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("stage  layout                                              kl (teacher||student)     answer acc\n");
+  for (const auto& outcome : outcomes) {
+    const auto& eval = outcome.metrics.value("eval", nlohmann::json::object());
+    const double kl = eval.contains("kl") ? eval["kl"].value("mean", 0.0) : 0.0;
+    std::printf("%5lld  %-50s  %-24.4g  %s\n", (long long)outcome.position, outcome.layout.c_str(), kl,
+                eval.contains("answer_accuracy") ? std::to_string(eval["answer_accuracy"].get<double>()).c_str() : "-");
+  }
+}
+
+void run_export(const std::string& database, int64_t plan_id, int64_t position, const std::string& out) {
+  store::ResultsStore results(database);
+  const auto plan = results.find_plan(plan_id);
+  for (const auto& stage : plan.stages) {
+    if (stage.position != position) continue;
+    if (stage.status != "done")
+      fail("plan ", plan_id, " stage ", position, " is ", stage.status, "; run `hybridize distill --db ", database,
+           " --plan ", plan_id, " --stages ", position, " --out DIR` first");
+    if (std::filesystem::exists(out)) fail(out, ": already exists; export writes a new directory");
+    copy_tree(stage.checkpoint, out);
+    std::printf("%s\n", out.c_str());
+    return;
+  }
+  fail("plan ", plan_id, " has no stage ", position);
+}
+
+}  // namespace
+
+void add_distill_command(CLI::App& app) {
+  auto options = std::make_shared<DistillCommandOptions>();
+  auto& execute = options->execute;
+  auto* command = app.add_subcommand("distill", "Run a plan's stages: staged reverse-KL distillation from the teacher");
+  command->add_option("--db", execute.database, "Results store holding the plan")->required();
+  command->add_option("--plan", execute.plan_id, "Plan id (`hybridize plan` prints it)")->required();
+  command->add_option("--out", execute.out_dir, "Directory for the stages' checkpoints and models")->required();
+  command->add_option("--stages", options->stages, "Stage positions to run (their parents run first); default all");
+  command->add_option("--model", execute.model_dir, "Teacher directory, when it moved since it was scored");
+  command->add_option("--device", execute.device, "cpu, cuda or cuda:N")->capture_default_str();
+  command->add_option("--dtype", execute.dtype, "Teacher precision (students train in fp32)")->capture_default_str();
+  command->add_option("--data", execute.train_data.source, "'synthetic' or a token corpus")->capture_default_str();
+  command->add_option("--train-samples", execute.train_data.samples, "Training samples")->capture_default_str();
+  command->add_option("--eval-samples", execute.eval_data.samples, "Held-out samples for each stage's evaluation")
+      ->capture_default_str();
+  command->add_option("--seq-len", execute.train_data.seq_len, "Tokens per sample of a corpus")->capture_default_str();
+  auto& settings = execute.settings;
+  command->add_option("--steps", settings.steps, "Optimizer steps per stage")->capture_default_str();
+  command->add_option("--batch", settings.batch, "Samples per micro-batch")->capture_default_str();
+  command->add_option("--accumulation", settings.accumulation, "Micro-batches per step")->capture_default_str();
+  command->add_option("--lr", settings.learning_rate, "Peak learning rate")->capture_default_str();
+  command->add_option("--min-lr", settings.min_learning_rate, "Learning rate at the end of the cosine decay")
+      ->capture_default_str();
+  command->add_option("--warmup", settings.warmup_steps, "Warm-up steps")->capture_default_str();
+  command->add_option("--divergence", options->divergence, "reverse (KL(student||teacher), the paper's) or forward")
+      ->capture_default_str();
+  command->add_option("--temperature", settings.temperature, "Distillation temperature")->capture_default_str();
+  command->add_option("--train", options->trainable, "What trains: new-mixers, mixers or all")->capture_default_str();
+  command->add_option("--d-state", settings.d_state, "SSM state size of the new Mamba mixers")->capture_default_str();
+  command->add_option("--seed", settings.seed, "Seed of the fresh mixer parts and the data order")->capture_default_str();
+  command->add_option("--checkpoint-every", execute.checkpoint_every, "Steps between training checkpoints")
+      ->capture_default_str();
+  command->add_flag("--json", options->json, "Print the stages' results as JSON");
+  command->add_flag("--quiet", execute.quiet, "No progress lines");
+  command->callback([options] { run_distill(*options); });
+
+  auto export_options = std::make_shared<std::tuple<std::string, int64_t, int64_t, std::string>>();
+  auto* exporter = app.add_subcommand("export", "Copy a distilled stage's Apriel-H checkpoint to a new directory");
+  exporter->add_option("--db", std::get<0>(*export_options), "Results store holding the plan")->required();
+  exporter->add_option("--plan", std::get<1>(*export_options), "Plan id")->required();
+  exporter->add_option("--stage", std::get<2>(*export_options), "Stage position")->required();
+  exporter->add_option("--out", std::get<3>(*export_options), "New directory for the checkpoint")->required();
+  exporter->callback([export_options] {
+    const auto& [database, plan, stage, out] = *export_options;
+    run_export(database, plan, stage, out);
+  });
+}
+
+}  // namespace hybridize::cli

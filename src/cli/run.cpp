@@ -1,0 +1,119 @@
+// `hybridize run CONFIG`: the whole pipeline from one config file: score ->
+// plan -> distil -> bench -> report. Every step stores what it finishes, so a
+// second run (or one after an interruption) continues where the last stopped.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/run_config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/hf_config.h"
+#include "search/plan_executor.h"
+#include "search/planner.h"
+#include "search/score_driver.h"
+#include "search/stage_dag.h"
+#include "store/results_store.h"
+
+namespace hybridize::cli {
+
+namespace {
+
+train::SequenceSpec sequences(const RunConfig& config, int64_t samples, const std::string& split, int64_t offset) {
+  train::SequenceSpec spec;
+  spec.source = config.data;
+  spec.split = split;
+  spec.samples = samples;
+  spec.offset = config.data == "synthetic" ? 0 : offset;
+  spec.seq_len = config.seq_len;
+  spec.seed = config.seed;
+  return spec;
+}
+
+void score(const RunConfig& config) {
+  for (const auto& scorer : config.scorers) {
+    log_info("run: score ", scorer);
+    search::ScoreOptions options;
+    options.scorer = search::parse_scorer(scorer);
+    options.model_dir = config.model;
+    options.data = sequences(config, config.eval_samples, "validation", 0);
+    options.database = config.db;
+    options.run_name = config.name;
+    options.batch_size = config.score_batch;
+    options.device = config.device;
+    options.dtype = config.dtype;
+    options.mmr.steps = config.mmr_steps;
+    options.mmr.learning_rate = config.mmr_lr;
+    options.mmr_train_samples = config.mmr_train_samples;
+    const auto summary = search::run_scoring(options);
+    log_info("run: ", scorer, " scored ", summary.layers.size(), " layers (", summary.layers_computed, " now)");
+  }
+}
+
+// The run's plans, made once: a later run reuses the stored ones.
+std::vector<store::PlanRecord> plans(const RunConfig& config) {
+  store::ResultsStore results(config.db);
+  const auto run = *results.find_run(config.name);
+  auto stored = results.plans(run.id);
+  if (!stored.empty()) return stored;
+  const auto teacher = io::read_transformer_config(config.model);
+  search::ScoreTables scores;
+  scores.loo = results.layer_samples(run.id, "loo", "mixer", "kl");
+  scores.mmr = results.layer_samples(run.id, "mmr", "", "kl");
+  scores.proxy = results.layer_samples(run.id, "proxy", "", "block_influence");
+  search::PlanRequest request;
+  request.targets = config.targets;
+  request.keep = config.keep;
+  request.max_per_stage = config.max_per_stage;
+  request.stage_tokens = config.distill_steps * config.distill_batch;
+  request.seed = config.seed;
+  auto strategies = config.strategies;
+  if (config.compare_forward_kl && !strategies.empty()) strategies.push_back(strategies.front());  // distilled with forward KL
+  for (const auto& name : strategies) {
+    request.strategy = search::parse_strategy(name);
+    auto plan = search::make_plan(request, teacher, scores, {}, {});
+    plan.run_id = run.id;
+    plan.id = results.save_plan(plan);
+    stored.push_back(std::move(plan));
+  }
+  return stored;
+}
+
+void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plans) {
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const bool forward = config.compare_forward_kl && i + 1 == plans.size() && plans.size() > 1;
+    log_info("run: distil plan ", plans[i].id, " (", plans[i].strategy, forward ? ", forward KL" : "", ")");
+    search::ExecuteOptions options;
+    options.database = config.db;
+    options.plan_id = plans[i].id;
+    options.out_dir = config.out / "stages";
+    options.device = config.device;
+    options.dtype = config.dtype;
+    options.train_data = sequences(config, config.train_samples, "train", config.eval_samples);
+    options.eval_data = sequences(config, config.eval_samples, "validation", 0);
+    options.settings.steps = config.distill_steps;
+    options.settings.batch = config.distill_batch;
+    options.settings.learning_rate = config.distill_lr;
+    options.settings.min_learning_rate = config.distill_lr / 10;
+    options.settings.trainable = train::parse_trainable(config.train);
+    options.settings.divergence = forward ? train::Divergence::ForwardKL : train::Divergence::ReverseKL;
+    options.settings.seed = config.seed;
+    search::execute_plan(options);
+  }
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto file = std::make_shared<std::string>();
+  auto* command = app.add_subcommand("run", "The whole pipeline from a config file: score, plan, distil, bench, report");
+  command->add_option("CONFIG", *file, "Run config (TOML), e.g. configs/demo.toml")->required();
+  command->callback([file] {
+    const auto config = read_run_config(*file);
+    score(config);
+    const auto made = plans(config);
+    distill(config, made);
+    std::printf("results in %s\n", config.db.c_str());
+  });
+}
+
+}  // namespace hybridize::cli

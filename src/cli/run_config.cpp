@@ -1,0 +1,157 @@
+#include "cli/run_config.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/error.h"
+
+namespace hybridize::cli {
+
+namespace {
+
+class TableReader {
+ public:
+  TableReader(const toml::table& root, std::string name, std::set<std::string> keys, const std::string& file)
+      : name_(std::move(name)), keys_(std::move(keys)), file_(file) {
+    const auto* node = root.get(name_);
+    if (node == nullptr) return;
+    table_ = node->as_table();
+    if (table_ == nullptr) fail(file_, ": [", name_, "] must be a table");
+    for (const auto& [key, value] : *table_)
+      if (!keys_.count(std::string(key.str()))) {
+        std::string valid;
+        for (const auto& known : keys_) valid += (valid.empty() ? "" : ", ") + known;
+        fail(file_, ": unknown key '", name_, ".", key.str(), "'; valid keys of [", name_, "]: ", valid);
+      }
+  }
+
+  template <class T>
+  void read(const std::string& key, T& target) const {
+    const toml::node* node = table_ ? table_->get(key) : nullptr;
+    if (node == nullptr) return;
+    if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>>) {
+      const auto* array = node->as_array();
+      if (array == nullptr) wrong_type(key, "an array");
+      target.clear();
+      for (const auto& item : *array) {
+        auto value = item.value<typename T::value_type>();
+        if (!value) wrong_type(key, "an array of one type");
+        target.push_back(*value);
+      }
+    } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
+      auto value = node->value<std::string>();
+      if (!value) wrong_type(key, "a string");
+      target = *value;
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+      auto value = node->value<int64_t>();
+      if (!value || *value < 0) wrong_type(key, "a non-negative integer");
+      target = uint64_t(*value);
+    } else {
+      auto value = node->value<T>();
+      if (!value) wrong_type(key, std::is_same_v<T, bool> ? "true or false" : std::is_same_v<T, std::string> ? "a string" : "a number");
+      target = *value;
+    }
+  }
+
+ private:
+  [[noreturn]] void wrong_type(const std::string& key, const char* expected) const {
+    fail(file_, ": key '", name_, ".", key, "' must be ", expected);
+  }
+
+  std::string name_;
+  std::set<std::string> keys_;
+  const std::string& file_;
+  const toml::table* table_ = nullptr;
+};
+
+void require_positive(const std::string& file, const char* key, int64_t value) {
+  if (value <= 0) fail(file, ": key '", key, "' must be positive, got ", value);
+}
+
+}  // namespace
+
+RunConfig read_run_config(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  toml::table root;
+  try {
+    root = toml::parse_file(name);
+  } catch (const toml::parse_error& error) {
+    fail(name, ":", error.source().begin.line, ": ", error.description());
+  }
+  const std::set<std::string> tables{"run", "model", "data", "score", "plan", "distill", "bench", "report"};
+  for (const auto& [key, value] : root)
+    if (!tables.count(std::string(key.str())))
+      fail(name, ": unknown table [", key.str(), "]; valid tables: run, model, data, score, plan, distill, bench, report");
+
+  RunConfig config;
+  config.file = file;
+  TableReader run(root, "run", {"name", "db", "out", "seed"}, name);
+  run.read("name", config.name);
+  run.read("db", config.db);
+  run.read("out", config.out);
+  run.read("seed", config.seed);
+  TableReader model(root, "model", {"path", "device", "dtype"}, name);
+  model.read("path", config.model);
+  model.read("device", config.device);
+  model.read("dtype", config.dtype);
+  TableReader data(root, "data", {"source", "eval_samples", "train_samples", "seq_len"}, name);
+  data.read("source", config.data);
+  data.read("eval_samples", config.eval_samples);
+  data.read("train_samples", config.train_samples);
+  data.read("seq_len", config.seq_len);
+  TableReader score(root, "score", {"scorers", "batch_size", "mmr_steps", "mmr_train_samples", "mmr_lr"}, name);
+  score.read("scorers", config.scorers);
+  score.read("batch_size", config.score_batch);
+  score.read("mmr_steps", config.mmr_steps);
+  score.read("mmr_train_samples", config.mmr_train_samples);
+  score.read("mmr_lr", config.mmr_lr);
+  TableReader plan(root, "plan", {"targets", "strategies", "keep", "max_per_stage"}, name);
+  plan.read("targets", config.targets);
+  plan.read("strategies", config.strategies);
+  plan.read("keep", config.keep);
+  plan.read("max_per_stage", config.max_per_stage);
+  TableReader distill(root, "distill", {"steps", "batch", "lr", "train", "compare_forward_kl"}, name);
+  distill.read("steps", config.distill_steps);
+  distill.read("batch", config.distill_batch);
+  distill.read("lr", config.distill_lr);
+  distill.read("train", config.train);
+  distill.read("compare_forward_kl", config.compare_forward_kl);
+  TableReader bench(root, "bench", {"prompt_len", "gen_len", "batch"}, name);
+  bench.read("prompt_len", config.prompt_len);
+  bench.read("gen_len", config.gen_len);
+  bench.read("batch", config.bench_batch);
+  TableReader report(root, "report", {"out"}, name);
+  report.read("out", config.report);
+
+  if (config.model.empty()) fail(name, ": key 'model.path' is required (a teacher checkpoint directory)");
+  if (config.targets.empty()) fail(name, ": key 'plan.targets' is required (numbers of Mamba layers, like [25, 30, 40])");
+  for (const auto& [key, value] : std::map<const char*, int64_t>{{"data.eval_samples", config.eval_samples},
+                                                                 {"data.train_samples", config.train_samples},
+                                                                 {"score.batch_size", config.score_batch},
+                                                                 {"score.mmr_steps", config.mmr_steps},
+                                                                 {"distill.steps", config.distill_steps},
+                                                                 {"distill.batch", config.distill_batch},
+                                                                 {"bench.batch", config.bench_batch}})
+    require_positive(name, key, value);
+  // Paths in the file are relative to the file's folder, so a config works from any directory.
+  const auto base = file.parent_path();
+  auto resolve = [&](std::filesystem::path& path) {
+    if (!path.empty() && path.is_relative()) path = base / path;
+  };
+  resolve(config.model);
+  resolve(config.out);
+  if (config.data != "synthetic") {
+    std::filesystem::path data_path = config.data;
+    resolve(data_path);
+    config.data = data_path.string();
+  }
+  if (config.db.empty()) config.db = config.out / "results.db";
+  else resolve(config.db);
+  if (config.report.empty()) config.report = config.out / "report.html";
+  else resolve(config.report);
+  return config;
+}
+
+}  // namespace hybridize::cli

@@ -1,0 +1,57 @@
+#pragma once
+// The config file of `hybridize run` (TOML): one table per pipeline step.
+// Every key is documented in configs/README.md; unknown keys and wrong types
+// are refused with the file, the key and the valid keys of its table.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hybridize::cli {
+
+struct RunConfig {
+  std::filesystem::path file;  // the config itself; relative paths inside it are relative to its folder
+
+  // [run]
+  std::string name = "demo";
+  std::filesystem::path db;       // default: <out>/results.db
+  std::filesystem::path out = "hybridize-out";
+  uint64_t seed = 20251103;
+  // [model]
+  std::filesystem::path model;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
+  // [data]
+  std::string data = "synthetic";
+  int64_t eval_samples = 128;
+  int64_t train_samples = 2048;
+  int64_t seq_len = 512;
+  // [score]
+  std::vector<std::string> scorers{"loo", "proxy", "mmr"};
+  int64_t score_batch = 32;
+  int64_t mmr_steps = 100;
+  int64_t mmr_train_samples = 256;
+  double mmr_lr = 1e-3;
+  // [plan]
+  std::vector<int64_t> targets;
+  std::vector<std::string> strategies{"paper", "uniform", "random"};
+  std::vector<int64_t> keep;
+  int64_t max_per_stage = 0;
+  // [distill]
+  int64_t distill_steps = 200;
+  int64_t distill_batch = 16;
+  double distill_lr = 1e-3;
+  std::string train = "mixers";
+  bool compare_forward_kl = true;  // distil the first strategy's plan once more with forward KL
+  // [bench]
+  int64_t prompt_len = 64;
+  int64_t gen_len = 64;
+  int64_t bench_batch = 8;
+  // [report]
+  std::filesystem::path report;  // default: <out>/report.html
+};
+
+// Reads and validates; throws Error "<file>: ..." naming the key.
+RunConfig read_run_config(const std::filesystem::path& file);
+
+}  // namespace hybridize::cli

@@ -1,0 +1,126 @@
+#include "search/plan_executor.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "data/synthetic_task.h"
+#include "model/weights.h"
+#include "search/bootstrap.h"
+#include "search/device.h"
+#include "store/results_store.h"
+#include "train/teacher_training.h"
+
+namespace hybridize::search {
+
+namespace {
+
+// The positions to run: those asked for and every ancestor of them.
+std::set<int64_t> needed_positions(const store::PlanRecord& plan, const std::vector<int64_t>& asked) {
+  std::map<int64_t, const store::StageRecord*> by_position;
+  for (const auto& stage : plan.stages) by_position[stage.position] = &stage;
+  std::set<int64_t> needed;
+  for (const int64_t position : asked.empty() ? std::vector<int64_t>{} : asked) {
+    if (!by_position.count(position))
+      fail("--stages: plan ", plan.id, " has no stage ", position, " (it has 0..", plan.stages.size() - 1, ")");
+    for (auto at = std::optional<int64_t>(position); at; at = by_position.at(*at)->parent_position) needed.insert(*at);
+  }
+  if (asked.empty())
+    for (const auto& stage : plan.stages) needed.insert(stage.position);
+  return needed;
+}
+
+nlohmann::json summary_json(const store::MetricSummary& summary) {
+  return {{"mean", summary.value}, {"ci_low", summary.ci_low.value_or(summary.value)},
+          {"ci_high", summary.ci_high.value_or(summary.value)}, {"samples", summary.samples}};
+}
+
+}  // namespace
+
+std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
+  store::ResultsStore results(options.database);
+  const auto plan = results.find_plan(options.plan_id);
+  const auto run = *results.find_run_by_id(plan.run_id);
+  const std::filesystem::path model_dir = options.model_dir.empty() ? std::filesystem::path(run.model.path) : options.model_dir;
+  const auto device = parse_device(options.device);
+  model::LoadOptions load;
+  load.dtype = model::parse_precision(options.dtype);
+  load.device = device;
+  auto teacher = model::load_causal_lm(model_dir, load);
+  teacher->eval();
+  for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
+  const auto train_set = train::load_sequences(options.train_data, teacher->config.vocab_size);
+  const auto eval_set = train::load_sequences(options.eval_data, teacher->config.vocab_size);
+
+  const auto needed = needed_positions(plan, options.stages);
+  const auto plan_dir = options.out_dir / ("plan-" + std::to_string(plan.id));
+  std::map<int64_t, model::CausalLM> students;  // position -> student, loaded or trained
+  auto student_of = [&](int64_t position) -> model::CausalLMImpl& {
+    auto found = students.find(position);
+    if (found == students.end()) {
+      model::LoadOptions student_load;
+      student_load.device = device;
+      const auto directory = plan_dir / ("stage-" + std::to_string(position)) / "model";
+      found = students.emplace(position, model::load_causal_lm(directory, student_load)).first;
+    }
+    return *found->second;
+  };
+
+  std::vector<StageOutcome> outcomes;
+  for (const auto& stage : plan.stages) {
+    if (!needed.count(stage.position)) continue;
+    const auto stage_dir = plan_dir / ("stage-" + std::to_string(stage.position));
+    if (stage.status == "done") {
+      outcomes.push_back({stage.position, stage.layout, "done", results.stage_metrics(stage.id)});
+      continue;
+    }
+    model::CausalLMImpl& parent = stage.parent_position ? student_of(*stage.parent_position) : *teacher;
+    if (stage.rescore)
+      log_warning("stage ", stage.position, ": the plan asks to re-rank the remaining layers by MMR probes on the ",
+                  "previous student; this executor takes the plan's provisional order (", stage.layout, ")");
+    results.update_stage(stage.id, "running", (stage_dir / "model").string(), nlohmann::json::object());
+    const auto started = std::chrono::steady_clock::now();
+    ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
+                              ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
+    train::StageRun stage_run;
+    stage_run.checkpoint_dir = stage_dir / "checkpoints";
+    stage_run.checkpoint_every = options.checkpoint_every;
+    if (!options.quiet)
+      stage_run.on_step = [&](const train::DistillationStep& step) {
+        progress.update(step.step, "loss " + std::to_string(step.loss));
+      };
+    auto result = train::distill_stage(*teacher, parent, model::Layout::parse(stage.layout, teacher->config.num_layers,
+                                                                              "stage layout"),
+                                       train_set, options.settings, stage_run);
+    if (!options.quiet) progress.finish();
+    model::save_causal_lm(*result.student, stage_dir / "model");
+
+    nlohmann::json metrics = {{"settings", options.settings.to_json()},
+                              {"train_data", train_set.spec},
+                              {"eval_data", eval_set.spec},
+                              {"curve", result.curve},
+                              {"tokens", result.tokens},
+                              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}};
+    const BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
+    for (const auto& [name, values] : train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch))
+      metrics["eval"][name] = summary_json(bootstrap_mean(values, bootstrap));
+    if (options.eval_data.source == "synthetic") {
+      const auto problems = data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
+                                                            std::size_t(options.eval_data.samples), options.eval_data.seed);
+      const auto accuracy = train::teacher_forced_accuracy(*result.student, problems, options.eval_batch);
+      metrics["eval"]["answer_accuracy"] = accuracy.answer_accuracy();
+      metrics["eval"]["token_accuracy"] = accuracy.token_accuracy();
+    }
+    results.update_stage(stage.id, "done", (stage_dir / "model").string(), metrics);
+    students.insert_or_assign(stage.position, result.student);
+    outcomes.push_back({stage.position, stage.layout, "done", metrics});
+  }
+  return outcomes;
+}
+
+}  // namespace hybridize::search

@@ -1,0 +1,44 @@
+#pragma once
+// Runs a stored plan as staged distillation jobs: each stage starts from its
+// parent stage's student (the teacher for the first), MIL-initialises the
+// layers it replaces, distils from the teacher, is evaluated on held-out data
+// and written as an Apriel-H checkpoint. Stage status, model directory and
+// results go into the store; a finished stage is never redone, and an
+// interrupted one resumes from its last training checkpoint.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "train/distillation.h"
+#include "train/sequence_set.h"
+
+namespace hybridize::search {
+
+struct ExecuteOptions {
+  std::filesystem::path database;
+  int64_t plan_id = 0;
+  std::vector<int64_t> stages;  // positions to run (their ancestors run first); empty: all
+  std::filesystem::path out_dir;  // OUT/plan-<id>/stage-<position>/{model,checkpoints}
+  std::filesystem::path model_dir;  // overrides the run's model path
+  std::string device = "cpu";
+  std::string dtype = "fp32";  // the teacher's precision; students train in fp32
+  train::SequenceSpec train_data;  // synthetic: the train split
+  train::SequenceSpec eval_data;   // synthetic: the validation split
+  train::DistillationSettings settings;
+  int64_t checkpoint_every = 50;
+  int64_t eval_batch = 32;
+  int bootstrap_resamples = 1000;
+  bool quiet = false;
+};
+
+struct StageOutcome {
+  int64_t position = 0;
+  std::string layout;
+  std::string status;  // "done" (now or before)
+  nlohmann::json metrics;
+};
+
+std::vector<StageOutcome> execute_plan(const ExecuteOptions& options);
+
+}  // namespace hybridize::search

@@ -1,0 +1,296 @@
+#include "search/score_driver.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/version.h"
+#include "model/weights.h"
+#include "search/bootstrap.h"
+#include "search/device.h"
+#include "search/heartbeat.h"
+#include "search/provenance.h"
+#include "search/proxy_scorer.h"
+
+namespace hybridize::search {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+const store::ProbeKey kTeacherKey{"teacher", "", -1};
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::vector<int64_t> chosen_layers(const std::vector<int64_t>& asked, int64_t num_layers) {
+  if (asked.empty()) {
+    std::vector<int64_t> all(static_cast<std::size_t>(num_layers));
+    for (int64_t i = 0; i < num_layers; ++i) all[std::size_t(i)] = i;
+    return all;
+  }
+  for (const int64_t layer : asked)
+    if (layer < 0 || layer >= num_layers) fail("--layers: layer ", layer, " is outside the model's ", num_layers, " layers");
+  auto sorted = asked;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
+}
+
+// Which samples each claimed probe already has (a resumed run skips them).
+struct ProbeProgress {
+  store::ClaimedProbe probe;
+  std::vector<bool> recorded;
+  bool needs(int64_t begin, int64_t end) const {
+    for (int64_t i = begin; i < end; ++i)
+      if (!recorded[std::size_t(i)]) return true;
+    return false;
+  }
+};
+
+}  // namespace
+
+Scorer parse_scorer(const std::string& name) {
+  if (name == "loo") return Scorer::Loo;
+  if (name == "proxy") return Scorer::Proxy;
+  if (name == "mmr") return Scorer::Mmr;
+  fail("score: '", name, "' is not a scorer (loo, mmr or proxy)");
+}
+
+const char* scorer_name(Scorer scorer) {
+  switch (scorer) {
+    case Scorer::Loo: return "loo";
+    case Scorer::Proxy: return "proxy";
+    case Scorer::Mmr: return "mmr";
+  }
+  return "?";
+}
+
+namespace {
+
+// What every scorer of one invocation shares.
+struct Session {
+  const ScoreOptions& options;
+  at::Device device;
+  model::CausalLM teacher;
+  train::SequenceSet data;
+  store::ResultsStore results;
+  std::string worker = store::this_worker();
+  ScoreSummary summary;
+};
+
+std::chrono::seconds heartbeat_interval(const ScoreOptions& options) {
+  return std::chrono::seconds(std::max<int64_t>(1, int64_t(options.heartbeat_timeout_s / 4)));
+}
+
+// Summarises every metric of a probe from all of its stored per-sample values.
+std::map<std::string, store::MetricSummary> summarize_samples(Session& session, const store::ClaimedProbe& probe,
+                                                              int64_t samples) {
+  const BootstrapOptions bootstrap{session.options.bootstrap_resamples, 0.95, uint64_t(session.options.data.seed)};
+  std::map<std::string, store::MetricSummary> metrics;
+  for (const auto& [metric, values] : session.results.probe_samples(probe.id)) {
+    std::vector<double> plain;
+    for (const auto& [sample, value] : values)
+      if (sample < samples) plain.push_back(value);
+    if (int64_t(plain.size()) != samples)
+      fail(session.options.database.string(), ": probe ", probe.key.kind, " layer ", probe.key.layer, " has ",
+           plain.size(), " of ", samples, " samples of '", metric, "' after scoring");
+    metrics[metric] = bootstrap_mean(plain, bootstrap);
+  }
+  return metrics;
+}
+
+// LOO and proxies: batch by batch, all claimed layers at once (they share the
+// teacher's pass); every batch's per-sample values are committed as they come,
+// so a killed run loses at most the batch in flight.
+void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& claimed) {
+  const auto& options = session.options;
+  const auto& data = session.data;
+  auto& summary = session.summary;
+  const int64_t samples = data.size();
+  std::vector<ProbeProgress> progress;
+  std::vector<int64_t> claimed_ids;
+  for (const auto& probe : claimed) {
+    ProbeProgress entry{probe, std::vector<bool>(std::size_t(samples), false)};
+    const auto recorded = session.results.probe_samples(probe.id);
+    if (!recorded.empty())
+      for (const auto& [sample, value] : recorded.begin()->second)
+        if (sample < samples) entry.recorded[std::size_t(sample)] = true;
+    progress.push_back(std::move(entry));
+    claimed_ids.push_back(probe.id);
+  }
+  const HeartbeatThread heartbeat(options.database, session.worker, claimed_ids, heartbeat_interval(options));
+  const int64_t batches = (samples + options.batch_size - 1) / options.batch_size;
+  ProgressReporter reporter(summary.kind, 0, batches, ProgressReporter::stderr_is_terminal());
+  for (int64_t batch = 0; batch < batches; ++batch) {
+    const int64_t begin = batch * options.batch_size, end = std::min(samples, begin + options.batch_size);
+    std::vector<int64_t> batch_layers;
+    std::vector<const ProbeProgress*> batch_probes;
+    for (const auto& entry : progress)
+      if (entry.needs(begin, end)) {
+        batch_probes.push_back(&entry);
+        if (entry.probe.key.layer >= 0) batch_layers.push_back(entry.probe.key.layer);
+      }
+    if (batch_probes.empty()) continue;
+    const auto batch_started = Clock::now();
+    const auto tensors = data.batch(begin, end, session.device);
+    const BatchScores scores = options.scorer == Scorer::Loo
+                                   ? score_loo_batch(*session.teacher, tensors.input_ids, tensors.targets,
+                                                     tensors.loss_mask, batch_layers, options.loo, summary.forwards)
+                                   : score_proxy_batch(*session.teacher, tensors.input_ids, tensors.loss_mask, batch_layers);
+    const double spent = seconds_since(batch_started);
+    std::vector<store::ResultsStore::SampleBatch> rows;
+    std::map<int64_t, double> seconds;
+    for (const auto* entry : batch_probes) {
+      for (const auto& [metric, values] : scores.at(entry->probe.key.layer))
+        rows.push_back({entry->probe.id, metric, begin, values});
+      seconds[entry->probe.id] = spent / double(batch_probes.size());
+    }
+    session.results.record_samples(rows, seconds, session.worker);
+    if (!options.quiet) reporter.update(batch + 1, std::to_string(batch_layers.size()) + " layers");
+  }
+  if (!options.quiet) reporter.finish();
+  for (const auto& entry : progress) {
+    store::ResultsStore::Finished finished;
+    finished.metrics = summarize_samples(session, entry.probe, samples);
+    finished.samples = samples;
+    finished.device = options.device;
+    finished.peak_memory_bytes = peak_memory_bytes(session.device);
+    session.results.finish_probe(entry.probe.id, finished);
+    if (entry.probe.key.layer >= 0) ++summary.layers_computed;
+  }
+}
+
+// MMR: one probe at a time (each trains its own mixer), claimed one by one so
+// that several workers share the layers; a killed probe restarts from scratch.
+void score_mmr(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet& train_set) {
+  const auto& options = session.options;
+  auto& summary = session.summary;
+  const int64_t samples = session.data.size();
+  ProgressReporter reporter("mmr", 0, int64_t(layers.size()), ProgressReporter::stderr_is_terminal());
+  int64_t done = 0;
+  for (;;) {
+    const auto claimed = session.results.claim_probes(summary.run.id, summary.kind, summary.variant, layers,
+                                                      session.worker, options.heartbeat_timeout_s, 1);
+    if (claimed.empty()) break;
+    const auto& probe = claimed.front();
+    const HeartbeatThread heartbeat(options.database, session.worker, {probe.id}, heartbeat_interval(options));
+    const auto started = Clock::now();
+    reset_peak_memory(session.device);
+    auto mmr = options.mmr;
+    mmr.seed = options.data.seed;
+    const auto result = run_mmr_probe(*session.teacher, probe.key.layer, train_set, session.data, mmr);
+    std::vector<store::ResultsStore::SampleBatch> rows;
+    for (const auto& [metric, values] : result.held_out) rows.push_back({probe.id, metric, 0, values});
+    session.results.record_samples(rows, {}, session.worker);
+    store::ResultsStore::Finished finished;
+    finished.metrics = summarize_samples(session, probe, samples);
+    const std::size_t tail = std::min<std::size_t>(10, result.curve.size());
+    double final_loss = 0;
+    for (std::size_t i = result.curve.size() - tail; i < result.curve.size(); ++i) final_loss += result.curve[i];
+    finished.metrics["final_train_loss"] = {final_loss / double(tail), std::nullopt, std::nullopt, int64_t(tail)};
+    finished.curve = result.curve;
+    finished.samples = samples;
+    finished.seconds = seconds_since(started);
+    finished.device = options.device;
+    finished.peak_memory_bytes = peak_memory_bytes(session.device);
+    session.results.finish_probe(probe.id, finished);
+    ++summary.layers_computed;
+    if (!options.quiet)
+      reporter.update(++done, "layer " + std::to_string(probe.key.layer) + " loss " +
+                                  std::to_string(finished.metrics["final_train_loss"].value));
+  }
+  if (!options.quiet) reporter.finish();
+}
+
+nlohmann::json probe_config(const ScoreOptions& options, const train::SequenceSet* train_set) {
+  nlohmann::json config = {{"bootstrap_resamples", options.bootstrap_resamples}};
+  if (options.scorer == Scorer::Mmr) {
+    const auto& mmr = options.mmr;
+    config.update({{"steps", mmr.steps},
+                   {"batch_size", mmr.batch_size},
+                   {"learning_rate", mmr.learning_rate},
+                   {"warmup_steps", mmr.warmup_steps},
+                   {"divergence", mmr.divergence == train::Divergence::ReverseKL ? "reverse_kl" : "forward_kl"},
+                   {"d_state", mmr.d_state},
+                   {"train_data", train_set->spec},
+                   {"train_data_hash", train_set->content_hash}});
+  }
+  return config;
+}
+
+}  // namespace
+
+ScoreSummary run_scoring(const ScoreOptions& options) {
+  if (options.batch_size <= 0) fail("--batch-size must be positive, got ", options.batch_size);
+  const at::Device device = parse_device(options.device);
+  model::LoadOptions load;
+  load.dtype = model::parse_precision(options.dtype);
+  load.device = device;
+  auto teacher = model::load_causal_lm(options.model_dir, load);
+  teacher->eval();
+  for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
+  auto data = train::load_sequences(options.data, teacher->config.vocab_size);
+  const auto model_record = describe_model(options.model_dir, *teacher);
+  Session session{options, device, teacher, std::move(data), store::ResultsStore(options.database)};
+  const auto layers = chosen_layers(options.layers, teacher->config.num_layers);
+
+  auto& summary = session.summary;
+  const store::DatasetRecord dataset_record{session.data.spec, session.data.content_hash, session.data.size(),
+                                            session.data.counted_tokens()};
+  summary.run = session.results.open_run(options.run_name, model_record, dataset_record, {{"dtype", options.dtype}},
+                                         std::string(code_version()), int64_t(options.data.seed));
+  summary.kind = scorer_name(options.scorer);
+  summary.variant = options.scorer == Scorer::Loo ? ablation_name(options.loo.ablation) : "";
+  summary.primary_metric = options.scorer == Scorer::Loo     ? "kl"
+                           : options.scorer == Scorer::Proxy ? "block_influence"
+                                                             : "distill_loss";
+  std::optional<train::SequenceSet> train_set;
+  if (options.scorer == Scorer::Mmr) {
+    auto spec = options.data;
+    spec.samples = options.mmr_train_samples;
+    if (spec.source == "synthetic") spec.split = "train";
+    else spec.offset = options.data.offset + options.data.samples;  // the corpus samples after the held-out ones
+    train_set = train::load_sequences(spec, teacher->config.vocab_size);
+  }
+  const auto config = probe_config(options, train_set ? &*train_set : nullptr);
+
+  std::vector<store::ProbeKey> keys;
+  for (const int64_t layer : layers) keys.push_back({summary.kind, summary.variant, layer});
+  session.results.ensure_probes(summary.run.id, keys, config);
+  if (options.scorer == Scorer::Mmr) {
+    score_mmr(session, layers, *train_set);
+  } else {
+    auto claimed = session.results.claim_probes(summary.run.id, summary.kind, summary.variant, layers, session.worker,
+                                                options.heartbeat_timeout_s, SIZE_MAX);
+    if (options.scorer == Scorer::Loo) {
+      session.results.ensure_probes(summary.run.id, {kTeacherKey}, config);
+      const auto baseline = session.results.claim_probes(summary.run.id, kTeacherKey.kind, kTeacherKey.variant, {},
+                                                         session.worker, options.heartbeat_timeout_s, 1);
+      claimed.insert(claimed.end(), baseline.begin(), baseline.end());
+    }
+    if (!claimed.empty()) score_batchwise(session, claimed);
+  }
+
+  for (const auto& result : session.results.probe_results(summary.run.id)) {
+    if (result.key.kind == kTeacherKey.kind && options.scorer == Scorer::Loo) summary.teacher = result.metrics;
+    if (result.key.kind != summary.kind || result.key.variant != summary.variant) continue;
+    if (!std::binary_search(layers.begin(), layers.end(), result.key.layer)) continue;
+    summary.layers.push_back({result.key.layer, result.status, result.metrics, result.seconds});
+  }
+  return summary;
+}
+
+std::vector<ScoredLayer> ranked(const ScoreSummary& summary) {
+  std::vector<ScoredLayer> order;
+  for (const auto& layer : summary.layers)
+    if (layer.metrics.count(summary.primary_metric)) order.push_back(layer);
+  std::stable_sort(order.begin(), order.end(), [&](const ScoredLayer& a, const ScoredLayer& b) {
+    return a.metrics.at(summary.primary_metric).value < b.metrics.at(summary.primary_metric).value;
+  });
+  return order;
+}
+
+}  // namespace hybridize::search

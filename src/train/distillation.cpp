@@ -1,0 +1,163 @@
+#include "train/distillation.h"
+
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "model/mil.h"
+#include "train/checkpoint.h"
+#include "train/optimizer.h"
+#include "train/sample_metrics.h"
+#include "train/synthetic_batches.h"
+
+namespace hybridize::train {
+
+Trainable parse_trainable(const std::string& name) {
+  if (name == "new-mixers") return Trainable::NewMixers;
+  if (name == "mixers") return Trainable::Mixers;
+  if (name == "all") return Trainable::Everything;
+  fail("--train: '", name, "' is not one of new-mixers, mixers, all");
+}
+
+const char* trainable_name(Trainable trainable) {
+  switch (trainable) {
+    case Trainable::NewMixers: return "new-mixers";
+    case Trainable::Mixers: return "mixers";
+    case Trainable::Everything: return "all";
+  }
+  return "?";
+}
+
+void DistillationSettings::validate() const {
+  if (steps <= 0) fail("distillation steps must be positive, got ", steps);
+  if (batch <= 0) fail("distillation batch must be positive, got ", batch);
+  if (accumulation <= 0) fail("gradient accumulation must be positive, got ", accumulation);
+  if (temperature <= 0) fail("distillation temperature must be positive, got ", temperature);
+  if (d_state <= 0) fail("d_state must be positive, got ", d_state);
+}
+
+nlohmann::json DistillationSettings::to_json() const {
+  return {{"divergence", divergence == Divergence::ReverseKL ? "reverse_kl" : "forward_kl"},
+          {"temperature", temperature},
+          {"train", trainable_name(trainable)},
+          {"steps", steps},
+          {"batch", batch},
+          {"accumulation", accumulation},
+          {"learning_rate", learning_rate},
+          {"min_learning_rate", min_learning_rate},
+          {"warmup_steps", warmup_steps},
+          {"weight_decay", weight_decay},
+          {"max_grad_norm", max_grad_norm},
+          {"d_state", d_state},
+          {"seed", seed}};
+}
+
+namespace {
+
+ParameterFilter trainable_filter(Trainable trainable, const model::Layout& parent, const model::Layout& layout) {
+  if (trainable == Trainable::Everything) return all_parameters();
+  std::vector<std::string> prefixes;
+  for (int64_t i = 0; i < layout.size(); ++i) {
+    if (layout[i] != model::MixerKind::Mamba) continue;
+    if (trainable == Trainable::NewMixers && parent[i] == model::MixerKind::Mamba) continue;
+    prefixes.push_back("model.layers." + std::to_string(i) + ".mixer.");
+  }
+  if (prefixes.empty()) fail("--train ", trainable_name(trainable), ": the stage has no such mixers to train");
+  return parameters_under(std::move(prefixes));
+}
+
+}  // namespace
+
+StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& parent, const model::Layout& layout,
+                          const SequenceSet& data, const DistillationSettings& settings, const StageRun& run) {
+  settings.validate();
+  if (run.checkpoint_every <= 0) fail("checkpoint interval must be positive, got ", run.checkpoint_every);
+  const at::Device device = teacher.model->embed_tokens->weight.device();
+  StageResult result;
+  result.student = model::derive_hybrid(parent, layout, model::mil_ssm_config(teacher.config, settings.d_state), settings.seed);
+  result.student->to(at::kFloat);  // fp32 master weights, whatever the parent's precision
+  result.student->train();
+
+  OptimizerConfig config;
+  config.schedule = {settings.learning_rate, settings.warmup_steps, settings.steps, settings.min_learning_rate};
+  config.weight_decay = settings.weight_decay;
+  config.max_grad_norm = settings.max_grad_norm;
+  config.accumulation_steps = settings.accumulation;
+  Optimizer optimizer(*result.student, config, trainable_filter(settings.trainable, parent.layout, layout));
+
+  const CheckpointDirectory checkpoints(run.checkpoint_dir);
+  const auto settings_json = settings.to_json();
+  if (const auto latest = checkpoints.latest()) {
+    const auto state = CheckpointDirectory::restore(*latest, *result.student, optimizer);
+    if (state.at("settings") != settings_json || state.at("layout") != layout.to_string())
+      fail(latest->string(), ": the checkpoint was made with other stage settings or layout; use another directory");
+    result.curve = state.at("curve").get<std::vector<double>>();
+    result.tokens = state.at("tokens").get<int64_t>();
+    log_info("resuming stage ", layout.to_string(), " from ", latest->string(), " at step ", optimizer.steps_taken());
+  }
+
+  const auto teacher_head = head_of(teacher), student_head = head_of(*result.student);
+  const int64_t end = std::min(settings.steps, run.stop_after.value_or(settings.steps));
+  std::vector<int64_t> rows(static_cast<std::size_t>(settings.batch));
+  while (optimizer.steps_taken() < end) {
+    const int64_t step = optimizer.steps_taken();
+    double loss_sum = 0;
+    int64_t tokens = 0;
+    for (int64_t micro = 0; micro < settings.accumulation; ++micro) {
+      const int64_t first_sample = (step * settings.accumulation + micro) * settings.batch;
+      for (int64_t i = 0; i < settings.batch; ++i)
+        rows[std::size_t(i)] = int64_t(sample_index(settings.seed, std::size_t(data.size()), first_sample + i));
+      const auto batch = data.gather(rows, device);
+      at::Tensor teacher_hidden;
+      {
+        torch::NoGradGuard no_grad;
+        teacher_hidden = teacher.model->forward(batch.input_ids).flatten(0, 1);
+      }
+      const auto student_hidden = result.student->model->forward(batch.input_ids).flatten(0, 1);
+      const auto loss = distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden,
+                                          batch.loss_mask.flatten(), settings.divergence, settings.temperature);
+      optimizer.accumulate(loss);
+      loss_sum += loss.item<double>();
+      tokens += batch.loss_mask.sum().item<int64_t>();
+    }
+    const auto report = optimizer.step();
+    const double loss = loss_sum / double(settings.accumulation);
+    result.curve.push_back(loss);
+    result.tokens += tokens;
+    const int64_t done = optimizer.steps_taken();
+    if (run.on_step) run.on_step({done, loss, tokens, report.applied});
+    if (done % run.checkpoint_every == 0 || done == end)
+      checkpoints.save(done, *result.student, optimizer,
+                       {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
+                        {"tokens", result.tokens}});
+  }
+  result.student->eval();
+  return result;
+}
+
+std::map<std::string, std::vector<double>> evaluate_student(model::CausalLMImpl& teacher, model::CausalLMImpl& student,
+                                                            const SequenceSet& data, int64_t batch) {
+  if (batch <= 0) fail("evaluation batch must be positive, got ", batch);
+  torch::NoGradGuard no_grad;
+  const at::Device device = teacher.model->embed_tokens->weight.device();
+  const auto teacher_head = head_of(teacher), student_head = head_of(student);
+  std::map<std::string, std::vector<double>> values;
+  for (int64_t begin = 0; begin < data.size(); begin += batch) {
+    const auto part = data.batch(begin, std::min(data.size(), begin + batch), device);
+    const auto tokens = counted_tokens(part.loss_mask);
+    const auto targets = part.targets.flatten().index_select(0, tokens.flat_index);
+    const auto teacher_hidden = tokens.select(teacher.model->forward(part.input_ids));
+    const auto student_hidden = tokens.select(student.model->forward(part.input_ids));
+    const int64_t samples = part.input_ids.size(0);
+    auto append = [&](const char* metric, const at::Tensor& per_token) {
+      const auto means = per_sample_mean(per_token, tokens.rows, samples);
+      values[metric].insert(values[metric].end(), means.begin(), means.end());
+    };
+    append("kl", token_kl(teacher_head, teacher_hidden, student_head, student_hidden, Divergence::ForwardKL));
+    append("nll", token_nll(student_head, student_hidden, targets));
+    append("teacher_nll", token_nll(teacher_head, teacher_hidden, targets));
+  }
+  return values;
+}
+
+}  // namespace hybridize::train

@@ -1,0 +1,79 @@
+#pragma once
+// One distillation stage, the way Apriel-H1 made each hybrid: the student is
+// the parent (the teacher or the previous stage's student) with the stage's
+// layout, its newly replaced layers MIL-initialised from their attention, and
+// it learns to match the frozen teacher's next-token distributions on the
+// run's trace data (reverse KL by default). Checkpointed and resumable.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "model/causal_lm.h"
+#include "train/losses.h"
+#include "train/sequence_set.h"
+
+namespace hybridize::train {
+
+// Which parameters a stage trains.
+enum class Trainable {
+  NewMixers,  // only the mixers this stage replaced
+  Mixers,     // every Mamba mixer of the student
+  Everything,
+};
+Trainable parse_trainable(const std::string& name);
+const char* trainable_name(Trainable trainable);
+
+struct DistillationSettings {
+  Divergence divergence = Divergence::ReverseKL;
+  double temperature = 1.0;
+  Trainable trainable = Trainable::Mixers;
+  int64_t steps = 200;
+  int64_t batch = 16;
+  int64_t accumulation = 1;
+  double learning_rate = 1e-3;
+  double min_learning_rate = 1e-4;
+  int64_t warmup_steps = 20;
+  double weight_decay = 0.0;
+  double max_grad_norm = 1.0;
+  int64_t d_state = 16;
+  uint64_t seed = 1;  // fresh mixer parts and data order
+
+  void validate() const;  // throws Error naming the setting
+  nlohmann::json to_json() const;
+};
+
+struct DistillationStep {
+  int64_t step;   // steps finished
+  double loss;    // this step's mean loss over the micro-batches
+  int64_t tokens; // counted tokens this step
+  bool applied;
+};
+
+struct StageRun {
+  std::filesystem::path checkpoint_dir;  // resumed from when it holds a checkpoint
+  int64_t checkpoint_every = 50;
+  std::optional<int64_t> stop_after;     // end early (as if interrupted) after this step, checkpointed
+  std::function<void(const DistillationStep&)> on_step;
+};
+
+struct StageResult {
+  model::CausalLM student{nullptr};
+  std::vector<double> curve;  // loss per step of this invocation and the checkpointed ones before it
+  int64_t tokens = 0;         // counted tokens trained on
+};
+
+// The student of `layout` from `parent`, distilled from `teacher` on `data`.
+// All three share the config (the SSM settings are made with MIL widths).
+StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& parent, const model::Layout& layout,
+                          const SequenceSet& data, const DistillationSettings& settings, const StageRun& run);
+
+// Per held-out sample: kl = KL(teacher || student) and the student's nll; the
+// teacher's nll beside them, for the same samples.
+std::map<std::string, std::vector<double>> evaluate_student(model::CausalLMImpl& teacher, model::CausalLMImpl& student,
+                                                            const SequenceSet& data, int64_t batch);
+
+}  // namespace hybridize::train

@@ -1,0 +1,56 @@
+#pragma once
+// Token sequences as padded tensors with a mask of the next-token predictions
+// that count, from the built-in synthetic reasoning task or a pre-tokenized
+// corpus: what scorers measure on and what probes and distillation train on.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "data/synthetic_task.h"
+
+namespace hybridize::train {
+
+struct SequenceSpec {
+  // "synthetic" or the path of a pre-tokenized corpus (.idx/.bin, .npy, raw).
+  std::string source = "synthetic";
+  std::string split = "validation";  // synthetic only: train | validation | test
+  int64_t samples = 128;
+  int64_t offset = 0;         // corpus only: skip this many samples of the shuffled order
+  int64_t seq_len = 512;      // corpus only: tokens per sample
+  std::string raw_dtype;      // corpus only, for raw files: uint16 | uint32
+  uint64_t seed = data::synthetic::kDefaultSeed;
+  data::synthetic::TaskConfig task;  // synthetic only
+};
+
+// Rows of a SequenceSet on a device, cut after the last counted position
+// (causal models' counted positions never see the padding after it).
+struct SequenceBatch {
+  at::Tensor input_ids, targets, loss_mask;
+};
+
+struct SequenceSet {
+  std::string spec;          // canonical text of the SequenceSpec, for the store
+  std::string content_hash;  // of the token ids and masks
+  at::Tensor input_ids;      // [N, T] int64, padded
+  at::Tensor targets;        // [N, T] int64: the next token at each position
+  at::Tensor loss_mask;      // [N, T] bool: predictions that count (completion tokens of the task)
+  // Synthetic task only: the prompt ids each sample starts with, and the expected answers.
+  std::vector<std::vector<int64_t>> prompts;
+  std::vector<std::string> answers;
+
+  int64_t size() const { return input_ids.size(0); }
+  SequenceBatch batch(int64_t begin, int64_t end, at::Device device) const;
+  // The given rows, in that order (a training micro-batch).
+  SequenceBatch gather(const std::vector<int64_t>& rows, at::Device device) const;
+  int64_t counted_tokens() const { return loss_mask.sum().item<int64_t>(); }
+};
+
+// Throws Error naming the flag or file when the spec cannot be served
+// (unknown split, corpus too small for `samples` of `seq_len`, ...).
+SequenceSet load_sequences(const SequenceSpec& spec, int64_t vocab_size);
+
+data::synthetic::Split parse_split(const std::string& name);
+
+}  // namespace hybridize::train

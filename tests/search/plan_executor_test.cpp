@@ -1,0 +1,73 @@
+// A plan executed end to end on the CPU: scores -> plan -> stages, resumable,
+// each stage's student saved as an Apriel-H checkpoint and evaluated.
+#include <torch/torch.h>
+
+#include "model/weights.h"
+#include "search/plan_executor.h"
+#include "search/planner.h"
+#include "search/score_driver.h"
+#include "model/reference_models.h"
+#include "temp_dir.h"
+
+using namespace hybridize;
+using hybridize::testing::reference_model;
+using hybridize::testing::TempDir;
+
+TEST_CASE("a plan's stages distil in order, store their results and are not redone", "[search][distill]") {
+  TempDir dir;
+  search::ScoreOptions score;
+  score.model_dir = reference_model("mistral");  // 2 layers
+  score.database = dir / "results.db";
+  score.data.samples = 6;
+  score.bootstrap_resamples = 50;
+  score.quiet = true;
+  search::run_scoring(score);
+
+  store::ResultsStore results(score.database);
+  const auto run = *results.find_run("default");
+  search::ScoreTables scores;
+  scores.loo = results.layer_samples(run.id, "loo", "mixer", "kl");
+  search::PlanRequest request;
+  request.strategy = search::Strategy::Loo;
+  request.targets = {1, 2};
+  request.min_attention = 0;
+  request.d_state = 8;
+  auto plan = search::make_plan(request, io::read_transformer_config(score.model_dir), scores, {}, {});
+  plan.run_id = run.id;
+  const int64_t plan_id = results.save_plan(plan);
+
+  search::ExecuteOptions execute;
+  execute.database = score.database;
+  execute.plan_id = plan_id;
+  execute.out_dir = dir / "stages";
+  execute.train_data.split = "train";
+  execute.train_data.samples = 16;
+  execute.eval_data.samples = 6;
+  execute.settings.steps = 3;
+  execute.settings.warmup_steps = 1;
+  execute.settings.batch = 4;
+  execute.settings.d_state = 8;
+  execute.bootstrap_resamples = 50;
+  execute.quiet = true;
+  execute.stages = {1};  // its parent, stage 0, runs first
+  const auto outcomes = search::execute_plan(execute);
+  REQUIRE(outcomes.size() == 2);
+  CHECK(outcomes[0].layout.find('M') != std::string::npos);
+  CHECK(outcomes[1].layout == "MM");
+  for (const auto& outcome : outcomes) {
+    CHECK(outcome.metrics.at("curve").size() == 3);
+    CHECK(outcome.metrics.at("eval").at("kl").at("mean").get<double>() > 0);
+    CHECK(outcome.metrics.at("eval").contains("answer_accuracy"));
+  }
+  const auto stored = results.find_plan(plan_id);
+  for (const auto& stage : stored.stages) {
+    CHECK(stage.status == "done");
+    const auto student = model::load_causal_lm(stage.checkpoint);
+    CHECK(student->layout.to_string() == stage.layout);
+  }
+  // Done stages are read back, not trained again.
+  const auto again = search::execute_plan(execute);
+  CHECK(again[1].metrics == outcomes[1].metrics);
+  execute.stages = {5};
+  REQUIRE_ERROR(search::execute_plan(execute), "--stages: plan");
+}
