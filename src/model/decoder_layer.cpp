@@ -23,10 +23,23 @@ DecoderLayerImpl::DecoderLayerImpl(const io::TransformerConfig& config, int64_t 
   mlp = register_module("mlp", MLP(config, options));
 }
 
-at::Tensor DecoderLayerImpl::forward(const at::Tensor& hidden, MixerContext& context) {
+template <class MixerCall>
+at::Tensor DecoderLayerImpl::residual_block(const at::Tensor& hidden, MixerCall&& mix) {
   auto h = hidden;
-  if (mixer) h = h + mixer->forward(input_layernorm(h), context);
+  if (mixer) h = h + mix(input_layernorm(h));
   return h + mlp(post_attention_layernorm(h));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& hidden, MixerContext& context) {
+  return residual_block(hidden, [&](const at::Tensor& x) { return mixer->forward(x, context); });
+}
+
+at::Tensor DecoderLayerImpl::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {
+  return residual_block(hidden, [&](const at::Tensor& x) { return mixer->prefill(x, context, cache); });
+}
+
+at::Tensor DecoderLayerImpl::decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) {
+  return residual_block(hidden, [&](const at::Tensor& x) { return mixer->decode(x, context, cache); });
 }
 
 }  // namespace hybridize::model

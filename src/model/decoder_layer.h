@@ -16,12 +16,19 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& hidden, MixerContext& context);
+  // The cache-aware paths of incremental decoding (see SequenceMixer).
+  at::Tensor prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache);
+  at::Tensor decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache);
 
   const MixerKind kind;
   RMSNorm input_layernorm{nullptr};
   std::shared_ptr<SequenceMixer> mixer;  // null for identity
   RMSNorm post_attention_layernorm{nullptr};
   MLP mlp{nullptr};
+
+ private:
+  template <class MixerCall>
+  at::Tensor residual_block(const at::Tensor& hidden, MixerCall&& mix);
 };
 TORCH_MODULE(DecoderLayer);
 
