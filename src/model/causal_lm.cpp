@@ -71,7 +71,7 @@ at::Tensor CausalLMImpl::decode_step(const at::Tensor& input_ids, InferenceState
   auto hidden = stack.embed_tokens(input_ids);
   const auto positions = state.lengths();
   auto [cos, sin] = stack.rotary_emb(positions.unsqueeze(1), hidden.scalar_type());
-  DecodeContext context(positions, cos, sin, state.key_extent() + 1);
+  DecodeContext context(positions, cos, sin, state.decode_key_extent());
   for (std::size_t i = 0; i < stack.layers.size(); ++i) hidden = stack.layers[i]->decode(hidden, context, state.layers[i]);
   state.note_decode_step();
   return vocabulary_logits(stack.norm(hidden.select(1, 0)));

@@ -31,6 +31,8 @@ InferenceState::InferenceState(const io::TransformerConfig& config, const Layout
          config.num_layers);
   const auto options = at::TensorOptions().dtype(dtype).device(device);
   lengths_ = at::zeros({batch}, options.dtype(at::kLong));
+  // Zeros, not empty: masked-out cache slots still enter the attention products,
+  // where garbage (a NaN) would poison them.
   for (int64_t i = 0; i < layout.size(); ++i) {
     LayerCache cache;
     if (layout[i] == MixerKind::Attention) {

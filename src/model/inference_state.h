@@ -39,9 +39,14 @@ class InferenceState {
 
   int64_t batch() const { return batch_; }
   int64_t max_length() const { return max_length_; }
-  // Keys a decode step attends over: every row's tokens lie below it. Tracked on
-  // the host (prompt lengths and step counts are known there), so no sync.
+  // The most tokens any row holds. Tracked on the host (prompt lengths and step
+  // counts are known there), so no sync.
   int64_t key_extent() const { return key_extent_; }
+  // Keys the next decode step attends over: the filled prefix and the new token,
+  // or with static shapes every max_length slot (those not yet written masked),
+  // so that every step has the same shapes, as a CUDA graph replay needs.
+  int64_t decode_key_extent() const { return static_shapes_ ? max_length_ : key_extent_ + 1; }
+  void set_static_shapes(bool on) { static_shapes_ = on; }
   // Sequences' token counts, [batch] int64 on the state's device: the position
   // the next token takes.
   const at::Tensor& lengths() const { return lengths_; }
@@ -56,6 +61,7 @@ class InferenceState {
  private:
   int64_t batch_, max_length_;
   int64_t key_extent_ = 0;
+  bool static_shapes_ = false;
   at::Tensor lengths_;
   std::vector<bool> prefilled_rows_;
 };
