@@ -10,5 +10,6 @@ void add_score_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_distill_command(CLI::App& app);  // distill and export
 void add_run_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace hybridize::cli

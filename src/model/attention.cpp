@@ -1,5 +1,6 @@
 #include "model/attention.h"
 
+#include "model/inference_state.h"
 #include "model/rotary.h"
 
 namespace hybridize::model {
@@ -13,18 +14,43 @@ Attention::Attention(const io::TransformerConfig& config, int64_t window_, const
   o_proj = register_module("o_proj", Linear(q_width, config.hidden_size, config.o_proj_bias, options));
 }
 
-at::Tensor Attention::forward(const at::Tensor& hidden, MixerContext& context) {
+Attention::Heads Attention::project(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t batch = hidden.size(0), length = hidden.size(1);
   // [B, T, heads * D] -> [B, heads, T, D]
   auto split = [&](const at::Tensor& x, int64_t heads) { return x.view({batch, length, heads, head_dim}).transpose(1, 2); };
-  const auto q = apply_rotary(split(q_proj(hidden), num_heads), context.cos, context.sin);
-  const auto k = apply_rotary(split(k_proj(hidden), num_kv_heads), context.cos, context.sin);
-  const auto v = split(v_proj(hidden), num_kv_heads);
-  const auto& mask = context.window_mask(window);
-  const auto out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+  return {apply_rotary(split(q_proj(hidden), num_heads), cos, sin),
+          apply_rotary(split(k_proj(hidden), num_kv_heads), cos, sin), split(v_proj(hidden), num_kv_heads)};
+}
+
+at::Tensor Attention::attend(const Heads& heads, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
+  const int64_t batch = heads.q.size(0), length = heads.q.size(2);
+  const auto out = at::scaled_dot_product_attention(heads.q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                                     /*dropout_p=*/0.0, /*is_causal=*/!mask.defined(),
                                                     /*scale=*/std::nullopt, /*enable_gqa=*/num_heads != num_kv_heads);
   return o_proj(out.transpose(1, 2).reshape({batch, length, num_heads * head_dim}));
+}
+
+at::Tensor Attention::forward(const at::Tensor& hidden, MixerContext& context) {
+  const auto heads = project(hidden, context.cos, context.sin);
+  return attend(heads, heads.k, heads.v, context.window_mask(window));
+}
+
+at::Tensor Attention::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {
+  const auto heads = project(hidden, context.cos, context.sin);
+  const int64_t length = hidden.size(1);
+  cache.key.narrow(2, 0, length).copy_(heads.k);
+  cache.value.narrow(2, 0, length).copy_(heads.v);
+  return attend(heads, heads.k, heads.v, context.window_mask(window));
+}
+
+at::Tensor Attention::decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) {
+  const auto heads = project(hidden, context.cos, context.sin);
+  // Each row's new K and V go to its own position: a scatter, not a host-side index.
+  const auto slot = context.positions.view({-1, 1, 1, 1}).expand({hidden.size(0), num_kv_heads, 1, head_dim});
+  cache.key.scatter_(2, slot, heads.k);
+  cache.value.scatter_(2, slot, heads.v);
+  return attend(heads, cache.key.narrow(2, 0, context.key_extent), cache.value.narrow(2, 0, context.key_extent),
+                context.key_mask(window));
 }
 
 }  // namespace hybridize::model

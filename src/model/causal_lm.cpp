@@ -48,8 +48,42 @@ CausalLMImpl::CausalLMImpl(io::TransformerConfig config_, Layout layout_, const 
 
 at::Tensor CausalLMImpl::forward(const at::Tensor& input_ids) {
   if (input_ids.dim() != 2) fail("input_ids must be [batch, length], got ", input_ids.dim(), " dimensions");
-  const auto hidden = model(input_ids);
+  return vocabulary_logits(model(input_ids));
+}
+
+at::Tensor CausalLMImpl::vocabulary_logits(const at::Tensor& hidden) {
   return lm_head ? lm_head(hidden) : at::linear(hidden, model->embed_tokens->weight);
+}
+
+at::Tensor CausalLMImpl::prefill(const at::Tensor& input_ids, InferenceState& state, int64_t first_row) {
+  if (input_ids.dim() != 2) fail("prefill: input_ids must be [rows, length], got ", input_ids.dim(), " dimensions");
+  const int64_t rows = input_ids.size(0), length = input_ids.size(1);
+  state.note_prefill(first_row, rows, length);
+  auto& stack = *model;
+  auto hidden = stack.embed(input_ids);
+  auto context = stack.context(length, hidden.scalar_type(), input_ids.device());
+  for (std::size_t i = 0; i < stack.layers.size(); ++i) {
+    auto cache = state.layers[i].rows(first_row, rows);
+    hidden = stack.layers[i]->prefill(hidden, context, cache);
+  }
+  // Only the last position's logits: the vocabulary projection of a whole prompt is the largest activation.
+  return vocabulary_logits(stack.norm(hidden.select(1, length - 1)));
+}
+
+at::Tensor CausalLMImpl::decode_step(const at::Tensor& input_ids, InferenceState& state) {
+  if (input_ids.dim() != 2 || input_ids.size(0) != state.batch() || input_ids.size(1) != 1)
+    fail("decode step: input_ids must be [", state.batch(), ", 1], got ", input_ids.sizes());
+  if (!state.is_prefilled()) fail("decode step: every row of the state must be prefilled first");
+  if (state.key_extent() >= state.max_length())
+    fail("decode step: the state holds its max_length of ", state.max_length(), " tokens");
+  auto& stack = *model;
+  auto hidden = stack.embed(input_ids);
+  const auto positions = state.lengths();
+  auto [cos, sin] = stack.rotary_emb(positions.unsqueeze(1), hidden.scalar_type());
+  DecodeContext context(positions, cos, sin, state.decode_key_extent());
+  for (std::size_t i = 0; i < stack.layers.size(); ++i) hidden = stack.layers[i]->decode(hidden, context, state.layers[i]);
+  state.note_decode_step();
+  return vocabulary_logits(stack.norm(hidden.select(1, 0)));
 }
 
 }  // namespace hybridize::model

@@ -7,6 +7,7 @@
 
 #include "io/hf_config.h"
 #include "model/decoder_layer.h"
+#include "model/inference_state.h"
 #include "model/layout.h"
 #include "model/linear.h"
 #include "model/rms_norm.h"
@@ -42,11 +43,20 @@ class CausalLMImpl : public torch::nn::Module {
   CausalLMImpl(io::TransformerConfig config, Layout layout, const at::TensorOptions& options);
   // Logits [B, T, vocab] in the model's dtype for token ids [B, T].
   at::Tensor forward(const at::Tensor& input_ids);
+  // Incremental decoding. prefill: whole prompts input_ids [n, T] (from position
+  // 0) into the empty rows [first_row, first_row + n) of `state`. decode_step:
+  // one new token per row, input_ids [batch, 1]. Both return the logits of each
+  // row's last position, [rows, vocab], as forward() would give them.
+  at::Tensor prefill(const at::Tensor& input_ids, InferenceState& state, int64_t first_row = 0);
+  at::Tensor decode_step(const at::Tensor& input_ids, InferenceState& state);
 
   const io::TransformerConfig config;
   const Layout layout;
   DecoderStack model{nullptr};
   Linear lm_head{nullptr};  // null when tied to model.embed_tokens
+
+ private:
+  at::Tensor vocabulary_logits(const at::Tensor& hidden);
 };
 TORCH_MODULE(CausalLM);
 

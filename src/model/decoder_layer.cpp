@@ -33,4 +33,12 @@ at::Tensor DecoderLayerImpl::mixer_block(const at::Tensor& hidden, MixerContext&
 
 at::Tensor DecoderLayerImpl::mlp_block(const at::Tensor& hidden) { return hidden + mlp(post_attention_layernorm(hidden)); }
 
+at::Tensor DecoderLayerImpl::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {
+  return mlp_block(mixer ? hidden + mixer->prefill(input_layernorm(hidden), context, cache) : hidden);
+}
+
+at::Tensor DecoderLayerImpl::decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) {
+  return mlp_block(mixer ? hidden + mixer->decode(input_layernorm(hidden), context, cache) : hidden);
+}
+
 }  // namespace hybridize::model

@@ -20,12 +20,16 @@ class DecoderLayerImpl : public torch::nn::Module {
   // identity layers), and h + mlp(norm2(h)).
   at::Tensor mixer_block(const at::Tensor& hidden, MixerContext& context);
   at::Tensor mlp_block(const at::Tensor& hidden);
+  // The cache-aware paths of incremental decoding (see SequenceMixer).
+  at::Tensor prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache);
+  at::Tensor decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache);
 
   const MixerKind kind;
   RMSNorm input_layernorm{nullptr};
   std::shared_ptr<SequenceMixer> mixer;  // null for identity
   RMSNorm post_attention_layernorm{nullptr};
   MLP mlp{nullptr};
+
 };
 TORCH_MODULE(DecoderLayer);
 

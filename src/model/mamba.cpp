@@ -6,6 +6,7 @@
 
 #include "kernels/causal_conv1d.h"
 #include "kernels/selective_scan.h"
+#include "model/inference_state.h"
 
 namespace hybridize::model {
 
@@ -49,36 +50,69 @@ void Mamba::reset_parameters(uint64_t seed) {
   D.fill_(1.0);
 }
 
-at::Tensor Mamba::forward(const at::Tensor& hidden, MixerContext& context) {
-  const int64_t batch = hidden.size(0), length = hidden.size(1);
-  const int64_t d_state = ssm.d_state, repeat = ssm.group_repeat();
-  const auto parts = in_proj(hidden).split_with_sizes({ssm.d_inner, ssm.d_xb, ssm.d_xb, ssm.d_inner, ssm.dt_rank}, -1);
-  const auto& z = parts[0];
-  const auto& dt_low = parts[4];
-  // B and C keep their head structure: B has d_xb / d_state groups, each
-  // shared by `repeat` C heads (the GQA pattern the MIL init copies from k/q).
-  const auto B = parts[2].view({batch, length, ssm.d_xb / d_state, d_state});
-  const auto C = parts[3].view({batch, length, ssm.d_inner / d_state, d_state});
-  auto widen = [&](const at::Tensor& narrow) {  // [.., d_xb] -> [.., d_inner], each d_state block repeated
-    return narrow.view({batch, length, ssm.d_xb / d_state, d_state}).repeat_interleave(repeat, 2).reshape({batch, length, ssm.d_inner});
-  };
-  const std::optional<at::Tensor> conv_bias =
-      conv1d->bias.defined() ? std::optional<at::Tensor>(conv1d->bias) : std::nullopt;
-  const auto conv_weight = conv1d->weight.squeeze(1);
-  const auto x = ssm.repeat_kv_before_conv ? kernels::causal_conv1d(widen(parts[1]), conv_weight, conv_bias)
-                                           : widen(kernels::causal_conv1d(parts[1], conv_weight, conv_bias));
+at::Tensor Mamba::widen(const at::Tensor& narrow) const {
+  return state_groups(narrow).repeat_interleave(ssm.group_repeat(), -2).flatten(-2);
+}
+
+std::optional<at::Tensor> Mamba::conv_bias() const {
+  return conv1d->bias.defined() ? std::optional<at::Tensor>(conv1d->bias) : std::nullopt;
+}
+
+at::Tensor Mamba::state_groups(const at::Tensor& flat) const {
+  return flat.unflatten(-1, {flat.size(-1) / ssm.d_state, ssm.d_state});
+}
+
+at::Tensor Mamba::decay_rates() const { return -at::exp(A_log.to(at::kFloat)); }
+
+std::vector<at::Tensor> Mamba::split_projection(const at::Tensor& hidden) {
+  return in_proj(hidden).split_with_sizes({ssm.d_inner, ssm.d_xb, ssm.d_xb, ssm.d_inner, ssm.dt_rank}, -1);
+}
+
+at::Tensor Mamba::forward(const at::Tensor& hidden, MixerContext& context) { return scan_sequence(hidden, nullptr); }
+
+at::Tensor Mamba::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {
+  return scan_sequence(hidden, &cache);
+}
+
+at::Tensor Mamba::scan_sequence(const at::Tensor& hidden, LayerCache* cache) {
+  const auto parts = split_projection(hidden);
+  const auto conv_input = ssm.repeat_kv_before_conv ? widen(parts[1]) : parts[1];
+  const auto conv_out = kernels::causal_conv1d(conv_input, conv1d->weight.squeeze(1), conv_bias());
+  if (cache) cache->conv.copy_(kernels::causal_conv1d_state(conv_input, ssm.d_conv));
   kernels::ScanInputs scan;
-  scan.x = x;
+  scan.x = ssm.repeat_kv_before_conv ? conv_out : widen(conv_out);
   // dt_proj's bias enters twice, once in the projection and once as the scan's
   // delta bias: the released m2 mixers compute it so, and their weights expect it.
-  scan.delta = dt_proj(dt_low);
+  scan.delta = dt_proj(parts[4]);
   if (dt_proj->bias.defined()) scan.delta_bias = dt_proj->bias;
-  scan.A = -at::exp(A_log.to(at::kFloat));
-  scan.B = B;
-  scan.C = C;
+  scan.A = decay_rates();
+  scan.B = state_groups(parts[2]);
+  scan.C = state_groups(parts[3]);
   scan.D = D;
-  scan.z = z;
-  return out_proj(kernels::selective_scan(scan).y);
+  scan.z = parts[0];
+  auto out = kernels::selective_scan(scan);
+  if (cache) cache->ssm.copy_(out.final_state);
+  return out_proj(out.y);
+}
+
+at::Tensor Mamba::decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) {
+  const auto parts = split_projection(hidden.squeeze(1));  // each [B, width]
+  const auto conv_input = ssm.repeat_kv_before_conv ? widen(parts[1]) : parts[1];
+  const auto conv = kernels::causal_conv1d_step(cache.conv, conv_input, conv1d->weight.squeeze(1), conv_bias());
+  cache.conv.copy_(conv.new_state);
+  kernels::StepInputs step;
+  step.state = cache.ssm;
+  step.x = ssm.repeat_kv_before_conv ? conv.y : widen(conv.y);
+  step.delta = dt_proj(parts[4]);
+  if (dt_proj->bias.defined()) step.delta_bias = dt_proj->bias;
+  step.A = decay_rates();
+  step.B = state_groups(parts[2]);
+  step.C = state_groups(parts[3]);
+  step.D = D;
+  step.z = parts[0];
+  const auto out = kernels::selective_scan_step(step);
+  cache.ssm.copy_(out.new_state);
+  return out_proj(out.y).unsqueeze(1);
 }
 
 }  // namespace hybridize::model

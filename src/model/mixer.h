@@ -7,6 +7,9 @@
 
 namespace hybridize::model {
 
+struct LayerCache;     // model/inference_state.h
+class DecodeContext;  // model/inference_state.h
+
 // What every mixer of one forward pass shares: positions' RoPE tables and the
 // attention masks, built once per pass rather than once per layer.
 class MixerContext {
@@ -30,6 +33,11 @@ class SequenceMixer : public torch::nn::Module {
  public:
   // hidden: [B, T, hidden_size], already normalised.
   virtual at::Tensor forward(const at::Tensor& hidden, MixerContext& context) = 0;
+  // Incremental decoding: forward over whole prompts (starting at position 0)
+  // that also fills `cache` (the prompts' rows of it)...
+  virtual at::Tensor prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) = 0;
+  // ...and one new token per row, hidden [B, 1, hidden_size], reading and advancing `cache`.
+  virtual at::Tensor decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) = 0;
 };
 
 }  // namespace hybridize::model

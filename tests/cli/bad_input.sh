@@ -110,5 +110,19 @@ out=$("$exe" score proxy --model "$reference/llama" --db "$db" --samples 4 --qui
   || { echo "FAIL the finished run does not report again"; failures=$((failures + 1)); }
 [[ "$out" == *"ranked by block_influence"* ]] || { echo "FAIL proxy ranking missing: $out"; failures=$((failures + 1)); }
 
+# bench: a CPU smoke run (no timing is checked), then its bad input.
+bench=(bench --model "$reference/llama" --prompt-len 6 --gen-len 3 --dtype fp32 --device cpu)
+out=$("$exe" "${bench[@]}" --layouts AMA,MMI --mamba-counts 1 --batch 2) || { echo "FAIL bench does not run"; failures=$((failures + 1)); }
+[[ "$out" == *"AAA (model)"* && "$out" == *"AMA"* && "$out" == *"MMI"* && "$out" == *"speedup"* ]] \
+  || { echo "FAIL bench table lacks its rows: $out"; failures=$((failures + 1)); }
+out=$("$exe" "${bench[@]}" --layouts MMM --batch auto --memory-budget 0.01 --json) \
+  && "$python" -c 'import json,sys; r=json.load(sys.stdin); assert [x["layout"] for x in r] == ["AAA", "MMM"] and min(x["batch"] for x in r) > 0, r' <<< "$out" \
+  || { echo "FAIL bench --batch auto --json: $out"; failures=$((failures + 1)); }
+expect_error "bench: unknown layout letter" "--layouts: layout 'AXA' has unknown mixer letter 'X' at layer 1" "${bench[@]}" --layouts AXA
+expect_error "bench: layout of the wrong length" "--layouts: layout 'AA' has 2 layers but the model has 3" "${bench[@]}" --layouts AA
+expect_error "bench: zero batch" "--batch: must be 'auto' or a positive number of sequences, got '0'" "${bench[@]}" --batch 0
+expect_error "bench: too many Mamba layers" "--mamba-counts: Mamba layer count 4 is outside 0..3" "${bench[@]}" --mamba-counts 4
+expect_error "bench: budget below the weights" "does not fit the memory budget" "${bench[@]}" --memory-budget 0.00001
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

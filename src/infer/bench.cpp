@@ -1,0 +1,116 @@
+#include "infer/bench.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "infer/generate.h"
+#include "infer/memory_budget.h"
+#include "model/mamba.h"
+
+namespace hybridize::infer {
+
+namespace {
+
+// The layout's model with the teacher's tensors wherever names match.
+model::CausalLM share_teacher_weights(model::CausalLMImpl& teacher, const model::Layout& layout,
+                                      const io::SsmConfig& ssm, uint64_t seed) {
+  // A layer may lose its mixer or swap attention for Mamba, never gain what the model lacks.
+  for (int64_t i = 0; i < layout.size(); ++i)
+    if (layout[i] != teacher.layout[i] &&
+        (layout[i] == model::MixerKind::Attention || teacher.layout[i] == model::MixerKind::Identity))
+      fail("bench: layer ", i, " is ", model::mixer_name(layout[i]), " in layout '", layout.to_string(),
+           "' but the model's layer is ", model::mixer_name(teacher.layout[i]));
+  auto config = teacher.config;
+  if (layout.count(model::MixerKind::Mamba) > 0 && !config.ssm) config.ssm = ssm;
+  const auto& reference = teacher.model->embed_tokens->weight;
+  // Built uninitialised on the teacher's device (a meta model cannot adopt real
+  // storage), then every tensor the teacher has takes the teacher's storage:
+  // what was allocated for it is freed again, the weights are never copied.
+  model::CausalLM student(config, layout, at::TensorOptions().dtype(reference.scalar_type()).device(reference.device()));
+  auto source = teacher.named_parameters();
+  for (const auto& buffer : teacher.named_buffers()) source.insert(buffer.key(), buffer.value());
+  torch::NoGradGuard no_grad;
+  auto share = [&](const std::string& name, at::Tensor& tensor) {
+    if (const auto* from = source.find(name)) tensor.set_data(*from);
+  };
+  for (auto& item : student->named_parameters()) share(item.key(), item.value());
+  for (auto& item : student->named_buffers()) share(item.key(), item.value());
+  for (int64_t i = 0; i < layout.size(); ++i)
+    if (layout[i] == model::MixerKind::Mamba && teacher.layout[i] != model::MixerKind::Mamba)
+      static_cast<model::Mamba&>(*student->model->layers[i]->mixer).reset_parameters(seed + static_cast<uint64_t>(i));
+  return student;
+}
+
+std::vector<std::vector<int64_t>> random_prompts(int64_t batch, int64_t length, int64_t vocab, uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const auto ids = at::randint(vocab, {batch, length}, generator, at::kLong);
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t b = 0; b < batch; ++b) prompts.emplace_back(ids[b].data_ptr<int64_t>(), ids[b].data_ptr<int64_t>() + length);
+  return prompts;
+}
+
+BenchResult measure(model::CausalLMImpl& model, const BenchSettings& settings) {
+  const auto dtype = model.model->embed_tokens->weight.scalar_type();
+  const int64_t length = settings.prompt_length + settings.generated_length;
+  const auto memory = estimate_memory(model.config, model.layout, length, dtype);
+  BenchResult result;
+  result.layout = model.layout.to_string();
+  result.attention_layers = model.layout.count(model::MixerKind::Attention);
+  result.mamba_layers = model.layout.count(model::MixerKind::Mamba);
+  result.prompt_length = settings.prompt_length;
+  result.generated_length = settings.generated_length;
+  result.weight_bytes = memory.weight_bytes;
+  result.state_bytes_per_sequence = memory.state_bytes_per_sequence;
+  result.batch = settings.batch > 0 ? settings.batch
+                                    : max_batch_for_memory(model.config, model.layout, length, dtype, settings.memory_budget);
+  if (result.batch < 1)
+    fail("bench: layout '", result.layout, "' does not fit the memory budget of ", settings.memory_budget,
+         " bytes: its weights take ", memory.weight_bytes, " and one sequence ", memory.bytes_per_sequence());
+
+  const auto prompts = random_prompts(result.batch, settings.prompt_length, model.config.vocab_size, settings.seed);
+  GenerationOptions options;  // greedy, no stop tokens: every sequence runs its full length
+  options.max_new_tokens = std::min<int64_t>(settings.generated_length, 2);
+  generate(model, prompts, options);  // warm-up: kernels chosen, allocator caches filled
+  options.max_new_tokens = settings.generated_length;
+  GenerationTimings timings;
+  generate(model, prompts, options, &timings);
+
+  const double batch = static_cast<double>(result.batch);
+  result.prefill_seconds = timings.prefill_seconds;
+  result.decode_seconds = timings.decode_seconds;
+  result.prefill_tokens_per_second = batch * settings.prompt_length / timings.prefill_seconds;
+  result.decode_tokens_per_second = timings.decode_steps > 0 ? batch * timings.decode_steps / timings.decode_seconds : 0;
+  result.total_tokens_per_second = batch * settings.generated_length / (timings.prefill_seconds + timings.decode_seconds);
+  return result;
+}
+
+}  // namespace
+
+model::Layout evenly_spaced_mamba_layout(int64_t num_layers, int64_t count) {
+  if (count < 0 || count > num_layers)
+    fail("Mamba layer count ", count, " is outside 0..", num_layers, " (the model's layers)");
+  std::vector<model::MixerKind> layers(static_cast<std::size_t>(num_layers), model::MixerKind::Attention);
+  for (int64_t i = 0; i < count; ++i) layers[(2 * i + 1) * num_layers / (2 * count)] = model::MixerKind::Mamba;
+  return model::Layout(std::move(layers));
+}
+
+std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vector<model::Layout>& layouts,
+                                   const io::SsmConfig& ssm, const BenchSettings& settings) {
+  if (settings.prompt_length < 1) fail("bench: prompt length must be at least 1, got ", settings.prompt_length);
+  if (settings.generated_length < 1) fail("bench: generated length must be at least 1, got ", settings.generated_length);
+  if (settings.batch < 0) fail("bench: batch must be positive (or 0 for the memory budget), got ", settings.batch);
+  if (settings.batch == 0 && settings.memory_budget <= 0) fail("bench: an automatic batch needs a memory budget");
+  std::vector<BenchResult> results;
+  log_info("bench: teacher ", teacher.layout.to_string());
+  results.push_back(measure(teacher, settings));
+  for (const auto& layout : layouts) {
+    log_info("bench: layout ", layout.to_string());
+    auto student = share_teacher_weights(teacher, layout, ssm, settings.seed);
+    results.push_back(measure(*student, settings));
+    results.back().speedup = results.back().total_tokens_per_second / results.front().total_tokens_per_second;
+  }
+  return results;
+}
+
+}  // namespace hybridize::infer

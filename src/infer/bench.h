@@ -1,0 +1,45 @@
+#pragma once
+// Generation throughput of a teacher and its hybrid layouts, measured side by
+// side in one process with the same prompts, so the ratios compare like with like.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/hf_config.h"
+#include "model/causal_lm.h"
+
+namespace hybridize::infer {
+
+struct BenchSettings {
+  int64_t prompt_length = 0;
+  int64_t generated_length = 0;
+  int64_t batch = 0;          // 0: the largest batch max_batch_for_memory allows
+  int64_t memory_budget = 0;  // bytes, for batch 0
+  uint64_t seed = 0;          // prompts' random tokens and the Mamba mixers' random weights
+};
+
+// One layout's figures: the seam for storing results (src/store).
+struct BenchResult {
+  std::string layout;
+  int64_t attention_layers = 0, mamba_layers = 0;
+  int64_t batch = 0, prompt_length = 0, generated_length = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+  double prefill_tokens_per_second = 0;  // prompt tokens through prefill
+  double decode_tokens_per_second = 0;   // tokens of the decode steps (all but each sequence's first)
+  double total_tokens_per_second = 0;    // generated tokens over prefill + decode time: end-to-end throughput
+  int64_t weight_bytes = 0;
+  int64_t state_bytes_per_sequence = 0;  // KV cache + SSM state at prompt + generated length
+  double speedup = 1;                    // total_tokens_per_second over the teacher's (the first result)
+};
+
+// `count` Mamba layers spread evenly over `num_layers` (layer floor((2i+1) n / 2k)), the rest attention.
+model::Layout evenly_spaced_mamba_layout(int64_t num_layers, int64_t count);
+
+// Measures `teacher`, then each layout built from it: parameters of the same
+// name share the teacher's tensors (no copy), new Mamba mixers get random
+// weights (`ssm` sizes them; speed does not depend on their values). Each
+// layout is timed after one warm-up generation. The first result is the teacher's.
+std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vector<model::Layout>& layouts,
+                                   const io::SsmConfig& ssm, const BenchSettings& settings);
+
+}  // namespace hybridize::infer

@@ -1,0 +1,42 @@
+#pragma once
+// How many sequences fit a memory budget, from the model's shape alone: the
+// weights once, plus per sequence its decoding state and an activation allowance.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+
+#include "io/hf_config.h"
+#include "model/layout.h"
+
+namespace hybridize::infer {
+
+struct MemoryEstimate {
+  int64_t weight_bytes = 0;  // every parameter at its own dtype (A_log and D stay fp32)
+  // model::inference_state_bytes_per_sequence at the full length.
+  int64_t state_bytes_per_sequence = 0;
+  // An allowance for what a sequence's forward passes hold at once, sized for
+  // a prefill of the full length (decode steps need far less):
+  //   the residual stream and its normed copy       2 x length x hidden
+  //   the widest transient of one layer (freed before the next):
+  //     MLP   gate, up, and their product             3 x length x intermediate
+  //     attention q, k, v and the output            length x (2 heads + 2 kv_heads) x head_dim
+  //     Mamba in_proj, conv output, y, gated y      length x (in_proj rows + 3 d_inner)
+  //           plus fp32 copies of x and delta       2 x length x d_inner x 4 bytes
+  //   in the model dtype; and the last position's logits plus fp32 sampling
+  //   buffers (probabilities, sorted values, int64 order): vocab x (dtype + 16 bytes).
+  // Attention scores are not counted: this assumes a fused attention kernel
+  // (flash / memory-efficient SDPA) that never materialises them.
+  int64_t activation_bytes_per_sequence = 0;
+
+  int64_t bytes_per_sequence() const { return state_bytes_per_sequence + activation_bytes_per_sequence; }
+};
+
+// `config` must carry SSM settings when `layout` has Mamba layers; `length` is prompt + generated tokens.
+MemoryEstimate estimate_memory(const io::TransformerConfig& config, const model::Layout& layout, int64_t length,
+                               at::ScalarType dtype);
+
+// The largest batch whose weights and per-sequence bytes fit `budget_bytes`; 0 when not even one does.
+int64_t max_batch_for_memory(const io::TransformerConfig& config, const model::Layout& layout, int64_t length,
+                             at::ScalarType dtype, int64_t budget_bytes);
+
+}  // namespace hybridize::infer

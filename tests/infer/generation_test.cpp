@@ -1,0 +1,107 @@
+// Batched generation: prompts of different lengths, per-sequence stops,
+// seeded sampling, and what generate() refuses.
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "catch.h"
+#include "infer/generate.h"
+#include "random_models.h"
+
+using namespace hybridize;
+using hybridize::testing::random_hybrid;
+using hybridize::testing::random_model;
+using hybridize::testing::small_config;
+
+namespace {
+
+const std::vector<std::vector<int64_t>> kPrompts = {{5, 9, 1, 33, 2}, {40, 7}, {1, 2, 3, 4, 5, 6, 7}, {8, 8, 8, 8, 8}, {59}};
+
+model::CausalLM windowed_hybrid() {
+  static auto teacher = random_model(small_config({{"sliding_window", 3}, {"layer_types", {"full_attention",
+                                                    "sliding_attention", "full_attention", "full_attention"}}}));
+  return random_hybrid(*teacher, "MAIA");
+}
+
+std::vector<std::vector<int64_t>> one_by_one(model::CausalLMImpl& m, const infer::GenerationOptions& options) {
+  std::vector<std::vector<int64_t>> outputs;
+  for (const auto& prompt : kPrompts) outputs.push_back(infer::generate(m, {prompt}, options).at(0));
+  return outputs;
+}
+
+}  // namespace
+
+TEST_CASE("a batch of prompts of different lengths generates what each prompt generates alone", "[infer]") {
+  auto m = windowed_hybrid();
+  infer::GenerationOptions options;
+  options.max_new_tokens = 10;
+  const auto alone = one_by_one(*m, options);
+  CHECK(infer::generate(*m, kPrompts, options) == alone);
+  // The outputs depend on the prompts (no row copies another's).
+  CHECK(alone[0] != alone[1]);
+}
+
+TEST_CASE("stop tokens end each sequence on its own, and generation ends when all have stopped", "[infer]") {
+  auto m = windowed_hybrid();
+  infer::GenerationOptions options;
+  options.max_new_tokens = 16;
+  const auto unstopped = one_by_one(*m, options);
+  // Stop on the third token of the first sequence and the fifth of the second.
+  options.stop_tokens = {unstopped[0][2], unstopped[1][4]};
+  options.pad_id = 0;
+  std::vector<std::vector<int64_t>> expected;
+  for (const auto& tokens : unstopped) {
+    auto end = std::find_first_of(tokens.begin(), tokens.end(), options.stop_tokens.begin(), options.stop_tokens.end());
+    expected.emplace_back(tokens.begin(), end == tokens.end() ? end : end + 1);
+  }
+  infer::GenerationTimings timings;
+  const auto batched = infer::generate(*m, kPrompts, options, &timings);
+  CHECK(batched == expected);
+  CHECK(batched[0].size() <= 3);
+  CHECK(batched[1].size() <= 5);
+  // When every sequence stops at its first token the loop ends long before its 15 decode steps.
+  options.stop_tokens = {};
+  for (const auto& tokens : unstopped) options.stop_tokens.push_back(tokens[0]);
+  const auto first_only = infer::generate(*m, kPrompts, options, &timings);
+  for (const auto& tokens : first_only) CHECK(tokens.size() == 1);
+  CHECK(timings.decode_steps < 15);
+}
+
+TEST_CASE("seeded sampling repeats, another seed differs, and a tiny top_p is greedy", "[infer]") {
+  auto m = windowed_hybrid();
+  infer::GenerationOptions options;
+  options.max_new_tokens = 24;
+  options.temperature = 1.5;
+  options.top_p = 0.95;
+  options.seed = 11;
+  const auto first = infer::generate(*m, kPrompts, options);
+  CHECK(infer::generate(*m, kPrompts, options) == first);
+  options.seed = 12;
+  CHECK(infer::generate(*m, kPrompts, options) != first);
+  infer::GenerationOptions greedy;
+  greedy.max_new_tokens = 24;
+  const auto greedy_tokens = infer::generate(*m, kPrompts, greedy);
+  CHECK(first != greedy_tokens);
+  options.top_p = 1e-6;
+  CHECK(infer::generate(*m, kPrompts, options) == greedy_tokens);
+}
+
+TEST_CASE("generate refuses empty prompts, ids outside the vocabulary and impossible options", "[infer][bad-input]") {
+  auto m = random_model(small_config());
+  infer::GenerationOptions options;
+  options.max_new_tokens = 2;
+  REQUIRE_ERROR(infer::generate(*m, {}, options), "generate: no prompts");
+  REQUIRE_ERROR(infer::generate(*m, {{1, 2}, {}}, options), "prompt 1 is empty");
+  REQUIRE_ERROR(infer::generate(*m, {{1, 61}}, options), "prompt 0 token 1 is id 61, outside the vocabulary of 61");
+  options.top_p = 0;
+  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "top_p must be in (0, 1]");
+  options.top_p = 1;
+  options.temperature = -1;
+  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "temperature must be 0 (greedy) or positive");
+  options.temperature = 0;
+  options.stop_tokens = {-3};
+  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "stop token -3 is outside the vocabulary");
+  options.stop_tokens = {};
+  options.max_new_tokens = 0;
+  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "max_new_tokens must be at least 1");
+}
