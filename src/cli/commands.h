@@ -6,5 +6,7 @@ namespace hybridize::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+// `data tokenize`, registered by add_data_command under `data`.
+void add_data_tokenize_command(CLI::App& data_command);
 
 }  // namespace hybridize::cli
