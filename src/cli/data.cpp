@@ -1,4 +1,5 @@
-// `hybridize data inspect PATH`: what a pre-tokenized corpus holds.
+// `hybridize data inspect PATH`: what a pre-tokenized corpus holds; `data
+// tokenize` lives in data_tokenize.cpp.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -49,6 +50,13 @@ void run_data_inspect(const DataInspectOptions& options) {
   if (documents > 0)
     std::printf("lengths      min %zu, mean %.1f, max %zu\n", shortest,
                 double(source->total_tokens()) / double(documents), longest);
+  if (source->has_loss_spans()) {
+    uint64_t trainable = 0;
+    for (std::size_t i = 0; i < documents; ++i)
+      for (const auto& span : source->trainable_spans(i)) trainable += span.end - span.begin;
+    std::printf("trainable    %llu tokens (%.1f%%; the rest carry loss-masking spans)\n", (unsigned long long)trainable,
+                source->total_tokens() ? 100.0 * double(trainable) / double(source->total_tokens()) : 0.0);
+  }
   std::printf("\n%-18s %10s\n", "length", "documents");
   for (const auto& [bucket, count] : by_power_of_two) {
     const std::string range = bucket < 0 ? "0" : std::to_string(std::size_t(1) << bucket) + "-" +
@@ -74,7 +82,7 @@ void run_data_inspect(const DataInspectOptions& options) {
 }  // namespace
 
 void add_data_command(CLI::App& app) {
-  auto* data_command = app.add_subcommand("data", "Token datasets: inspect pre-tokenized corpora");
+  auto* data_command = app.add_subcommand("data", "Token datasets: tokenize chat examples, inspect pre-tokenized corpora");
   data_command->require_subcommand(1);
   auto options = std::make_shared<DataInspectOptions>();
   auto* inspect = data_command->add_subcommand(
@@ -86,6 +94,7 @@ void add_data_command(CLI::App& app) {
   inspect->add_option("--sample-tokens", options->sample_tokens, "How many tokens of document 0 to decode")
       ->capture_default_str();
   inspect->callback([options] { run_data_inspect(*options); });
+  add_data_tokenize_command(*data_command);
 }
 
 }  // namespace hybridize::cli

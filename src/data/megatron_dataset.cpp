@@ -30,7 +30,16 @@ MegatronDataset::MegatronDataset(const std::filesystem::path& prefix)
     fail(where, ": unsupported index version ", version_, " at byte offset ", at,
          " (known: 1 from Megatron-LM, 2-3 from Fast-LLM)");
   at += 8;
-  at += version_ - 1;  // Fast-LLM's span flag bytes: spans are not used here
+  bool has_preference_spans = false;
+  if (version_ >= 2) {  // Fast-LLM's flags: loss-masking spans, then (version 3) preference spans
+    need(version_ - 1, "span flags");
+    for (std::size_t i = 0; i + 1 < version_; ++i)
+      if (std::to_integer<uint8_t>(base[at + i]) > 1)
+        fail(where, ": span flag at byte offset ", at + i, " is ", std::to_integer<int>(base[at + i]), ", not 0 or 1");
+    has_spans_ = base[at] == std::byte(1);
+    has_preference_spans = version_ >= 3 && base[at + 1] == std::byte(1);
+    at += version_ - 1;
+  }
 
   need(1, "dtype code");
   const uint8_t code = std::to_integer<uint8_t>(base[at]);
@@ -54,13 +63,16 @@ MegatronDataset::MegatronDataset(const std::filesystem::path& prefix)
   pointers_offset_ = at + 4 * document_count_;
   at = pointers_offset_ + 8 * document_count_;
 
-  if (version_ == 1) {
-    // Megatron's document indices group sequences into documents: 0, ..., S.
+  // Megatron's document indices group sequences into documents: 0, ..., S. They
+  // follow the pointers (version 1) or the span tables; Fast-LLM files without
+  // spans are not checked past the pointers, since their writers differ there.
+  const auto check_document_indices = [&](const char* after) {
     if (document_index_count == 0 || document_index_count > (size - at) / 8)
       fail(where, ": document-index count ", document_index_count, " does not fit the ", size - at,
-           " bytes left after the pointers (file truncated, or counts disagree)");
+           " bytes left after the ", after, " (file truncated, or counts disagree)");
     const uint64_t expected = at + 8 * document_index_count;
-    if (size != expected && size != expected + sequence_count)  // + optional i8 modes
+    const bool with_modes = version_ == 1 && size == expected + sequence_count;  // optional i8 modes
+    if (size != expected && !with_modes)
       fail(where, ": index has ", size, " bytes but its counts describe ", expected, " (counts disagree with the file)");
     uint64_t previous = 0;
     for (uint64_t i = 0; i < document_index_count; ++i) {
@@ -71,6 +83,46 @@ MegatronDataset::MegatronDataset(const std::filesystem::path& prefix)
              "; indices must rise from 0 to the sequence count ", sequence_count);
       previous = value;
     }
+  };
+  if (version_ == 1) check_document_indices("pointers");
+
+  if (has_spans_) {
+    // Span counts, then every document's [first, last] pairs; each span holds at
+    // least one token, so a count never exceeds its document's length.
+    need(4 * document_count_, "loss-masking span counts");
+    first_span_.assign(document_count_ + 1, 0);
+    for (std::size_t i = 0; i < document_count_; ++i) {
+      const auto count = load_little_endian<int32_t>(base + at + 4 * i);
+      const auto tokens = load_little_endian<int32_t>(base + lengths_offset_ + 4 * i);
+      if (tokens < 0) fail(where, ": document ", i, " has negative length ", tokens);
+      if (count < 0 || count > tokens)
+        fail(where, ": document ", i, " has ", count, " loss-masking spans (byte offset ", at + 4 * i,
+             "), more than its ", tokens, " tokens allow");
+      first_span_[i + 1] = first_span_[i] + uint64_t(count);
+    }
+    at += 4 * document_count_;
+    spans_offset_ = at;
+    if (first_span_.back() > (size - at) / 8)
+      fail(where, ": truncated index: ", first_span_.back(), " loss-masking spans at byte offset ", at, " need ",
+           8 * first_span_.back(), " bytes but the file has ", size);
+    for (std::size_t i = 0; i < document_count_; ++i) {
+      int64_t previous_last = -1;
+      for (uint64_t s = first_span_[i]; s < first_span_[i + 1]; ++s) {
+        const std::size_t offset = at + 8 * s;
+        const auto first = load_little_endian<int32_t>(base + offset);
+        const auto last = load_little_endian<int32_t>(base + offset + 4);
+        if (first <= previous_last || first > last || uint64_t(last) >= length(i))
+          fail(where, ": document ", i, ": loss-masking span [", first, ", ", last, "] at byte offset ", offset,
+               " is reversed, outside the document's ", length(i), " tokens, or not after the span before it");
+        previous_last = last;
+      }
+    }
+    at += 8 * first_span_.back();
+    if (has_preference_spans) {
+      need(16 * document_count_, "preference spans");
+      at += 16 * document_count_;
+    }
+    check_document_indices("spans");
   }
 
   const std::size_t width = token_dtype_size(dtype_);
@@ -104,6 +156,24 @@ TokenView MegatronDataset::document(std::size_t index) const {
   const uint64_t count = length(index);
   // An empty .bin maps to no address at all; empty documents need none.
   return TokenView(count == 0 ? nullptr : bin_.bytes().data() + offset, count, dtype_, offset);
+}
+
+std::vector<TokenSpan> MegatronDataset::trainable_spans(std::size_t index) const {
+  if (!has_spans_) return TokenSource::trainable_spans(index);
+  if (index >= document_count_)
+    fail(index_path().string(), ": document ", index, " out of range (", document_count_, " documents)");
+  std::vector<TokenSpan> spans;
+  uint64_t at = 0;
+  const auto keep = [&](uint64_t end) {
+    if (at < end) spans.push_back({at, end});
+  };
+  for (uint64_t s = first_span_[index]; s < first_span_[index + 1]; ++s) {
+    const std::byte* pair = idx_.bytes().data() + spans_offset_ + 8 * s;
+    keep(uint64_t(load_little_endian<int32_t>(pair)));
+    at = uint64_t(load_little_endian<int32_t>(pair + 4)) + 1;
+  }
+  keep(length(index));
+  return spans;
 }
 
 }  // namespace hybridize::data

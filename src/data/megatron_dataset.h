@@ -3,6 +3,7 @@
 // layout in megatron_format.h) by memory map. The whole index is validated
 // against the .bin when opened, so document() never reads outside the file.
 #include <filesystem>
+#include <vector>
 
 #include "data/token_source.h"
 #include "core/mapped_file.h"
@@ -21,6 +22,9 @@ class MegatronDataset : public TokenSource {
   TokenView document(std::size_t index) const override;
   uint64_t total_tokens() const override { return total_tokens_; }
   uint64_t version() const { return version_; }
+  // Fast-LLM's loss-masking spans, read back as their complement.
+  bool has_loss_spans() const override { return has_spans_; }
+  std::vector<TokenSpan> trainable_spans(std::size_t index) const override;
 
  private:
   uint64_t length(std::size_t index) const;
@@ -34,6 +38,9 @@ class MegatronDataset : public TokenSource {
   std::size_t lengths_offset_ = 0;   // into the .idx
   std::size_t pointers_offset_ = 0;  // into the .idx
   uint64_t total_tokens_ = 0;
+  bool has_spans_ = false;
+  std::size_t spans_offset_ = 0;          // into the .idx: the [first, last] pairs
+  std::vector<uint64_t> first_span_;      // per document, then the total span count
 };
 
 }  // namespace hybridize::data

@@ -52,15 +52,21 @@ PackedSamples::PackedSamples(const TokenSource& source, PackingOptions options)
   }
 }
 
-void PackedSamples::append_stream(uint64_t begin, uint64_t end, std::vector<TokenId>& out) const {
+void PackedSamples::append_document(std::size_t document, uint64_t begin, uint64_t end, PackedSample& out) const {
+  source_.document(document).append_to(out.tokens, begin, end);
+  const std::size_t first = out.loss_mask.size();
+  out.loss_mask.resize(first + (end - begin), 0);
+  for (const TokenSpan& span : source_.trainable_spans(document))
+    for (uint64_t at = std::max(span.begin, begin); at < std::min(span.end, end); ++at) out.loss_mask[first + at - begin] = 1;
+}
+
+void PackedSamples::append_stream(uint64_t begin, uint64_t end, PackedSample& out) const {
   // The document holding `begin`: the last whose start is <= begin (skipping empty ones).
   auto doc = std::size_t(std::upper_bound(document_starts_.begin(), document_starts_.end() - 1, begin) -
                          document_starts_.begin()) - 1;
   for (uint64_t at = begin; at < end; ++doc) {
-    const TokenView tokens = source_.document(doc);
-    const uint64_t doc_end = document_starts_[doc + 1];
-    const uint64_t stop = std::min(end, doc_end);
-    tokens.append_to(out, at - document_starts_[doc], stop - document_starts_[doc]);
+    const uint64_t stop = std::min(end, document_starts_[doc + 1]);
+    append_document(doc, at - document_starts_[doc], stop - document_starts_[doc], out);
     at = stop;
   }
 }
@@ -72,14 +78,16 @@ PackedSample PackedSamples::sample(std::size_t index) const {
   const uint64_t want = options_.seq_len + 1;
   PackedSample sample;
   sample.tokens.reserve(want);
+  sample.loss_mask.reserve(want);
   if (options_.boundaries == DocumentBoundaries::Respect) {
-    const TokenView tokens = source_.document(piece.document);
-    tokens.append_to(sample.tokens, piece.begin, std::min<uint64_t>(tokens.size(), piece.begin + want));
+    const uint64_t size = source_.document(piece.document).size();
+    append_document(piece.document, piece.begin, std::min<uint64_t>(size, piece.begin + want), sample);
   } else {
-    append_stream(piece.begin, std::min(document_starts_.back(), piece.begin + want), sample.tokens);
+    append_stream(piece.begin, std::min(document_starts_.back(), piece.begin + want), sample);
   }
   sample.real_tokens = sample.tokens.size();
   sample.tokens.resize(want, options_.pad_id);
+  sample.loss_mask.resize(want, 0);
   return sample;
 }
 

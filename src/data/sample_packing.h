@@ -32,6 +32,10 @@ struct PackingOptions {
 struct PackedSample {
   std::vector<TokenId> tokens;  // seq_len + 1 ids
   std::size_t real_tokens = 0;  // tokens[real_tokens..] are padding: no loss on those targets
+  // One flag a token: whether tokens[i] is a loss target (predicted from
+  // tokens[..i)); the loss uses loss_mask[1..]. From the corpus's trainable spans
+  // (only assistant tokens in SFT data); always 0 on padding.
+  std::vector<uint8_t> loss_mask;
 };
 
 class PackedSamples {
@@ -48,7 +52,9 @@ class PackedSamples {
     std::size_t document;
     uint64_t begin;  // first id within the document (Respect) or the corpus (PackAcross)
   };
-  void append_stream(uint64_t begin, uint64_t end, std::vector<TokenId>& out) const;
+  void append_stream(uint64_t begin, uint64_t end, PackedSample& out) const;
+  // Appends ids [begin, end) of one document and their loss-mask flags.
+  void append_document(std::size_t document, uint64_t begin, uint64_t end, PackedSample& out) const;
 
   const TokenSource& source_;
   PackingOptions options_;

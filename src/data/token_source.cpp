@@ -56,6 +56,12 @@ std::vector<TokenId> TokenView::to_vector() const {
   return ids;
 }
 
+std::vector<TokenSpan> TokenSource::trainable_spans(std::size_t index) const {
+  const std::size_t size = document(index).size();
+  if (size == 0) return {};
+  return {TokenSpan{0, size}};
+}
+
 void validate_token_ids(const TokenSource& source, TokenId vocab_size) {
   for (std::size_t doc = 0; doc < source.document_count(); ++doc) {
     const TokenView tokens = source.document(doc);

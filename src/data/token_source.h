@@ -19,6 +19,13 @@ enum class TokenDType { U8, I8, I16, U16, I32, U32, I64, U64 };
 std::size_t token_dtype_size(TokenDType dtype);
 std::string_view token_dtype_name(TokenDType dtype);  // numpy's name: "uint16"
 
+// Token positions [begin, end) within one document.
+struct TokenSpan {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  bool operator==(const TokenSpan&) const = default;
+};
+
 // The ids of one document, decoded on access from the mapped bytes.
 class TokenView {
  public:
@@ -51,6 +58,13 @@ class TokenSource {
   // Throws Error naming the file when `index` is out of range.
   virtual TokenView document(std::size_t index) const = 0;
   virtual uint64_t total_tokens() const = 0;
+
+  // Whether the corpus records which tokens the loss covers (SFT data, where
+  // only the assistant's tokens train).
+  virtual bool has_loss_spans() const { return false; }
+  // The ordered, disjoint, non-empty spans of document `index` whose tokens are
+  // loss targets: the whole document when the corpus records no spans.
+  virtual std::vector<TokenSpan> trainable_spans(std::size_t index) const;
 };
 
 // Throws Error naming the file, document, position and byte offset of the first

@@ -130,19 +130,23 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
   return ids;
 }
 
+std::optional<std::string> Tokenizer::token_bytes(int32_t id) const {
+  const AddedToken* added = added_tokens_.find(id);
+  const std::string* token = added ? &added->content : model_.id_to_token(id);
+  if (!token) return std::nullopt;
+  // As HF's ByteLevel decoder: a token with a code point outside the byte-level
+  // alphabet (an added token holding CJK text, say) stands for its own UTF-8 bytes.
+  if (auto raw = byte_level::decode(*token)) return raw;
+  return *token;
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
   std::string bytes;
   for (const int32_t id : ids) {
     const AddedToken* added = added_tokens_.find(id);
     const std::string* token = added ? &added->content : model_.id_to_token(id);
     if (!token || (skip_special_tokens && added_tokens_.is_special(*token))) continue;
-    // As HF's ByteLevel decoder: a token with a code point outside the byte-level
-    // alphabet (an added token holding CJK text, say) stands for its own UTF-8 bytes.
-    if (auto raw = byte_level::decode(*token)) {
-      bytes += *raw;
-    } else {
-      bytes += *token;
-    }
+    bytes += *token_bytes(id);
   }
   return utf8::repair(bytes);
 }

@@ -37,6 +37,10 @@ class Tokenizer {
   // that are not valid UTF-8 come out as U+FFFD.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
 
+  // The text bytes one token stands for (ByteLevel-decoded, not UTF-8-repaired;
+  // a piece of a multi-byte character alone), or nullopt for an unknown id.
+  std::optional<std::string> token_bytes(int32_t id) const;
+
   std::optional<int32_t> token_to_id(const std::string& token) const;
   std::optional<std::string> id_to_token(int32_t id) const;
   // One more than the largest id (model vocabulary and added tokens).

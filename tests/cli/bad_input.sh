@@ -89,6 +89,44 @@ expect_error "raw file without a width" "for raw token ids give their width" dat
 printf 'MMIDIDX\x00' > "$work/broken.idx"; : > "$work/broken.bin"
 expect_error "truncated Megatron index" "broken.idx" data inspect "$work/broken.idx"
 
+# data tokenize: chat examples with the Llama 3 reference tokenizer and its template.
+chat="$reference/tokenizers/chat_llama3"
+cat > "$work/chat.jsonl" <<'JSONL'
+{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+
+{"prompt": "2+2?", "response": "4"}
+JSONL
+out=$("$exe" data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --output "$work/sft") \
+  || { echo "FAIL data tokenize on good input"; failures=$((failures + 1)); }
+[[ "$out" == *"examples        2"* && "$out" == *"chat template   llama3"* ]] || { echo "FAIL data tokenize counts: $out"; failures=$((failures + 1)); }
+out=$("$exe" data inspect "$work/sft" --tokenizer "$chat/tokenizer.json") || { echo "FAIL tokenized output does not inspect"; failures=$((failures + 1)); }
+[[ "$out" == *"trainable    "*" tokens"* ]] || { echo "FAIL data inspect shows no trainable count: $out"; failures=$((failures + 1)); }
+if "$python" -c 'import numpy' 2>/dev/null; then  # the GPU machine's Python may lack numpy
+  "$python" "$(dirname "$0")/../reference/megatron_reference.py" read "$work/sft" > "$work/sft.json" \
+    || { echo "FAIL the numpy Fast-LLM reader does not read the tokenized output"; failures=$((failures + 1)); }
+  grep -q '"masked_spans": \[\[\[0, ' "$work/sft.json" \
+    || { echo "FAIL the numpy reader finds no loss-masking spans: $(cat "$work/sft.json")"; failures=$((failures + 1)); }
+fi
+printf '{"messages": []}\n{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}\n{"prompt": 3}\n' > "$work/bad.jsonl"
+expect_error "malformed JSONL line" "bad.jsonl: line 1: no assistant turn to train on" \
+  data tokenize --input "$work/bad.jsonl" --tokenizer "$chat/tokenizer.json" --output "$work/bad"
+out=$("$exe" data tokenize --input "$work/bad.jsonl" --tokenizer "$chat/tokenizer.json" --output "$work/skipped" --on-malformed skip 2>/dev/null) \
+  || { echo "FAIL --on-malformed skip"; failures=$((failures + 1)); }
+[[ "$out" == *"skipped lines   2"* ]] || { echo "FAIL skipped lines miscounted: $out"; failures=$((failures + 1)); }
+expect_error "unknown chat template" "unknown chat template 'vicuna'" \
+  data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --chat-template vicuna --output "$work/x"
+expect_error "template marker not in the vocabulary" "needs the token '<|im_start|>', which is not in this tokenizer's vocabulary" \
+  data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --chat-template chatml --output "$work/x"
+echo '{"bos_token": "<s>"}' > "$work/tokenizer_config.json"
+expect_error "no chat template to detect" "tokenizer_config.json: key 'chat_template': missing" \
+  data tokenize --input "$work/chat.jsonl" --tokenizer "$reference/tokenizers/llama3/tokenizer.json" \
+  --tokenizer-config "$work/tokenizer_config.json" --output "$work/x"
+expect_error "output not writable" "no-such-dir/x.bin: cannot create" \
+  data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --output "$work/no-such-dir/x"
+expect_error "token id past --vocab-size" "chat.jsonl: line 1: token 2 has id 1649, not below --vocab-size 100" \
+  data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --vocab-size 100 --output "$work/x"
+[ ! -e "$work/x.bin" ] && [ ! -e "$work/bad.bin" ] || { echo "FAIL a refused tokenize left files behind"; failures=$((failures + 1)); }
+
 expect_error "MIL widths that d_state does not divide" "key 'ssm_cfg.d_xb': 24 is not a multiple of d_state 16" inspect "$d" --layout MA
 
 expect_error "bad layout" "--layout: layout 'AA' has 2 layers but the model has 3" inspect "$reference/llama" --layout AA

@@ -12,8 +12,14 @@ Configurations, each with a different path through the tokenizer:
           bytes (HF drops them), a template appending EOS.
   qwen2   NFC normalizer + Qwen2's Split regex, ByteLevel post-processor.
 
+Chat templates: HF transformers' apply_chat_template renders a few conversations
+with the Jinja templates of the ChatML (Qwen2), Llama 3 and Mistral families, and
+the tokenizers above encode the text; the C++ renderers (src/data/chat_template.h)
+must give the same text, ids and assistant-only loss mask.
+
 usage: make_tokenizer_reference.py OUT_DIR
-writes OUT_DIR/<name>/{tokenizer.json, reference.json}
+writes OUT_DIR/<name>/{tokenizer.json, reference.json} and
+       OUT_DIR/chat_<format>/{tokenizer.json, tokenizer_config.json, reference.json}
 """
 import json
 import random
@@ -194,6 +200,83 @@ def qwen2(out):
     write_reference(out, "qwen2", tok, specials, ["Cafe\u0301", "Café"], seed=40)
 
 
+# The families' templates, cut to what training data uses (no tools, no generation tricks).
+QWEN2_TEMPLATE = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+                  "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+                  "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+                  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+LLAMA3_TEMPLATE = ("{% set loop_messages = messages %}{% for message in loop_messages %}"
+                   "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
+                   "+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+                   "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+                   "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+MISTRAL_TEMPLATE = ("{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content'] %}"
+                    "{%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %}{%- endif %}"
+                    "{{- bos_token }}{%- for message in loop_messages %}"
+                    "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+                    "{{- raise_exception('roles must alternate user/assistant') }}{%- endif %}"
+                    "{%- if message['role'] == 'user' %}{%- if loop.first and system_message is defined %}"
+                    "{{- '[INST] ' + system_message + '\\n\\n' + message['content'] + '[/INST]' }}"
+                    "{%- else %}{{- '[INST] ' + message['content'] + '[/INST]' }}{%- endif %}"
+                    "{%- elif message['role'] == 'assistant' %}{{- ' ' + message['content'] | trim + eos_token }}"
+                    "{%- else %}{{- raise_exception('only user and assistant roles') }}{%- endif %}{%- endfor %}")
+
+CONVERSATIONS = [
+    [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi there!"},
+     {"role": "assistant", "content": "Hello. How can I help?"}, {"role": "user", "content": "What is 2+2?"},
+     {"role": "assistant", "content": "4"}],
+    [{"role": "user", "content": "Grüße aus Köln — 你好世界 😀 ¿qué?"},
+     {"role": "assistant", "content": "  Привет!\u3000答え 👩‍👩‍👧‍👦\u00a0\n"}],
+    [{"role": "user", "content": "Write code:\n\n"}, {"role": "assistant", "content": "\ndef f(x):\n\treturn x**2\n\n"},
+     {"role": "user", "content": " thanks "}, {"role": "assistant", "content": "You're welcome!"}],
+]
+CHATML_ONLY = [[{"role": "system", "content": "S"}, {"role": "user", "content": "call it"},
+                {"role": "tool", "content": "{\"ok\": true}"}, {"role": "assistant", "content": "Done: ok."}]]
+
+
+def expected_mask(text, offsets, messages, trained_text):
+    """Tokens whose characters touch the text an assistant turn trains on, found by searching the rendered text."""
+    spans, at = [], 0
+    for message in messages:
+        if message["role"] != "assistant":
+            continue
+        piece = trained_text(message["content"])
+        begin = text.index(piece, at)
+        spans.append((begin, begin + len(piece)))
+        at = begin + len(piece)
+    return [int(any(b < end and begin < e for b, e in spans)) for begin, end in offsets]
+
+
+def chat_reference(out, name, source, template, specials, config, conversations, trained_text):
+    from transformers import PreTrainedTokenizerFast
+    target = out / f"chat_{name}"
+    target.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer.from_file(str(out / source / "tokenizer.json"))
+    if specials:
+        tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
+    tok.save(str(target / "tokenizer.json"))
+    (target / "tokenizer_config.json").write_text(json.dumps(dict(config, chat_template=template), indent=1))
+    hf = PreTrainedTokenizerFast(tokenizer_file=str(target / "tokenizer.json"), chat_template=template, **config)
+    cases = []
+    for messages in conversations:
+        text = hf.apply_chat_template(messages, tokenize=False)
+        encoding = tok.encode(text, add_special_tokens=False)
+        cases.append({"messages": messages, "text": text, "ids": encoding.ids,
+                      "trains": expected_mask(text, encoding.offsets, messages, trained_text)})
+    (target / "reference.json").write_text(json.dumps({"cases": cases}, ensure_ascii=True))
+    print(f"chat_{name}: {len(cases)} conversations")
+
+
+def chat_templates(out):
+    chat_reference(out, "chatml", "qwen2", QWEN2_TEMPLATE, [], {"eos_token": "<|im_end|>"},
+                   CONVERSATIONS + CHATML_ONLY, lambda c: c + "<|im_end|>")
+    chat_reference(out, "llama3", "llama3", LLAMA3_TEMPLATE, [],
+                   {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}, CONVERSATIONS + CHATML_ONLY,
+                   lambda c: c.strip() + "<|eot_id|>")
+    chat_reference(out, "mistral", "llama3", MISTRAL_TEMPLATE, ["<s>", "</s>", "[INST]", "[/INST]"],
+                   {"bos_token": "<s>", "eos_token": "</s>"}, CONVERSATIONS, lambda c: " " + c.strip() + "</s>")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -201,6 +284,7 @@ def main():
     llama3(out)
     gpt2(out)
     qwen2(out)
+    chat_templates(out)
 
 
 if __name__ == "__main__":

@@ -146,3 +146,49 @@ TEST_CASE("packing options are checked", "[data][bad-input]") {
   REQUIRE_ERROR(PackedSamples(source, {.seq_len = 2}).sample(1), "sample 1 out of range (1 samples)");
   CHECK(PackedSamples(MemorySource({}), {.seq_len = 2}).size() == 0);
 }
+
+namespace {
+
+// MemorySource whose documents train on positions 2-3, 6-7, 10-11, ... only, the
+// way SFT data trains on assistant turns.
+class SpannedSource : public MemorySource {
+ public:
+  using MemorySource::MemorySource;
+  static bool trains(TokenId id) { return (id % 100) / 2 % 2 == 1; }
+  bool has_loss_spans() const override { return true; }
+  std::vector<TokenSpan> trainable_spans(std::size_t index) const override {
+    std::vector<TokenSpan> spans;
+    const uint64_t size = document(index).size();
+    for (uint64_t begin = 2; begin < size; begin += 4) spans.push_back({begin, std::min(begin + 2, size)});
+    return spans;
+  }
+};
+
+// Every sample's loss mask matches the spans of the ids it holds, and is 0 on padding.
+void check_masks(const PackedSamples& samples) {
+  REQUIRE(samples.size() > 0);
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    const auto sample = samples.sample(k);
+    REQUIRE(sample.loss_mask.size() == sample.tokens.size());
+    for (std::size_t t = 0; t < sample.tokens.size(); ++t) {
+      INFO("sample " << k << ", token " << t << ", id " << sample.tokens[t]);
+      CHECK(bool(sample.loss_mask[t]) == (t < sample.real_tokens && SpannedSource::trains(sample.tokens[t])));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the loss mask follows each document's trainable spans, across and within documents", "[data]") {
+  const SpannedSource source({7, 0, 3, 10, 2, 5});
+  check_masks(PackedSamples(source, {.seq_len = 4, .tail = PartialTail::Pad, .pad_id = 3}));
+  check_masks(PackedSamples(source, {.seq_len = 3, .boundaries = DocumentBoundaries::Respect,
+                                     .tail = PartialTail::Pad, .pad_id = 3}));
+  PackingOptions shuffled{.seq_len = 5};
+  shuffled.shuffle_seed = 9;
+  check_masks(PackedSamples(source, shuffled));
+  // A corpus without spans trains on every real token.
+  const MemorySource plain({6});
+  const auto sample = PackedSamples(plain, {.seq_len = 8, .tail = PartialTail::Pad, .pad_id = 0}).sample(0);
+  CHECK(sample.loss_mask == std::vector<uint8_t>{1, 1, 1, 1, 1, 1, 0, 0, 0});
+}

@@ -1,7 +1,9 @@
 // Token corpora: Megatron .bin/.idx (reader and writer), .npy and raw token
 // files behind one TokenSource, and what they do with damaged files.
 // Built torch-free and under AddressSanitizer (tests/CMakeLists.txt).
+#include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
 
@@ -125,6 +127,161 @@ TEST_CASE("Fast-LLM version 3 indices are read past their span flags", "[data]")
   const MegatronDataset dataset(dir / "v3");
   CHECK(dataset.version() == 3);
   CHECK(read_all(dataset) == kDocuments);
+}
+
+namespace {
+
+// Documents with their trainable spans: inner runs, all, none, an empty document.
+const std::vector<std::vector<TokenId>> kSpanDocuments{{9, 8, 7, 6, 5, 4}, {1, 2, 3}, {4, 4, 4, 4}, {}, {7, 7}};
+const std::vector<std::vector<TokenSpan>> kTrainable{{{2, 4}}, {{0, 3}}, {{1, 2}, {3, 4}}, {}, {}};
+
+void write_with_spans(const std::filesystem::path& prefix) {
+  MegatronWriter writer(prefix, TokenDType::U16);
+  for (std::size_t d = 0; d < kSpanDocuments.size(); ++d) writer.add_document(kSpanDocuments[d], kTrainable[d]);
+  writer.finish();
+}
+
+std::vector<std::vector<TokenSpan>> all_spans(const TokenSource& source) {
+  std::vector<std::vector<TokenSpan>> spans;
+  for (std::size_t d = 0; d < source.document_count(); ++d) spans.push_back(source.trainable_spans(d));
+  return spans;
+}
+
+}  // namespace
+
+TEST_CASE("trainable spans round-trip as Fast-LLM version 3 loss-masking spans", "[data]") {
+  TempDir dir;
+  write_with_spans(dir / "sft");
+  const MegatronDataset dataset(dir / "sft");
+  CHECK(dataset.version() == 3);
+  CHECK(dataset.has_loss_spans());
+  CHECK(read_all(dataset) == kSpanDocuments);
+  CHECK(all_spans(dataset) == kTrainable);
+
+  // On disk: the complement, [first, last] inclusive, after the pointers.
+  const std::string index = read_text(dir / "sft.idx");
+  const std::size_t counts = 9 + 8 + 2 + 1 + 16 + 5 * 12;
+  REQUIRE(index.size() == counts + 4 * (5 + 2 * 5) + 8 * 6);  // 5 spans, then document indices 0..5
+  std::vector<int32_t> stored(5 + 2 * 5);
+  std::memcpy(stored.data(), index.data() + counts, 4 * stored.size());
+  CHECK(stored == std::vector<int32_t>{2, 0, 2, 0, 1,  // spans per document
+                                       0, 1, 4, 5,     // document 0 trains on [2, 4)
+                                       0, 0, 2, 2,     // document 2 trains on 1 and 3
+                                       0, 1});         // document 4 trains on nothing
+
+  SECTION("documents added without spans train on every token") {
+    MegatronWriter writer(dir / "mixed", TokenDType::U16);
+    writer.add_document(std::vector<TokenId>{1, 2, 3});
+    writer.add_document(std::vector<TokenId>{4, 5}, std::vector<TokenSpan>{{1, 2}});
+    writer.finish();
+    CHECK(all_spans(MegatronDataset(dir / "mixed")) == std::vector<std::vector<TokenSpan>>{{{0, 3}}, {{1, 2}}});
+  }
+  SECTION("touching spans come back merged") {
+    MegatronWriter writer(dir / "touch", TokenDType::U16);
+    writer.add_document(std::vector<TokenId>{1, 2, 3, 4}, std::vector<TokenSpan>{{0, 1}, {1, 3}});
+    writer.finish();
+    CHECK(all_spans(MegatronDataset(dir / "touch")) == std::vector<std::vector<TokenSpan>>{{{0, 3}}});
+  }
+  SECTION("corpora without spans train on whole documents") {
+    write_megatron(dir / "plain", TokenDType::U16);
+    const MegatronDataset plain(dir / "plain");
+    CHECK_FALSE(plain.has_loss_spans());
+    CHECK(plain.trainable_spans(0) == std::vector<TokenSpan>{{0, 3}});
+    CHECK(plain.trainable_spans(1).empty());
+  }
+}
+
+TEST_CASE("the writer refuses trainable spans that are empty, outside or out of order", "[data][bad-input]") {
+  TempDir dir;
+  MegatronWriter writer(dir / "x", TokenDType::U16);
+  const std::vector<TokenId> ids{1, 2, 3, 4};
+  REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{2, 2}}), "document 0: trainable span 0 [2, 2)");
+  REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{3, 5}}), "trainable span 0 [3, 5) is empty, past the document's 4 tokens");
+  REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{0, 3}, {2, 4}}), "trainable span 1 [2, 4)");
+  REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{2, 3}, {0, 1}}), "not after the span before it");
+  CHECK(writer.document_count() == 0);
+}
+
+TEST_CASE("damaged loss-masking span tables are refused with the document named", "[data][bad-input]") {
+  TempDir dir;
+  write_with_spans(dir / "s");
+  const std::string good = read_text(dir / "s.idx");
+  const std::string idx = (dir / "s.idx").string();
+  std::string index = good;
+  // Offsets: flags 17 and 18, lengths 36, pointers 56, span counts 96, spans 116, document indices 156.
+  const auto refuse = [&](const std::string& message) {
+    write_text(dir / "s.idx", index);
+    REQUIRE_ERROR(MegatronDataset(dir / "s"), message);
+  };
+  SECTION("a flag byte that is neither 0 nor 1") {
+    index[17] = 2;
+    refuse(idx + ": span flag at byte offset 17 is 2, not 0 or 1");
+  }
+  SECTION("more spans than tokens") {
+    put<int32_t>(index, 96 + 4, 4);
+    refuse(idx + ": document 1 has 4 loss-masking spans (byte offset 100), more than its 3 tokens allow");
+  }
+  SECTION("a negative span count") {
+    put<int32_t>(index, 96, -1);
+    refuse("document 0 has -1 loss-masking spans");
+  }
+  SECTION("a span past the document end") {
+    put<int32_t>(index, 116 + 12, 6);
+    refuse(idx + ": document 0: loss-masking span [4, 6] at byte offset 124 is reversed, outside the document's 6 tokens");
+  }
+  SECTION("overlapping spans") {
+    put<int32_t>(index, 116 + 8, 1);
+    refuse("document 0: loss-masking span [1, 5] at byte offset 124");
+  }
+  SECTION("a reversed span") {
+    put<int32_t>(index, 116 + 16, 1);
+    refuse("document 2: loss-masking span [1, 0]");
+  }
+  SECTION("spans cut off") {
+    index.resize(130);
+    refuse(idx + ": truncated index: 5 loss-masking spans at byte offset 116 need 40 bytes but the file has 130");
+  }
+  SECTION("document indices missing after the spans") {
+    index.resize(index.size() - 8);
+    refuse("document-index count 6 does not fit the 40 bytes left after the spans");
+  }
+}
+
+TEST_CASE("the Megatron and .npy references written with numpy read back, and the writer matches them byte for byte",
+          "[data]") {
+  const char* reference = std::getenv("HYBRIDIZE_MEGATRON_REFERENCE_DIR");
+  if (!reference) FAIL("HYBRIDIZE_MEGATRON_REFERENCE_DIR is not set (run through ctest, which makes the references)");
+  const std::filesystem::path dir = reference;
+  const auto expected = nlohmann::json::parse(read_text(dir / "expected.json"));
+  TempDir out;
+  for (const char* name : {"ref_u16", "ref_i32"}) {
+    INFO(name);
+    const auto documents = expected.at(name).get<std::vector<std::vector<TokenId>>>();
+    const MegatronDataset dataset(dir / name);
+    CHECK(read_all(dataset) == documents);
+    write_megatron(out / name, dataset.document(0).dtype(), documents);
+    CHECK(read_text(out / (std::string(name) + ".idx")) == read_text(dir / (std::string(name) + ".idx")));
+    CHECK(read_text(out / (std::string(name) + ".bin")) == read_text(dir / (std::string(name) + ".bin")));
+  }
+  const auto& with_spans = expected.at("ref_spans");
+  const auto documents = with_spans.at("documents").get<std::vector<std::vector<TokenId>>>();
+  std::vector<std::vector<TokenSpan>> trainable;
+  for (const auto& spans : with_spans.at("trainable")) {
+    trainable.emplace_back();
+    for (const auto& span : spans) trainable.back().push_back({span.at(0).get<uint64_t>(), span.at(1).get<uint64_t>()});
+  }
+  const MegatronDataset dataset(dir / "ref_spans");
+  CHECK(read_all(dataset) == documents);
+  CHECK(all_spans(dataset) == trainable);
+  {
+    MegatronWriter writer(out / "ref_spans", TokenDType::U16);
+    for (std::size_t d = 0; d < documents.size(); ++d) writer.add_document(documents[d], trainable[d]);
+    writer.finish();
+  }
+  CHECK(read_text(out / "ref_spans.idx") == read_text(dir / "ref_spans.idx"));
+  CHECK(read_text(out / "ref_spans.bin") == read_text(dir / "ref_spans.bin"));
+  const NpyTokens rows(dir / "ref_rows.npy");
+  CHECK(read_all(rows) == expected.at("ref_rows").get<std::vector<std::vector<TokenId>>>());
 }
 
 TEST_CASE("damaged Megatron datasets are refused with the file and place named", "[data][bad-input]") {
@@ -317,6 +474,9 @@ TEST_CASE("randomly damaged .idx and .npy files load or fail cleanly, never read
   write_megatron(dir / "good", TokenDType::U16);
   const std::string good_index = read_text(dir / "good.idx");
   std::filesystem::copy_file(dir / "good.bin", dir / "m.bin");
+  write_with_spans(dir / "spans");
+  const std::string good_span_index = read_text(dir / "spans.idx");
+  std::filesystem::copy_file(dir / "spans.bin", dir / "s.bin");
   const std::string good_npy = npy_file("{'descr': '<u2', 'fortran_order': False, 'shape': (3, 2), }",
                                         little_endian_bytes<uint16_t>({1, 2, 3, 4, 5, 6}));
   std::mt19937 random(11);
@@ -340,15 +500,24 @@ TEST_CASE("randomly damaged .idx and .npy files load or fail cleanly, never read
     for (std::size_t d = 0; d < source.document_count(); ++d) {
       const TokenView tokens = source.document(d);
       for (std::size_t i = 0; i < tokens.size(); ++i) sink = tokens[i];
+      uint64_t previous_end = 0;
+      for (const TokenSpan& span : source.trainable_spans(d)) {  // what the reader validated must hold
+        CHECK((span.begin >= previous_end && span.begin < span.end && span.end <= tokens.size()));
+        previous_end = span.end;
+      }
     }
     (void)sink;
   };
-  for (int trial = 0; trial < 2000; ++trial) {
-    const bool megatron = trial % 2 == 0;
-    write_text(megatron ? dir / "m.idx" : dir / "m.npy", mutate(megatron ? good_index : good_npy, trial / 2));
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int kind = trial % 3;  // Megatron, Megatron with spans, .npy
+    if (kind == 0) write_text(dir / "m.idx", mutate(good_index, trial / 3));
+    if (kind == 1) write_text(dir / "s.idx", mutate(good_span_index, trial / 3));
+    if (kind == 2) write_text(dir / "m.npy", mutate(good_npy, trial / 3));
     try {
-      if (megatron)
+      if (kind == 0)
         touch_every_token(MegatronDataset(dir / "m"));
+      else if (kind == 1)
+        touch_every_token(MegatronDataset(dir / "s"));
       else
         touch_every_token(NpyTokens(dir / "m.npy"));
       ++loaded;
@@ -357,6 +526,6 @@ TEST_CASE("randomly damaged .idx and .npy files load or fail cleanly, never read
       ++refused;
     }
   }
-  CHECK(refused > 500);  // the mutations do damage files...
+  CHECK(refused > 750);  // the mutations do damage files...
   CHECK(loaded > 0);     // ...and some (changed token bytes, padding) leave them valid
 }

@@ -1,0 +1,53 @@
+#include "data/chat_tokenization.h"
+
+#include "core/error.h"
+
+namespace hybridize::data {
+
+TokenizedChat tokenize_chat(const Tokenizer& tokenizer, const std::vector<TextSegment>& segments) {
+  std::string text;
+  std::vector<std::size_t> segment_ends;  // byte offset where each segment ends
+  for (const auto& segment : segments) {
+    text += segment.text;
+    segment_ends.push_back(text.size());
+  }
+  TokenizedChat result;
+  result.ids = tokenizer.encode(text, false);
+
+  std::size_t at = 0, segment = 0;
+  for (std::size_t i = 0; i < result.ids.size(); ++i) {
+    const auto bytes = tokenizer.token_bytes(result.ids[i]);
+    if (!bytes || text.compare(at, bytes->size(), *bytes) != 0)
+      fail("token ", i, " (id ", result.ids[i], ") does not spell the text at byte ", at,
+           ": the tokenizer changes the text (normalizer or white-space-stripping added token), so the loss mask "
+           "cannot be placed");
+    const std::size_t end = at + bytes->size();
+    // Any trainable segment among those this token's bytes [at, end) touch?
+    while (segment < segments.size() && segment_ends[segment] <= at) ++segment;
+    bool trains = false;
+    for (std::size_t s = segment; s < segments.size() && !trains; ++s) {
+      trains = segments[s].trains && segment_ends[s] > at;
+      if (segment_ends[s] >= end) break;
+    }
+    if (trains) {
+      if (!result.trainable.empty() && result.trainable.back().end == i) {
+        ++result.trainable.back().end;
+      } else {
+        result.trainable.push_back({i, i + 1});
+      }
+    }
+    at = end;
+  }
+  if (at != text.size())
+    fail("the tokens spell ", at, " of the text's ", text.size(), " bytes, so the loss mask cannot be placed");
+  return result;
+}
+
+void check_chat_markers(const Tokenizer& tokenizer, const ChatTemplate& chat_template, const std::string& tokenizer_file) {
+  for (const std::string& marker : chat_template_markers(chat_template))
+    if (!tokenizer.token_to_id(marker))
+      fail(tokenizer_file, ": the ", chat_format_name(chat_template.format), " chat template needs the token '", marker,
+           "', which is not in this tokenizer's vocabulary");
+}
+
+}  // namespace hybridize::data
