@@ -42,6 +42,15 @@ int64_t insert_or_find(Database& database, const char* find_sql, const std::stri
   return database.last_insert_id();
 }
 
+int64_t find_or_add_model(Database& database, const ModelRecord& model) {
+  return insert_or_find(database, "SELECT id FROM models WHERE content_hash = ?1", model.content_hash, [&] {
+    Statement insert(database,
+                     "INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.bind(1, model.path).bind(2, model.content_hash).bind(3, model.architecture).bind(4, model.num_layers).bind(5, model.parameters);
+    insert.run();
+  });
+}
+
 }  // namespace
 
 std::string this_worker() { return host_name() + ":" + std::to_string(::getpid()); }
@@ -99,12 +108,7 @@ RunRecord ResultsStore::open_run(const std::string& name, const ModelRecord& mod
     return *existing;
   }
   Transaction transaction(database_);
-  const int64_t model_id = insert_or_find(database_, "SELECT id FROM models WHERE content_hash = ?1", model.content_hash, [&] {
-    Statement insert(database_,
-                     "INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES (?1, ?2, ?3, ?4, ?5)");
-    insert.bind(1, model.path).bind(2, model.content_hash).bind(3, model.architecture).bind(4, model.num_layers).bind(5, model.parameters);
-    insert.run();
-  });
+  const int64_t model_id = find_or_add_model(database_, model);
   const int64_t dataset_id =
       insert_or_find(database_, "SELECT id FROM datasets WHERE content_hash = ?1", dataset.content_hash, [&] {
         Statement insert(database_, "INSERT INTO datasets (spec, content_hash, samples, tokens) VALUES (?1, ?2, ?3, ?4)");
@@ -253,13 +257,14 @@ void ResultsStore::release_probes(const std::vector<int64_t>& probe_ids, const s
 
 std::vector<ProbeResult> ResultsStore::probe_results(int64_t run_id, const std::string& kind) {
   Statement query(database_,
-                  "SELECT id, kind, variant, layer, status, seconds, peak_memory_bytes, COALESCE(device, '') FROM probes "
+                  "SELECT id, kind, variant, layer, status, seconds, peak_memory_bytes, COALESCE(device, ''), "
+                  "COALESCE(finished_at, ''), COALESCE(error, '') FROM probes "
                   "WHERE run_id = ?1 AND (?2 = '' OR kind = ?2) ORDER BY kind, variant, layer");
   query.bind(1, run_id).bind(2, kind);
   std::vector<ProbeResult> results;
   while (query.step())
     results.push_back({query.integer(0), {query.text(1), query.text(2), query.integer(3)}, query.text(4), query.real(5),
-                       query.optional_integer(6), query.text(7), {}});
+                       query.optional_integer(6), query.text(7), {}, query.text(8), query.text(9)});
   Statement metrics(database_, "SELECT metric, value, ci_low, ci_high, samples FROM probe_metrics WHERE probe_id = ?1");
   for (auto& result : results) {
     metrics.bind(1, result.id);
@@ -336,7 +341,7 @@ std::vector<PlanRecord> ResultsStore::plans(int64_t run_id) {
   }
   Statement stages(database_,
                    "SELECT s.id, s.position, p.position, s.mamba_layers, s.new_layers, s.layout, s.token_budget, "
-                   "s.rescore, s.status FROM stages s LEFT JOIN stages p ON p.id = s.parent_stage_id "
+                   "s.rescore, s.status, COALESCE(s.checkpoint, '') FROM stages s LEFT JOIN stages p ON p.id = s.parent_stage_id "
                    "WHERE s.plan_id = ?1 ORDER BY s.position");
   Statement targets(database_,
                     "SELECT t.mamba_layers, s.position, t.layout, t.quality_metric, t.predicted_quality, "
@@ -348,7 +353,7 @@ std::vector<PlanRecord> ResultsStore::plans(int64_t run_id) {
     while (stages.step())
       plan.stages.push_back({stages.integer(0), stages.integer(1), stages.optional_integer(2), stages.integer(3),
                              nlohmann::json::parse(stages.text(4)).get<std::vector<int64_t>>(), stages.text(5),
-                             stages.integer(6), stages.integer(7) != 0, stages.text(8)});
+                             stages.integer(6), stages.integer(7) != 0, stages.text(8), stages.text(9)});
     stages.reset();
     targets.bind(1, plan.id);
     while (targets.step()) {
@@ -361,6 +366,63 @@ std::vector<PlanRecord> ResultsStore::plans(int64_t run_id) {
     targets.reset();
   }
   return plans;
+}
+
+void ResultsStore::update_stage(int64_t stage_id, const std::string& status, const std::string& checkpoint,
+                                const nlohmann::json& metrics) {
+  Statement update(database_, "UPDATE stages SET status = ?1, checkpoint = ?2, metrics = ?3 WHERE id = ?4");
+  update.bind(1, status).bind(2, checkpoint).bind(3, metrics.dump()).bind(4, stage_id);
+  update.run();
+}
+
+nlohmann::json ResultsStore::stage_metrics(int64_t stage_id) {
+  Statement query(database_, "SELECT metrics FROM stages WHERE id = ?1");
+  query.bind(1, stage_id);
+  if (!query.step() || query.is_null(0)) return nlohmann::json::object();
+  return nlohmann::json::parse(query.text(0));
+}
+
+std::vector<double> ResultsStore::probe_curve(int64_t probe_id) {
+  Statement query(database_, "SELECT loss FROM probe_curves WHERE probe_id = ?1 ORDER BY step");
+  query.bind(1, probe_id);
+  std::vector<double> losses;
+  while (query.step()) losses.push_back(query.real(0));
+  return losses;
+}
+
+int64_t ResultsStore::save_benchmark(const BenchmarkRecord& benchmark) {
+  Transaction transaction(database_);
+  const int64_t model_id = find_or_add_model(database_, benchmark.model);
+  Statement insert(database_,
+                   "INSERT INTO benchmarks (model_id, layout, device, dtype, prompt_length, generation_length, batch, "
+                   "prefill_tokens_per_s, decode_tokens_per_s, total_tokens_per_s, memory_per_sequence_bytes, "
+                   "ratio_to_teacher) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  insert.bind(1, model_id).bind(2, benchmark.layout).bind(3, benchmark.device).bind(4, benchmark.dtype)
+      .bind(5, benchmark.prompt_length).bind(6, benchmark.generation_length).bind(7, benchmark.batch)
+      .bind(8, benchmark.prefill_tokens_per_s).bind(9, benchmark.decode_tokens_per_s)
+      .bind(10, benchmark.total_tokens_per_s).bind(11, benchmark.memory_per_sequence).bind(12, benchmark.ratio_to_teacher);
+  insert.run();
+  const int64_t id = database_.last_insert_id();
+  transaction.commit();
+  return id;
+}
+
+std::vector<BenchmarkRecord> ResultsStore::benchmarks(const std::string& model_hash) {
+  Statement query(database_,
+                  "SELECT b.id, m.path, m.content_hash, m.architecture, m.num_layers, m.parameters, b.layout, b.device, "
+                  "b.dtype, b.prompt_length, b.generation_length, b.batch, b.prefill_tokens_per_s, "
+                  "b.decode_tokens_per_s, b.total_tokens_per_s, b.memory_per_sequence_bytes, b.ratio_to_teacher, "
+                  "b.created_at FROM benchmarks b JOIN models m ON m.id = b.model_id WHERE m.content_hash = ?1 "
+                  "ORDER BY b.id");
+  query.bind(1, model_hash);
+  std::vector<BenchmarkRecord> rows;
+  while (query.step())
+    rows.push_back({query.integer(0),
+                    {query.text(1), query.text(2), query.text(3), query.integer(4), query.integer(5)},
+                    query.text(6), query.text(7), query.text(8), query.integer(9), query.integer(10), query.integer(11),
+                    query.optional_real(12), query.optional_real(13), query.optional_real(14),
+                    query.optional_integer(15), query.optional_real(16), query.text(17)});
+  return rows;
 }
 
 }  // namespace hybridize::store
