@@ -116,8 +116,8 @@ TEST_CASE("probes are claimed once; a dead or silent worker's claims are taken o
   ::gethostname(host, sizeof host - 1);
   const std::string dead_worker = std::string(host) + ":" + std::to_string(dead);
   CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, dead_worker, 60, 10).size() == 1);
-  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, "elsewhere:2", 60, 10).empty());
-  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);  // its heartbeat is fresh
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, "elsewhere:2", 60, 10).empty());  // now held by a live one
 }
 
 TEST_CASE("samples and summaries round-trip, and a finished probe is never claimed again", "[store]") {
