@@ -232,19 +232,24 @@ void layer_importance(Page& page, const ReportModel& model) {
 
   const auto& methods = model.ranking_methods;
   if (methods.size() >= 2) {
-    page.add("<h3>Agreement between methods</h3><table><caption>Spearman rank correlation of the per-layer scores "
-             "(over the layers both methods scored; 1 = same order, −1 = reversed)</caption><thead><tr>" + th("method"));
+    const int64_t all_layers = model.run.model.num_layers;
+    page.add("<h3>Agreement between methods</h3><div class=\"table-box\"><table><caption>Spearman rank correlation of "
+             "the per-layer scores (1 = same order, −1 = reversed), over all " + std::to_string(all_layers) +
+             " layers unless n says fewer were scored by both</caption><thead><tr>" + th("method"));
     for (const auto& method : methods) page.add(th(method.label, true));
     page.add("</tr></thead><tbody>");
     for (std::size_t i = 0; i < methods.size(); ++i) {
       page.add("<tr><th scope=\"row\">" + escape_html(methods[i].label) + "</th>");
       for (std::size_t j = 0; j < methods.size(); ++j) {
         const auto& correlation = model.correlations[i][j];
-        page.add(td(correlation.rho ? number(*correlation.rho) + " (n=" + std::to_string(correlation.layers) + ")" : "—", true));
+        char rho[32] = "—";
+        if (correlation.rho) std::snprintf(rho, sizeof rho, "%.2f", *correlation.rho);
+        const bool fewer = correlation.layers < all_layers;
+        page.add(td(rho + (fewer ? " (n=" + std::to_string(correlation.layers) + ")" : std::string()), true));
       }
       page.add("</tr>");
     }
-    page.add("</tbody></table>\n");
+    page.add("</tbody></table></div>\n");
   }
 
   if (!model.final_ranking.empty()) {
