@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gathers, on the CPU machine, what the GPU machine's build lacks into .gpu-deps/
-# (git-ignored; pass it to the device tool's `carry`): headers its image does not
-# have, and the parity references made with this machine's HF transformers.
+# (git-ignored; pass it to the device tool's `carry`): headers and Chart.js its image
+# does not have, and the parity references made with this machine's HF transformers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d build/tests/reference ] || { echo "gpu-deps: run scripts/test.sh first (it makes build/tests/reference)" >&2; exit 1; }
@@ -9,5 +9,7 @@ rm -rf .gpu-deps && mkdir -p .gpu-deps/include
 cp -r /usr/include/nlohmann /usr/include/CLI /usr/include/toml++ .gpu-deps/include/
 cp /usr/include/pcre2.h .gpu-deps/include/  # the GPU machine has libpcre2-8.so.0 only
 cp /usr/include/sqlite3.h /usr/include/xxhash.h .gpu-deps/include/  # libsqlite3.so.0 only; xxHash is header-only here
+mkdir -p .gpu-deps/javascript  # Chart.js for the HTML report (src/CMakeLists.txt finds it here)
+cp /usr/share/javascript/chart.js/chart.min.js .gpu-deps/javascript/
 cp -r build/tests/reference .gpu-deps/reference
 du -sh .gpu-deps

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything hybridize needs to build and test on a fresh Debian machine:
-# the Debian -dev packages, and a project-local virtualenv (.venv) holding the
+# the Debian packages, and a project-local virtualenv (.venv) holding the
 # torch==2.11.0 wheel (whose LibTorch we link) and HF transformers (used only by
 # tests/reference to make parity references). Idempotent: a second run only checks.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
 
+# libjs-chart.js: Chart.js, compiled into HTML reports; chromium: the report's browser test.
 debian_packages=(cmake ninja-build g++ ccache libboost-graph-dev libsqlite3-dev
                  libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev
-                 libpcre2-dev libicu-dev libxxhash-dev)
+                 libpcre2-dev libicu-dev libxxhash-dev libjs-chart.js chromium)
 python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy)
 
 missing=()

@@ -13,6 +13,9 @@
 #include "infer/bench.h"
 #include "model/mil.h"
 #include "model/weights.h"
+#include "search/device.h"
+#include "search/provenance.h"
+#include "store/results_store.h"
 
 namespace hybridize::cli {
 
@@ -29,6 +32,8 @@ struct BenchOptions {
   std::string device;
   double memory_budget_gib = 16;
   uint64_t seed = 0;
+  std::string database;  // store the results there
+  std::vector<int64_t> plans;  // measure these plans' target layouts
   bool json = false;
 };
 
@@ -44,16 +49,6 @@ int64_t parse_batch(const std::string& text) {
   if (used != text.size() || used == 0 || batch < 1)
     fail("--batch: must be 'auto' or a positive number of sequences, got '", text, "'");
   return batch;
-}
-
-at::Device parse_device(const std::string& name) {
-  if (name.empty()) return torch::cuda::is_available() ? at::kCUDA : at::kCPU;
-  if (name == "cpu") return at::kCPU;
-  if (name == "cuda") {
-    if (!torch::cuda::is_available()) fail("--device cuda: no CUDA device is available");
-    return at::kCUDA;
-  }
-  fail("--device: '", name, "' is not supported (cpu or cuda)");
 }
 
 void print_table(const BenchOptions& options, const at::Device& device, const std::vector<infer::BenchResult>& results) {
@@ -92,7 +87,8 @@ void run_bench(const BenchOptions& options) {
   settings.seed = options.seed;
   if (options.prompt_length < 1) fail("--prompt-len: must be at least 1, got ", options.prompt_length);
   if (options.generated_length < 1) fail("--gen-len: must be at least 1, got ", options.generated_length);
-  const auto device = parse_device(options.device);
+  const auto device =
+      search::parse_device(options.device.empty() ? (torch::cuda::is_available() ? "cuda" : "cpu") : options.device);
   const auto dtype = model::parse_precision(options.dtype);
 
   // Layouts are checked before the (possibly long) load.
@@ -101,19 +97,32 @@ void run_bench(const BenchOptions& options) {
   for (const auto& text : options.layouts) layouts.push_back(model::Layout::parse(text, config.num_layers, "--layouts"));
   for (int64_t count : options.mamba_counts)
     layouts.push_back(with_context("--mamba-counts: ", [&] { return infer::evenly_spaced_mamba_layout(config.num_layers, count); }));
+  std::optional<store::ResultsStore> results;
+  if (!options.database.empty()) results.emplace(options.database);
+  if (!options.plans.empty() && !results) fail("--plan needs --db, the store that holds the plan");
+  for (const int64_t plan : options.plans)
+    for (const auto& target : results->find_plan(plan).targets)
+      layouts.push_back(model::Layout::parse(target.layout, config.num_layers, "plan target layout"));
   const auto ssm = config.ssm ? *config.ssm : model::mil_ssm_config(config, options.d_state);
 
   model::LoadOptions load;
   load.dtype = dtype;
   load.device = device;
   auto teacher = model::load_causal_lm(options.model, load);
-  const auto results = infer::run_bench(*teacher, layouts, ssm, settings);
+  const auto measured = infer::run_bench(*teacher, layouts, ssm, settings);
+  if (results) {
+    const auto model_record = search::describe_model(options.model, *teacher);
+    for (const auto& r : measured)
+      results->save_benchmark({0, model_record, r.layout, device.str(), options.dtype, r.prompt_length,
+                               r.generated_length, r.batch, r.prefill_tokens_per_second, r.decode_tokens_per_second,
+                               r.total_tokens_per_second, r.state_bytes_per_sequence, r.speedup, ""});
+  }
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : results) out.push_back(to_json(r));
+    for (const auto& r : measured) out.push_back(to_json(r));
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    print_table(options, device, results);
+    print_table(options, device, measured);
   }
 }
 
@@ -138,6 +147,8 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--memory-budget", options->memory_budget_gib, "GiB of device memory for --batch auto")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")->capture_default_str();
+  command->add_option("--db", options->database, "Results store to record the measurements in");
+  command->add_option("--plan", options->plans, "Also measure these stored plans' target layouts (needs --db)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");
   command->callback([options] { run_bench(*options); });
 }

@@ -42,6 +42,15 @@ int64_t insert_or_find(Database& database, const char* find_sql, const std::stri
   return database.last_insert_id();
 }
 
+int64_t find_or_add_model(Database& database, const ModelRecord& model) {
+  return insert_or_find(database, "SELECT id FROM models WHERE content_hash = ?1", model.content_hash, [&] {
+    Statement insert(database,
+                     "INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.bind(1, model.path).bind(2, model.content_hash).bind(3, model.architecture).bind(4, model.num_layers).bind(5, model.parameters);
+    insert.run();
+  });
+}
+
 }  // namespace
 
 std::string this_worker() { return host_name() + ":" + std::to_string(::getpid()); }
@@ -106,12 +115,7 @@ RunRecord ResultsStore::open_run(const std::string& name, const ModelRecord& mod
     return *existing;
   }
   Transaction transaction(database_);
-  const int64_t model_id = insert_or_find(database_, "SELECT id FROM models WHERE content_hash = ?1", model.content_hash, [&] {
-    Statement insert(database_,
-                     "INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES (?1, ?2, ?3, ?4, ?5)");
-    insert.bind(1, model.path).bind(2, model.content_hash).bind(3, model.architecture).bind(4, model.num_layers).bind(5, model.parameters);
-    insert.run();
-  });
+  const int64_t model_id = find_or_add_model(database_, model);
   const int64_t dataset_id =
       insert_or_find(database_, "SELECT id FROM datasets WHERE content_hash = ?1", dataset.content_hash, [&] {
         Statement insert(database_, "INSERT INTO datasets (spec, content_hash, samples, tokens) VALUES (?1, ?2, ?3, ?4)");
@@ -260,13 +264,14 @@ void ResultsStore::release_probes(const std::vector<int64_t>& probe_ids, const s
 
 std::vector<ProbeResult> ResultsStore::probe_results(int64_t run_id, const std::string& kind) {
   Statement query(database_,
-                  "SELECT id, kind, variant, layer, status, seconds, peak_memory_bytes, COALESCE(device, '') FROM probes "
+                  "SELECT id, kind, variant, layer, status, seconds, peak_memory_bytes, COALESCE(device, ''), "
+                  "COALESCE(finished_at, ''), COALESCE(error, '') FROM probes "
                   "WHERE run_id = ?1 AND (?2 = '' OR kind = ?2) ORDER BY kind, variant, layer");
   query.bind(1, run_id).bind(2, kind);
   std::vector<ProbeResult> results;
   while (query.step())
     results.push_back({query.integer(0), {query.text(1), query.text(2), query.integer(3)}, query.text(4), query.real(5),
-                       query.optional_integer(6), query.text(7), {}});
+                       query.optional_integer(6), query.text(7), {}, query.text(8), query.text(9)});
   Statement metrics(database_, "SELECT metric, value, ci_low, ci_high, samples FROM probe_metrics WHERE probe_id = ?1");
   for (auto& result : results) {
     metrics.bind(1, result.id);
@@ -391,6 +396,49 @@ std::vector<PlanRecord> ResultsStore::read_plans(const char* column, int64_t val
     targets.reset();
   }
   return plans;
+}
+
+std::vector<double> ResultsStore::probe_curve(int64_t probe_id) {
+  Statement query(database_, "SELECT loss FROM probe_curves WHERE probe_id = ?1 ORDER BY step");
+  query.bind(1, probe_id);
+  std::vector<double> losses;
+  while (query.step()) losses.push_back(query.real(0));
+  return losses;
+}
+
+int64_t ResultsStore::save_benchmark(const BenchmarkRecord& benchmark) {
+  Transaction transaction(database_);
+  const int64_t model_id = find_or_add_model(database_, benchmark.model);
+  Statement insert(database_,
+                   "INSERT INTO benchmarks (model_id, layout, device, dtype, prompt_length, generation_length, batch, "
+                   "prefill_tokens_per_s, decode_tokens_per_s, total_tokens_per_s, memory_per_sequence_bytes, "
+                   "ratio_to_teacher) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  insert.bind(1, model_id).bind(2, benchmark.layout).bind(3, benchmark.device).bind(4, benchmark.dtype)
+      .bind(5, benchmark.prompt_length).bind(6, benchmark.generation_length).bind(7, benchmark.batch)
+      .bind(8, benchmark.prefill_tokens_per_s).bind(9, benchmark.decode_tokens_per_s)
+      .bind(10, benchmark.total_tokens_per_s).bind(11, benchmark.memory_per_sequence).bind(12, benchmark.ratio_to_teacher);
+  insert.run();
+  const int64_t id = database_.last_insert_id();
+  transaction.commit();
+  return id;
+}
+
+std::vector<BenchmarkRecord> ResultsStore::benchmarks(const std::string& model_hash) {
+  Statement query(database_,
+                  "SELECT b.id, m.path, m.content_hash, m.architecture, m.num_layers, m.parameters, b.layout, b.device, "
+                  "b.dtype, b.prompt_length, b.generation_length, b.batch, b.prefill_tokens_per_s, "
+                  "b.decode_tokens_per_s, b.total_tokens_per_s, b.memory_per_sequence_bytes, b.ratio_to_teacher, "
+                  "b.created_at FROM benchmarks b JOIN models m ON m.id = b.model_id WHERE m.content_hash = ?1 "
+                  "ORDER BY b.id");
+  query.bind(1, model_hash);
+  std::vector<BenchmarkRecord> rows;
+  while (query.step())
+    rows.push_back({query.integer(0),
+                    {query.text(1), query.text(2), query.text(3), query.integer(4), query.integer(5)},
+                    query.text(6), query.text(7), query.text(8), query.integer(9), query.integer(10), query.integer(11),
+                    query.optional_real(12), query.optional_real(13), query.optional_real(14),
+                    query.optional_integer(15), query.optional_real(16), query.text(17)});
+  return rows;
 }
 
 }  // namespace hybridize::store

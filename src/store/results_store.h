@@ -68,6 +68,8 @@ struct ProbeResult {
   std::optional<int64_t> peak_memory_bytes;
   std::string device;
   std::map<std::string, MetricSummary> metrics;
+  std::string finished_at;  // empty until done
+  std::string error;        // why a failed probe failed
 };
 
 // A replacement plan (search/planner.h) as stored: the layer order, the
@@ -106,6 +108,23 @@ struct PlanRecord {
   nlohmann::json config;
   std::vector<StageRecord> stages;
   std::vector<PlanTargetRecord> targets;
+  std::string created_at;
+};
+
+// One measured generation benchmark (`hybridize bench`) of a model under a
+// layout: the teacher (all attention) or a hybrid.
+struct BenchmarkRecord {
+  int64_t id = 0;
+  ModelRecord model;
+  std::string layout;
+  std::string device;
+  std::string dtype;
+  int64_t prompt_length = 0;
+  int64_t generation_length = 0;
+  int64_t batch = 0;
+  std::optional<double> prefill_tokens_per_s, decode_tokens_per_s, total_tokens_per_s;
+  std::optional<int64_t> memory_per_sequence;
+  std::optional<double> ratio_to_teacher;
   std::string created_at;
 };
 
@@ -185,6 +204,14 @@ class ResultsStore {
   void update_stage(int64_t stage_id, const std::string& status, const std::string& checkpoint,
                     const nlohmann::json& metrics);
   nlohmann::json stage_metrics(int64_t stage_id);
+
+  // The loss per step of a probe's training (MMR), empty when it has none.
+  std::vector<double> probe_curve(int64_t probe_id);
+
+  // Adds a benchmark row (its model is found by content hash, or added); returns its id.
+  int64_t save_benchmark(const BenchmarkRecord& benchmark);
+  // The benchmarks of the model with this content hash, oldest first.
+  std::vector<BenchmarkRecord> benchmarks(const std::string& model_hash);
 
   Database& database() { return database_; }
 

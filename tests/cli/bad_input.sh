@@ -162,5 +162,36 @@ expect_error "bench: zero batch" "--batch: must be 'auto' or a positive number o
 expect_error "bench: too many Mamba layers" "--mamba-counts: Mamba layer count 4 is outside 0..3" "${bench[@]}" --mamba-counts 4
 expect_error "bench: budget below the weights" "does not fit the memory budget" "${bench[@]}" --memory-budget 0.00001
 
+# hybridize report: a missing database is not created, runs are named, the output must be writable.
+expect_error "report of a missing database" "absent.db: no such results database" \
+  report --db "$work/absent.db" --out "$work/report.html"
+[ ! -e "$work/absent.db" ] || { echo "FAIL report created the missing database"; failures=$((failures + 1)); }
+: > "$work/empty.db"
+expect_error "report of a database without runs" "empty.db: holds no run yet" report --db "$work/empty.db" --out "$work/r.html"
+"$python" - "$work/empty.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES ('/m', 'h', 'LlamaForCausalLM', 2, 10)")
+db.execute("INSERT INTO datasets (spec, content_hash, samples, tokens) VALUES ('synthetic', 'd', 1, 1)")
+for name in ("alpha", "beta"):
+    db.execute("INSERT INTO runs (name, model_id, dataset_id, config, code_version, seed) VALUES (?, 1, 1, '{}', 't', 0)", (name,))
+db.commit()
+PY
+expect_error "report of an unknown run" "no run 'gamma'; its runs: alpha, beta" \
+  report --db "$work/empty.db" --run gamma --out "$work/r.html"
+expect_error "report without --run of several runs" "holds 2 runs (alpha, beta); pass --run NAME" \
+  report --db "$work/empty.db" --out "$work/r.html"
+expect_error "report into a missing directory" "cannot create" \
+  report --db "$work/empty.db" --run alpha --out "$work/no-such-dir/r.html"
+mkdir -p "$work/a-directory"
+expect_error "report onto a directory" "a-directory: rename failed" \
+  report --db "$work/empty.db" --run alpha --out "$work/a-directory"
+echo "not sqlite" > "$work/text.db"
+expect_error "report of a file that is not SQLite" "text.db" report --db "$work/text.db" --out "$work/r.html"
+out=$("$exe" report --db "$work/empty.db" --run alpha --out "$work/alpha.html") \
+  || { echo "FAIL report of a run without results"; failures=$((failures + 1)); }
+[[ "$out" == "$work/alpha.html" ]] && grep -q "hybridize score loo" "$work/alpha.html" \
+  || { echo "FAIL report of a run without results lacks the commands that fill it"; failures=$((failures + 1)); }
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

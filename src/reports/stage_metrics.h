@@ -1,0 +1,29 @@
+#pragma once
+// What the report reads from a stage's `metrics` JSON (written by the
+// distillation executor): the tokens it trained on, its loss curve and its
+// evaluation. Only `tokens` and the curve have fixed meanings; every other
+// number is shown under its own name, so new metrics appear without a change here.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+#include <nlohmann/json.hpp>
+
+namespace hybridize::reports {
+
+struct StageMetrics {
+  std::optional<int64_t> tokens;
+  std::vector<std::pair<double, double>> loss_curve;  // (step, loss)
+  // Every other number, by name: nested objects' names joined with '.', except
+  // that an "eval" or "evaluation" object's entries keep their bare names.
+  std::map<std::string, double> values;
+};
+
+// Reads `metrics` (null or empty: the stage has not run). The loss curve is the first
+// array under a key that contains "loss" or "curve": plain numbers (step = index),
+// [step, loss] pairs or {"step", "loss"} objects. Other shapes are ignored.
+StageMetrics read_stage_metrics(const nlohmann::json& metrics);
+
+}  // namespace hybridize::reports
