@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "infer/bench.h"
 #include "io/hf_config.h"
 #include "model/causal_lm.h"
 #include "model/weights.h"
@@ -43,11 +44,7 @@ int main(int argc, char** argv) try {
   const at::Device device(device_name);
   const auto options = at::TensorOptions().dtype(model::parse_precision(dtype)).device(device);
   model::CausalLM teacher(config, model::Layout::all_attention(config.num_layers), options);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& item : teacher->named_parameters())
-      item.key().find("norm") != std::string::npos ? item.value().fill_(1.0) : item.value().normal_(0.0, 0.02);
-  }
+  infer::fill_random_weights_for_speed(*teacher);
   const auto ids = torch::randint(config.vocab_size, {batch, tokens}, at::TensorOptions().dtype(at::kLong).device(device));
   const auto targets = torch::randint(config.vocab_size, {batch, tokens}, ids.options());
   const auto mask = torch::ones({batch, tokens}, ids.options().dtype(at::kBool));

@@ -32,6 +32,7 @@ struct BenchOptions {
   std::string device;
   double memory_budget_gib = 16;
   uint64_t seed = 0;
+  bool random_init = false;  // build from config.json alone with random weights
   std::string database;  // store the results there
   std::vector<int64_t> plans;  // measure these plans' target layouts
   bool json = false;
@@ -100,6 +101,7 @@ void run_bench(const BenchOptions& options) {
   std::optional<store::ResultsStore> results;
   if (!options.database.empty()) results.emplace(options.database);
   if (!options.plans.empty() && !results) fail("--plan needs --db, the store that holds the plan");
+  if (results && options.random_init) fail("--db: random weights have no content to record; drop --random-init");
   for (const int64_t plan : options.plans)
     for (const auto& target : results->find_plan(plan).targets)
       layouts.push_back(model::Layout::parse(target.layout, config.num_layers, "plan target layout"));
@@ -108,7 +110,14 @@ void run_bench(const BenchOptions& options) {
   model::LoadOptions load;
   load.dtype = dtype;
   load.device = device;
-  auto teacher = model::load_causal_lm(options.model, load);
+  model::CausalLM teacher{nullptr};
+  if (options.random_init) {
+    teacher = model::CausalLM(config, model::Layout::all_attention(config.num_layers),
+                              at::TensorOptions().dtype(dtype).device(device));
+    infer::fill_random_weights_for_speed(*teacher);
+  } else {
+    teacher = model::load_causal_lm(options.model, load);
+  }
   const auto measured = infer::run_bench(*teacher, layouts, ssm, settings);
   if (results) {
     const auto model_record = search::describe_model(options.model, *teacher);
@@ -147,6 +156,8 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--memory-budget", options->memory_budget_gib, "GiB of device memory for --batch auto")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")->capture_default_str();
+  command->add_flag("--random-init", options->random_init,
+                    "Random weights from config.json alone (speed does not depend on the values)");
   command->add_option("--db", options->database, "Results store to record the measurements in");
   command->add_option("--plan", options->plans, "Also measure these stored plans' target layouts (needs --db)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");

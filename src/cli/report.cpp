@@ -1,13 +1,12 @@
 // `hybridize report --db FILE --out report.html`: one self-contained HTML page
 // of a run for reviewers, read from the results store alone.
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/version.h"
 #include "reports/html_report.h"
 #include "reports/report_model.h"
@@ -23,15 +22,6 @@ struct ReportCommandOptions {
   std::string run;
   std::string title;
 };
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 store::RunRecord choose_run(store::ResultsStore& results, const std::string& wanted) {
   const auto runs = results.runs();
@@ -57,7 +47,7 @@ void run_report(const ReportCommandOptions& options) {
   const auto run = choose_run(results, options.run);
   const auto model = reports::read_report(results, run);
   const std::string html =
-      reports::render_html_report(model, {options.title, utc_now(), std::string(code_version())});
+      reports::render_html_report(model, {options.title, utc_timestamp(), std::string(code_version())});
   write_file_atomically(options.out, html);
   std::printf("%s\n", options.out.c_str());
 }

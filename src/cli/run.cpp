@@ -1,11 +1,22 @@
 // `hybridize run CONFIG`: the whole pipeline from one config file: score ->
 // plan -> distil -> bench -> report. Every step stores what it finishes, so a
 // second run (or one after an interruption) continues where the last stopped.
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/run_config.h"
+#include "core/atomic_file.h"
+#include "core/version.h"
+#include "infer/bench.h"
+#include "model/mil.h"
+#include "model/weights.h"
+#include "reports/html_report.h"
+#include "reports/report_model.h"
+#include "search/device.h"
+#include "search/provenance.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/log.h"
 #include "io/hf_config.h"
 #include "search/plan_executor.h"
@@ -101,6 +112,45 @@ void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plan
   }
 }
 
+// Generation throughput of the teacher and every plan target's layout, once per store.
+void bench(const RunConfig& config, const std::vector<store::PlanRecord>& plans) {
+  store::ResultsStore results(config.db);
+  const auto run = *results.find_run(config.name);
+  if (!results.benchmarks(run.model.content_hash).empty()) return;
+  log_info("run: bench");
+  model::LoadOptions load;
+  load.dtype = model::parse_precision(config.dtype);
+  load.device = search::parse_device(config.device);
+  auto teacher = model::load_causal_lm(config.model, load);
+  std::vector<model::Layout> layouts;
+  std::vector<std::string> seen;
+  for (const auto& plan : plans)
+    for (const auto& target : plan.targets)
+      if (std::find(seen.begin(), seen.end(), target.layout) == seen.end()) {
+        seen.push_back(target.layout);
+        layouts.push_back(model::Layout::parse(target.layout, teacher->config.num_layers, "plan target layout"));
+      }
+  infer::BenchSettings settings;
+  settings.prompt_length = config.prompt_len;
+  settings.generated_length = config.gen_len;
+  settings.batch = config.bench_batch;
+  settings.seed = config.seed;
+  const auto measured = infer::run_bench(*teacher, layouts, model::mil_ssm_config(teacher->config), settings);
+  const auto model_record = search::describe_model(config.model, *teacher);
+  for (const auto& r : measured)
+    results.save_benchmark({0, model_record, r.layout, config.device, config.dtype, r.prompt_length, r.generated_length,
+                            r.batch, r.prefill_tokens_per_second, r.decode_tokens_per_second, r.total_tokens_per_second,
+                            r.state_bytes_per_sequence, r.speedup, ""});
+}
+
+void report(const RunConfig& config) {
+  store::ResultsStore results(config.db);
+  const auto run = *results.find_run(config.name);
+  const auto html = reports::render_html_report(reports::read_report(results, run),
+                                                {"hybridize run " + config.name, utc_timestamp(), std::string(code_version())});
+  write_file_atomically(config.report, html);
+}
+
 }  // namespace
 
 void add_run_command(CLI::App& app) {
@@ -112,7 +162,9 @@ void add_run_command(CLI::App& app) {
     score(config);
     const auto made = plans(config);
     distill(config, made);
-    std::printf("results in %s\n", config.db.c_str());
+    bench(config, made);
+    report(config);
+    std::printf("results in %s\nreport: %s\n", config.db.c_str(), config.report.c_str());
   });
 }
 

@@ -1,6 +1,8 @@
 #include "core/format.h"
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace hybridize {
 
@@ -25,6 +27,15 @@ std::string format_count(int64_t count) {
 std::string format_bytes(uint64_t bytes) {
   static const char* const units[] = {" B", " KiB", " MiB", " GiB", " TiB"};
   return scaled(static_cast<double>(bytes), 1024.0, units, 5);
+}
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
 }
 
 }  // namespace hybridize

@@ -7,5 +7,6 @@ namespace hybridize {
 
 std::string format_count(int64_t count);   // 15023456789 -> "15.02B"
 std::string format_bytes(uint64_t bytes);  // 1536 -> "1.50 KiB"
+std::string utc_timestamp();               // now: "2026-11-26T06:30:00Z"
 
 }  // namespace hybridize

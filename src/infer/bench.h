@@ -32,6 +32,11 @@ struct BenchResult {
   double speedup = 1;                    // total_tokens_per_second over the teacher's (the first result)
 };
 
+// Fills every weight with N(0, 0.02) draws on its own device (norms 1): for
+// measuring speed, which does not depend on the values, without a checkpoint
+// or the CPU time of train::initialize_weights' reproducible draws.
+void fill_random_weights_for_speed(model::CausalLMImpl& model);
+
 // `count` Mamba layers spread evenly over `num_layers` (layer floor((2i+1) n / 2k)), the rest attention.
 model::Layout evenly_spaced_mamba_layout(int64_t num_layers, int64_t count);
 
