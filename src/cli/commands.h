@@ -6,5 +6,6 @@ namespace hybridize::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace hybridize::cli

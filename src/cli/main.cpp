@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   });
   hybridize::cli::add_inspect_command(app);
   hybridize::cli::add_data_command(app);
+  hybridize::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

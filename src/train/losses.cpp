@@ -1,0 +1,196 @@
+#include "train/losses.h"
+
+#include <torch/torch.h>
+
+#include "core/error.h"
+
+namespace hybridize::train {
+
+namespace {
+
+enum class LossKind : int64_t { ReverseKL, ForwardKL, CrossEntropy };
+
+LossKind loss_kind(Divergence kind) {
+  return kind == Divergence::ReverseKL ? LossKind::ReverseKL : LossKind::ForwardKL;
+}
+
+at::Tensor float_logits(const at::Tensor& hidden, const at::Tensor& weight) {
+  return at::linear(hidden, weight).to(at::kFloat);
+}
+
+// Per-token losses [c] (fp32) of one chunk of c tokens; differentiable through
+// the student's hidden states and head. The teacher tensors are unused for CE,
+// the targets for KL.
+at::Tensor chunk_losses(LossKind kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,
+                        const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, const at::Tensor& targets,
+                        double temperature) {
+  const auto student_logits = float_logits(student_hidden, student_weight);
+  if (kind == LossKind::CrossEntropy)
+    return -at::log_softmax(student_logits, -1).gather(1, targets.unsqueeze(1)).squeeze(1);
+  const auto log_student = at::log_softmax(student_logits / temperature, -1);
+  const auto log_teacher = at::log_softmax(float_logits(teacher_hidden, teacher_weight) / temperature, -1);
+  if (kind == LossKind::ReverseKL) return (log_student.exp() * (log_student - log_teacher)).sum(-1);
+  return (log_teacher.exp() * (log_teacher - log_student)).sum(-1);
+}
+
+// Tensors a loss kind does not use travel through autograd as empty placeholders
+// (custom Functions refuse undefined inputs).
+at::Tensor rows(const at::Tensor& tensor, int64_t start, int64_t count) {
+  return tensor.numel() > 0 ? tensor.narrow(0, start, count) : tensor;
+}
+
+// sum_i weights_i * loss_i over all rows, chunk by chunk; the backward pass
+// recomputes each chunk's logits instead of keeping them.
+struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& student_hidden,
+                            const at::Tensor& student_weight, const at::Tensor& teacher_hidden,
+                            const at::Tensor& teacher_weight, const at::Tensor& targets, const at::Tensor& weights,
+                            int64_t kind, int64_t chunk, double temperature) {
+    ctx->save_for_backward({student_hidden, student_weight, teacher_hidden, teacher_weight, targets, weights});
+    ctx->saved_data["kind"] = kind;
+    ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["temperature"] = temperature;
+    auto total = at::zeros({}, student_hidden.options().dtype(at::kFloat));
+    const int64_t n = student_hidden.size(0);
+    for (int64_t start = 0; start < n; start += chunk) {
+      const int64_t count = std::min(chunk, n - start);
+      const auto losses = chunk_losses(static_cast<LossKind>(kind), rows(student_hidden, start, count), student_weight,
+                                       rows(teacher_hidden, start, count), teacher_weight, rows(targets, start, count),
+                                       temperature);
+      total += (losses * weights.narrow(0, start, count)).sum();
+    }
+    return total;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &student_hidden = saved[0], &student_weight = saved[1], &teacher_hidden = saved[2],
+               &teacher_weight = saved[3], &targets = saved[4], &weights = saved[5];
+    const auto kind = static_cast<LossKind>(ctx->saved_data["kind"].toInt());
+    const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const bool need_hidden = ctx->needs_input_grad(0), need_weight = ctx->needs_input_grad(1);
+    at::Tensor grad_hidden = need_hidden ? at::zeros_like(student_hidden) : at::Tensor();
+    // The head's gradient sums over every chunk: accumulate in fp32 whatever the weight's dtype.
+    at::Tensor grad_weight = need_weight ? at::zeros_like(student_weight, at::kFloat) : at::Tensor();
+    const auto weight = student_weight.detach().requires_grad_(need_weight);
+    const int64_t n = student_hidden.size(0);
+    torch::AutoGradMode enable_grad(true);
+    for (int64_t start = 0; start < n; start += chunk) {
+      const int64_t count = std::min(chunk, n - start);
+      const auto hidden = student_hidden.narrow(0, start, count).detach().requires_grad_(need_hidden);
+      const auto loss = (chunk_losses(kind, hidden, weight, rows(teacher_hidden, start, count), teacher_weight,
+                                      rows(targets, start, count), temperature) *
+                         weights.narrow(0, start, count))
+                            .sum();
+      std::vector<at::Tensor> inputs;
+      if (need_hidden) inputs.push_back(hidden);
+      if (need_weight) inputs.push_back(weight);
+      const auto grads = torch::autograd::grad({loss}, inputs, {grad_outputs[0]});
+      if (need_hidden) grad_hidden.narrow(0, start, count).copy_(grads[0]);
+      if (need_weight) grad_weight += grads.back();
+    }
+    if (need_weight) grad_weight = grad_weight.to(student_weight.scalar_type());
+    return {grad_hidden, grad_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(),  at::Tensor(),  at::Tensor()};
+  }
+};
+
+void check_head(const LogitHead& head, const at::Tensor& hidden, const char* side) {
+  if (!head.weight.defined() || head.weight.dim() != 2)
+    fail(side, " head weight must be [vocab, hidden]");
+  if (hidden.dim() != 2)
+    fail(side, " hidden states must be [tokens, hidden], got ", hidden.dim(), " dimensions");
+  if (hidden.size(1) != head.weight.size(1))
+    fail(side, " hidden size ", hidden.size(1), " does not match its head weight's ", head.weight.size(1));
+  if (head.chunk_tokens <= 0) fail(side, " head chunk_tokens must be positive, got ", head.chunk_tokens);
+}
+
+void check_pair(const LogitHead& teacher_head, const at::Tensor& teacher_hidden, const LogitHead& student_head,
+                const at::Tensor& student_hidden, double temperature) {
+  check_head(teacher_head, teacher_hidden, "teacher");
+  check_head(student_head, student_hidden, "student");
+  if (teacher_hidden.size(0) != student_hidden.size(0))
+    fail("teacher has ", teacher_hidden.size(0), " tokens but the student ", student_hidden.size(0));
+  if (teacher_head.weight.size(0) != student_head.weight.size(0))
+    fail("teacher vocabulary ", teacher_head.weight.size(0), " differs from the student's ",
+         student_head.weight.size(0));
+  if (!(temperature > 0)) fail("temperature must be positive, got ", temperature);
+}
+
+void check_per_token(const at::Tensor& tensor, at::ScalarType dtype, int64_t tokens, const char* what) {
+  if (tensor.dim() != 1 || tensor.size(0) != tokens || tensor.scalar_type() != dtype)
+    fail(what, " must be a [", tokens, "] ", c10::toString(dtype), " tensor, got ", tensor.sizes(), " ",
+         c10::toString(tensor.scalar_type()));
+}
+
+// The mean of the chunked loss over the rows `mask` selects.
+at::Tensor masked_mean(LossKind kind, const LogitHead& student_head, const at::Tensor& student_hidden,
+                       const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, const at::Tensor& targets,
+                       const at::Tensor& mask, double temperature) {
+  check_per_token(mask, at::kBool, student_hidden.size(0), "mask");
+  const auto index = mask.nonzero().squeeze(1);
+  const int64_t count = index.size(0);
+  // Nothing selected: a zero that still belongs to the graph.
+  if (count == 0) return (student_hidden.sum() * 0).to(at::kFloat);
+  const auto placeholder = at::empty({0}, student_hidden.options());
+  const auto select = [&](const at::Tensor& t) { return t.defined() ? t.index_select(0, index) : placeholder; };
+  const auto detached = [&](const at::Tensor& t) { return t.defined() ? t.detach() : placeholder; };
+  const auto weights = at::full({count}, 1.0 / static_cast<double>(count), student_hidden.options().dtype(at::kFloat));
+  return ChunkedLoss::apply(select(student_hidden), student_head.weight, detached(select(teacher_hidden)), detached(teacher_weight), select(targets),
+                            weights, static_cast<int64_t>(kind), student_head.chunk_tokens, temperature);
+}
+
+}  // namespace
+
+LogitHead head_of(model::CausalLMImpl& model, int64_t chunk_tokens) {
+  return {model.lm_head ? model.lm_head->weight : model.model->embed_tokens->weight, chunk_tokens};
+}
+
+at::Tensor token_kl(const LogitHead& teacher_head, const at::Tensor& teacher_hidden, const LogitHead& student_head,
+                    const at::Tensor& student_hidden, Divergence kind, double temperature) {
+  check_pair(teacher_head, teacher_hidden, student_head, student_hidden, temperature);
+  torch::NoGradGuard no_grad;
+  const int64_t n = student_hidden.size(0), chunk = student_head.chunk_tokens;
+  auto out = at::empty({n}, student_hidden.options().dtype(at::kFloat));
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t count = std::min(chunk, n - start);
+    out.narrow(0, start, count)
+        .copy_(chunk_losses(loss_kind(kind), student_hidden.narrow(0, start, count), student_head.weight,
+                            teacher_hidden.narrow(0, start, count), teacher_head.weight, at::Tensor(), temperature));
+  }
+  return out;
+}
+
+at::Tensor token_nll(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets) {
+  check_head(head, hidden, "model");
+  check_per_token(targets, at::kLong, hidden.size(0), "targets");
+  torch::NoGradGuard no_grad;
+  const int64_t n = hidden.size(0), chunk = head.chunk_tokens;
+  auto out = at::empty({n}, hidden.options().dtype(at::kFloat));
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t count = std::min(chunk, n - start);
+    out.narrow(0, start, count)
+        .copy_(chunk_losses(LossKind::CrossEntropy, hidden.narrow(0, start, count), head.weight, at::Tensor(),
+                            at::Tensor(), targets.narrow(0, start, count), 1.0));
+  }
+  return out;
+}
+
+at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& teacher_hidden,
+                             const LogitHead& student_head, const at::Tensor& student_hidden, const at::Tensor& mask,
+                             Divergence kind, double temperature) {
+  check_pair(teacher_head, teacher_hidden, student_head, student_hidden, temperature);
+  return masked_mean(loss_kind(kind), student_head, student_hidden, teacher_hidden, teacher_head.weight, at::Tensor(),
+                     mask, temperature);
+}
+
+at::Tensor cross_entropy_loss(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets,
+                              const at::Tensor& mask) {
+  check_head(head, hidden, "model");
+  check_per_token(targets, at::kLong, hidden.size(0), "targets");
+  return masked_mean(LossKind::CrossEntropy, head, hidden, at::Tensor(), at::Tensor(), targets, mask, 1.0);
+}
+
+}  // namespace hybridize::train

@@ -1,0 +1,79 @@
+#pragma once
+// Training a small Llama-family teacher from scratch on the built-in synthetic
+// reasoning task (the demo's teacher), and its teacher-forced evaluation.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+
+#include "data/synthetic_task.h"
+#include "model/causal_lm.h"
+
+namespace hybridize::train {
+
+struct TeacherShape {
+  int64_t layers = 4;
+  int64_t hidden = 64;
+  int64_t heads = 4;
+  int64_t kv_heads = 2;
+  int64_t intermediate = 128;
+};
+
+// A LlamaForCausalLM config over the synthetic vocabulary, long enough for the task's longest problem.
+io::TransformerConfig teacher_config(const TeacherShape& shape, const data::synthetic::TaskConfig& task);
+
+// Everything that fixes a run's result: a resumed run must have the same.
+struct TeacherTraining {
+  TeacherShape shape;
+  data::synthetic::TaskConfig task;
+  int64_t steps = 2000;
+  int64_t batch = 32;  // problems per micro-batch
+  int64_t accumulation = 1;
+  double learning_rate = 3e-3;
+  double min_learning_rate = 3e-4;
+  int64_t warmup_steps = 100;
+  double weight_decay = 0.01;
+  double max_grad_norm = 1.0;
+  uint64_t seed = 1;  // weights and data order
+  int64_t train_problems = 20000;
+
+  // Throws Error naming the setting that is out of range.
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+struct StepProgress {
+  int64_t step;  // steps finished
+  double loss;   // this step's mean completion-token loss
+  int64_t tokens;  // input tokens of this step
+  bool applied;
+};
+
+struct TeacherRun {
+  std::filesystem::path checkpoint_dir;  // resumed from when it holds a checkpoint
+  int64_t checkpoint_every = 200;
+  std::optional<int64_t> stop_after;  // end early (as if interrupted) after this step, checkpointed
+  std::function<void(const StepProgress&)> on_step;
+  std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step
+};
+
+// Trains (or resumes and finishes) the teacher; returns it. Throws Error when
+// the checkpoint directory holds a run with other settings, naming the setting.
+model::CausalLM train_teacher(const TeacherTraining& settings, const TeacherRun& run);
+
+struct TeacherForcedAccuracy {
+  int64_t problems = 0;
+  int64_t answers_correct = 0;  // every answer token (digits and EOS) is the argmax given the gold text before it
+  int64_t completion_tokens = 0;
+  int64_t completion_tokens_correct = 0;
+
+  double answer_accuracy() const;
+  double token_accuracy() const;
+};
+
+TeacherForcedAccuracy teacher_forced_accuracy(model::CausalLMImpl& model,
+                                              std::span<const data::synthetic::Problem> problems, int64_t batch = 64);
+
+}  // namespace hybridize::train
