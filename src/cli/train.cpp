@@ -46,15 +46,18 @@ void report_accuracy(const std::filesystem::path& out, const TrainOptions& optio
   std::printf("validation   %lld problems, teacher-forced answer accuracy %s, completion token accuracy %s\n",
               static_cast<long long>(full.problems), percent(full.answer_accuracy()).c_str(),
               percent(full.token_accuracy()).c_str());
-  std::printf("layer  answer accuracy without its attention  drop\n");
+  std::printf("without the attention of one layer:\nlayer  answer accuracy (drop)  completion token accuracy (drop)\n");
   const int64_t layers = options.settings.shape.layers;
   for (int64_t layer = 0; layer < layers; ++layer) {
     std::string letters(static_cast<std::size_t>(layers), 'A');
     letters[static_cast<std::size_t>(layer)] = 'I';
     auto ablated = model::load_causal_lm(out, {at::kFloat, at::kCPU, model::Layout::parse(letters, layers, "ablation")});
     const auto accuracy = train::teacher_forced_accuracy(*ablated, problems);
-    std::printf("%5lld  %39s  %s\n", static_cast<long long>(layer), percent(accuracy.answer_accuracy()).c_str(),
-                percent(full.answer_accuracy() - accuracy.answer_accuracy()).c_str());
+    std::printf("%5lld  %6s (%6s)          %6s (%6s)\n", static_cast<long long>(layer),
+                percent(accuracy.answer_accuracy()).c_str(),
+                percent(full.answer_accuracy() - accuracy.answer_accuracy()).c_str(),
+                percent(accuracy.token_accuracy()).c_str(),
+                percent(full.token_accuracy() - accuracy.token_accuracy()).c_str());
   }
 }
 

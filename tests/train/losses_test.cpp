@@ -147,6 +147,29 @@ TEST_CASE("a frozen student head gets no gradient and an empty mask gives a zero
   CHECK(hidden2.grad().abs().max().item<double>() == 0);
 }
 
+TEST_CASE("bf16 hidden states with an fp32 head (as under autocast) match fp32 to bf16 precision", "[train][losses]") {
+  const auto in = random_inputs(6);
+  const auto hidden = in.student_hidden.to(at::kBFloat16).requires_grad_(true);
+  const auto weight = in.student_weight.clone().requires_grad_(true);
+  const auto loss = train::distillation_loss({in.teacher_weight, 3}, in.teacher_hidden.to(at::kBFloat16), {weight, 3},
+                                             hidden, in.mask, Divergence::ReverseKL);
+  loss.backward();
+  CHECK(loss.scalar_type() == at::kFloat);
+  CHECK(hidden.grad().scalar_type() == at::kBFloat16);
+  CHECK(weight.grad().scalar_type() == at::kFloat);
+
+  const auto ref_hidden = in.student_hidden.clone().requires_grad_(true);
+  const auto ref_weight = in.student_weight.clone().requires_grad_(true);
+  const auto reference = masked_mean(reference_kl(in, ref_hidden, ref_weight, Divergence::ReverseKL, 1.0), in.mask);
+  reference.backward();
+  CHECK(loss.item<double>() == Approx(reference.item<double>()).epsilon(3e-2));
+  const auto relative = [](const at::Tensor& a, const at::Tensor& b) {
+    return ((a.to(at::kFloat) - b).norm() / b.norm()).item<double>();
+  };
+  CHECK(relative(hidden.grad(), ref_hidden.grad()) < 3e-2);
+  CHECK(relative(weight.grad(), ref_weight.grad()) < 3e-2);
+}
+
 TEST_CASE("losses refuse mismatched shapes naming what disagrees", "[train][losses][bad-input]") {
   const auto in = random_inputs(5);
   REQUIRE_ERROR(train::token_kl({in.teacher_weight}, in.teacher_hidden.narrow(0, 0, 4), {in.student_weight},
