@@ -14,5 +14,6 @@ void add_bench_command(CLI::App& app);
 // `data tokenize`, registered by add_data_command under `data`.
 void add_data_tokenize_command(CLI::App& data_command);
 void add_report_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace hybridize::cli

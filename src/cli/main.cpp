@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   hybridize::cli::add_run_command(app);
   hybridize::cli::add_bench_command(app);
   hybridize::cli::add_report_command(app);
+  hybridize::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -14,8 +14,11 @@ LossKind loss_kind(Divergence kind) {
   return kind == Divergence::ReverseKL ? LossKind::ReverseKL : LossKind::ForwardKL;
 }
 
+// The matmul runs in the hidden states' dtype: under bf16 autocast they are bf16
+// while the head keeps fp32 master weights, and the backward pass (on autograd's
+// thread, outside the autocast region) must make the same logits.
 at::Tensor float_logits(const at::Tensor& hidden, const at::Tensor& weight) {
-  return at::linear(hidden, weight).to(at::kFloat);
+  return at::linear(hidden, weight.to(hidden.scalar_type())).to(at::kFloat);
 }
 
 // Per-token losses [c] (fp32) of one chunk of c tokens; differentiable through

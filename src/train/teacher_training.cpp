@@ -120,6 +120,7 @@ model::CausalLM train_teacher(const TeacherTraining& settings, const TeacherRun&
   const auto head = head_of(*teacher);
   std::vector<synthetic::Problem> micro_batch(static_cast<std::size_t>(settings.batch));
   const int64_t end = std::min(settings.steps, run.stop_after.value_or(settings.steps));
+  if (run.on_begin) run.on_begin(optimizer.steps_taken());
   while (optimizer.steps_taken() < end) {
     const int64_t step = optimizer.steps_taken();
     double loss_sum = 0;

@@ -56,6 +56,7 @@ struct TeacherRun {
   int64_t checkpoint_every = 200;
   std::optional<int64_t> stop_after;  // end early (as if interrupted) after this step, checkpointed
   std::function<void(const StepProgress&)> on_step;
+  std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step
 };
 
 // Trains (or resumes and finishes) the teacher; returns it. Throws Error when

@@ -193,5 +193,18 @@ out=$("$exe" report --db "$work/empty.db" --run alpha --out "$work/alpha.html") 
 [[ "$out" == "$work/alpha.html" ]] && grep -q "hybridize score loo" "$work/alpha.html" \
   || { echo "FAIL report of a run without results lacks the commands that fill it"; failures=$((failures + 1)); }
 
+# train: bad shapes, and a checkpoint directory of another run or with a broken pointer.
+tiny=(train --layers 1 --hidden 16 --kv-heads 1 --intermediate 16 --steps 2 --warmup 0
+      --train-problems 8 --validation-problems 2)
+expect_error "train: heads not dividing hidden" "teacher hidden 16 is not a multiple of heads 3" \
+  "${tiny[@]}" --heads 3 --batch 2 --out "$work/teacher-heads"
+"$exe" "${tiny[@]}" --heads 2 --batch 2 --out "$work/teacher" --stop-after 1 >/dev/null 2>&1 \
+  || { echo "FAIL tiny teacher does not train"; failures=$((failures + 1)); }
+expect_error "train: resuming with other settings" "the checkpoint was trained with batch 2, not 3" \
+  "${tiny[@]}" --heads 2 --batch 3 --out "$work/teacher"
+echo "step-000007" > "$work/teacher.checkpoints/latest"
+expect_error "train: latest names a missing checkpoint" "checkpoint step-000007 has no state.json" \
+  "${tiny[@]}" --heads 2 --batch 2 --out "$work/teacher"
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]
