@@ -25,14 +25,17 @@ struct TeacherShape {
 io::TransformerConfig teacher_config(const TeacherShape& shape, const data::synthetic::TaskConfig& task);
 
 // Everything that fixes a run's result: a resumed run must have the same.
+// The defaults make the demo teacher (configs/demo-teacher/README.md). Its task
+// is easier than the generator's defaults: with up to 6 steps a teacher of this
+// size trained for CPU minutes stays near 60% answer accuracy.
 struct TeacherTraining {
   TeacherShape shape;
-  data::synthetic::TaskConfig task;
-  int64_t steps = 2000;
+  data::synthetic::TaskConfig task{.min_steps = 1, .max_steps = 2, .modulus = 5};
+  int64_t steps = 4000;
   int64_t batch = 32;  // problems per micro-batch
   int64_t accumulation = 1;
-  double learning_rate = 3e-3;
-  double min_learning_rate = 3e-4;
+  double learning_rate = 5e-3;
+  double min_learning_rate = 5e-4;
   int64_t warmup_steps = 100;
   double weight_decay = 0.01;
   double max_grad_norm = 1.0;

@@ -6,6 +6,7 @@
 
 #include "catch.h"
 #include "data/synthetic_vocabulary.h"
+#include "model/weights.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
 #include "train/synthetic_batches.h"
@@ -172,4 +173,15 @@ TEST_CASE("teacher-forced accuracy counts a problem right only when all its answ
   int64_t completion_tokens = 0;
   for (const auto& p : problems) completion_tokens += static_cast<int64_t>(p.completion().size());
   CHECK(accuracy.completion_tokens == completion_tokens);
+}
+
+TEST_CASE("the shipped demo teacher answers validation problems and needs its first layer's attention", "[train][teacher]") {
+  const auto dir = std::filesystem::path(HYBRIDIZE_SOURCE_DIR) / "configs" / "demo-teacher";
+  const train::TeacherTraining defaults;  // the settings that made it
+  const auto problems = synthetic::generate_split(defaults.task, synthetic::Split::Validation, 100);
+  auto teacher = model::load_causal_lm(dir);
+  CHECK(teacher->config.vocab_size == synthetic::kVocabSize);
+  CHECK(train::teacher_forced_accuracy(*teacher, problems).answer_accuracy() >= 0.95);
+  auto ablated = model::load_causal_lm(dir, {at::kFloat, at::kCPU, model::Layout::parse("IAAA", 4, "test")});
+  CHECK(train::teacher_forced_accuracy(*ablated, problems).answer_accuracy() < 0.5);
 }
