@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/layer_list.h"
+#include "cli/task_options.h"
 #include "core/error.h"
 #include "core/file_tree.h"
 #include "search/plan_executor.h"
@@ -34,6 +35,7 @@ void run_distill(DistillCommandOptions& options) {
   execute.train_data.split = "train";
   execute.eval_data.split = "validation";
   execute.eval_data.source = execute.train_data.source;
+  execute.eval_data.task = execute.train_data.task;
   execute.eval_data.seq_len = execute.train_data.seq_len;
   execute.eval_data.raw_dtype = execute.train_data.raw_dtype;
   execute.eval_data.offset = execute.train_data.source == "synthetic" ? 0 : execute.train_data.samples;
@@ -89,6 +91,7 @@ void add_distill_command(CLI::App& app) {
   command->add_option("--eval-samples", execute.eval_data.samples, "Held-out samples for each stage's evaluation")
       ->capture_default_str();
   command->add_option("--seq-len", execute.train_data.seq_len, "Tokens per sample of a corpus")->capture_default_str();
+  add_task_options(command, execute.train_data.task);
   auto& settings = execute.settings;
   command->add_option("--steps", settings.steps, "Optimizer steps per stage")->capture_default_str();
   command->add_option("--batch", settings.batch, "Samples per micro-batch")->capture_default_str();

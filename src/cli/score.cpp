@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/layer_list.h"
+#include "cli/task_options.h"
 #include "core/error.h"
 #include "search/score_driver.h"
 
@@ -98,6 +99,7 @@ void add_score_command(CLI::App& app) {
   command->add_option("--samples", score.data.samples, "Held-out samples to measure on")->capture_default_str();
   command->add_option("--seq-len", score.data.seq_len, "Tokens per sample of a corpus")->capture_default_str();
   command->add_option("--raw-dtype", score.data.raw_dtype, "Width of a raw token file: uint16 or uint32");
+  add_task_options(command, score.data.task);
   command->add_option("--seed", score.data.seed, "Seed of the data order and the bootstrap")->capture_default_str();
   command->add_option("--layers", options->layers, "Layers to score, like 0,3,7-9 (default: all)");
   command->add_option("--batch-size", score.batch_size, "Samples per forward pass")->capture_default_str();

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/task_options.h"
 #include "core/error.h"
 #include "core/format.h"
 #include "core/log.h"
@@ -135,12 +136,7 @@ void add_train_command(CLI::App& app) {
   command->add_option("--train-problems", s.train_problems, "Distinct training problems")->capture_default_str();
   command->add_option("--validation-problems", options->validation_problems, "Validation problems evaluated at the end")
       ->capture_default_str();
-  command->add_option("--task-min-steps", s.task.min_steps, "Fewest assignment steps of a problem")->capture_default_str();
-  command->add_option("--task-max-steps", s.task.max_steps, "Most assignment steps of a problem")->capture_default_str();
-  command->add_option("--modulus", s.task.modulus, "Arithmetic modulus of the task (prime)")->capture_default_str();
-  command->add_option("--initial-variables", s.task.initial_variables, "Variables given values in the question")
-      ->capture_default_str();
-  command->add_option("--variables", s.task.variable_count, "Variable names in use")->capture_default_str();
+  add_task_options(command, s.task);
   command->add_option("--log-every", options->log_every, "Steps between progress lines when not on a terminal")
       ->capture_default_str();
   command->add_option("--threads", options->threads, "CPU threads (0: LibTorch's default)")->capture_default_str();

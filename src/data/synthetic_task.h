@@ -24,6 +24,10 @@ struct TaskConfig {
   int variable_count = 6;  // names are the first letters of the alphabet
 };
 
+// The task the demo teacher was trained on (configs/demo-teacher): one or two
+// steps, modulus 5. Scoring and distilling the synthetic task default to it.
+inline constexpr TaskConfig kDemoTask{.min_steps = 1, .max_steps = 2, .modulus = 5};
+
 // Throws Error naming the field that is out of range.
 void validate(const TaskConfig& config);
 // The longest problem's text in tokens, BOS and EOS included.

@@ -21,7 +21,7 @@ struct SequenceSpec {
   int64_t seq_len = 512;      // corpus only: tokens per sample
   std::string raw_dtype;      // corpus only, for raw files: uint16 | uint32
   uint64_t seed = data::synthetic::kDefaultSeed;
-  data::synthetic::TaskConfig task;  // synthetic only
+  data::synthetic::TaskConfig task = data::synthetic::kDemoTask;  // synthetic only
 };
 
 // Rows of a SequenceSet on a device, cut after the last counted position

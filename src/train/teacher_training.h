@@ -30,7 +30,7 @@ io::TransformerConfig teacher_config(const TeacherShape& shape, const data::synt
 // size trained for CPU minutes stays near 60% answer accuracy.
 struct TeacherTraining {
   TeacherShape shape;
-  data::synthetic::TaskConfig task{.min_steps = 1, .max_steps = 2, .modulus = 5};
+  data::synthetic::TaskConfig task = data::synthetic::kDemoTask;
   int64_t steps = 4000;
   int64_t batch = 32;  // problems per micro-batch
   int64_t accumulation = 1;
