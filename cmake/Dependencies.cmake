@@ -40,14 +40,14 @@ string(APPEND CMAKE_CXX_FLAGS " ${TORCH_CXX_FLAGS}")
 find_package(nlohmann_json 3.10 QUIET)
 if(NOT nlohmann_json_FOUND)
   add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
-  find_path(_nlohmann_dir nlohmann/json.hpp HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" REQUIRED)
+  find_path(_nlohmann_dir nlohmann/json.hpp HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" PATH_SUFFIXES json REQUIRED)
   target_include_directories(nlohmann_json::nlohmann_json INTERFACE "${_nlohmann_dir}")
 endif()
 
 find_package(CLI11 QUIET)
 if(NOT TARGET CLI11::CLI11)
   add_library(CLI11::CLI11 INTERFACE IMPORTED)
-  find_path(_cli11_dir CLI/CLI.hpp HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" REQUIRED)
+  find_path(_cli11_dir CLI/CLI.hpp HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" PATH_SUFFIXES cli REQUIRED)
   target_include_directories(CLI11::CLI11 INTERFACE "${_cli11_dir}")
 endif()
 
@@ -57,7 +57,7 @@ endif()
 # version-suffixed symbols). That machine has libpcre2-8.so.0 but no pcre2.h nor
 # the libpcre2-8.so link: scripts/gpu-deps.sh carries the header, and the runtime
 # library is linked by its full name.
-find_path(HYBRIDIZE_PCRE2_INCLUDE pcre2.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}")
+find_path(HYBRIDIZE_PCRE2_INCLUDE pcre2.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" PATH_SUFFIXES pcre2)
 find_library(HYBRIDIZE_PCRE2_LIBRARY NAMES pcre2-8 libpcre2-8.so.0)
 if(NOT HYBRIDIZE_PCRE2_INCLUDE OR NOT HYBRIDIZE_PCRE2_LIBRARY)
   message(FATAL_ERROR "hybridize: PCRE2 not found (pcre2.h: ${HYBRIDIZE_PCRE2_INCLUDE}, library: "
@@ -75,11 +75,20 @@ else()
 endif()
 
 # SQLite for the results store: the GPU machine has libsqlite3.so.0 but no
-# sqlite3.h (carried by scripts/gpu-deps.sh) nor the unversioned link. xxHash
+# sqlite3.h (carried by scripts/gpu-deps.sh) nor the unversioned link. Each
+# carried header has a folder of its own under HYBRIDIZE_EXTRA_INCLUDE, so that
+# adding one include folder never shadows another library's system headers. xxHash
 # is used header-only (core/hashing.cpp), so only its header is needed there.
-find_path(HYBRIDIZE_SQLITE_INCLUDE sqlite3.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}")
+find_path(HYBRIDIZE_SQLITE_INCLUDE sqlite3.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" PATH_SUFFIXES sqlite)
 find_library(HYBRIDIZE_SQLITE_LIBRARY NAMES sqlite3 libsqlite3.so.0)
-find_path(HYBRIDIZE_XXHASH_INCLUDE xxhash.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}")
+find_path(HYBRIDIZE_XXHASH_INCLUDE xxhash.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" PATH_SUFFIXES xxhash)
+# toml++ (header-only) for `hybridize run` configs.
+find_path(HYBRIDIZE_TOML_INCLUDE toml++/toml.h HINTS "${HYBRIDIZE_EXTRA_INCLUDE}" PATH_SUFFIXES toml)
+if(NOT HYBRIDIZE_TOML_INCLUDE)
+  message(FATAL_ERROR "hybridize: toml++ not found; install libtomlplusplus-dev (scripts/setup.sh)")
+endif()
+add_library(hybridize_toml INTERFACE)
+target_include_directories(hybridize_toml INTERFACE "${HYBRIDIZE_TOML_INCLUDE}")
 if(NOT HYBRIDIZE_SQLITE_INCLUDE OR NOT HYBRIDIZE_SQLITE_LIBRARY OR NOT HYBRIDIZE_XXHASH_INCLUDE)
   message(FATAL_ERROR "hybridize: SQLite or xxHash not found (sqlite3.h: ${HYBRIDIZE_SQLITE_INCLUDE}, library: "
                       "${HYBRIDIZE_SQLITE_LIBRARY}, xxhash.h: ${HYBRIDIZE_XXHASH_INCLUDE}); run scripts/setup.sh")

@@ -16,6 +16,7 @@
 #include "search/device.h"
 #include "search/provenance.h"
 #include "core/error.h"
+#include "core/file_tree.h"
 #include "core/format.h"
 #include "core/log.h"
 #include "io/hf_config.h"
@@ -159,10 +160,16 @@ void add_run_command(CLI::App& app) {
   command->add_option("CONFIG", *file, "Run config (TOML), e.g. configs/demo.toml")->required();
   command->callback([file] {
     const auto config = read_run_config(*file);
+    make_directories(config.out);
+    make_directories(config.db.parent_path());
     score(config);
     const auto made = plans(config);
     distill(config, made);
     bench(config, made);
+    {
+      store::ResultsStore results(config.db);
+      results.set_run_status(results.find_run(config.name)->id, "done");
+    }
     report(config);
     std::printf("results in %s\nreport: %s\n", config.db.c_str(), config.report.c_str());
   });

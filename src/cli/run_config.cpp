@@ -138,7 +138,7 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   // Paths in the file are relative to the file's folder, so a config works from any directory.
   const auto base = file.parent_path();
   auto resolve = [&](std::filesystem::path& path) {
-    if (!path.empty() && path.is_relative()) path = base / path;
+    if (!path.empty() && path.is_relative()) path = (base / path).lexically_normal();
   };
   resolve(config.model);
   resolve(config.out);

@@ -158,8 +158,8 @@ TEST_CASE("the stage graph shares the stages that plans agree on and orders pare
   store::PlanRecord a, b;
   a.id = 1;
   b.id = 2;
-  a.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending"}, {0, 1, 0, 3, {2}, "MMMA", 0, false, "pending"}};
-  b.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending"}, {0, 1, 0, 3, {3}, "MMAM", 0, false, "pending"}};
+  a.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending", ""}, {0, 1, 0, 3, {2}, "MMMA", 0, false, "pending", ""}};
+  b.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending", ""}, {0, 1, 0, 3, {3}, "MMAM", 0, false, "pending", ""}};
   const auto jobs = search::execution_order({a, b});
   REQUIRE(jobs.size() == 3);
   CHECK(jobs[0].layout == "MMAA");
