@@ -148,6 +148,15 @@ out=$("$exe" score proxy --model "$reference/llama" --db "$db" --samples 4 --qui
   || { echo "FAIL the finished run does not report again"; failures=$((failures + 1)); }
 [[ "$out" == *"ranked by block_influence"* ]] || { echo "FAIL proxy ranking missing: $out"; failures=$((failures + 1)); }
 
+# Planning: a store without the needed scores names the command that makes them.
+expect_error "plan without LOO scores" "run \`hybridize score loo --db ...\` first" plan --db "$db" --targets 1 --strategy loo
+expect_error "plan target beyond the layers" "--targets: 3 Mamba layers of 3" plan --db "$db" --targets 3 --strategy uniform
+expect_error "plan of an unknown run" "no run 'other'" plan --db "$db" --run other --targets 1
+expect_error "plan with an unknown strategy" "--strategy: 'best'" plan --db "$db" --targets 1 --strategy best
+out=$("$exe" plan --db "$db" --targets 1,2 --strategy uniform,random --keep 0) \
+  || { echo "FAIL uniform/random plans"; failures=$((failures + 1)); }
+[[ "$out" == *"jobs in execution order"* && "$out" == *"strategy random"* ]] || { echo "FAIL plan output: $out"; failures=$((failures + 1)); }
+
 # bench: a CPU smoke run (no timing is checked), then its bad input.
 bench=(bench --model "$reference/llama" --prompt-len 6 --gen-len 3 --dtype fp32 --device cpu)
 out=$("$exe" "${bench[@]}" --layouts AMA,MMI --mamba-counts 1 --batch 2) || { echo "FAIL bench does not run"; failures=$((failures + 1)); }

@@ -70,6 +70,20 @@ TEST_CASE("a LOO plan replaces the least important layers first, in nested stage
   CHECK(plan.stages[std::size_t(plan.targets[1].stage_position)].mamba_layers == 30);
 }
 
+TEST_CASE("MMR and proxy plans follow their own score's order", "[planner]") {
+  const auto config = apriel_shape(10);
+  search::PlanRequest request;
+  request.targets = {3};
+  request.strategy = search::Strategy::Mmr;
+  const auto mmr = search::make_plan(request, config, tables(10), {}, {});
+  CHECK(std::vector<int64_t>(mmr.layer_order.begin(), mmr.layer_order.begin() + 3) == std::vector<int64_t>{9, 8, 7});
+  CHECK(mmr.targets[0].quality_metric == "sum of MMR kl");
+  request.strategy = search::Strategy::Proxy;
+  const auto proxy = search::make_plan(request, config, tables(10), {}, {});
+  CHECK(std::vector<int64_t>(proxy.layer_order.begin(), proxy.layer_order.begin() + 3) == std::vector<int64_t>{1, 2, 3});
+  CHECK(proxy.targets[0].layout == "AMMMAAAAAA");
+}
+
 TEST_CASE("predicted quality adds the layers' per-sample scores", "[planner]") {
   const auto config = apriel_shape(6);
   search::ScoreTables scores;
@@ -152,6 +166,16 @@ TEST_CASE("the throughput model: fewer attention layers, less memory per sequenc
     previous = cost.decode_tokens_per_second;
     previous_memory = cost.memory_per_sequence;
   }
+}
+
+TEST_CASE("KV-cache bytes per token of a Llama-3-8B shape, by hand", "[planner]") {
+  nlohmann::json j = {{"model_type", "llama"},       {"vocab_size", 128256},     {"hidden_size", 4096},
+                      {"intermediate_size", 14336},  {"num_hidden_layers", 32},  {"num_attention_heads", 32},
+                      {"num_key_value_heads", 8},    {"rope_theta", 500000.0},   {"max_position_embeddings", 8192}};
+  const auto config = io::parse_transformer_config(j, "llama-3-8b");
+  const auto cost = search::predict_cost(config, model::Layout::all_attention(32), {}, {});
+  CHECK(cost.kv_bytes_per_token == 32 * 2 * 8 * 128 * 2);  // layers x (K, V) x kv heads x head_dim x bf16
+  CHECK(cost.parameters == int64_t(8030261248));           // Llama-3-8B's published count
 }
 
 TEST_CASE("the stage graph shares the stages that plans agree on and orders parents first", "[planner]") {
