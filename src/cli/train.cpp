@@ -67,7 +67,7 @@ void run_train(TrainOptions options) {
   if (options.validation_problems <= 0) fail("--validation-problems must be positive");
   if (options.checkpoint_every <= 0) fail("--checkpoint-every must be positive");
   const std::filesystem::path out(options.out);
-  train::TeacherRun run;
+  train::TrainingRun run;
   run.checkpoint_dir = options.checkpoint_dir.empty() ? std::filesystem::path(out.string() + ".checkpoints")
                                                       : std::filesystem::path(options.checkpoint_dir);
   run.checkpoint_every = options.checkpoint_every;

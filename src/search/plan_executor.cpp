@@ -87,11 +87,11 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
                               ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
-    train::StageRun stage_run;
+    train::TrainingRun stage_run;
     stage_run.checkpoint_dir = stage_dir / "checkpoints";
     stage_run.checkpoint_every = options.checkpoint_every;
     if (!options.quiet)
-      stage_run.on_step = [&](const train::DistillationStep& step) {
+      stage_run.on_step = [&](const train::StepProgress& step) {
         progress.update(step.step, "loss " + std::to_string(step.loss));
       };
     auto result = train::distill_stage(*teacher, parent, model::Layout::parse(stage.layout, teacher->config.num_layers,

@@ -69,7 +69,7 @@ ParameterFilter trainable_filter(Trainable trainable, const model::Layout& paren
 }  // namespace
 
 StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& parent, const model::Layout& layout,
-                          const SequenceSet& data, const DistillationSettings& settings, const StageRun& run) {
+                          const SequenceSet& data, const DistillationSettings& settings, const TrainingRun& run) {
   settings.validate();
   if (run.checkpoint_every <= 0) fail("checkpoint interval must be positive, got ", run.checkpoint_every);
   const at::Device device = teacher.model->embed_tokens->weight.device();
@@ -95,6 +95,7 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     result.tokens = state.at("tokens").get<int64_t>();
     log_info("resuming stage ", layout.to_string(), " from ", latest->string(), " at step ", optimizer.steps_taken());
   }
+  if (run.on_begin) run.on_begin(optimizer.steps_taken());
 
   const auto teacher_head = head_of(teacher), student_head = head_of(*result.student);
   const int64_t end = std::min(settings.steps, run.stop_after.value_or(settings.steps));

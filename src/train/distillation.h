@@ -15,6 +15,7 @@
 #include "model/causal_lm.h"
 #include "train/losses.h"
 #include "train/sequence_set.h"
+#include "train/training_run.h"
 
 namespace hybridize::train {
 
@@ -46,20 +47,6 @@ struct DistillationSettings {
   nlohmann::json to_json() const;
 };
 
-struct DistillationStep {
-  int64_t step;   // steps finished
-  double loss;    // this step's mean loss over the micro-batches
-  int64_t tokens; // counted tokens this step
-  bool applied;
-};
-
-struct StageRun {
-  std::filesystem::path checkpoint_dir;  // resumed from when it holds a checkpoint
-  int64_t checkpoint_every = 50;
-  std::optional<int64_t> stop_after;     // end early (as if interrupted) after this step, checkpointed
-  std::function<void(const DistillationStep&)> on_step;
-};
-
 struct StageResult {
   model::CausalLM student{nullptr};
   std::vector<double> curve;  // loss per step of this invocation and the checkpointed ones before it
@@ -69,7 +56,7 @@ struct StageResult {
 // The student of `layout` from `parent`, distilled from `teacher` on `data`.
 // All three share the config (the SSM settings are made with MIL widths).
 StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& parent, const model::Layout& layout,
-                          const SequenceSet& data, const DistillationSettings& settings, const StageRun& run);
+                          const SequenceSet& data, const DistillationSettings& settings, const TrainingRun& run);
 
 // Per held-out sample: kl = KL(teacher || student) and the student's nll; the
 // teacher's nll beside them, for the same samples.

@@ -95,7 +95,7 @@ void require_same_settings(const nlohmann::json& saved, const nlohmann::json& cu
 
 }  // namespace
 
-model::CausalLM train_teacher(const TeacherTraining& settings, const TeacherRun& run) {
+model::CausalLM train_teacher(const TeacherTraining& settings, const TrainingRun& run) {
   settings.validate();
   if (run.checkpoint_every <= 0) fail("checkpoint interval must be positive, got ", run.checkpoint_every);
   model::CausalLM teacher(teacher_config(settings.shape, settings.task),

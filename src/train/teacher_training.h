@@ -10,6 +10,7 @@
 
 #include "data/synthetic_task.h"
 #include "model/causal_lm.h"
+#include "train/training_run.h"
 
 namespace hybridize::train {
 
@@ -47,24 +48,10 @@ struct TeacherTraining {
   nlohmann::json to_json() const;
 };
 
-struct StepProgress {
-  int64_t step;  // steps finished
-  double loss;   // this step's mean completion-token loss
-  int64_t tokens;  // input tokens of this step
-  bool applied;
-};
-
-struct TeacherRun {
-  std::filesystem::path checkpoint_dir;  // resumed from when it holds a checkpoint
-  int64_t checkpoint_every = 200;
-  std::optional<int64_t> stop_after;  // end early (as if interrupted) after this step, checkpointed
-  std::function<void(const StepProgress&)> on_step;
-  std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step
-};
 
 // Trains (or resumes and finishes) the teacher; returns it. Throws Error when
 // the checkpoint directory holds a run with other settings, naming the setting.
-model::CausalLM train_teacher(const TeacherTraining& settings, const TeacherRun& run);
+model::CausalLM train_teacher(const TeacherTraining& settings, const TrainingRun& run);
 
 struct TeacherForcedAccuracy {
   int64_t problems = 0;

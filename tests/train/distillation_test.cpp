@@ -52,7 +52,7 @@ TEST_CASE("a stage stopped and resumed ends with the weights of one run straight
   Setup s;
   TempDir dir;
   const auto straight = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "a"});
-  train::StageRun interrupted{dir / "b"};
+  train::TrainingRun interrupted{dir / "b"};
   interrupted.checkpoint_every = 5;
   interrupted.stop_after = 7;
   (void)train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, interrupted);

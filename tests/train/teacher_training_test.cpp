@@ -29,9 +29,9 @@ train::TeacherTraining tiny_settings() {
   return s;
 }
 
-train::TeacherRun run_in(const std::filesystem::path& dir, int64_t checkpoint_every,
+train::TrainingRun run_in(const std::filesystem::path& dir, int64_t checkpoint_every,
                          std::optional<int64_t> stop_after = std::nullopt) {
-  train::TeacherRun run;
+  train::TrainingRun run;
   run.checkpoint_dir = dir;
   run.checkpoint_every = checkpoint_every;
   run.stop_after = stop_after;

@@ -1,0 +1,26 @@
+#pragma once
+// How a training loop (the teacher's, a distillation stage's) is run: where it
+// checkpoints and resumes, when it stops, and whom it tells about each step.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+
+namespace hybridize::train {
+
+struct StepProgress {
+  int64_t step;    // steps finished
+  double loss;     // this step's mean loss over its micro-batches
+  int64_t tokens;  // tokens the loss covered this step
+  bool applied;    // false: skipped for a non-finite loss or gradient
+};
+
+struct TrainingRun {
+  std::filesystem::path checkpoint_dir;  // resumed from when it holds a checkpoint
+  int64_t checkpoint_every = 200;
+  std::optional<int64_t> stop_after;  // end early (as if interrupted) after this step, checkpointed
+  std::function<void(const StepProgress&)> on_step;
+  std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step
+};
+
+}  // namespace hybridize::train
