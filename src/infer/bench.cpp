@@ -18,17 +18,13 @@ void fill_random_weights_for_speed(model::CausalLMImpl& model) {
   }
 }
 
-
-namespace {
-
-// The layout's model with the teacher's tensors wherever names match.
 model::CausalLM share_teacher_weights(model::CausalLMImpl& teacher, const model::Layout& layout,
                                       const io::SsmConfig& ssm, uint64_t seed) {
   // A layer may lose its mixer or swap attention for Mamba, never gain what the model lacks.
   for (int64_t i = 0; i < layout.size(); ++i)
     if (layout[i] != teacher.layout[i] &&
         (layout[i] == model::MixerKind::Attention || teacher.layout[i] == model::MixerKind::Identity))
-      fail("bench: layer ", i, " is ", model::mixer_name(layout[i]), " in layout '", layout.to_string(),
+      fail("layer ", i, " is ", model::mixer_name(layout[i]), " in layout '", layout.to_string(),
            "' but the model's layer is ", model::mixer_name(teacher.layout[i]));
   auto config = teacher.config;
   if (layout.count(model::MixerKind::Mamba) > 0 && !config.ssm) config.ssm = ssm;
@@ -50,6 +46,8 @@ model::CausalLM share_teacher_weights(model::CausalLMImpl& teacher, const model:
       static_cast<model::Mamba&>(*student->model->layers[i]->mixer).reset_parameters(seed + static_cast<uint64_t>(i));
   return student;
 }
+
+namespace {
 
 std::vector<std::vector<int64_t>> random_prompts(int64_t batch, int64_t length, int64_t vocab, uint64_t seed) {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);

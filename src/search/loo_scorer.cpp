@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "infer/bench.h"
 #include "search/teacher_pass.h"
 #include "train/sample_metrics.h"
 #include "train/losses.h"
@@ -19,7 +20,7 @@ Ablation parse_ablation(const std::string& name) {
 
 BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_ids, const at::Tensor& targets,
                             const at::Tensor& loss_mask, const std::vector<int64_t>& layers, const LooOptions& options,
-                            LayerForwardCount& count) {
+                            LayerForwardCount& count, const TaskAnswers* task) {
   torch::NoGradGuard no_grad;
   auto& stack = *model.model;
   const int64_t num_layers = int64_t(stack.layers.size());
@@ -39,6 +40,9 @@ BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_
 
   BatchScores scores;
   scores[-1]["nll"] = train::per_sample_mean(teacher_nll, tokens.rows, samples);
+  // Whole-block ablations have no layout letter to generate with: accuracy is measured for mixers.
+  const bool with_accuracy = task != nullptr && options.ablation == Ablation::Mixer;
+  if (with_accuracy) scores[-1]["accuracy"] = answers_correct(model, *task);
   for (const int64_t layer : layers) {
     at::Tensor hidden;
     if (options.prefix_reuse) {
@@ -60,6 +64,14 @@ BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_
     auto& values = scores[layer];
     values["kl"] = train::per_sample_mean(kl, tokens.rows, samples);
     values["nll_increase"] = train::per_sample_mean(nll - teacher_nll, tokens.rows, samples);
+    if (with_accuracy) {
+      std::string letters = model.layout.to_string();
+      letters[std::size_t(layer)] = model::mixer_letter(model::MixerKind::Identity);
+      auto ablated = infer::share_teacher_weights(model, model::Layout::parse(letters, num_layers, "LOO"), {}, 0);
+      const auto correct = answers_correct(*ablated, *task);
+      auto& drop = values["accuracy_drop"];
+      for (std::size_t i = 0; i < correct.size(); ++i) drop.push_back(scores[-1]["accuracy"][i] - correct[i]);
+    }
   }
   return scores;
 }

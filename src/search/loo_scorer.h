@@ -3,11 +3,15 @@
 // layer's attention (or its whole block) is removed. Per sample:
 //   kl            KL(teacher || ablated) of the next-token distributions
 //   nll_increase  NLL of the targets under the ablated model minus the teacher's
+//   accuracy_drop the teacher's exact-match answer (1 or 0, greedy generation)
+//                 minus the ablated model's, when the data has answers and the
+//                 attention alone is removed
 #include <cstdint>
 #include <vector>
 
 #include "model/causal_lm.h"
 #include "search/layer_scores.h"
+#include "search/task_accuracy.h"
 
 namespace hybridize::search {
 
@@ -32,10 +36,10 @@ struct LooOptions {
   int64_t logit_chunk_tokens = 1024;
 };
 
-// Scores `layers` on one batch. The teacher's own per-sample NLL goes under
-// layer -1 as "nll".
+// Scores `layers` on one batch. The teacher's own per-sample NLL (and
+// answer accuracy, with `task`) goes under layer -1 as "nll" ("accuracy").
 BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_ids, const at::Tensor& targets,
                             const at::Tensor& loss_mask, const std::vector<int64_t>& layers, const LooOptions& options,
-                            LayerForwardCount& count);
+                            LayerForwardCount& count, const TaskAnswers* task = nullptr);
 
 }  // namespace hybridize::search

@@ -136,9 +136,17 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
     if (batch_probes.empty()) continue;
     const auto batch_started = Clock::now();
     const auto tensors = data.batch(begin, end, session.device);
+    std::optional<TaskAnswers> task;
+    if (!data.answers.empty()) {
+      task.emplace();
+      task->prompts.assign(data.prompts.begin() + begin, data.prompts.begin() + end);
+      task->answers.assign(data.answers.begin() + begin, data.answers.begin() + end);
+      task->max_new_tokens = tensors.loss_mask.sum(1).max().item<int64_t>() + 2;
+    }
     const BatchScores scores = options.scorer == Scorer::Loo
                                    ? score_loo_batch(*session.teacher, tensors.input_ids, tensors.targets,
-                                                     tensors.loss_mask, batch_layers, options.loo, summary.forwards)
+                                                     tensors.loss_mask, batch_layers, options.loo, summary.forwards,
+                                                     task ? &*task : nullptr)
                                    : score_proxy_batch(*session.teacher, tensors.input_ids, tensors.loss_mask, batch_layers);
     const double spent = seconds_since(batch_started);
     std::vector<store::ResultsStore::SampleBatch> rows;

@@ -155,3 +155,34 @@ TEST_CASE("proxies equal the cosines of the hidden states around each layer", "[
                 masked_means((mid - in).norm(2, -1) / in.norm(2, -1), f.data.loss_mask));
   }
 }
+
+TEST_CASE("LOO accuracy drop is the teacher's exact-match answers minus the ablated model's", "[search]") {
+  const auto dir = std::filesystem::path(HYBRIDIZE_SOURCE_DIR) / "configs" / "demo-teacher";
+  auto teacher = model::load_causal_lm(dir);
+  train::SequenceSpec spec;
+  spec.samples = 24;
+  const auto data = train::load_sequences(spec, teacher->config.vocab_size);
+  search::TaskAnswers task{data.prompts, data.answers, data.loss_mask.sum(1).max().item<int64_t>() + 2};
+  search::LayerForwardCount count;
+  const auto scores = search::score_loo_batch(*teacher, data.input_ids, data.targets, data.loss_mask, {0, 2}, {},
+                                              count, &task);
+  const auto& teacher_correct = scores.at(-1).at("accuracy");
+  double teacher_accuracy = 0;
+  for (const double value : teacher_correct) teacher_accuracy += value / 24;
+  // The demo teacher is trained to 100% teacher-forced answers but generates its own traces imperfectly.
+  CHECK(teacher_accuracy > 0.25);
+  for (const int64_t layer : {0, 2}) {
+    std::string letters = "AAAA";
+    letters[std::size_t(layer)] = 'I';
+    model::LoadOptions load;
+    load.layout = model::Layout::parse(letters, 4, "test");
+    auto ablated = model::load_causal_lm(dir, load);
+    const auto correct = search::answers_correct(*ablated, task);
+    const auto& drop = scores.at(layer).at("accuracy_drop");
+    REQUIRE(drop.size() == 24);
+    for (std::size_t i = 0; i < 24; ++i) CHECK(drop[i] == teacher_correct[i] - correct[i]);
+  }
+  double layer0_drop = 0;
+  for (const double value : scores.at(0).at("accuracy_drop")) layer0_drop += value / 24;
+  CHECK(layer0_drop > 0.25);  // without layer 0's attention it solves (almost) nothing
+}
