@@ -2,7 +2,6 @@
 // for the Jinja templates of each family, HF tokenizers' ids for that text, and
 // a loss mask over exactly the assistant's tokens (references made by
 // tests/reference/make_tokenizer_reference.py); auto-detection and its errors.
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -12,20 +11,16 @@
 #include "data/chat_tokenization.h"
 #include "data/jsonl_examples.h"
 #include "temp_dir.h"
+#include "unit/tokenizer_references.h"
 
 using namespace hybridize::data;
 using hybridize::testing::read_text;
 using hybridize::testing::TempDir;
+using hybridize::testing::tokenizer_reference_dir;
 using hybridize::testing::write_text;
 using nlohmann::json;
 
 namespace {
-
-std::filesystem::path reference_dir() {
-  const char* dir = std::getenv("HYBRIDIZE_TOKENIZER_REFERENCE_DIR");
-  if (!dir) FAIL("HYBRIDIZE_TOKENIZER_REFERENCE_DIR is not set (run through ctest, which makes the references)");
-  return dir;
-}
 
 ChatExample conversation(const json& messages) { return parse_chat_example(json{{"messages", messages}}.dump()); }
 
@@ -43,7 +38,7 @@ std::vector<int> mask_of(const TokenizedChat& chat) {
 }
 
 void check_parity(const std::string& format, std::size_t conversations) {
-  const auto dir = reference_dir() / ("chat_" + format);
+  const auto dir = tokenizer_reference_dir() / ("chat_" + format);
   const ChatTemplate detected = detect_chat_template(dir / "tokenizer_config.json");
   CHECK(chat_format_name(detected.format) == format);
   const Tokenizer tokenizer(dir / "tokenizer.json");
@@ -138,7 +133,7 @@ TEST_CASE("auto-detection reads the template's markers and names the file when i
 }
 
 TEST_CASE("markers missing from the vocabulary and text the tokenizer changes are refused", "[data][chat][bad-input]") {
-  const Tokenizer qwen2(reference_dir() / "qwen2" / "tokenizer.json");  // ChatML markers, NFC normalizer
+  const Tokenizer qwen2(tokenizer_reference_dir() / "qwen2" / "tokenizer.json");  // ChatML markers, NFC normalizer
   REQUIRE_ERROR(check_chat_markers(qwen2, chat_template_named("llama3"), "qwen2/tokenizer.json"),
                 "qwen2/tokenizer.json: the llama3 chat template needs the token '<|begin_of_text|>', which is not in "
                 "this tokenizer's vocabulary");

@@ -1,7 +1,6 @@
 // The tokenizer.json BPE tokenizer: exact parity with HF tokenizers on the
 // references made by tests/reference/make_tokenizer_reference.py, and clear
 // errors for bad or unsupported files.
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -9,19 +8,15 @@
 #include "data/normalizer.h"
 #include "data/tokenizer.h"
 #include "temp_dir.h"
+#include "unit/tokenizer_references.h"
 
 using hybridize::data::Tokenizer;
 using hybridize::testing::TempDir;
+using hybridize::testing::tokenizer_reference_dir;
 using hybridize::testing::write_text;
 using nlohmann::json;
 
 namespace {
-
-std::filesystem::path reference_dir() {
-  const char* dir = std::getenv("HYBRIDIZE_TOKENIZER_REFERENCE_DIR");
-  if (!dir) FAIL("HYBRIDIZE_TOKENIZER_REFERENCE_DIR is not set (run through ctest, which makes the references)");
-  return dir;
-}
 
 json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -54,7 +49,7 @@ std::string shown(const std::vector<int32_t>& ids) {
 
 // Compares every case and stops at the first mismatch, naming the string.
 void check_parity(const std::string& name) {
-  const auto dir = reference_dir() / name;
+  const auto dir = tokenizer_reference_dir() / name;
   const Tokenizer tokenizer(dir / "tokenizer.json");
   const json reference = read_json(dir / "reference.json");
   INFO("tokenizer " << name);
@@ -134,16 +129,16 @@ TEST_CASE("tokenizer parity with HF: Qwen2 style (NFC normalizer)", "[data][toke
   if (hybridize::data::Normalizer::nfc_available()) {
     check_parity("qwen2");
   } else {
-    REQUIRE_ERROR(Tokenizer(reference_dir() / "qwen2" / "tokenizer.json"), "NFC needs ICU");
+    REQUIRE_ERROR(Tokenizer(tokenizer_reference_dir() / "qwen2" / "tokenizer.json"), "NFC needs ICU");
   }
 }
 
 TEST_CASE("tokenizer: BOS/EOS from the template, vocabulary lookups", "[data][tokenizer]") {
-  const Tokenizer llama(reference_dir() / "llama3" / "tokenizer.json");
+  const Tokenizer llama(tokenizer_reference_dir() / "llama3" / "tokenizer.json");
   CHECK(llama.bos_id() == llama.token_to_id("<|begin_of_text|>"));
   CHECK_FALSE(llama.eos_id());
   CHECK(llama.encode("hi", true).front() == *llama.bos_id());
-  const Tokenizer gpt2(reference_dir() / "gpt2" / "tokenizer.json");
+  const Tokenizer gpt2(tokenizer_reference_dir() / "gpt2" / "tokenizer.json");
   CHECK_FALSE(gpt2.bos_id());
   CHECK(gpt2.eos_id() == gpt2.token_to_id("<|endoftext|>"));
   CHECK_FALSE(gpt2.token_to_id("no such token"));
@@ -166,7 +161,7 @@ TEST_CASE("tokenizer: added token ids are assigned as HF does, not taken from th
 }
 
 TEST_CASE("tokenizer: text that is not valid UTF-8 is refused with its byte offset", "[data][tokenizer]") {
-  const Tokenizer tokenizer(reference_dir() / "gpt2" / "tokenizer.json");
+  const Tokenizer tokenizer(tokenizer_reference_dir() / "gpt2" / "tokenizer.json");
   REQUIRE_ERROR(tokenizer.encode("ok \xC3", false), "not valid UTF-8 (ill-formed sequence at byte 3)");
   REQUIRE_ERROR(tokenizer.encode("\xED\xA0\x80", false), "at byte 0");  // a surrogate
   REQUIRE_ERROR(tokenizer.encode("a\xC0\xAF", false), "at byte 1");     // overlong
