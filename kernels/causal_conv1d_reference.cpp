@@ -6,7 +6,6 @@
 #include <torch/autograd.h>
 
 #include "kernels/cuda/cuda_kernels.h"
-#include "kernels/reference_backward.h"
 #endif
 
 namespace hybridize::kernels {
@@ -56,9 +55,8 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Forward on the CUDA kernel; backward recomputes through the reference (one
-// cuDNN depthwise conv and a SiLU) under autograd. A missing bias makes no
-// autograd edge.
+// Forward and backward on the CUDA kernels (the backward recomputes the
+// pre-activations from x). A missing bias makes no autograd edge and gets no gradient.
 struct CudaConv : torch::autograd::Function<CudaConv> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias) {
@@ -67,9 +65,10 @@ struct CudaConv : torch::autograd::Function<CudaConv> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    return recompute_gradients(ctx, grad_outputs, 0, [](const variable_list& leaves) {
-      return variable_list{causal_conv1d_reference(leaves[0], leaves[1], optional(leaves[2]))};
-    });
+    const auto saved = ctx->get_saved_variables();
+    if (!grad_outputs[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
+    const auto g = cuda::causal_conv1d_backward(saved[0], saved[1], optional(saved[2]), grad_outputs[0]);
+    return {g.x, g.weight, g.bias};
   }
 
   static std::optional<at::Tensor> optional(const at::Tensor& t) {

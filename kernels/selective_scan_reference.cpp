@@ -8,7 +8,6 @@
 #include <torch/autograd.h>
 
 #include "kernels/cuda/cuda_kernels.h"
-#include "kernels/reference_backward.h"
 #endif
 
 namespace hybridize::kernels {
@@ -107,10 +106,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Forward on the CUDA kernel. Backward recomputes through the reference ops
-// under autograd: correct, but as slow as the reference (one small launch per
-// op and position); a backward kernel is what remains to speed training up.
-// Absent optional inputs make no autograd edge: edge indices skip them.
+// Forward and backward on the CUDA kernels; the forward saves the state at
+// checkpoint intervals for the backward. Absent optional inputs make no
+// autograd edge and get no gradient.
 struct CudaScan : torch::autograd::Function<CudaScan> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& delta, const at::Tensor& A,
                                const at::Tensor& B, const at::Tensor& C, const at::Tensor& D,
@@ -119,17 +117,21 @@ struct CudaScan : torch::autograd::Function<CudaScan> {
     const at::Tensor none;
     ctx->save_for_backward({x, delta, A, B, C, D, z.value_or(none), delta_bias.value_or(none), initial_state.value_or(none)});
     ctx->saved_data["delta_softplus"] = delta_softplus;
-    const auto out = cuda::selective_scan_forward({x, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state});
+    cuda::ScanCheckpoints checkpoints;
+    const auto out =
+        cuda::selective_scan_forward({x, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state}, &checkpoints);
+    ctx->saved_data["checkpoint_states"] = checkpoints.states;
+    ctx->saved_data["checkpoint_interval"] = checkpoints.interval;
     return {out.y, out.final_state};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    const bool softplus = ctx->saved_data["delta_softplus"].toBool();
-    // The last argument, delta_softplus, is not a tensor.
-    return recompute_gradients(ctx, grad_outputs, 1, [&](const variable_list& leaves) {
-      const auto out = selective_scan_reference(inputs_of(leaves, softplus));
-      return variable_list{out.y, out.final_state};
-    });
+    const auto in = inputs_of(ctx->get_saved_variables(), ctx->saved_data["delta_softplus"].toBool());
+    const cuda::ScanCheckpoints checkpoints{ctx->saved_data["checkpoint_states"].toTensor(),
+                                            ctx->saved_data["checkpoint_interval"].toInt()};
+    const auto g = cuda::selective_scan_backward(in, checkpoints, grad_outputs[0], grad_outputs[1]);
+    // One gradient per forward argument; the last, delta_softplus, is not a tensor.
+    return {g.x, g.delta, g.A, g.B, g.C, g.D, g.z, g.delta_bias, g.initial_state, at::Tensor()};
   }
 
   static ScanInputs inputs_of(const variable_list& t, bool delta_softplus) {
@@ -138,21 +140,34 @@ struct CudaScan : torch::autograd::Function<CudaScan> {
   }
 };
 
-bool step_needs_grad(const StepInputs& in) {
+bool any_requires_grad(std::initializer_list<const at::Tensor*> tensors,
+                       std::initializer_list<const std::optional<at::Tensor>*> optional) {
   if (!at::GradMode::is_enabled()) return false;
-  for (const auto* t : {&in.state, &in.x, &in.delta, &in.A, &in.B, &in.C, &in.D})
+  for (const auto* t : tensors)
     if (t->requires_grad()) return true;
-  return (in.z && in.z->requires_grad()) || (in.delta_bias && in.delta_bias->requires_grad());
+  for (const auto* t : optional)
+    if (*t && (*t)->requires_grad()) return true;
+  return false;
+}
+
+bool scan_needs_grad(const ScanInputs& in) {
+  return any_requires_grad({&in.x, &in.delta, &in.A, &in.B, &in.C, &in.D}, {&in.z, &in.delta_bias, &in.initial_state});
+}
+
+bool step_needs_grad(const StepInputs& in) {
+  return any_requires_grad({&in.state, &in.x, &in.delta, &in.A, &in.B, &in.C, &in.D}, {&in.z, &in.delta_bias});
 }
 
 }  // namespace
 #endif
 
 // CUDA inputs (fp32, bf16, fp16) run the kernels of kernels/cuda when built;
-// everything else, double included, runs the reference.
+// everything else, double included, runs the reference. Only a scan that needs
+// gradients pays for the autograd node and the saved checkpoints.
 ScanOutputs selective_scan(const ScanInputs& in) {
 #ifdef HYBRIDIZE_HAVE_CUDA
   if (in.x.is_cuda() && in.x.scalar_type() != at::kDouble) {
+    if (!scan_needs_grad(in)) return cuda::selective_scan_forward(in);
     const auto out = CudaScan::apply(in.x, in.delta, in.A, in.B, in.C, in.D, in.z, in.delta_bias, in.initial_state,
                                      in.delta_softplus);
     return {out[0], out[1]};

@@ -36,6 +36,9 @@ __device__ __forceinline__ __half from_float<__half>(float v) { return __float2h
 __device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : __logf(1.f + __expf(v)); }
 __device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + __expf(-v)); }
 
+// The scan kernels compute exp(delta * A) as exp2(delta * A * log2 e).
+constexpr float kLog2e = 1.4426950408889634f;
+
 inline bool kernel_dtype(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
 }

@@ -1,9 +1,10 @@
 #pragma once
-// Host entry points of the CUDA kernels (kernels/cuda/*.cu). They compute
-// forward values only, with no autograd; selective_scan() and causal_conv1d()
-// wrap them for training. Inputs must be CUDA tensors on one device.
+// Host entry points of the CUDA kernels (kernels/cuda/*.cu), with no autograd:
+// selective_scan() and causal_conv1d() wrap the forward and backward ones for
+// training. Inputs must be CUDA tensors on one device.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "kernels/causal_conv1d.h"
@@ -16,10 +17,40 @@ inline constexpr int64_t kMaxScanState = 64;
 // Widest causal convolution the conv kernels take.
 inline constexpr int64_t kMaxConvWidth = 8;
 
-ScanOutputs selective_scan_forward(const ScanInputs& in);
+// States the forward saves for the backward: the state entering every
+// `interval`-th position, [batch, chunks, channels, d_state] fp32 (chunk 0 holds
+// the initial state). The backward walks the chunks from the last, recomputing
+// each chunk's states from its saved start, so memory stays at length / interval states.
+struct ScanCheckpoints {
+  at::Tensor states;
+  int64_t interval = 0;
+};
+
+// Positions whose states the backward keeps at once in shared memory (fewer for
+// a larger state), and at most how many such sub-chunks one checkpoint interval spans.
+inline int64_t scan_backward_subchunk(int64_t d_state) { return std::clamp<int64_t>(256 / std::max<int64_t>(d_state, 1), 1, 32); }
+inline constexpr int64_t kScanSubchunksPerInterval = 8;
+
+// With `checkpoints`, the forward also fills it for selective_scan_backward.
+ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkpoints = nullptr);
+
+// Gradients of every input of `in` (undefined for absent optional ones), given
+// the gradients of y and of the final state (either may be undefined: zero).
+struct ScanGradients {
+  at::Tensor x, delta, A, B, C, D, z, delta_bias, initial_state;
+};
+ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoints& checkpoints, const at::Tensor& grad_y,
+                                      const at::Tensor& grad_final_state);
+
 StepOutputs selective_scan_step(const StepInputs& in);
 
 at::Tensor causal_conv1d_forward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias);
+// Gradients of x, weight and bias (undefined without bias) of the conv and its SiLU, given the output's gradient.
+struct ConvGradients {
+  at::Tensor x, weight, bias;
+};
+ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                                     const at::Tensor& grad_out);
 ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias);
 

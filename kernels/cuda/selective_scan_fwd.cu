@@ -8,10 +8,13 @@
 // double-buffered: the next stage loads while this one is computed. Only a
 // few threads run per SM at the 15B shape (batch * channels of them), so
 // bytes in flight come from the staging, not from occupancy.
+// For training it also saves the state entering every checkpoint interval (a
+// whole number of stages) for the backward (kernels/cuda/selective_scan_bwd.cu).
 #include <cuda_pipeline.h>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/scan_inputs.cuh"
 
 namespace hybridize::kernels::cuda {
 
@@ -20,7 +23,6 @@ namespace {
 constexpr int kTile = 64;                // channels per block, one thread each
 constexpr int kMaxSteps = 32;            // positions per shared-memory stage
 constexpr int kStageBytes = 24 * 1024;   // two stages: four blocks fit one SM
-constexpr float kLog2e = 1.4426950408889634f;
 
 struct Strides {
   int64_t batch, length;
@@ -32,6 +34,8 @@ struct ScanParams {
   const float *A, *D, *bias, *init;
   void* y;
   float* final_state;
+  float* checkpoints;  // [batch, checkpoint_count, channels, d_state], or null
+  int checkpoint_stages, checkpoint_count;  // stages per checkpoint interval; intervals
   int length, channels, d_state, b_width, c_width;
   int steps;           // positions per stage
   int b_rows, c_rows;  // most B / C group rows one tile touches
@@ -134,6 +138,13 @@ __global__ void __launch_bounds__(kTile) scan_forward_kernel(const ScanParams p)
       __pipeline_wait_prior(0);
     }
     __syncthreads();
+    if (p.checkpoints && active && k % p.checkpoint_stages == 0) {
+      // h is the state entering position k * steps, the start of interval k / checkpoint_stages.
+      float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + k / p.checkpoint_stages) * p.channels + d) * N;
+#pragma unroll
+      for (int n = 0; n < MAXN; ++n)
+        if (n < N) saved[n] = h[n];
+    }
     const T* s = smem + (k & 1) * p.stage_elems;
     const int rows = min(p.steps, p.length - k * p.steps);
     T* y_stage = y + int64_t(k) * p.steps * p.channels;
@@ -200,41 +211,17 @@ bool aligned16(const at::Tensor& t, int64_t elem) {
 
 }  // namespace
 
-ScanOutputs selective_scan_forward(const ScanInputs& in) {
-  check_scan_inputs(in);
+ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkpoints) {
   const char* what = "selective scan (CUDA)";
+  check_scan_inputs(in);
+  const c10::cuda::CUDAGuard guard(in.x.device());
+  const auto streamed = stream_scan_inputs(in, what);
+  const auto& [dtype, x, delta, z, B, C, A, D, bias, init] = streamed;
   const int64_t batch = in.x.size(0), length = in.x.size(1), channels = in.x.size(2), N = in.A.size(1);
-  if (N > kMaxScanState) fail(what, ": d_state ", N, " is not supported (at most ", kMaxScanState, ")");
-  const auto device = in.x.device();
-  for (const auto& [t, name] : {std::pair{&in.delta, "delta"}, std::pair{&in.A, "A"}, std::pair{&in.B, "B"}, std::pair{&in.C, "C"},
-                                 std::pair{&in.D, "D"}})
-    expect_device(*t, device, what, name);
-  if (in.z) expect_device(*in.z, device, what, "z");
-  if (in.delta_bias) expect_device(*in.delta_bias, device, what, "delta_bias");
-  if (in.initial_state) expect_device(*in.initial_state, device, what, "initial_state");
-  const c10::cuda::CUDAGuard guard(device);
-
-  // One element type for the streamed tensors: theirs when they agree, else fp32 (exact widening).
-  auto dtype = in.x.scalar_type();
-  const bool uniform = in.delta.scalar_type() == dtype && in.B.scalar_type() == dtype &&
-                       in.C.scalar_type() == dtype && (!in.z || in.z->scalar_type() == dtype);
-  if (!uniform || !kernel_dtype(dtype)) dtype = at::kFloat;
-  const auto stream_in = [&](const at::Tensor& t) { return unit_last_stride(t.to(dtype)); };
-  const auto x = stream_in(in.x), delta = stream_in(in.delta);
-  const auto z = in.z ? stream_in(*in.z) : at::Tensor();
-  // B and C rows of one position: groups * d_state contiguous elements.
-  const auto grouped = [&](const at::Tensor& t) {
-    auto u = t.to(dtype);
-    return u.stride(3) == 1 && u.stride(2) == N ? u : u.contiguous();
-  };
-  const auto B = grouped(in.B), C = grouped(in.C);
-  const auto fp32 = [](const at::Tensor& t) { return t.to(at::kFloat).contiguous(); };
-  const auto A = fp32(in.A), D = fp32(in.D);
-  const auto bias = in.delta_bias ? fp32(*in.delta_bias) : at::Tensor();
-  const auto init = in.initial_state ? fp32(*in.initial_state) : at::Tensor();
 
   auto y = at::empty({batch, length, channels}, x.options().dtype(dtype));
   auto final_state = at::empty({batch, channels, N}, x.options().dtype(at::kFloat));
+  if (checkpoints) *checkpoints = {at::empty({batch, 0, channels, N}, final_state.options()), 1};
   if (batch == 0 || channels == 0) return {y.to(in.x.scalar_type()), final_state};
   if (length == 0) return {y.to(in.x.scalar_type()), init.defined() ? init.clone() : final_state.zero_()};
 
@@ -251,8 +238,8 @@ ScanOutputs selective_scan_forward(const ScanInputs& in) {
   p.Cs = {C.stride(0), C.stride(1)};
   p.A = A.data_ptr<float>();
   p.D = D.data_ptr<float>();
-  p.bias = bias.defined() ? bias.data_ptr<float>() : nullptr;
-  p.init = init.defined() ? init.data_ptr<float>() : nullptr;
+  p.bias = data_or_null(bias);
+  p.init = data_or_null(init);
   p.y = y.data_ptr();
   p.final_state = final_state.data_ptr<float>();
   p.length = int(length);
@@ -271,6 +258,15 @@ ScanOutputs selective_scan_forward(const ScanInputs& in) {
   p.b_plane = round8(p.steps * p.b_rows * int(N));
   p.c_plane = round8(p.steps * p.c_rows * int(N));
   p.stage_elems = (z.defined() ? 3 : 2) * p.plane + p.b_plane + p.c_plane;
+  if (checkpoints) {
+    // The longest whole number of stages within what one backward block recomputes per interval.
+    const int64_t target = scan_backward_subchunk(N) * kScanSubchunksPerInterval;
+    p.checkpoint_stages = int(std::max<int64_t>(1, target / p.steps));
+    const int64_t interval = int64_t(p.checkpoint_stages) * p.steps;
+    p.checkpoint_count = int((length + interval - 1) / interval);
+    *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), interval};
+    p.checkpoints = checkpoints->states.data_ptr<float>();
+  }
   p.vectorized = aligned16(x, elem) && aligned16(delta, elem) && (!z.defined() || aligned16(z, elem)) &&
                  aligned16(B, elem) && aligned16(C, elem) && (channels * elem) % 16 == 0 && (N * elem) % 16 == 0;
 

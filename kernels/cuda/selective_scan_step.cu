@@ -9,7 +9,6 @@ namespace hybridize::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr float kLog2e = 1.4426950408889634f;
 
 struct StepParams {
   const void *x, *delta, *z, *B, *C;

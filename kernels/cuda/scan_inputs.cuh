@@ -1,0 +1,59 @@
+#pragma once
+// The scan's inputs as the forward and backward kernels read them: the
+// streamed tensors (x, delta, z, B, C) in one element type with unit stride
+// along their last dimension, the per-channel ones (A, D, delta_bias) and the
+// initial state contiguous fp32. Both directions must convert alike, since the
+// backward recomputes the forward's states from the same values.
+#include <algorithm>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/selective_scan.h"
+
+namespace hybridize::kernels::cuda {
+
+struct StreamedScan {
+  at::ScalarType dtype;  // element type of x, delta, z, B and C
+  at::Tensor x, delta, z, B, C;
+  at::Tensor A, D, bias, init;  // fp32; bias and init undefined when absent
+};
+
+// `in` has passed check_scan_inputs.
+inline StreamedScan stream_scan_inputs(const ScanInputs& in, const char* what) {
+  const int64_t N = in.A.size(1);
+  if (N > kMaxScanState) fail(what, ": d_state ", N, " is not supported (at most ", kMaxScanState, ")");
+  const auto device = in.x.device();
+  for (const auto& [t, name] : {std::pair{&in.delta, "delta"}, std::pair{&in.A, "A"}, std::pair{&in.B, "B"},
+                                 std::pair{&in.C, "C"}, std::pair{&in.D, "D"}})
+    expect_device(*t, device, what, name);
+  if (in.z) expect_device(*in.z, device, what, "z");
+  if (in.delta_bias) expect_device(*in.delta_bias, device, what, "delta_bias");
+  if (in.initial_state) expect_device(*in.initial_state, device, what, "initial_state");
+
+  StreamedScan s;
+  // One element type for the streamed tensors: theirs when they agree, else fp32 (exact widening).
+  s.dtype = in.x.scalar_type();
+  const bool uniform = in.delta.scalar_type() == s.dtype && in.B.scalar_type() == s.dtype &&
+                       in.C.scalar_type() == s.dtype && (!in.z || in.z->scalar_type() == s.dtype);
+  if (!uniform || !kernel_dtype(s.dtype)) s.dtype = at::kFloat;
+  const auto stream_in = [&](const at::Tensor& t) { return unit_last_stride(t.to(s.dtype)); };
+  s.x = stream_in(in.x);
+  s.delta = stream_in(in.delta);
+  if (in.z) s.z = stream_in(*in.z);
+  // B and C rows of one position: groups * d_state contiguous elements.
+  const auto grouped = [&](const at::Tensor& t) {
+    auto u = t.to(s.dtype);
+    return u.stride(3) == 1 && u.stride(2) == N ? u : u.contiguous();
+  };
+  s.B = grouped(in.B);
+  s.C = grouped(in.C);
+  const auto fp32 = [](const at::Tensor& t) { return t.to(at::kFloat).contiguous(); };
+  s.A = fp32(in.A);
+  s.D = fp32(in.D);
+  if (in.delta_bias) s.bias = fp32(*in.delta_bias);
+  if (in.initial_state) s.init = fp32(*in.initial_state);
+  return s;
+}
+
+inline const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+}  // namespace hybridize::kernels::cuda

@@ -1,0 +1,313 @@
+// Backward of the selective scan (semantics: kernels/selective_scan.h).
+//
+// One thread per channel, as in the forward; a block is one warp of adjacent
+// channels of one batch row. With h_t = a_t h_{t-1} + dt_t x_t B_t and
+// a_t = exp(dt_t A), the gradient g_t of the loss with respect to h_t runs
+// backwards: g_t = a_{t+1} g_{t+1} + C_t dy_t, seeded by the final state's
+// gradient. Each position's input gradients need h_{t-1}, so the thread walks
+// the forward's checkpoint intervals from the last: from the interval's saved
+// start it recomputes the starts of its sub-chunks (kept in shared memory),
+// then per sub-chunk from the last, the states entering each position (shared
+// memory again), and runs the reverse recurrence over them.
+//
+// Reductions: dA, dD and delta_bias sum over positions in per-thread
+// accumulators, then over batch rows with one fp32 atomic per block and
+// entry. dB and dC sum over the channels of a group: a segmented sum across
+// the warp's lanes, then one fp32 atomic per group and state entry.
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/scan_inputs.cuh"
+
+namespace hybridize::kernels::cuda {
+
+namespace {
+
+constexpr int kWarp = 32;  // channels per block, one thread each
+
+struct Strides {
+  int64_t batch, length;
+};
+
+struct BackwardParams {
+  const void *x, *delta, *z, *B, *C, *grad_y;
+  Strides xs, ds, zs, Bs, Cs, gs;
+  const float *A, *D, *bias, *checkpoints, *grad_final;
+  void *dx, *ddelta, *dz;           // [batch, length, channels], the streamed element type
+  float *dB, *dC;                   // [batch, length, groups, d_state], zeroed
+  float *dA, *dD, *dbias;           // zeroed; dbias null without delta_bias
+  float* dinit;                     // [batch, channels, d_state], or null without initial_state
+  int length, channels, d_state, b_groups, c_groups, b_width, c_width;
+  int interval, checkpoint_count;   // positions per checkpoint interval; intervals
+  int subchunk, subchunks;          // positions per sub-chunk; most sub-chunks per interval
+  bool softplus;
+};
+
+// Bit k is set when lane + 2^k holds a channel of this lane's group (groups of
+// `width` adjacent channels), i.e. when the segmented sum may add across 2^k.
+__device__ __forceinline__ unsigned segment_steps(int lane, int d, int width) {
+  unsigned steps = 0;
+  for (int k = 0; (1 << k) < kWarp; ++k) {
+    const int o = 1 << k;
+    if (lane + o < kWarp && (d + o) / width == d / width) steps |= 1u << k;
+  }
+  return steps;
+}
+
+// Sum of v over the lanes of this lane's group from this lane on (lanes of one
+// group are adjacent), so a group's first lane gets the group's sum. After the
+// step across 2^k a lane holds the sum over its group's lanes in [lane, lane + 2^(k+1)).
+__device__ __forceinline__ float segment_sum(float v, unsigned steps) {
+#pragma unroll
+  for (int k = 0; (1 << k) < kWarp; ++k) {
+    const float other = __shfl_down_sync(0xffffffffu, v, 1 << k);
+    if (steps & (1u << k)) v += other;
+  }
+  return v;
+}
+
+template <class T, int MAXN>
+__global__ void __launch_bounds__(kWarp) scan_backward_kernel(const BackwardParams p) {
+  extern __shared__ float smem[];
+  const int lane = threadIdx.x, b = blockIdx.y, d = blockIdx.x * kWarp + lane;
+  // Every lane runs every loop (the segmented sums need the whole warp); lanes
+  // past the last channel read zeros and write nothing.
+  const bool active = d < p.channels;
+  const int N = p.d_state, L = p.length;
+  // Per-thread columns: entry (i, n) of a table at [(i * N + n) * kWarp + lane].
+  float* sub_start = smem;                                  // [subchunks][N]: state entering each sub-chunk
+  float* entering = sub_start + p.subchunks * N * kWarp;   // [subchunk][N]: state entering each position
+  float* dA_sum = entering + p.subchunk * N * kWarp;       // [N]: this channel's dA over positions
+  const auto column = [&](float* table, int i, int n) -> float& { return table[(i * N + n) * kWarp + lane]; };
+
+  const int64_t row = int64_t(b) * L * p.channels + d;  // [b, 0, d] of the contiguous gradients
+  const T* x = static_cast<const T*>(p.x) + b * p.xs.batch + d;
+  const T* delta = static_cast<const T*>(p.delta) + b * p.ds.batch + d;
+  const T* z = p.z ? static_cast<const T*>(p.z) + b * p.zs.batch + d : nullptr;
+  const T* grad_y = static_cast<const T*>(p.grad_y) + b * p.gs.batch + d;
+  const int b_group = active ? d / p.b_width : 0, c_group = active ? d / p.c_width : 0;
+  const T* B = static_cast<const T*>(p.B) + b * p.Bs.batch + int64_t(b_group) * N;
+  const T* C = static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_group) * N;
+  const unsigned b_steps = segment_steps(lane, d, p.b_width), c_steps = segment_steps(lane, d, p.c_width);
+  const bool b_head = active && (lane == 0 || (d - 1) / p.b_width != b_group);
+  const bool c_head = active && (lane == 0 || (d - 1) / p.c_width != c_group);
+
+  float A[MAXN], g[MAXN];
+#pragma unroll
+  for (int n = 0; n < MAXN; ++n) {
+    A[n] = active && n < N ? p.A[int64_t(d) * N + n] : 0.f;
+    g[n] = active && n < N && p.grad_final ? p.grad_final[(int64_t(b) * p.channels + d) * N + n] : 0.f;
+    if (n < N) column(dA_sum, 0, n) = 0.f;
+  }
+  const float skip = active ? p.D[d] : 0.f, bias = active && p.bias ? p.bias[d] : 0.f;
+  float dD = 0.f, dbias = 0.f;
+
+  // x, the step size dt and its pre-softplus value at position t.
+  const auto inputs_at = [&](int t, float& xv, float& dt, float& raw) {
+    xv = active ? load(x + t * p.xs.length) : 0.f;
+    raw = (active ? load(delta + t * p.ds.length) : 0.f) + bias;
+    dt = p.softplus ? softplus(raw) : raw;
+  };
+  const auto b_at = [&](int t, int n) { return active ? load(B + t * p.Bs.length + n) : 0.f; };
+  const auto c_at = [&](int t, int n) { return active ? load(C + t * p.Cs.length + n) : 0.f; };
+  // h: the state entering position t -> the state after it (the forward's arithmetic).
+  const auto advance = [&](float (&h)[MAXN], int t) {
+    float xv, dt, raw;
+    inputs_at(t, xv, dt, raw);
+    const float dtx = dt * xv;
+#pragma unroll
+    for (int n = 0; n < MAXN; ++n)
+      if (n < N) h[n] = exp2f(dt * (A[n] * kLog2e)) * h[n] + dtx * b_at(t, n);
+  };
+
+  for (int j = p.checkpoint_count - 1; j >= 0; --j) {
+    const int t_begin = j * p.interval, t_end = min(t_begin + p.interval, L);
+    const int subs = (t_end - t_begin + p.subchunk - 1) / p.subchunk;
+    float h[MAXN];
+    const float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + j) * p.channels + d) * N;
+#pragma unroll
+    for (int n = 0; n < MAXN; ++n) h[n] = active && n < N ? saved[n] : 0.f;
+    for (int s = 0; s < subs; ++s) {
+#pragma unroll
+      for (int n = 0; n < MAXN; ++n)
+        if (n < N) column(sub_start, s, n) = h[n];
+      if (s + 1 < subs)
+        for (int t = t_begin + s * p.subchunk; t < t_begin + (s + 1) * p.subchunk; ++t) advance(h, t);
+    }
+    for (int s = subs - 1; s >= 0; --s) {
+      const int ts = t_begin + s * p.subchunk, te = min(ts + p.subchunk, t_end);
+#pragma unroll
+      for (int n = 0; n < MAXN; ++n) h[n] = n < N ? column(sub_start, s, n) : 0.f;
+      for (int t = ts; t < te; ++t) {
+#pragma unroll
+        for (int n = 0; n < MAXN; ++n)
+          if (n < N) column(entering, t - ts, n) = h[n];
+        if (t + 1 < te) advance(h, t);
+      }
+      for (int t = te - 1; t >= ts; --t) {
+        float xv, dt, raw;
+        inputs_at(t, xv, dt, raw);
+        const float dtx = dt * xv;
+        // y_t before the gate, from the recomputed state after t.
+        float y = skip * xv;
+#pragma unroll
+        for (int n = 0; n < MAXN; ++n)
+          if (n < N) y += c_at(t, n) * (exp2f(dt * (A[n] * kLog2e)) * column(entering, t - ts, n) + dtx * b_at(t, n));
+        const float dout = active ? load(grad_y + t * p.gs.length) : 0.f;
+        float dy = dout, dz = 0.f;
+        if (z) {
+          const float zv = active ? load(z + t * p.zs.length) : 0.f;
+          const float sig = 1.f / (1.f + __expf(-zv));
+          dy = dout * zv * sig;
+          dz = dout * y * sig * (1.f + zv * (1.f - sig));
+        }
+        dD += dy * xv;
+        float dx = skip * dy, ddt = 0.f;
+        float* dB = p.dB + ((int64_t(b) * L + t) * p.b_groups + b_group) * N;
+        float* dC = p.dC + ((int64_t(b) * L + t) * p.c_groups + c_group) * N;
+#pragma unroll
+        for (int n = 0; n < MAXN; ++n) {
+          if (n < N) {
+            const float before = column(entering, t - ts, n), a = exp2f(dt * (A[n] * kLog2e));
+            const float Bn = b_at(t, n), after = a * before + dtx * Bn;
+            g[n] += c_at(t, n) * dy;  // now d loss / d h_t
+            const float dC_sum = segment_sum(dy * after, c_steps);
+            if (c_head) atomicAdd(dC + n, dC_sum);
+            const float dB_sum = segment_sum(g[n] * dtx, b_steps);
+            if (b_head) atomicAdd(dB + n, dB_sum);
+            dx += g[n] * dt * Bn;
+            const float g_decay = g[n] * a * before;  // d loss / d (dt * A)
+            ddt += g[n] * xv * Bn + g_decay * A[n];
+            column(dA_sum, 0, n) += g_decay * dt;
+            g[n] *= a;  // now d loss / d h_{t-1} through h_t
+          }
+        }
+        // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
+        const float draw = p.softplus ? (raw > 20.f ? ddt : ddt / (1.f + __expf(-raw))) : ddt;
+        dbias += draw;
+        if (active) {
+          const int64_t index = row + int64_t(t) * p.channels;
+          static_cast<T*>(p.dx)[index] = from_float<T>(dx);
+          static_cast<T*>(p.ddelta)[index] = from_float<T>(draw);
+          if (z) static_cast<T*>(p.dz)[index] = from_float<T>(dz);
+        }
+      }
+    }
+  }
+  if (active) {
+#pragma unroll
+    for (int n = 0; n < MAXN; ++n) {
+      if (n < N) {
+        if (p.dinit) p.dinit[(int64_t(b) * p.channels + d) * N + n] = g[n];
+        atomicAdd(p.dA + int64_t(d) * N + n, column(dA_sum, 0, n));
+      }
+    }
+    atomicAdd(p.dD + d, dD);
+    if (p.dbias) atomicAdd(p.dbias + d, dbias);
+  }
+}
+
+template <class T, int MAXN>
+void launch(const BackwardParams& p, int64_t batch) {
+  const auto kernel = scan_backward_kernel<T, MAXN>;
+  const size_t bytes = size_t(p.subchunks + p.subchunk + 1) * p.d_state * kWarp * sizeof(float);
+  if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
+  const dim3 grid(unsigned((p.channels + kWarp - 1) / kWarp), unsigned(batch));
+  kernel<<<grid, kWarp, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
+  check_launch("selective scan backward");
+}
+
+}  // namespace
+
+ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoints& checkpoints, const at::Tensor& grad_y,
+                                      const at::Tensor& grad_final_state) {
+  const char* what = "selective scan backward (CUDA)";
+  check_scan_inputs(in);
+  const c10::cuda::CUDAGuard guard(in.x.device());
+  const auto streamed = stream_scan_inputs(in, what);
+  const auto& [dtype, x, delta, z, B, C, A, D, bias, init] = streamed;
+  const int64_t batch = in.x.size(0), length = in.x.size(1), channels = in.x.size(2), N = in.A.size(1);
+  if (batch > 65535) fail(what, ": batch ", batch, " is over 65535");
+  const auto states = checkpoints.states;
+  if (!states.defined() || states.dim() != 4 || states.size(0) != batch || states.size(2) != channels ||
+      states.size(3) != N || states.size(1) * checkpoints.interval < length || !states.is_contiguous())
+    fail(what, ": the checkpoints do not match the inputs (the forward saved none for them)");
+
+  const auto streamed_options = x.options().dtype(dtype);
+  const auto fp32 = x.options().dtype(at::kFloat);
+  const auto dy = grad_y.defined() ? unit_last_stride(grad_y.to(dtype)) : at::zeros({batch, length, channels}, streamed_options);
+  const auto dfinal = grad_final_state.defined() ? grad_final_state.to(at::kFloat).contiguous() : at::Tensor();
+  auto dx = at::empty({batch, length, channels}, streamed_options);
+  auto ddelta = at::empty({batch, length, channels}, streamed_options);
+  auto dz = z.defined() ? at::empty({batch, length, channels}, streamed_options) : at::Tensor();
+  auto dB = at::zeros({batch, length, B.size(2), N}, fp32);
+  auto dC = at::zeros({batch, length, C.size(2), N}, fp32);
+  auto dA = at::zeros({channels, N}, fp32);
+  auto dD = at::zeros({channels}, fp32);
+  auto dbias = bias.defined() ? at::zeros({channels}, fp32) : at::Tensor();
+  auto dinit = init.defined() ? at::empty({batch, channels, N}, fp32) : at::Tensor();
+
+  if (length == 0) {
+    // No positions: the final state is the initial one.
+    if (dinit.defined()) dinit = dfinal.defined() ? dfinal.clone() : dinit.zero_();
+  } else if (batch > 0 && channels > 0) {
+    BackwardParams p{};
+    p.x = x.data_ptr();
+    p.delta = delta.data_ptr();
+    p.z = z.defined() ? z.data_ptr() : nullptr;
+    p.B = B.data_ptr();
+    p.C = C.data_ptr();
+    p.grad_y = dy.data_ptr();
+    p.xs = {x.stride(0), x.stride(1)};
+    p.ds = {delta.stride(0), delta.stride(1)};
+    if (z.defined()) p.zs = {z.stride(0), z.stride(1)};
+    p.Bs = {B.stride(0), B.stride(1)};
+    p.Cs = {C.stride(0), C.stride(1)};
+    p.gs = {dy.stride(0), dy.stride(1)};
+    p.A = A.data_ptr<float>();
+    p.D = D.data_ptr<float>();
+    p.bias = data_or_null(bias);
+    p.checkpoints = states.data_ptr<float>();
+    p.grad_final = data_or_null(dfinal);
+    p.dx = dx.data_ptr();
+    p.ddelta = ddelta.data_ptr();
+    p.dz = dz.defined() ? dz.data_ptr() : nullptr;
+    p.dB = dB.data_ptr<float>();
+    p.dC = dC.data_ptr<float>();
+    p.dA = dA.data_ptr<float>();
+    p.dD = dD.data_ptr<float>();
+    p.dbias = dbias.defined() ? dbias.data_ptr<float>() : nullptr;
+    p.dinit = dinit.defined() ? dinit.data_ptr<float>() : nullptr;
+    p.length = int(length);
+    p.channels = int(channels);
+    p.d_state = int(N);
+    p.b_groups = int(B.size(2));
+    p.c_groups = int(C.size(2));
+    p.b_width = int(channels / B.size(2));
+    p.c_width = int(channels / C.size(2));
+    p.interval = int(checkpoints.interval);
+    p.checkpoint_count = int(states.size(1));
+    p.subchunk = int(scan_backward_subchunk(N));
+    p.subchunks = (p.interval + p.subchunk - 1) / p.subchunk;
+    p.softplus = in.delta_softplus;
+    dispatch_dtype(dtype, what, [&](auto tag) {
+      using T = decltype(tag);
+      if (N <= 16) launch<T, 16>(p, batch);
+      else if (N <= 32) launch<T, 32>(p, batch);
+      else launch<T, 64>(p, batch);
+    });
+  }
+  const auto as = [](const at::Tensor& grad, const at::Tensor& input) { return grad.to(input.scalar_type()); };
+  ScanGradients grads;
+  grads.x = as(dx, in.x);
+  grads.delta = as(ddelta, in.delta);
+  grads.A = as(dA, in.A);
+  grads.B = as(dB, in.B);
+  grads.C = as(dC, in.C);
+  grads.D = as(dD, in.D);
+  if (in.z) grads.z = as(dz, *in.z);
+  if (in.delta_bias) grads.delta_bias = as(dbias, *in.delta_bias);
+  if (in.initial_state) grads.initial_state = as(dinit, *in.initial_state);
+  return grads;
+}
+
+}  // namespace hybridize::kernels::cuda
