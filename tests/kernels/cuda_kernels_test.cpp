@@ -114,33 +114,64 @@ TEST_CASE("CUDA selective scan forward equals the reference", "[cuda]") {
       }
 }
 
+// The loss weights y and the final state by fixed random tensors; either term
+// may be left out, so that the backward gets no gradient for that output.
+void check_scan_gradients(const Shape& s, at::ScalarType dtype, bool extras, bool weigh_y, bool weigh_state) {
+  INFO("dtype " << c10::toString(dtype) << " batch " << s.batch << " length " << s.length << " channels "
+                << s.channels << " d_state " << s.d_state << " groups " << s.b_groups << "/" << s.c_groups
+                << " extras " << extras << " loss on y " << weigh_y << " on the final state " << weigh_state);
+  auto in = gpu_inputs(s, dtype, extras, false);
+  auto ref_in = cpu_double(in);
+  auto leaves = leaves_of(in), ref_leaves = leaves_of(ref_in);
+  for (auto* t : leaves) t->requires_grad_(true);
+  for (auto* t : ref_leaves) t->requires_grad_(true);
+  const auto w_y = torch::randn({s.batch, s.length, s.channels}, torch::kDouble);
+  const auto w_state = torch::randn({s.batch, s.channels, s.d_state}, torch::kDouble);
+  const auto loss = [&](const ScanOutputs& out) {
+    const auto device = out.y.device();
+    auto sum = torch::zeros({}, torch::TensorOptions().dtype(at::kDouble).device(device));
+    if (weigh_y) sum = sum + (out.y.to(at::kDouble) * w_y.to(device)).sum();
+    if (weigh_state) sum = sum + (out.final_state.to(at::kDouble) * w_state.to(device)).sum();
+    return sum;
+  };
+  loss(selective_scan(in)).backward();
+  loss(selective_scan_reference(ref_in)).backward();
+  REQUIRE(leaves.size() == (extras ? 9u : 6u));
+  for (std::size_t k = 0; k < leaves.size(); ++k) {
+    INFO("d loss / d " << kLeafNames[k]);
+    REQUIRE(leaves[k]->grad().defined());
+    CHECK(leaves[k]->grad().is_cuda());
+    CHECK(leaves[k]->grad().scalar_type() == leaves[k]->scalar_type());
+    CHECK(max_relative(leaves[k]->grad(), ref_leaves[k]->grad()) < 2 * tolerance(dtype));
+  }
+}
+
 TEST_CASE("CUDA selective scan gradients equal the reference's", "[cuda]") {
   REQUIRE(torch::cuda::is_available());
   torch::manual_seed(22);
-  const Shape shapes[] = {{2, 37, 64, 16, 2, 8}, {1, 20, 32, 32, 1, 2}, {1, 1, 16, 16, 1, 1}};
-  for (const auto dtype : {at::kFloat, at::kBFloat16})
-    for (const auto& s : shapes) {
-      INFO("dtype " << c10::toString(dtype) << " length " << s.length << " d_state " << s.d_state);
-      auto in = gpu_inputs(s, dtype, true, false);
-      auto ref_in = cpu_double(in);
-      auto leaves = leaves_of(in), ref_leaves = leaves_of(ref_in);
-      for (auto* t : leaves) t->requires_grad_(true);
-      for (auto* t : ref_leaves) t->requires_grad_(true);
-      const auto w_y = torch::randn({s.batch, s.length, s.channels}, torch::kDouble);
-      const auto w_state = torch::randn({s.batch, s.channels, s.d_state}, torch::kDouble);
-      const auto out = selective_scan(in);
-      ((out.y.to(at::kDouble) * w_y.to(at::kCUDA)).sum() + (out.final_state.to(at::kDouble) * w_state.to(at::kCUDA)).sum())
-          .backward();
-      const auto ref = selective_scan_reference(ref_in);
-      ((ref.y * w_y).sum() + (ref.final_state * w_state).sum()).backward();
-      REQUIRE(leaves.size() == 9);
-      for (std::size_t k = 0; k < leaves.size(); ++k) {
-        INFO("d loss / d " << kLeafNames[k]);
-        REQUIRE(leaves[k]->grad().defined());
-        CHECK(leaves[k]->grad().is_cuda());
-        CHECK(max_relative(leaves[k]->grad(), ref_leaves[k]->grad()) < 2 * tolerance(dtype));
-      }
-    }
+  // The backward recomputes states per checkpoint interval (a few dozen to a
+  // few hundred positions, by d_state and stage size) and per sub-chunk within
+  // it, one warp of channels per block, and sums dB and dC over each group's
+  // channels across lanes and blocks: the shapes cover partial intervals and
+  // sub-chunks, several intervals, a partial warp, groups that straddle warps
+  // or span several, and d_state that is not a power of two.
+  const Shape shapes[] = {
+      {2, 37, 64, 16, 2, 8},      // groups of 32 and 8 channels
+      {1, 20, 32, 32, 1, 2},      // d_state 32
+      {1, 1, 16, 16, 1, 1},       // length 1, a partial warp
+      {2, 300, 48, 16, 4, 12},    // three intervals, the last partial; groups of 12 straddle the warps
+      {1, 129, 40, 5, 5, 1},      // d_state 5; one C group over both warps
+      {1, 70, 64, 64, 1, 4},      // d_state 64: short sub-chunks, several intervals
+      {2, 1000, 96, 3, 96, 3},    // d_state 3, one B group per channel
+  };
+  for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
+    for (const auto& s : shapes)
+      for (bool extras : {true, false}) check_scan_gradients(s, dtype, extras, true, true);
+  // Only one output in the loss: the other's gradient reaches the backward undefined.
+  check_scan_gradients({2, 37, 64, 16, 2, 8}, at::kFloat, true, true, false);
+  check_scan_gradients({2, 37, 64, 16, 2, 8}, at::kFloat, true, false, true);
+  // A long bf16 sequence: the state's gradient runs back through 4096 positions.
+  check_scan_gradients({1, 4096, 64, 16, 2, 8}, at::kBFloat16, true, true, true);
 }
 
 TEST_CASE("the CUDA decode step reproduces the CUDA full scan token by token", "[cuda]") {
@@ -170,41 +201,49 @@ TEST_CASE("CUDA causal conv1d and its step equal the reference, with gradients",
   REQUIRE(torch::cuda::is_available());
   torch::manual_seed(24);
   const auto cuda = torch::TensorOptions().device(at::kCUDA);
-  for (const auto dtype : {at::kFloat, at::kBFloat16})
+  // Lengths around the kernels' 64-position segments: one partial, one whole, several.
+  for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
     for (int64_t width : {1, 2, 4, 8})
-      for (int64_t length : {1, 5, 70, 300}) {
-        const int64_t batch = 2, channels = 130;
-        INFO("dtype " << c10::toString(dtype) << " width " << width << " length " << length);
-        auto x = strided(torch::randn({batch, length, channels}, cuda.dtype(dtype)));
-        auto weight = torch::randn({channels, width}, cuda.dtype(dtype));
-        auto bias = torch::randn({channels}, cuda.dtype(dtype));
-        const auto x_ref = x.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
-        const auto w_ref = weight.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
-        const auto b_ref = bias.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
-        x.requires_grad_(true);
-        weight.requires_grad_(true);
-        bias.requires_grad_(true);
-        const auto out = causal_conv1d(x, weight, bias);
-        const auto ref = causal_conv1d_reference(x_ref, w_ref, b_ref);
-        CHECK(out.scalar_type() == dtype);
-        CHECK(max_relative(out, ref) < tolerance(dtype));
-        const auto seed = torch::randn({batch, length, channels}, torch::kDouble);
-        (out.to(at::kDouble) * seed.to(at::kCUDA)).sum().backward();
-        (ref * seed).sum().backward();
-        CHECK(max_relative(x.grad(), x_ref.grad()) < 2 * tolerance(dtype));
-        CHECK(max_relative(weight.grad(), w_ref.grad()) < 2 * tolerance(dtype));
-        CHECK(max_relative(bias.grad(), b_ref.grad()) < 2 * tolerance(dtype));
+      for (int64_t length : {1, 5, 64, 70, 300})
+        for (bool with_bias : {true, false}) {
+          const int64_t batch = 2, channels = 130;
+          INFO("dtype " << c10::toString(dtype) << " width " << width << " length " << length << " bias " << with_bias);
+          auto x = strided(torch::randn({batch, length, channels}, cuda.dtype(dtype)));
+          auto weight = torch::randn({channels, width}, cuda.dtype(dtype));
+          auto bias = torch::randn({channels}, cuda.dtype(dtype));
+          const auto x_ref = x.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+          const auto w_ref = weight.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+          const auto b_ref = bias.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+          x.requires_grad_(true);
+          weight.requires_grad_(true);
+          bias.requires_grad_(true);
+          const auto maybe = [&](const at::Tensor& b) { return with_bias ? std::optional<at::Tensor>(b) : std::nullopt; };
+          const auto out = causal_conv1d(x, weight, maybe(bias));
+          const auto ref = causal_conv1d_reference(x_ref, w_ref, maybe(b_ref));
+          CHECK(out.scalar_type() == dtype);
+          CHECK(max_relative(out, ref) < tolerance(dtype));
+          const auto seed = torch::randn({batch, length, channels}, torch::kDouble);
+          (out.to(at::kDouble) * seed.to(at::kCUDA)).sum().backward();
+          (ref * seed).sum().backward();
+          CHECK(x.grad().scalar_type() == dtype);
+          CHECK(max_relative(x.grad(), x_ref.grad()) < 2 * tolerance(dtype));
+          CHECK(max_relative(weight.grad(), w_ref.grad()) < 2 * tolerance(dtype));
+          if (with_bias) {
+            CHECK(max_relative(bias.grad(), b_ref.grad()) < 2 * tolerance(dtype));
+          } else {
+            CHECK(!bias.grad().defined());
+          }
 
-        torch::NoGradGuard no_grad;
-        auto state = torch::zeros({batch, channels, width}, cuda.dtype(dtype));
-        for (int64_t t = 0; t < length; ++t) {
-          const auto step = causal_conv1d_step(state, x.select(1, t), weight, bias);
-          REQUIRE(step.y.is_cuda());
-          REQUIRE(max_relative(step.y, out.select(1, t)) < tolerance(dtype));
-          state = step.new_state;
+          torch::NoGradGuard no_grad;
+          auto state = torch::zeros({batch, channels, width}, cuda.dtype(dtype));
+          for (int64_t t = 0; t < length; ++t) {
+            const auto step = causal_conv1d_step(state, x.select(1, t), weight, maybe(bias));
+            REQUIRE(step.y.is_cuda());
+            REQUIRE(max_relative(step.y, out.select(1, t)) < tolerance(dtype));
+            state = step.new_state;
+          }
+          CHECK(torch::equal(state, causal_conv1d_state(x, width)));
         }
-        CHECK(torch::equal(state, causal_conv1d_state(x, width)));
-      }
 }
 
 TEST_CASE("the CUDA kernels refuse what they are not built for, naming it", "[cuda][bad-input]") {
