@@ -56,4 +56,47 @@ inline StreamedScan stream_scan_inputs(const ScanInputs& in, const char* what) {
 
 inline const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
+struct Strides {
+  int64_t batch, length;
+};
+
+// What both kernels read of StreamedScan: device pointers, the batch and
+// position strides of the streamed tensors, and the sizes.
+struct ScanOperands {
+  const void *x, *delta, *z, *B, *C;
+  Strides xs, ds, zs, Bs, Cs;
+  const float *A, *D, *bias;
+  int length, channels, d_state, b_groups, c_groups, b_width, c_width;  // widths: channels per group
+  bool softplus;
+};
+
+inline ScanOperands scan_operands(const StreamedScan& s, bool softplus) {
+  ScanOperands o{};
+  const auto strides = [](const at::Tensor& t) { return Strides{t.stride(0), t.stride(1)}; };
+  o.x = s.x.data_ptr();
+  o.delta = s.delta.data_ptr();
+  o.B = s.B.data_ptr();
+  o.C = s.C.data_ptr();
+  o.xs = strides(s.x);
+  o.ds = strides(s.delta);
+  o.Bs = strides(s.B);
+  o.Cs = strides(s.C);
+  if (s.z.defined()) {
+    o.z = s.z.data_ptr();
+    o.zs = strides(s.z);
+  }
+  o.A = s.A.data_ptr<float>();
+  o.D = s.D.data_ptr<float>();
+  o.bias = data_or_null(s.bias);
+  o.length = int(s.x.size(1));
+  o.channels = int(s.x.size(2));
+  o.d_state = int(s.A.size(1));
+  o.b_groups = int(s.B.size(2));
+  o.c_groups = int(s.C.size(2));
+  o.b_width = o.channels / o.b_groups;
+  o.c_width = o.channels / o.c_groups;
+  o.softplus = softplus;
+  return o;
+}
+
 }  // namespace hybridize::kernels::cuda

@@ -24,22 +24,16 @@ namespace {
 
 constexpr int kWarp = 32;  // channels per block, one thread each
 
-struct Strides {
-  int64_t batch, length;
-};
-
-struct BackwardParams {
-  const void *x, *delta, *z, *B, *C, *grad_y;
-  Strides xs, ds, zs, Bs, Cs, gs;
-  const float *A, *D, *bias, *checkpoints, *grad_final;
+struct BackwardParams : ScanOperands {
+  const void* grad_y;
+  Strides gs;
+  const float *checkpoints, *grad_final;
   void *dx, *ddelta, *dz;           // [batch, length, channels], the streamed element type
   float *dB, *dC;                   // [batch, length, groups, d_state], zeroed
   float *dA, *dD, *dbias;           // zeroed; dbias null without delta_bias
   float* dinit;                     // [batch, channels, d_state], or null without initial_state
-  int length, channels, d_state, b_groups, c_groups, b_width, c_width;
   int interval, checkpoint_count;   // positions per checkpoint interval; intervals
   int subchunk, subchunks;          // positions per sub-chunk; most sub-chunks per interval
-  bool softplus;
 };
 
 // Bit k is set when lane + 2^k holds a channel of this lane's group (groups of
@@ -251,21 +245,9 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     if (dinit.defined()) dinit = dfinal.defined() ? dfinal.clone() : dinit.zero_();
   } else if (batch > 0 && channels > 0) {
     BackwardParams p{};
-    p.x = x.data_ptr();
-    p.delta = delta.data_ptr();
-    p.z = z.defined() ? z.data_ptr() : nullptr;
-    p.B = B.data_ptr();
-    p.C = C.data_ptr();
+    static_cast<ScanOperands&>(p) = scan_operands(streamed, in.delta_softplus);
     p.grad_y = dy.data_ptr();
-    p.xs = {x.stride(0), x.stride(1)};
-    p.ds = {delta.stride(0), delta.stride(1)};
-    if (z.defined()) p.zs = {z.stride(0), z.stride(1)};
-    p.Bs = {B.stride(0), B.stride(1)};
-    p.Cs = {C.stride(0), C.stride(1)};
     p.gs = {dy.stride(0), dy.stride(1)};
-    p.A = A.data_ptr<float>();
-    p.D = D.data_ptr<float>();
-    p.bias = data_or_null(bias);
     p.checkpoints = states.data_ptr<float>();
     p.grad_final = data_or_null(dfinal);
     p.dx = dx.data_ptr();
@@ -277,18 +259,10 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     p.dD = dD.data_ptr<float>();
     p.dbias = dbias.defined() ? dbias.data_ptr<float>() : nullptr;
     p.dinit = dinit.defined() ? dinit.data_ptr<float>() : nullptr;
-    p.length = int(length);
-    p.channels = int(channels);
-    p.d_state = int(N);
-    p.b_groups = int(B.size(2));
-    p.c_groups = int(C.size(2));
-    p.b_width = int(channels / B.size(2));
-    p.c_width = int(channels / C.size(2));
     p.interval = int(checkpoints.interval);
     p.checkpoint_count = int(states.size(1));
     p.subchunk = int(scan_backward_subchunk(N));
     p.subchunks = (p.interval + p.subchunk - 1) / p.subchunk;
-    p.softplus = in.delta_softplus;
     dispatch_dtype(dtype, what, [&](auto tag) {
       using T = decltype(tag);
       if (N <= 16) launch<T, 16>(p, batch);

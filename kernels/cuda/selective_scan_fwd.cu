@@ -24,23 +24,16 @@ constexpr int kTile = 64;                // channels per block, one thread each
 constexpr int kMaxSteps = 32;            // positions per shared-memory stage
 constexpr int kStageBytes = 24 * 1024;   // two stages: four blocks fit one SM
 
-struct Strides {
-  int64_t batch, length;
-};
-
-struct ScanParams {
-  const void *x, *delta, *z, *B, *C;
-  Strides xs, ds, zs, Bs, Cs;
-  const float *A, *D, *bias, *init;
+struct ScanParams : ScanOperands {
+  const float* init;
   void* y;
   float* final_state;
   float* checkpoints;  // [batch, checkpoint_count, channels, d_state], or null
   int checkpoint_stages, checkpoint_count;  // stages per checkpoint interval; intervals
-  int length, channels, d_state, b_width, c_width;
   int steps;           // positions per stage
   int b_rows, c_rows;  // most B / C group rows one tile touches
   int plane, b_plane, c_plane, stage_elems;  // stage layout, in elements (multiples of 8)
-  bool softplus, vectorized;
+  bool vectorized;
 };
 
 int round8(int n) { return (n + 7) / 8 * 8; }
@@ -226,30 +219,12 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   if (length == 0) return {y.to(in.x.scalar_type()), init.defined() ? init.clone() : final_state.zero_()};
 
   ScanParams p{};
-  p.x = x.data_ptr();
-  p.delta = delta.data_ptr();
-  p.z = z.defined() ? z.data_ptr() : nullptr;
-  p.B = B.data_ptr();
-  p.C = C.data_ptr();
-  p.xs = {x.stride(0), x.stride(1)};
-  p.ds = {delta.stride(0), delta.stride(1)};
-  if (z.defined()) p.zs = {z.stride(0), z.stride(1)};
-  p.Bs = {B.stride(0), B.stride(1)};
-  p.Cs = {C.stride(0), C.stride(1)};
-  p.A = A.data_ptr<float>();
-  p.D = D.data_ptr<float>();
-  p.bias = data_or_null(bias);
+  static_cast<ScanOperands&>(p) = scan_operands(streamed, in.delta_softplus);
   p.init = data_or_null(init);
   p.y = y.data_ptr();
   p.final_state = final_state.data_ptr<float>();
-  p.length = int(length);
-  p.channels = int(channels);
-  p.d_state = int(N);
-  p.b_width = int(channels / B.size(2));
-  p.c_width = int(channels / C.size(2));
   p.b_rows = int(std::min<int64_t>(B.size(2), (kTile - 1) / p.b_width + 2));
   p.c_rows = int(std::min<int64_t>(C.size(2), (kTile - 1) / p.c_width + 2));
-  p.softplus = in.delta_softplus;
 
   const int64_t elem = x.element_size();
   const int64_t step_bytes = ((z.defined() ? 3 : 2) * kTile + (p.b_rows + p.c_rows) * N) * elem;
