@@ -3,19 +3,23 @@
 # runs the CUDA tests, scores the llama reference on CUDA in bf16 (LOO, proxy,
 # MMR), and runs the benchmarks at the Apriel-15B shape with random weights:
 # LOO prefix reuse against recomputation, and generation throughput of the
-# teacher and hybrids. Logs go to $OUT (or /tmp); figures for bench/RESULTS.md
-# are printed.
+# teacher and hybrids, and the scan kernels' forward and backward against the
+# reference (scan_bench). KERNELS_ONLY=1 stops after the kernel tests and
+# scan_bench. Logs go to $OUT (or /tmp); figures for bench/RESULTS.md are printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=${OUT:-/tmp}
 echo "== $(date -u +%Y-%m-%dT%H:%MZ) $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
 cmake --preset gpu --fresh >"$logs/configure.log" 2>&1 || { tail -n 30 "$logs/configure.log"; exit 1; }
-cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_bench >"$logs/build.log" 2>&1 \
+cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_bench scan_bench >"$logs/build.log" 2>&1 \
   || { grep -E "error" -A3 "$logs/build.log" | head -n 60; exit 1; }
 echo "== built $(date -u +%H:%M:%S)"
 ref=build-gpu/tests/reference
 mkdir -p "$ref" && cp -r .gpu-deps/reference/. "$ref/"
-HYBRIDIZE_REFERENCE_DIR=$PWD/$ref timeout 120 build-gpu/tests/hybridize_tests "[cuda]" 2>&1 | tail -n 3
+HYBRIDIZE_REFERENCE_DIR=$PWD/$ref timeout 300 build-gpu/tests/hybridize_tests "[cuda]" 2>&1 | tail -n 40
+echo "== scan kernels, forward and backward $(date -u +%H:%M:%S)"
+timeout 240 build-gpu/bench/scan_bench 2>&1
+if [ "${KERNELS_ONLY:-0}" = 1 ]; then echo "== done $(date -u +%H:%M:%S)"; exit 0; fi
 exe=build-gpu/src/hybridize
 db=$logs/gpu-scores.db
 for scorer in loo proxy mmr; do
