@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/device_rates.h"
 #include "kernels/selective_scan.h"
 
 using hybridize::kernels::ScanInputs;
@@ -87,15 +88,10 @@ int main() {
   torch::manual_seed(0);
   torch::NoGradGuard no_grad;
 
-  // Copy bandwidth: bytes read plus bytes written, 2 GiB each way.
   const int64_t copy_bytes = int64_t(2) << 30;
-  auto src = torch::empty({copy_bytes}, torch::TensorOptions().device(at::kCUDA).dtype(at::kByte)).random_(0, 255);
-  auto dst = torch::empty_like(src);
-  const double copy_ms = median_ms(3, 20, [&](int) { dst.copy_(src); });
-  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
-  std::printf("device-to-device copy: %.1f GB/s (2 x %lld MiB in %.3f ms)\n", copy_gbs,
-              static_cast<long long>(copy_bytes >> 20), copy_ms);
-  src = dst = at::Tensor();
+  const double copy_gbs = hybridize::infer::measure_copy_bandwidth(at::Device(at::kCUDA, 0), copy_bytes) / 1e9;
+  std::printf("device-to-device copy: %.1f GB/s (read + written, 2 x %lld MiB)\n", copy_gbs,
+              static_cast<long long>(copy_bytes >> 20));
 
   const Shape shapes[] = {
       {"15B mixer", 8, 4096, 4096, 16, 64, 256, false},

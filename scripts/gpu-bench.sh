@@ -3,9 +3,14 @@
 # runs the CUDA tests, scores the llama reference on CUDA in bf16 (LOO, proxy,
 # MMR), and runs the benchmarks at the Apriel-15B shape with random weights:
 # LOO prefix reuse against recomputation, and generation throughput of the
-# teacher and hybrids, and the scan kernels' forward and backward against the
-# reference (scan_bench). KERNELS_ONLY=1 stops after the kernel tests and
-# scan_bench. Logs go to $OUT (or /tmp); figures for bench/RESULTS.md are printed.
+# teacher and hybrids (CUDA graphs against eager decoding, against HF
+# transformers, each decode step against its bandwidth floor and the cost
+# model), and the scan kernels' forward and backward against the reference
+# (scan_bench). KERNELS_ONLY=1 stops after the kernel tests and scan_bench;
+# SKIP_SCORING=1 skips the scorers and loo_bench. Logs go to $OUT (or /tmp);
+# figures for bench/RESULTS.md are printed. PROMPT_LEN, GEN_LEN, MAX_BATCH and
+# MAMBA_COUNTS (e.g. 25,30,34,37,40: about 40 s more per layout) change the
+# main throughput run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=${OUT:-/tmp}
@@ -16,20 +21,55 @@ cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_
 echo "== built $(date -u +%H:%M:%S)"
 ref=build-gpu/tests/reference
 mkdir -p "$ref" && cp -r .gpu-deps/reference/. "$ref/"
-HYBRIDIZE_REFERENCE_DIR=$PWD/$ref timeout 300 build-gpu/tests/hybridize_tests "[cuda]" 2>&1 | tail -n 40
+# Blocking launches make a kernel fault surface in the test that caused it;
+# failures are printed without LibTorch's C++ stack frames (the full log is kept).
+CUDA_LAUNCH_BLOCKING=1 HYBRIDIZE_REFERENCE_DIR=$PWD/$ref timeout 300 build-gpu/tests/hybridize_tests "[cuda]" \
+  --reporter compact >"$logs/cuda-tests.log" 2>&1
+grep -vE '^ *(frame #|\(0x|[a-z_./-]*(libtorch|libc|hybridize_tests|python3)|ScalarType|lib/)' "$logs/cuda-tests.log" | tail -n 60
 echo "== scan kernels, forward and backward $(date -u +%H:%M:%S)"
 timeout 240 build-gpu/bench/scan_bench 2>&1
 if [ "${KERNELS_ONLY:-0}" = 1 ]; then echo "== done $(date -u +%H:%M:%S)"; exit 0; fi
 exe=build-gpu/src/hybridize
 db=$logs/gpu-scores.db
+if [ "${SKIP_SCORING:-0}" != 1 ]; then
 for scorer in loo proxy mmr; do
   timeout 120 $exe score $scorer --model $ref/llama --db "$db" --device cuda --dtype bf16 --samples 64 \
     --mmr-steps 20 --d-state 8 --quiet 2>&1 | tail -n 6
 done
 echo "== loo prefix reuse, 15B shape $(date -u +%H:%M:%S)"
 timeout 240 build-gpu/bench/loo_bench configs/apriel-15b-shape/config.json --batch 1 --tokens 4096 2>&1
-echo "== generation throughput, 15B shape $(date -u +%H:%M:%S)"
-timeout 400 $exe bench --model configs/apriel-15b-shape --random-init --device cuda --dtype bf16 \
-  --prompt-len "${PROMPT_LEN:-1024}" --gen-len "${GEN_LEN:-256}" --batch auto --memory-budget 70 \
-  --mamba-counts 25,30,34,37,40 2>&1
+fi
+# Generation at the 15B shape (random bf16 weights), about 4 minutes in all.
+# 1. CUDA graphs against eager decoding, each layout measured both ways in one
+#    process, and the same teacher run through HF transformers' generate (static
+#    cache, SDPA) at the same batch and lengths.
+echo "== generation: CUDA graphs and eager decoding; HF transformers $(date -u +%H:%M:%S)"
+compare=$logs/bench-compare.txt
+timeout 170 $exe bench --model configs/apriel-15b-shape --random-init --device cuda --dtype bf16 \
+  --prompt-len 512 --gen-len 256 --batch 64 --mamba-counts 30,40 --also-eager 2>&1 | tee "$compare"
+timeout 150 python3 bench/hf_generate.py --config configs/apriel-15b-shape --batch 64 --prompt-len 512 --gen-len 256 \
+  >"$logs/hf-generate.txt" 2>&1
+grep -E "^hf_generate:" "$logs/hf-generate.txt" || tail -n 20 "$logs/hf-generate.txt"
+# The teacher's row of the first table: mamba batch prefill decode total ...
+ours_decode=$(awk '$1 == "0" { print $4; exit }' "$compare")
+ours_total=$(awk '$1 == "0" { print $5; exit }' "$compare")
+hf_decode=$(sed -n 's/^hf_generate:.* decode_tok_s=\([0-9.]*\).*/\1/p' "$logs/hf-generate.txt")
+hf_total=$(sed -n 's/^hf_generate:.* total_tok_s=\([0-9.]*\).*/\1/p' "$logs/hf-generate.txt")
+if [[ -n "$ours_total" && -n "$hf_total" ]]; then
+  awk -v od="$ours_decode" -v hd="$hf_decode" -v ot="$ours_total" -v ht="$hf_total" 'BEGIN {
+    printf "ours over HF transformers (teacher, batch 64, 512 + 256): decode %.2fx (%s / %s tok/s), total %.2fx (%s / %s tok/s)\n",
+           od / hd, od, hd, ot / ht, ot, ht }'
+fi
+
+# 2. Throughput at the largest batch that fits most of the free memory (capped
+#    as a server caps its batch), decode from CUDA graphs; the device's measured
+#    rates go into the store, and `plan` then predicts with them.
+free_mib=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | head -1)
+budget=$(( free_mib / 1024 - 10 ))
+echo "== generation throughput, 15B shape, memory budget ${budget} GiB $(date -u +%H:%M:%S)"
+timeout 300 $exe bench --model configs/apriel-15b-shape --random-init --device cuda --dtype bf16 \
+  --prompt-len "${PROMPT_LEN:-1024}" --gen-len "${GEN_LEN:-1024}" --batch auto --max-batch "${MAX_BATCH:-256}" \
+  --memory-budget "$budget" --mamba-counts "${MAMBA_COUNTS:-30,40}" --db "$db" 2>&1
+echo "== plan with the stored rates"
+timeout 60 $exe plan --db "$db" --targets 1,2 --strategy loo 2>&1 | grep -E "throughput predicted|error"
 echo "== done $(date -u +%H:%M:%S)"

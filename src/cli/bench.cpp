@@ -11,8 +11,11 @@
 #include "core/error.h"
 #include "core/format.h"
 #include "infer/bench.h"
+#include "infer/device_rates.h"
 #include "model/mil.h"
 #include "model/weights.h"
+#include "search/calibration.h"
+#include "search/cost_model.h"
 #include "search/device.h"
 #include "search/provenance.h"
 #include "store/results_store.h"
@@ -31,8 +34,11 @@ struct BenchOptions {
   std::string dtype = "bf16";
   std::string device;
   double memory_budget_gib = 16;
+  int64_t max_batch = 0;
   uint64_t seed = 0;
   bool random_init = false;  // build from config.json alone with random weights
+  bool no_cuda_graphs = false;
+  bool also_eager = false;
   std::string database;  // store the results there
   std::vector<int64_t> plans;  // measure these plans' target layouts
   bool json = false;
@@ -52,10 +58,42 @@ int64_t parse_batch(const std::string& text) {
   return batch;
 }
 
-void print_table(const BenchOptions& options, const at::Device& device, const std::vector<infer::BenchResult>& results) {
+// One layout's decode step beside the device's limits: what the step must move
+// (search/cost_model.h at the measured batch), that over the measured bandwidth
+// (the floor no implementation beats), and the cost model's prediction from
+// both measured rates.
+struct StepAnalysis {
+  double step_seconds = 0;  // measured
+  double bytes = 0, floor_seconds = 0;
+  double predicted_tokens_per_second = 0;
+};
+
+StepAnalysis analyse_step(const io::TransformerConfig& config, const infer::BenchResult& r, const infer::DeviceRates& measured,
+                          at::ScalarType dtype) {
+  search::Workload workload;
+  workload.prompt_tokens = r.prompt_length;
+  workload.generated_tokens = r.generated_length;
+  workload.dtype_bytes = int64_t(c10::elementSize(dtype));
+  const auto work = search::decode_step_work(config, model::Layout::parse(r.layout, config.num_layers, "bench"), workload, r.batch);
+  search::HardwareRates rates;
+  rates.bytes_per_second = measured.copy_bytes_per_second;
+  rates.flops_per_second = measured.matmul_flops_per_second;
+  StepAnalysis analysis;
+  analysis.step_seconds = r.decode_steps > 0 ? r.decode_seconds / double(r.decode_steps) : 0;
+  analysis.bytes = work.bytes;
+  analysis.floor_seconds = work.bytes / rates.bytes_per_second;
+  analysis.predicted_tokens_per_second = double(r.batch) / work.seconds(rates);
+  return analysis;
+}
+
+void print_table(const BenchOptions& options, const at::Device& device, const infer::DeviceRates& rates,
+                 const std::vector<infer::BenchResult>& results, const std::vector<StepAnalysis>& steps) {
   std::printf("model    %s on %s in %s, %lld prompt + %lld generated tokens a sequence\n", options.model.c_str(),
               device.str().c_str(), options.dtype.c_str(), (long long)options.prompt_length,
               (long long)options.generated_length);
+  std::printf("device   %s: copy %.1f GB/s (read + written), %s matmul %.2f TFLOP/s; decode %s\n", rates.device_name.c_str(),
+              rates.copy_bytes_per_second / 1e9, options.dtype.c_str(), rates.matmul_flops_per_second / 1e12,
+              device.is_cuda() && !options.no_cuda_graphs ? "from CUDA graphs" : "eager");
   std::printf("\n%5s %6s %14s %13s %12s %11s %8s  %s\n", "mamba", "batch", "prefill tok/s", "decode tok/s",
               "total tok/s", "state/seq", "speedup", "layout");
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -66,16 +104,43 @@ void print_table(const BenchOptions& options, const at::Device& device, const st
                 i == 0 ? " (model)" : "");
   }
   std::printf("\ntotal tok/s: generated tokens over prefill + decode time; speedup: total tok/s over the model's\n");
+
+  const bool eager_too = !results.empty() && results.front().eager_decode_tokens_per_second > 0;
+  std::printf("\n%5s %6s %9s %10s %9s %10s %15s %13s %7s", "mamba", "batch", "step ms", "GB/step", "floor ms",
+              "over floor", "predicted tok/s", "decode tok/s", "error");
+  if (eager_too) std::printf(" %13s %12s", "eager tok/s", "graphs gain");
+  std::printf("\n");
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    const auto& a = steps[i];
+    std::printf("%5lld %6lld %9.3f %10.3f %9.3f %9.2fx %15.1f %13.1f %+6.1f%%", (long long)r.mamba_layers,
+                (long long)r.batch, a.step_seconds * 1e3, a.bytes / 1e9, a.floor_seconds * 1e3,
+                a.step_seconds / a.floor_seconds, a.predicted_tokens_per_second, r.decode_tokens_per_second,
+                100 * (a.predicted_tokens_per_second / r.decode_tokens_per_second - 1));
+    if (eager_too)
+      std::printf(" %13.1f %11.2fx", r.eager_decode_tokens_per_second,
+                  r.decode_tokens_per_second / r.eager_decode_tokens_per_second);
+    std::printf("\n");
+  }
+  std::printf("\nGB/step: weights + KV cache at the mean context + recurrent state read and written; floor: that over "
+              "the copy bandwidth;\npredicted: the cost model (search/cost_model.h) from both measured rates; error: "
+              "predicted over measured decode tok/s\n");
 }
 
-nlohmann::json to_json(const infer::BenchResult& r) {
+nlohmann::json to_json(const infer::BenchResult& r, const StepAnalysis& a, const infer::DeviceRates& rates) {
   return {{"layout", r.layout}, {"attention_layers", r.attention_layers}, {"mamba_layers", r.mamba_layers},
           {"batch", r.batch}, {"prompt_length", r.prompt_length}, {"generated_length", r.generated_length},
           {"prefill_seconds", r.prefill_seconds}, {"decode_seconds", r.decode_seconds},
+          {"decode_steps", r.decode_steps}, {"capture_seconds", r.capture_seconds},
           {"prefill_tokens_per_second", r.prefill_tokens_per_second},
           {"decode_tokens_per_second", r.decode_tokens_per_second},
+          {"eager_decode_tokens_per_second", r.eager_decode_tokens_per_second},
           {"total_tokens_per_second", r.total_tokens_per_second}, {"weight_bytes", r.weight_bytes},
-          {"state_bytes_per_sequence", r.state_bytes_per_sequence}, {"speedup", r.speedup}};
+          {"state_bytes_per_sequence", r.state_bytes_per_sequence}, {"speedup", r.speedup},
+          {"step_seconds", a.step_seconds}, {"step_bytes", a.bytes}, {"floor_seconds", a.floor_seconds},
+          {"predicted_decode_tokens_per_second", a.predicted_tokens_per_second},
+          {"device", rates.device_name}, {"copy_bytes_per_second", rates.copy_bytes_per_second},
+          {"matmul_flops_per_second", rates.matmul_flops_per_second}};
 }
 
 void run_bench(const BenchOptions& options) {
@@ -86,6 +151,10 @@ void run_bench(const BenchOptions& options) {
   if (!(options.memory_budget_gib > 0)) fail("--memory-budget: must be a positive number of GiB, got ", options.memory_budget_gib);
   settings.memory_budget = std::llround(options.memory_budget_gib * double(1ll << 30));
   settings.seed = options.seed;
+  settings.max_batch = options.max_batch;
+  if (options.max_batch < 0) fail("--max-batch: must be positive (or 0 for no cap), got ", options.max_batch);
+  settings.cuda_graphs = !options.no_cuda_graphs;
+  settings.also_eager = options.also_eager;
   if (options.prompt_length < 1) fail("--prompt-len: must be at least 1, got ", options.prompt_length);
   if (options.generated_length < 1) fail("--gen-len: must be at least 1, got ", options.generated_length);
   const auto device =
@@ -101,11 +170,16 @@ void run_bench(const BenchOptions& options) {
   std::optional<store::ResultsStore> results;
   if (!options.database.empty()) results.emplace(options.database);
   if (!options.plans.empty() && !results) fail("--plan needs --db, the store that holds the plan");
-  if (results && options.random_init) fail("--db: random weights have no content to record; drop --random-init");
+  if (options.also_eager && options.no_cuda_graphs) fail("--also-eager: compares with CUDA graphs; drop --no-cuda-graphs");
   for (const int64_t plan : options.plans)
     for (const auto& target : results->find_plan(plan).targets)
       layouts.push_back(model::Layout::parse(target.layout, config.num_layers, "plan target layout"));
   const auto ssm = config.ssm ? *config.ssm : model::mil_ssm_config(config, options.d_state);
+  auto config_with_ssm = config;
+  if (!config_with_ssm.ssm) config_with_ssm.ssm = ssm;
+
+  // Measured first, while the device's memory is free.
+  const auto rates = infer::measure_device_rates(device, dtype);
 
   model::LoadOptions load;
   load.dtype = dtype;
@@ -119,7 +193,11 @@ void run_bench(const BenchOptions& options) {
     teacher = model::load_causal_lm(options.model, load);
   }
   const auto measured = infer::run_bench(*teacher, layouts, ssm, settings);
-  if (results) {
+  std::vector<StepAnalysis> steps;
+  for (const auto& r : measured) steps.push_back(analyse_step(config_with_ssm, r, rates, dtype));
+  if (results) search::store_device_rates(*results, rates, options.dtype);
+  // Random weights have no content to record: only the device's rates are stored then.
+  if (results && !options.random_init) {
     const auto model_record = search::describe_model(options.model, *teacher);
     for (const auto& r : measured)
       results->save_benchmark({0, model_record, r.layout, device.str(), options.dtype, r.prompt_length,
@@ -128,10 +206,10 @@ void run_bench(const BenchOptions& options) {
   }
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& r : measured) out.push_back(to_json(r));
+    for (std::size_t i = 0; i < measured.size(); ++i) out.push_back(to_json(measured[i], steps[i], rates));
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    print_table(options, device, measured);
+    print_table(options, device, rates, measured, steps);
   }
 }
 
@@ -155,10 +233,16 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--device", options->device, "cpu or cuda (default: cuda when available)");
   command->add_option("--memory-budget", options->memory_budget_gib, "GiB of device memory for --batch auto")
       ->capture_default_str();
+  command->add_option("--max-batch", options->max_batch, "Cap on --batch auto (0: none), as servers cap theirs (vLLM: max_num_seqs)")
+      ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")->capture_default_str();
   command->add_flag("--random-init", options->random_init,
                     "Random weights from config.json alone (speed does not depend on the values)");
-  command->add_option("--db", options->database, "Results store to record the measurements in");
+  command->add_flag("--no-cuda-graphs", options->no_cuda_graphs, "Decode eagerly, kernel by kernel, also on a GPU");
+  command->add_flag("--also-eager", options->also_eager,
+                    "Also time eager decoding of each layout and print the CUDA graphs' gain (one more generation each)");
+  command->add_option("--db", options->database,
+                      "Results store to record the measurements and the device's rates in (with --random-init: the rates only)");
   command->add_option("--plan", options->plans, "Also measure these stored plans' target layouts (needs --db)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");
   command->callback([options] { run_bench(*options); });

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/format.h"
 #include "io/hf_config.h"
+#include "search/calibration.h"
 #include "search/planner.h"
 #include "search/stage_dag.h"
 
@@ -26,8 +27,31 @@ struct PlanCommandOptions {
   search::Workload workload;
   search::HardwareRates rates;
   double memory_gib = 80;
+  // Which of --bandwidth, --flops and --memory-gib were given: they win over stored rates.
+  bool bandwidth_given = false, flops_given = false, memory_given = false;
   bool json = false;
 };
+
+// The rates to predict with: the newest stored by `hybridize bench` when there
+// are some, else the nominal defaults; flags given override either.
+search::HardwareRates choose_rates(store::ResultsStore& results, const PlanCommandOptions& options) {
+  auto rates = search::stored_rates(results).value_or(options.rates);
+  std::string overridden;
+  if (options.bandwidth_given) {
+    rates.bytes_per_second = options.rates.bytes_per_second;
+    overridden += " --bandwidth";
+  }
+  if (options.flops_given) {
+    rates.flops_per_second = options.rates.flops_per_second;
+    overridden += " --flops";
+  }
+  if (options.memory_given || rates.memory_bytes <= 0) {
+    rates.memory_bytes = int64_t(options.memory_gib * double(int64_t(1) << 30));
+    if (options.memory_given) overridden += " --memory-gib";
+  }
+  if (!overridden.empty()) rates.name += ", overridden by" + overridden;
+  return rates;
+}
 
 std::vector<search::Strategy> parse_strategies(const std::string& text) {
   std::vector<search::Strategy> strategies;
@@ -88,7 +112,7 @@ void run_plan(PlanCommandOptions& options) {
   auto& request = options.request;
   request.targets = parse_layer_list(options.targets, "--targets");
   if (!options.keep.empty()) request.keep = parse_layer_list(options.keep, "--keep");
-  options.rates.memory_bytes = int64_t(options.memory_gib * double(int64_t(1) << 30));
+  const auto rates = choose_rates(results, options);
 
   search::ScoreTables scores;
   scores.loo = results.layer_samples(run->id, "loo", "mixer", "kl");
@@ -98,14 +122,14 @@ void run_plan(PlanCommandOptions& options) {
   std::vector<store::PlanRecord> plans;
   for (const auto strategy : parse_strategies(options.strategies)) {
     request.strategy = strategy;
-    auto plan = search::make_plan(request, config, scores, options.workload, options.rates);
+    auto plan = search::make_plan(request, config, scores, options.workload, rates);
     plan.run_id = run->id;
     plan.id = results.save_plan(plan);
     plans.push_back(std::move(plan));
   }
   const auto jobs = search::execution_order(plans);
   if (options.json) {
-    nlohmann::json out = {{"run", run->name}, {"model", model_dir.string()}, {"hardware", options.rates.name}};
+    nlohmann::json out = {{"run", run->name}, {"model", model_dir.string()}, {"hardware", rates.name}};
     for (const auto& plan : plans) out["plans"].push_back(plan_json(plan));
     for (const auto& job : jobs) out["execution_order"].push_back({{"layout", job.layout}, {"from", job.parent}});
     std::printf("%s\n", out.dump(2).c_str());
@@ -113,7 +137,7 @@ void run_plan(PlanCommandOptions& options) {
   }
   for (const auto& plan : plans) print_plan(plan, config.num_layers);
   std::printf("\njobs in execution order:\n%s", search::describe(jobs).c_str());
-  std::printf("throughput predicted for %s, %lld prompt + %lld generated tokens\n", options.rates.name.c_str(),
+  std::printf("throughput predicted for %s, %lld prompt + %lld generated tokens\n", rates.name.c_str(),
               (long long)options.workload.prompt_tokens, (long long)options.workload.generated_tokens);
 }
 
@@ -147,12 +171,21 @@ void add_plan_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--gen-len", options->workload.generated_tokens, "Generated tokens of the throughput workload")
       ->capture_default_str();
-  command->add_option("--memory-gib", options->memory_gib, "GPU memory for weights and caches")->capture_default_str();
-  command->add_option("--bandwidth", options->rates.bytes_per_second, "Achieved memory bandwidth, bytes/s (from `bench`)")
-      ->capture_default_str();
-  command->add_option("--flops", options->rates.flops_per_second, "Achieved FLOP/s (from `bench`)")->capture_default_str();
+  auto* memory = command->add_option("--memory-gib", options->memory_gib,
+                                     "GPU memory for weights and caches (default: the measured device's, else 80)");
+  auto* bandwidth = command->add_option("--bandwidth", options->rates.bytes_per_second,
+                                        "Memory bandwidth, bytes/s (default: measured by `bench` and stored, else nominal)")
+                        ->capture_default_str();
+  auto* flops = command->add_option("--flops", options->rates.flops_per_second,
+                                    "FLOP/s (default: measured by `bench` and stored, else nominal)")
+                    ->capture_default_str();
   command->add_flag("--json", options->json, "Print the plans as JSON");
-  command->callback([options] { run_plan(*options); });
+  command->callback([options, memory, bandwidth, flops] {
+    options->memory_given = memory->count() > 0;
+    options->bandwidth_given = bandwidth->count() > 0;
+    options->flops_given = flops->count() > 0;
+    run_plan(*options);
+  });
 }
 
 }  // namespace hybridize::cli

@@ -71,24 +71,37 @@ BenchResult measure(model::CausalLMImpl& model, const BenchSettings& settings) {
   result.state_bytes_per_sequence = memory.state_bytes_per_sequence;
   result.batch = settings.batch > 0 ? settings.batch
                                     : max_batch_for_memory(model.config, model.layout, length, dtype, settings.memory_budget);
+  if (settings.batch == 0 && settings.max_batch > 0) result.batch = std::min(result.batch, settings.max_batch);
   if (result.batch < 1)
     fail("bench: layout '", result.layout, "' does not fit the memory budget of ", settings.memory_budget,
          " bytes: its weights take ", memory.weight_bytes, " and one sequence ", memory.bytes_per_sequence());
 
   const auto prompts = random_prompts(result.batch, settings.prompt_length, model.config.vocab_size, settings.seed);
   GenerationOptions options;  // greedy, no stop tokens: every sequence runs its full length
+  options.cuda_graphs = settings.cuda_graphs;
+  // Warm-up on a few of the prompts: kernels loaded and chosen, without a second full prefill.
   options.max_new_tokens = std::min<int64_t>(settings.generated_length, 2);
-  generate(model, prompts, options);  // warm-up: kernels chosen, allocator caches filled
+  generate(model, {prompts.begin(), prompts.begin() + std::min<int64_t>(result.batch, 4)}, options);
   options.max_new_tokens = settings.generated_length;
   GenerationTimings timings;
   generate(model, prompts, options, &timings);
 
   const double batch = static_cast<double>(result.batch);
+  auto decode_rate = [&](const GenerationTimings& t) { return t.decode_steps > 0 ? batch * t.decode_steps / t.decode_seconds : 0; };
   result.prefill_seconds = timings.prefill_seconds;
   result.decode_seconds = timings.decode_seconds;
+  result.decode_steps = timings.decode_steps;
+  result.capture_seconds = timings.capture_seconds;
   result.prefill_tokens_per_second = batch * settings.prompt_length / timings.prefill_seconds;
-  result.decode_tokens_per_second = timings.decode_steps > 0 ? batch * timings.decode_steps / timings.decode_seconds : 0;
-  result.total_tokens_per_second = batch * settings.generated_length / (timings.prefill_seconds + timings.decode_seconds);
+  result.decode_tokens_per_second = decode_rate(timings);
+  result.total_tokens_per_second =
+      batch * settings.generated_length / (timings.prefill_seconds + timings.capture_seconds + timings.decode_seconds);
+  if (settings.also_eager && options.cuda_graphs && model.model->embed_tokens->weight.is_cuda()) {
+    options.cuda_graphs = false;  // the same prompts again, decoded eagerly
+    GenerationTimings eager;
+    generate(model, prompts, options, &eager);
+    result.eager_decode_tokens_per_second = decode_rate(eager);
+  }
   return result;
 }
 
@@ -108,6 +121,7 @@ std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vect
   if (settings.generated_length < 1) fail("bench: generated length must be at least 1, got ", settings.generated_length);
   if (settings.batch < 0) fail("bench: batch must be positive (or 0 for the memory budget), got ", settings.batch);
   if (settings.batch == 0 && settings.memory_budget <= 0) fail("bench: an automatic batch needs a memory budget");
+  if (settings.max_batch < 0) fail("bench: the batch cap must be positive (or 0 for none), got ", settings.max_batch);
   std::vector<BenchResult> results;
   log_info("bench: teacher ", teacher.layout.to_string());
   results.push_back(measure(teacher, settings));

@@ -15,7 +15,10 @@ struct BenchSettings {
   int64_t generated_length = 0;
   int64_t batch = 0;          // 0: the largest batch max_batch_for_memory allows
   int64_t memory_budget = 0;  // bytes, for batch 0
+  int64_t max_batch = 0;      // for batch 0: at most this many sequences (0: no cap), as a server caps its batch
   uint64_t seed = 0;          // prompts' random tokens and the Mamba mixers' random weights
+  bool cuda_graphs = true;    // decode from CUDA graphs on a CUDA device
+  bool also_eager = false;    // with graphs on a CUDA device, also time eager decoding of the same prompts
 };
 
 // One layout's figures: the seam for storing results (src/store).
@@ -24,6 +27,9 @@ struct BenchResult {
   int64_t attention_layers = 0, mamba_layers = 0;
   int64_t batch = 0, prompt_length = 0, generated_length = 0;
   double prefill_seconds = 0, decode_seconds = 0;
+  int64_t decode_steps = 0;       // steps in decode_seconds
+  double capture_seconds = 0;     // CUDA graphs: the first decode step, which captured them
+  double eager_decode_tokens_per_second = 0;  // also_eager: decode tokens/s without graphs (else 0)
   double prefill_tokens_per_second = 0;  // prompt tokens through prefill
   double decode_tokens_per_second = 0;   // tokens of the decode steps (all but each sequence's first)
   double total_tokens_per_second = 0;    // generated tokens over prefill + decode time: end-to-end throughput

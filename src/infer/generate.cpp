@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "infer/decode_graphs.h"
 #include "infer/sampling.h"
 
 namespace hybridize::infer {
@@ -92,6 +93,9 @@ std::vector<std::vector<int64_t>> generate(model::CausalLMImpl& model, const std
   const auto generated = at::full({batch, options.max_new_tokens}, options.pad_id, ids_options);
   const auto finished = at::zeros({batch}, ids_options.dtype(at::kBool));
   const auto stops = at::tensor(options.stop_tokens, at::kLong).to(device);
+  // Declared after the state it replays on, so destroyed before it.
+  std::unique_ptr<DecodeGraphs> graphs;
+  if (options.cuda_graphs && device.is_cuda()) graphs = std::make_unique<DecodeGraphs>(model, state);
   int64_t steps = 0;
   for (int64_t t = 0; t < options.max_new_tokens; ++t) {
     const auto next = sample_next_tokens(logits, options.temperature, options.top_p, generator).masked_fill_(finished, options.pad_id);
@@ -102,8 +106,13 @@ std::vector<std::vector<int64_t>> generate(model::CausalLMImpl& model, const std
       finished.logical_or_(at::isin(next, stops));
       if ((t + 1) % kStopCheckInterval == 0 && finished.all().item<bool>()) break;
     }
-    logits = model.decode_step(next.unsqueeze(1), state);
-    ++steps;
+    const auto ids = next.unsqueeze(1);
+    logits = graphs ? graphs->step(ids) : model.decode_step(ids, state);
+    if (graphs && t == 0) {
+      if (timings) timings->capture_seconds = clock.lap();  // the step that captured the graphs
+    } else {
+      ++steps;
+    }
   }
   if (timings) {
     timings->decode_seconds = clock.lap();

@@ -16,6 +16,7 @@ struct GenerationOptions {
   double top_p = 1;                  // nucleus sampling; 1 = the whole distribution
   uint64_t seed = 0;                 // same seed, same draws
   int64_t pad_id = 0;                // fed to sequences that stopped while others go on
+  bool cuda_graphs = true;           // on a CUDA device, replay decode steps from CUDA graphs (infer/decode_graphs.h)
 };
 
 // Wall time of the two phases, synchronised with the device at their edges only.
@@ -23,6 +24,9 @@ struct GenerationTimings {
   double prefill_seconds = 0;  // every prompt's prefill and the first token
   double decode_seconds = 0;   // the decode steps that follow
   int64_t decode_steps = 0;
+  // With CUDA graphs, the first decode step, which captures them; it is in
+  // neither decode_seconds nor decode_steps.
+  double capture_seconds = 0;
 };
 
 // Each prompt's generated tokens, in the prompts' order: at most

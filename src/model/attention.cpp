@@ -49,8 +49,15 @@ at::Tensor Attention::decode(const at::Tensor& hidden, DecodeContext& context, L
   const auto slot = context.positions.view({-1, 1, 1, 1}).expand({hidden.size(0), num_kv_heads, 1, head_dim});
   cache.key.scatter_(2, slot, heads.k);
   cache.value.scatter_(2, slot, heads.v);
-  return attend(heads, cache.key.narrow(2, 0, context.key_extent), cache.value.narrow(2, 0, context.key_extent),
-                context.key_mask(window));
+  // The query heads that share a KV head become that head's query rows, [B, kv_heads, group, D]:
+  // plain attention over the cache where it lies, which the memory-efficient kernel takes with
+  // a mask. Asked for GQA with a mask, SDPA falls back to its math kernel, which first copies
+  // the cache out to every query head: many times the bytes the step needs to read.
+  const int64_t batch = hidden.size(0);
+  const auto q = heads.q.reshape({batch, num_kv_heads, num_heads / num_kv_heads, head_dim});
+  const auto out = at::scaled_dot_product_attention(q, cache.key.narrow(2, 0, context.key_extent),
+                                                    cache.value.narrow(2, 0, context.key_extent), context.key_mask(window));
+  return o_proj(out.reshape({batch, 1, num_heads * head_dim}));
 }
 
 }  // namespace hybridize::model

@@ -71,18 +71,28 @@ at::Tensor CausalLMImpl::prefill(const at::Tensor& input_ids, InferenceState& st
 }
 
 at::Tensor CausalLMImpl::decode_step(const at::Tensor& input_ids, InferenceState& state) {
+  check_decode_step(input_ids, state);
+  auto logits = decode_step_on_device(input_ids, state, state.decode_key_extent());
+  state.note_decode_step();
+  return logits;
+}
+
+void CausalLMImpl::check_decode_step(const at::Tensor& input_ids, const InferenceState& state) const {
   if (input_ids.dim() != 2 || input_ids.size(0) != state.batch() || input_ids.size(1) != 1)
     fail("decode step: input_ids must be [", state.batch(), ", 1], got ", input_ids.sizes());
   if (!state.is_prefilled()) fail("decode step: every row of the state must be prefilled first");
   if (state.key_extent() >= state.max_length())
     fail("decode step: the state holds its max_length of ", state.max_length(), " tokens");
+}
+
+at::Tensor CausalLMImpl::decode_step_on_device(const at::Tensor& input_ids, InferenceState& state, int64_t key_extent) {
   auto& stack = *model;
   auto hidden = stack.embed(input_ids);
   const auto positions = state.lengths();
   auto [cos, sin] = stack.rotary_emb(positions.unsqueeze(1), hidden.scalar_type());
-  DecodeContext context(positions, cos, sin, state.decode_key_extent());
+  DecodeContext context(positions, cos, sin, key_extent);
   for (std::size_t i = 0; i < stack.layers.size(); ++i) hidden = stack.layers[i]->decode(hidden, context, state.layers[i]);
-  state.note_decode_step();
+  state.advance_lengths();
   return vocabulary_logits(stack.norm(hidden.select(1, 0)));
 }
 

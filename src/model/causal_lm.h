@@ -49,6 +49,12 @@ class CausalLMImpl : public torch::nn::Module {
   // row's last position, [rows, vocab], as forward() would give them.
   at::Tensor prefill(const at::Tensor& input_ids, InferenceState& state, int64_t first_row = 0);
   at::Tensor decode_step(const at::Tensor& input_ids, InferenceState& state);
+  // What decode_step checks before it runs: fails naming what is wrong.
+  void check_decode_step(const at::Tensor& input_ids, const InferenceState& state) const;
+  // decode_step's device work alone, attending over the cache's first
+  // `key_extent` slots: no checks, no host sync and no host bookkeeping (the
+  // caller then calls state.note_decode_step()), so a CUDA graph can capture it.
+  at::Tensor decode_step_on_device(const at::Tensor& input_ids, InferenceState& state, int64_t key_extent);
 
   const io::TransformerConfig config;
   const Layout layout;

@@ -64,9 +64,17 @@ void InferenceState::note_prefill(int64_t first_row, int64_t count, int64_t leng
   key_extent_ = std::max(key_extent_, length);
 }
 
-void InferenceState::note_decode_step() {
-  lengths_.add_(1);
-  ++key_extent_;
+void InferenceState::advance_lengths() { lengths_.add_(1); }
+
+void InferenceState::note_decode_step() { ++key_extent_; }
+
+int64_t InferenceState::bucketed_key_extent(int64_t extent) const {
+  return std::min(max_length_, (extent + key_bucket_ - 1) / key_bucket_ * key_bucket_);
+}
+
+void InferenceState::set_key_bucket(int64_t tokens) {
+  if (tokens < 1) fail("inference state: a key bucket must span at least 1 token, got ", tokens);
+  key_bucket_ = tokens;
 }
 
 bool InferenceState::is_prefilled() const {

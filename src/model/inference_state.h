@@ -43,25 +43,32 @@ class InferenceState {
   // counts are known there), so no sync.
   int64_t key_extent() const { return key_extent_; }
   // Keys the next decode step attends over: the filled prefix and the new token,
-  // or with static shapes every max_length slot (those not yet written masked),
-  // so that every step has the same shapes, as a CUDA graph replay needs.
-  int64_t decode_key_extent() const { return static_shapes_ ? max_length_ : key_extent_ + 1; }
-  void set_static_shapes(bool on) { static_shapes_ = on; }
+  // rounded up to a multiple of the key bucket (the slots past a row's position
+  // masked), at most max_length. With a bucket, many steps share one shape, so
+  // one captured CUDA graph serves them all (infer/decode_graphs.h).
+  int64_t decode_key_extent() const { return bucketed_key_extent(key_extent_ + 1); }
+  // `extent` rounded up as decode_key_extent() rounds it.
+  int64_t bucketed_key_extent(int64_t extent) const;
+  // Tokens a key bucket spans; 1 (the default) attends over exactly the filled prefix.
+  void set_key_bucket(int64_t tokens);
   // Sequences' token counts, [batch] int64 on the state's device: the position
   // the next token takes.
   const at::Tensor& lengths() const { return lengths_; }
 
   std::vector<LayerCache> layers;
 
-  // Called by CausalLMImpl's prefill and decode_step.
+  // Called by CausalLMImpl's prefill and decode_step. A decode step's device work
+  // (advance_lengths, which a CUDA graph captures) is apart from its host
+  // bookkeeping (note_decode_step, which runs at every replay).
   void note_prefill(int64_t first_row, int64_t count, int64_t length);
+  void advance_lengths();
   void note_decode_step();
   bool is_prefilled() const;
 
  private:
   int64_t batch_, max_length_;
   int64_t key_extent_ = 0;
-  bool static_shapes_ = false;
+  int64_t key_bucket_ = 1;
   at::Tensor lengths_;
   std::vector<bool> prefilled_rows_;
 };

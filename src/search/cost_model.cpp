@@ -16,13 +16,48 @@ at::ScalarType dtype_of(int64_t bytes) {
     default: fail("cost model: weights of ", bytes, " bytes per value are not supported (2 or 4)");
   }
 }
+
+// The model on the meta device: shapes without memory, even for 15B.
+model::CausalLMImpl meta_model(const io::TransformerConfig& config, const model::Layout& layout, const Workload& workload) {
+  return model::CausalLMImpl(config, layout, at::TensorOptions().dtype(dtype_of(workload.dtype_bytes)).device(at::kMeta));
+}
+
+DecodeStepWork step_work(const io::TransformerConfig& config, const model::Layout& layout, const Workload& workload,
+                         const model::ParameterCounts& counts, int64_t batch_size) {
+  const auto dtype = dtype_of(workload.dtype_bytes);
+  const double batch = double(batch_size);
+  const double context = double(workload.prompt_tokens) + double(workload.generated_tokens) / 2.0;
+  DecodeStepWork work;
+  work.bytes = double(counts.total() * workload.dtype_bytes) +
+               batch * (double(model::kv_cache_bytes_per_token(config, layout, dtype)) * context +
+                        2.0 * double(model::ssm_state_bytes_per_sequence(config, layout, dtype)));
+  const double embedding_parameters = double(counts.embeddings);  // a lookup, not a matmul
+  const double attention_layers = double(layout.count(model::MixerKind::Attention));
+  work.flops = batch * (2.0 * (double(counts.total()) - embedding_parameters) +
+                        attention_layers * 4.0 * context * double(config.num_heads * config.head_dim));
+  return work;
+}
+
 }  // namespace
+
+double DecodeStepWork::seconds(const HardwareRates& rates) const {
+  return std::max(bytes / rates.bytes_per_second, flops / rates.flops_per_second);
+}
+
+bool DecodeStepWork::memory_bound(const HardwareRates& rates) const {
+  return bytes / rates.bytes_per_second >= flops / rates.flops_per_second;
+}
+
+DecodeStepWork decode_step_work(const io::TransformerConfig& config, const model::Layout& layout,
+                                const Workload& workload, int64_t batch) {
+  auto meta = meta_model(config, layout, workload);
+  return step_work(config, layout, workload, model::count_parameters(meta), batch);
+}
 
 LayoutCost predict_cost(const io::TransformerConfig& config, const model::Layout& layout, const Workload& workload,
                         const HardwareRates& rates) {
   const auto dtype = dtype_of(workload.dtype_bytes);
-  // A model on the meta device: shapes without memory, even for 15B.
-  model::CausalLMImpl meta(config, layout, at::TensorOptions().dtype(dtype).device(at::kMeta));
+  auto meta = meta_model(config, layout, workload);
   const auto counts = model::count_parameters(meta);
   LayoutCost cost;
   cost.parameters = counts.total();
@@ -36,20 +71,10 @@ LayoutCost predict_cost(const io::TransformerConfig& config, const model::Layout
   cost.max_batch = std::max<int64_t>(0, int64_t(usable / double(std::max<int64_t>(1, cost.memory_per_sequence))));
   if (cost.max_batch == 0) return cost;
 
-  const double batch = double(cost.max_batch);
-  const double context = double(workload.prompt_tokens) + double(workload.generated_tokens) / 2.0;
-  // Per step: weights once; per sequence the KV cache up to the mean context and
-  // the recurrent state read and written.
-  const double bytes = double(cost.weight_bytes) +
-                       batch * (double(cost.kv_bytes_per_token) * context + 2.0 * double(cost.state_bytes_per_sequence));
-  const double embedding_parameters = double(counts.embeddings);  // a lookup, not a matmul
-  const double attention_layers = double(layout.count(model::MixerKind::Attention));
-  const double flops = batch * (2.0 * (double(cost.parameters) - embedding_parameters) +
-                                attention_layers * 4.0 * context * double(config.num_heads * config.head_dim));
-  const double memory_seconds = bytes / rates.bytes_per_second, compute_seconds = flops / rates.flops_per_second;
-  cost.memory_bound = memory_seconds >= compute_seconds;
-  cost.step_seconds = std::max(memory_seconds, compute_seconds);
-  cost.decode_tokens_per_second = batch / cost.step_seconds;
+  const auto work = step_work(config, layout, workload, counts, cost.max_batch);
+  cost.memory_bound = work.memory_bound(rates);
+  cost.step_seconds = work.seconds(rates);
+  cost.decode_tokens_per_second = double(cost.max_batch) / cost.step_seconds;
   return cost;
 }
 

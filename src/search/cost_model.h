@@ -41,6 +41,20 @@ struct LayoutCost {
   bool memory_bound = true;
 };
 
+// What one decode step of `batch` sequences at the workload's mean context
+// (prompt + half the generation) moves and computes.
+struct DecodeStepWork {
+  double bytes = 0;  // weights once, each sequence's KV cache read, its recurrent state read and written
+  double flops = 0;
+  // The longer of bytes / bandwidth and FLOPs / FLOP rate.
+  double seconds(const HardwareRates& rates) const;
+  bool memory_bound(const HardwareRates& rates) const;
+};
+
+// `config` must carry SSM settings when `layout` has Mamba layers.
+DecodeStepWork decode_step_work(const io::TransformerConfig& config, const model::Layout& layout,
+                                const Workload& workload, int64_t batch);
+
 // `config` must carry SSM settings when `layout` has Mamba layers.
 LayoutCost predict_cost(const io::TransformerConfig& config, const model::Layout& layout, const Workload& workload,
                         const HardwareRates& rates);

@@ -441,4 +441,23 @@ std::vector<BenchmarkRecord> ResultsStore::benchmarks(const std::string& model_h
   return rows;
 }
 
+int64_t ResultsStore::save_hardware_rates(const HardwareRatesRecord& rates) {
+  Statement insert(database_,
+                   "INSERT INTO hardware_rates (device, dtype, bytes_per_second, flops_per_second, memory_bytes) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)");
+  insert.bind(1, rates.device).bind(2, rates.dtype).bind(3, rates.bytes_per_second).bind(4, rates.flops_per_second)
+      .bind(5, rates.memory_bytes);
+  insert.run();
+  return database_.last_insert_id();
+}
+
+std::optional<HardwareRatesRecord> ResultsStore::latest_hardware_rates() {
+  Statement query(database_,
+                  "SELECT id, device, dtype, bytes_per_second, flops_per_second, memory_bytes, created_at "
+                  "FROM hardware_rates ORDER BY id DESC LIMIT 1");
+  if (!query.step()) return std::nullopt;
+  return HardwareRatesRecord{query.integer(0), query.text(1), query.text(2), query.real(3),
+                             query.real(4),    query.integer(5), query.text(6)};
+}
+
 }  // namespace hybridize::store

@@ -128,6 +128,17 @@ struct BenchmarkRecord {
   std::string created_at;
 };
 
+// A device's rates as `hybridize bench` measured them: copy bandwidth (bytes
+// read plus written per second) and the FLOP rate of a large matmul in `dtype`.
+struct HardwareRatesRecord {
+  int64_t id = 0;
+  std::string device;  // the card's name
+  std::string dtype;
+  double bytes_per_second = 0, flops_per_second = 0;
+  int64_t memory_bytes = 0;  // the device's total memory
+  std::string created_at;
+};
+
 // A worker's name: host:pid, so claims of a dead process on this host are
 // recognised at once (others wait for their heartbeat to expire).
 std::string this_worker();
@@ -212,6 +223,10 @@ class ResultsStore {
   int64_t save_benchmark(const BenchmarkRecord& benchmark);
   // The benchmarks of the model with this content hash, oldest first.
   std::vector<BenchmarkRecord> benchmarks(const std::string& model_hash);
+  // Adds a measurement of a device's rates; returns its id.
+  int64_t save_hardware_rates(const HardwareRatesRecord& rates);
+  // The newest measurement, if any.
+  std::optional<HardwareRatesRecord> latest_hardware_rates();
 
   Database& database() { return database_; }
 

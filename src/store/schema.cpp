@@ -127,6 +127,17 @@ CREATE TABLE benchmarks (
   ratio_to_teacher REAL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')));
 )sql",
+    // 1 -> 2: a device's measured bandwidth and matmul FLOP rate, which calibrate the planner's throughput model.
+    R"sql(
+CREATE TABLE hardware_rates (
+  id INTEGER PRIMARY KEY,
+  device TEXT NOT NULL,
+  dtype TEXT NOT NULL,
+  bytes_per_second REAL NOT NULL,
+  flops_per_second REAL NOT NULL,
+  memory_bytes INTEGER NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')));
+)sql",
 };
 
 int user_version(Database& database) {

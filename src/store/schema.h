@@ -6,7 +6,7 @@
 
 namespace hybridize::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Brings `database` to kSchemaVersion. Refuses, naming the file, a database
 // written by a newer hybridize (a higher user_version).

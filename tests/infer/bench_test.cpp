@@ -46,8 +46,13 @@ TEST_CASE("the bench measures the model and each layout on the model's own tenso
   // The teacher's weights are untouched by building and running the layouts.
   for (const auto& item : teacher->named_parameters()) CHECK(torch::equal(item.value(), before[item.key()]));
 
-  // An automatic batch follows the budget; a budget below the weights is refused naming the layout.
+  // An automatic batch follows the budget, up to the cap; a budget below the weights is refused naming the layout.
   settings.batch = 0;
+  settings.memory_budget = int64_t(1) << 30;
+  settings.max_batch = 2;
+  for (const auto& r : infer::run_bench(*teacher, {model::Layout::parse("MMMM", 4, "test")}, ssm, settings))
+    CHECK(r.batch == 2);
+  settings.max_batch = 0;
   settings.memory_budget = 1000;
   REQUIRE_ERROR(infer::run_bench(*teacher, {}, ssm, settings), "layout 'AAAA' does not fit the memory budget of 1000 bytes");
   // A layout may not give a layer attention the model lacks.

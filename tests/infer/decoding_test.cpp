@@ -69,18 +69,27 @@ TEST_CASE("decoding a hybrid with Mamba and identity layers equals its full forw
     auto hybrid = random_hybrid(*teacher, layout);
     require_decoding_matches_forward(*hybrid, kPrompt, 12);
   }
-  // Static shapes (every step over all max_length slots, for CUDA graphs) give the same logits.
+  // Key buckets (steps attend over a padded extent, the unwritten slots masked,
+  // so that CUDA graphs serve many steps) give the same logits: buckets of 5
+  // keys, and one bucket spanning all 20 slots.
   torch::NoGradGuard no_grad;
-  auto hybrid_for_static = random_hybrid(*teacher, "AMIA");
-  model::InferenceState growing(*hybrid_for_static, 1, 20), fixed(*hybrid_for_static, 1, 20);
-  fixed.set_static_shapes(true);
-  auto a = hybrid_for_static->prefill(ids_tensor(kPrompt), growing);
-  auto b = hybrid_for_static->prefill(ids_tensor(kPrompt), fixed);
+  auto hybrid_for_buckets = random_hybrid(*teacher, "AMIA");
+  model::InferenceState growing(*hybrid_for_buckets, 1, 20), by_five(*hybrid_for_buckets, 1, 20),
+      whole(*hybrid_for_buckets, 1, 20);
+  by_five.set_key_bucket(5);
+  whole.set_key_bucket(20);
+  auto a = hybrid_for_buckets->prefill(ids_tensor(kPrompt), growing);
+  auto b = hybrid_for_buckets->prefill(ids_tensor(kPrompt), by_five);
+  auto c = hybrid_for_buckets->prefill(ids_tensor(kPrompt), whole);
   for (int step = 0; step < 6; ++step) {
+    CHECK(by_five.decode_key_extent() == (step < 3 ? 10 : 15));
+    CHECK(whole.decode_key_extent() == 20);
     const auto next = a.argmax(-1, /*keepdim=*/true);
-    a = hybrid_for_static->decode_step(next, growing);
-    b = hybrid_for_static->decode_step(next, fixed);
+    a = hybrid_for_buckets->decode_step(next, growing);
+    b = hybrid_for_buckets->decode_step(next, by_five);
+    c = hybrid_for_buckets->decode_step(next, whole);
     CHECK((a - b).abs().max().item<double>() < 1e-12);
+    CHECK((a - c).abs().max().item<double>() < 1e-12);
   }
   // A one-token prompt: the conv window and SSM state start almost empty.
   auto hybrid = random_hybrid(*teacher, "AMIM");

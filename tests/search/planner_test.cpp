@@ -6,10 +6,12 @@
 
 #include "io/hf_config.h"
 #include "model/mil.h"
+#include "search/calibration.h"
 #include "search/cost_model.h"
 #include "search/planner.h"
 #include "search/stage_dag.h"
 #include "catch.h"
+#include "temp_dir.h"
 
 using namespace hybridize;
 
@@ -154,6 +156,11 @@ TEST_CASE("the throughput model: fewer attention layers, less memory per sequenc
   CHECK(teacher.kv_bytes_per_token == 50 * 2 * 8 * 128 * 2);
   CHECK(teacher.memory_per_sequence == teacher.kv_bytes_per_token * 8192);
   CHECK(teacher.weight_bytes > int64_t(28e9));
+  // One step of one sequence moves the weights and its KV cache at the mean context, 4096 + 4096 / 2 tokens.
+  const auto one = search::decode_step_work(config, model::Layout::all_attention(50), workload, 1);
+  CHECK(one.bytes == double(teacher.weight_bytes) + double(teacher.kv_bytes_per_token) * 6144);
+  CHECK(search::decode_step_work(config, model::Layout::all_attention(50), workload, teacher.max_batch).seconds(rates) ==
+        Approx(teacher.step_seconds).epsilon(1e-12));
   double previous = teacher.decode_tokens_per_second;
   int64_t previous_memory = teacher.memory_per_sequence;
   for (const int64_t mamba : {25, 30, 40}) {
@@ -165,6 +172,46 @@ TEST_CASE("the throughput model: fewer attention layers, less memory per sequenc
     CHECK(cost.max_batch * cost.memory_per_sequence <= int64_t(0.9 * double(rates.memory_bytes)) - cost.weight_bytes);
     previous = cost.decode_tokens_per_second;
     previous_memory = cost.memory_per_sequence;
+  }
+}
+
+TEST_CASE("rates measured by bench and stored calibrate the plan's predicted speeds", "[planner]") {
+  testing::TempDir dir;
+  store::ResultsStore results(dir / "results.db");
+  CHECK_FALSE(search::stored_rates(results));
+  // A device at half the nominal bandwidth and FLOP rate, with the nominal memory.
+  const search::HardwareRates nominal;
+  infer::DeviceRates measured;
+  measured.device_name = "Test GPU";
+  measured.memory_bytes = nominal.memory_bytes;
+  measured.copy_bytes_per_second = nominal.bytes_per_second / 2;
+  measured.matmul_flops_per_second = nominal.flops_per_second / 2;
+  search::store_device_rates(results, measured, "bf16");
+  const auto stored = search::stored_rates(results);
+  REQUIRE(stored);
+  CHECK(stored->bytes_per_second == measured.copy_bytes_per_second);
+  CHECK(stored->flops_per_second == measured.matmul_flops_per_second);
+  CHECK(stored->name.find("Test GPU") != std::string::npos);
+  // The newest measurement wins.
+  measured.device_name = "Newer GPU";
+  search::store_device_rates(results, measured, "bf16");
+  CHECK(search::stored_rates(results)->name.find("Newer GPU") != std::string::npos);
+
+  search::PlanRequest request;
+  request.strategy = search::Strategy::Uniform;
+  request.targets = {25, 40};
+  const auto config = apriel_shape(50);
+  const search::Workload workload;
+  const auto with_nominal = search::make_plan(request, config, {}, workload, nominal);
+  const auto with_measured = search::make_plan(request, config, {}, workload, *stored);
+  REQUIRE(with_measured.targets.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    // Same batch (same memory), every step twice as long: half the tokens/s, the same speed-up.
+    const auto& a = with_nominal.targets[i];
+    const auto& b = with_measured.targets[i];
+    CHECK(b.max_batch == a.max_batch);
+    CHECK(b.predicted_tokens_per_s == Approx(a.predicted_tokens_per_s / 2).epsilon(1e-12));
+    CHECK(b.predicted_speedup == Approx(a.predicted_speedup).epsilon(1e-12));
   }
 }
 
