@@ -1,37 +1,43 @@
 #!/usr/bin/env bash
-# On the GPU machine (device tool, `.gpu-deps` carried): builds the GPU preset,
-# runs the CUDA tests, scores the llama reference on CUDA in bf16 (LOO, proxy,
-# MMR), and runs the benchmarks at the Apriel-15B shape with random weights:
-# LOO prefix reuse against recomputation, and generation throughput of the
-# teacher and hybrids (CUDA graphs against eager decoding, against HF
-# transformers, each decode step against its bandwidth floor and the cost
-# model), and the scan kernels' forward and backward against the reference
-# (scan_bench). KERNELS_ONLY=1 stops after the kernel tests and scan_bench;
-# SKIP_SCORING=1 skips the scorers and loo_bench. Logs go to $OUT (or /tmp);
-# figures for bench/RESULTS.md are printed. PROMPT_LEN, GEN_LEN, MAX_BATCH and
-# MAMBA_COUNTS (e.g. 25,30,34,37,40: about 40 s more per layout) change the
-# main throughput run.
+# On the GPU machine (device tool, `.gpu-deps` carried): builds the GPU preset
+# and runs, at the Apriel-15B shape with random weights, the sections named in
+# SECTIONS (default: all, which may not fit one 10-minute device call):
+#   tests       the [cuda] tests
+#   kernels     scan_bench: scan forward and backward against the reference
+#   scoring     LOO, proxy and MMR on the llama reference; loo_bench prefix reuse
+#   generation  CUDA graphs against eager decoding and against HF transformers,
+#               each decode step against its bandwidth floor and the cost model;
+#               then throughput near the free memory (PROMPT_LEN, GEN_LEN,
+#               MAX_BATCH, MAMBA_COUNTS change it) and a plan with the stored rates
+#   training    train_bench: tokens/s and MFU of a 1B hybrid's distillation step
+#               beside the transformer of its shape
+# Logs go to $OUT (or /tmp); figures for bench/RESULTS.md are printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=${OUT:-/tmp}
 echo "== $(date -u +%Y-%m-%dT%H:%MZ) $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -1)"
 cmake --preset gpu --fresh >"$logs/configure.log" 2>&1 || { tail -n 30 "$logs/configure.log"; exit 1; }
-cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_bench scan_bench >"$logs/build.log" 2>&1 \
+cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_bench scan_bench train_bench >"$logs/build.log" 2>&1 \
   || { grep -E "error" -A3 "$logs/build.log" | head -n 60; exit 1; }
 echo "== built $(date -u +%H:%M:%S)"
+sections=" ${SECTIONS:-tests kernels scoring generation training} "
+want() { [[ "$sections" == *" $1 "* ]]; }
 ref=build-gpu/tests/reference
 mkdir -p "$ref" && cp -r .gpu-deps/reference/. "$ref/"
 # Blocking launches make a kernel fault surface in the test that caused it;
 # failures are printed without LibTorch's C++ stack frames (the full log is kept).
+if want tests; then
 CUDA_LAUNCH_BLOCKING=1 HYBRIDIZE_REFERENCE_DIR=$PWD/$ref timeout 300 build-gpu/tests/hybridize_tests "[cuda]" \
   --reporter compact >"$logs/cuda-tests.log" 2>&1
 grep -vE '^ *(frame #|\(0x|[a-z_./-]*(libtorch|libc|hybridize_tests|python3)|ScalarType|lib/)' "$logs/cuda-tests.log" | tail -n 60
+fi
+if want kernels; then
 echo "== scan kernels, forward and backward $(date -u +%H:%M:%S)"
 timeout 240 build-gpu/bench/scan_bench 2>&1
-if [ "${KERNELS_ONLY:-0}" = 1 ]; then echo "== done $(date -u +%H:%M:%S)"; exit 0; fi
+fi
 exe=build-gpu/src/hybridize
 db=$logs/gpu-scores.db
-if [ "${SKIP_SCORING:-0}" != 1 ]; then
+if want scoring; then
 for scorer in loo proxy mmr; do
   timeout 120 $exe score $scorer --model $ref/llama --db "$db" --device cuda --dtype bf16 --samples 64 \
     --mmr-steps 20 --d-state 8 --quiet 2>&1 | tail -n 6
@@ -39,6 +45,7 @@ done
 echo "== loo prefix reuse, 15B shape $(date -u +%H:%M:%S)"
 timeout 240 build-gpu/bench/loo_bench configs/apriel-15b-shape/config.json --batch 1 --tokens 4096 2>&1
 fi
+if want generation; then
 # Generation at the 15B shape (random bf16 weights), about 4 minutes in all.
 # 1. CUDA graphs against eager decoding, each layout measured both ways in one
 #    process, and the same teacher run through HF transformers' generate (static
@@ -71,5 +78,12 @@ timeout 300 $exe bench --model configs/apriel-15b-shape --random-init --device c
   --prompt-len "${PROMPT_LEN:-1024}" --gen-len "${GEN_LEN:-1024}" --batch auto --max-batch "${MAX_BATCH:-256}" \
   --memory-budget "$budget" --mamba-counts "${MAMBA_COUNTS:-30,40}" --db "$db" 2>&1
 echo "== plan with the stored rates"
-timeout 60 $exe plan --db "$db" --targets 1,2 --strategy loo 2>&1 | grep -E "throughput predicted|error"
+timeout 60 $exe score proxy --model $ref/llama --db "$db" --device cuda \
+  --dtype bf16 --samples 64 --quiet >/dev/null 2>&1  # a plan needs scores; a no-op after the scoring section
+timeout 60 $exe plan --db "$db" --targets 1,2 --strategy proxy 2>&1 | grep -E "throughput predicted|error"
+fi
+if want training; then
+echo "== training tokens/s and MFU, 1B shape, 2 x 4096 tokens $(date -u +%H:%M:%S)"
+timeout 240 build-gpu/bench/train_bench --batch 2 --seq-len 4096 --steps 2 2>&1
+fi
 echo "== done $(date -u +%H:%M:%S)"

@@ -21,6 +21,7 @@ struct DistillCommandOptions {
   std::string stages;
   std::string divergence = "reverse";
   std::string trainable = "mixers";
+  std::string autocast = "auto";
   bool json = false;
 };
 
@@ -32,6 +33,7 @@ void run_distill(DistillCommandOptions& options) {
   execute.settings.divergence =
       options.divergence == "reverse" ? train::Divergence::ReverseKL : train::Divergence::ForwardKL;
   execute.settings.trainable = train::parse_trainable(options.trainable);
+  execute.settings.autocast = train::parse_autocast(options.autocast);
   execute.train_data.split = "train";
   execute.eval_data.split = "validation";
   execute.eval_data.source = execute.train_data.source;
@@ -108,6 +110,12 @@ void add_distill_command(CLI::App& app) {
   command->add_option("--seed", settings.seed, "Seed of the fresh mixer parts and the data order")->capture_default_str();
   command->add_option("--checkpoint-every", execute.checkpoint_every, "Steps between training checkpoints")
       ->capture_default_str();
+  command->add_option("--autocast", options->autocast,
+                      "bf16 autocast of the students' forward passes, fp32 master weights: auto (on for cuda with "
+                      "--dtype bf16), on or off")
+      ->capture_default_str();
+  command->add_flag("--activation-checkpointing", execute.checkpoint_activations,
+                    "Recompute each layer's activations in the backward pass: less memory, about a third more compute");
   command->add_flag("--json", options->json, "Print the stages' results as JSON");
   command->add_flag("--quiet", execute.quiet, "No progress lines");
   command->callback([options] { run_distill(*options); });

@@ -1,6 +1,7 @@
 #include "model/causal_lm.h"
 
 #include "core/error.h"
+#include "model/layer_checkpoint.h"
 
 namespace hybridize::model {
 
@@ -33,7 +34,8 @@ MixerContext DecoderStackImpl::context(int64_t length, at::ScalarType dtype, at:
 at::Tensor DecoderStackImpl::run_layers(at::Tensor hidden, int64_t begin, int64_t end, MixerContext& context) {
   if (begin < 0 || end > int64_t(layers.size()) || begin > end)
     fail("layer range [", begin, ", ", end, ") is outside the model's ", layers.size(), " layers");
-  for (int64_t i = begin; i < end; ++i) hidden = layers[i](hidden, context);
+  for (int64_t i = begin; i < end; ++i)
+    hidden = checkpoint_layers ? checkpointed_layer_forward(layers[i], hidden, context) : layers[i](hidden, context);
   return hidden;
 }
 

@@ -29,6 +29,10 @@ class DecoderStackImpl : public torch::nn::Module {
   // Runs layers [begin, end) on the residual stream `hidden`.
   at::Tensor run_layers(at::Tensor hidden, int64_t begin, int64_t end, MixerContext& context);
 
+  // Activation checkpointing: layers keep only their input for the backward
+  // pass and run again there (model/layer_checkpoint.h), memory for compute.
+  bool checkpoint_layers = false;
+
   Embedding embed_tokens{nullptr};
   std::vector<DecoderLayer> layers;
   RMSNorm norm{nullptr};

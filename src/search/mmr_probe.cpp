@@ -10,6 +10,7 @@
 #include "model/mil.h"
 #include "search/teacher_pass.h"
 #include "train/sample_metrics.h"
+#include "train/mixed_precision.h"
 #include "train/optimizer.h"
 
 namespace hybridize::search {
@@ -69,6 +70,9 @@ MmrProbeResult run_mmr_probe(model::CausalLMImpl& teacher, int64_t layer, const 
   train::OptimizerConfig config;
   config.schedule = {options.learning_rate, options.warmup_steps, options.steps, options.learning_rate * 0.1};
   train::Optimizer optimizer(mixer, config);
+  // The run's precision decides, as in distillation's default: a bf16 teacher
+  // on CUDA trains the fp32 mixer under bf16 autocast.
+  const auto autocast = train::resolve_autocast(train::Autocast::Auto, stack.embed_tokens->weight);
   auto head = train::head_of(teacher, options.logit_chunk_tokens);
 
   const int64_t train_samples = train_set.size();
@@ -92,7 +96,11 @@ MmrProbeResult run_mmr_probe(model::CausalLMImpl& teacher, int64_t layer, const 
       }
     }
     const auto& [batch, activations] = work;
-    const auto student = student_forward(teacher, layer, mixer, activations.layer_input);
+    at::Tensor student;
+    {
+      const model::AutocastRegion region(device.type(), autocast);
+      student = student_forward(teacher, layer, mixer, activations.layer_input);
+    }
     const auto loss = train::distillation_loss(head, activations.final_hidden.flatten(0, 1), head, student.flatten(0, 1),
                                                batch.loss_mask.flatten(), options.divergence);
     optimizer.accumulate(loss);

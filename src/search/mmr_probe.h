@@ -3,6 +3,7 @@
 // mixer MIL-initialised from it, train only that mixer for a few steps to
 // match the frozen teacher, and measure how close it gets. A layer whose
 // attention a Mamba mixer imitates well is a good candidate for replacement.
+// The mixer trains in fp32, under bf16 autocast when the teacher is bf16 on CUDA.
 #include <cstdint>
 #include <vector>
 

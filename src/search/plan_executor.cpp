@@ -90,6 +90,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     train::TrainingRun stage_run;
     stage_run.checkpoint_dir = stage_dir / "checkpoints";
     stage_run.checkpoint_every = options.checkpoint_every;
+    stage_run.checkpoint_activations = options.checkpoint_activations;
     if (!options.quiet)
       stage_run.on_step = [&](const train::StepProgress& step) {
         progress.update(step.step, "loss " + std::to_string(step.loss));

@@ -27,6 +27,7 @@ struct ExecuteOptions {
   train::SequenceSpec eval_data;   // synthetic: the validation split
   train::DistillationSettings settings;
   int64_t checkpoint_every = 50;
+  bool checkpoint_activations = false;  // see train::TrainingRun
   int64_t eval_batch = 32;
   int bootstrap_resamples = 1000;
   bool quiet = false;

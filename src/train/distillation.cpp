@@ -49,7 +49,8 @@ nlohmann::json DistillationSettings::to_json() const {
           {"weight_decay", weight_decay},
           {"max_grad_norm", max_grad_norm},
           {"d_state", d_state},
-          {"seed", seed}};
+          {"seed", seed},
+          {"autocast", autocast_name(autocast)}};
 }
 
 namespace {
@@ -77,6 +78,8 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
   result.student = model::derive_hybrid(parent, layout, model::mil_ssm_config(teacher.config, settings.d_state), settings.seed);
   result.student->to(at::kFloat);  // fp32 master weights, whatever the parent's precision
   result.student->train();
+  result.student->model->checkpoint_layers = run.checkpoint_activations;
+  const auto autocast = resolve_autocast(settings.autocast, teacher.model->embed_tokens->weight);
 
   OptimizerConfig config;
   config.schedule = {settings.learning_rate, settings.warmup_steps, settings.steps, settings.min_learning_rate};
@@ -114,7 +117,11 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
         torch::NoGradGuard no_grad;
         teacher_hidden = teacher.model->forward(batch.input_ids).flatten(0, 1);
       }
-      const auto student_hidden = result.student->model->forward(batch.input_ids).flatten(0, 1);
+      at::Tensor student_hidden;
+      {
+        const model::AutocastRegion region(device.type(), autocast);
+        student_hidden = loss_hidden(result.student->model->forward(batch.input_ids).flatten(0, 1), autocast);
+      }
       const auto loss = distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden,
                                           batch.loss_mask.flatten(), settings.divergence, settings.temperature);
       optimizer.accumulate(loss);

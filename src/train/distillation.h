@@ -14,6 +14,7 @@
 
 #include "model/causal_lm.h"
 #include "train/losses.h"
+#include "train/mixed_precision.h"
 #include "train/sequence_set.h"
 #include "train/training_run.h"
 
@@ -42,6 +43,7 @@ struct DistillationSettings {
   double max_grad_norm = 1.0;
   int64_t d_state = 16;
   uint64_t seed = 1;  // fresh mixer parts and data order
+  Autocast autocast = Autocast::Auto;  // bf16 autocast of the student's forward pass
 
   void validate() const;  // throws Error naming the setting
   nlohmann::json to_json() const;

@@ -42,6 +42,10 @@ at::Tensor rows(const at::Tensor& tensor, int64_t start, int64_t count) {
   return tensor.numel() > 0 ? tensor.narrow(0, start, count) : tensor;
 }
 
+// A head weight cast once for all chunks (not once per chunk: casting a 131K x
+// hidden head costs about as much as one chunk's matmul).
+at::Tensor in_dtype_of(const at::Tensor& weight, const at::Tensor& hidden) { return weight.to(hidden.scalar_type()); }
+
 // sum_i weights_i * loss_i over all rows, chunk by chunk; the backward pass
 // recomputes each chunk's logits instead of keeping them.
 struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
@@ -54,11 +58,13 @@ struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["temperature"] = temperature;
     auto total = at::zeros({}, student_hidden.options().dtype(at::kFloat));
+    const auto student_head = in_dtype_of(student_weight, student_hidden);
+    const auto teacher_head = in_dtype_of(teacher_weight, teacher_hidden);
     const int64_t n = student_hidden.size(0);
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t count = std::min(chunk, n - start);
-      const auto losses = chunk_losses(static_cast<LossKind>(kind), rows(student_hidden, start, count), student_weight,
-                                       rows(teacher_hidden, start, count), teacher_weight, rows(targets, start, count),
+      const auto losses = chunk_losses(static_cast<LossKind>(kind), rows(student_hidden, start, count), student_head,
+                                       rows(teacher_hidden, start, count), teacher_head, rows(targets, start, count),
                                        temperature);
       total += (losses * weights.narrow(0, start, count)).sum();
     }
@@ -77,13 +83,15 @@ struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
     at::Tensor grad_hidden = need_hidden ? at::zeros_like(student_hidden) : at::Tensor();
     // The head's gradient sums over every chunk: accumulate in fp32 whatever the weight's dtype.
     at::Tensor grad_weight = need_weight ? at::zeros_like(student_weight, at::kFloat) : at::Tensor();
-    const auto weight = student_weight.detach().requires_grad_(need_weight);
+    // The leaf is the head in the hidden states' dtype; its gradient is the fp32 weight's.
+    const auto weight = in_dtype_of(student_weight.detach(), student_hidden).requires_grad_(need_weight);
+    const auto teacher_head = in_dtype_of(teacher_weight, teacher_hidden);
     const int64_t n = student_hidden.size(0);
     torch::AutoGradMode enable_grad(true);
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t count = std::min(chunk, n - start);
       const auto hidden = student_hidden.narrow(0, start, count).detach().requires_grad_(need_hidden);
-      const auto loss = (chunk_losses(kind, hidden, weight, rows(teacher_hidden, start, count), teacher_weight,
+      const auto loss = (chunk_losses(kind, hidden, weight, rows(teacher_hidden, start, count), teacher_head,
                                       rows(targets, start, count), temperature) *
                          weights.narrow(0, start, count))
                             .sum();
@@ -145,6 +153,19 @@ at::Tensor masked_mean(LossKind kind, const LogitHead& student_head, const at::T
                             weights, static_cast<int64_t>(kind), student_head.chunk_tokens, temperature);
 }
 
+// Per-token values [n] made `chunk` rows at a time by values(start, count),
+// without gradient: no [n, vocab] tensor exists at once.
+template <class Values>
+at::Tensor chunk_by_chunk(int64_t n, int64_t chunk, const at::TensorOptions& options, Values&& values) {
+  torch::NoGradGuard no_grad;
+  auto out = at::empty({n}, options);
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t count = std::min(chunk, n - start);
+    out.narrow(0, start, count).copy_(values(start, count));
+  }
+  return out;
+}
+
 }  // namespace
 
 LogitHead head_of(model::CausalLMImpl& model, int64_t chunk_tokens) {
@@ -154,31 +175,31 @@ LogitHead head_of(model::CausalLMImpl& model, int64_t chunk_tokens) {
 at::Tensor token_kl(const LogitHead& teacher_head, const at::Tensor& teacher_hidden, const LogitHead& student_head,
                     const at::Tensor& student_hidden, Divergence kind, double temperature) {
   check_pair(teacher_head, teacher_hidden, student_head, student_hidden, temperature);
-  torch::NoGradGuard no_grad;
-  const int64_t n = student_hidden.size(0), chunk = student_head.chunk_tokens;
-  auto out = at::empty({n}, student_hidden.options().dtype(at::kFloat));
-  for (int64_t start = 0; start < n; start += chunk) {
-    const int64_t count = std::min(chunk, n - start);
-    out.narrow(0, start, count)
-        .copy_(chunk_losses(loss_kind(kind), student_hidden.narrow(0, start, count), student_head.weight,
-                            teacher_hidden.narrow(0, start, count), teacher_head.weight, at::Tensor(), temperature));
-  }
-  return out;
+  return chunk_by_chunk(student_hidden.size(0), student_head.chunk_tokens, student_hidden.options().dtype(at::kFloat),
+                        [&](int64_t start, int64_t count) {
+                          return chunk_losses(loss_kind(kind), student_hidden.narrow(0, start, count),
+                                              student_head.weight, teacher_hidden.narrow(0, start, count),
+                                              teacher_head.weight, at::Tensor(), temperature);
+                        });
 }
 
 at::Tensor token_nll(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets) {
   check_head(head, hidden, "model");
   check_per_token(targets, at::kLong, hidden.size(0), "targets");
-  torch::NoGradGuard no_grad;
-  const int64_t n = hidden.size(0), chunk = head.chunk_tokens;
-  auto out = at::empty({n}, hidden.options().dtype(at::kFloat));
-  for (int64_t start = 0; start < n; start += chunk) {
-    const int64_t count = std::min(chunk, n - start);
-    out.narrow(0, start, count)
-        .copy_(chunk_losses(LossKind::CrossEntropy, hidden.narrow(0, start, count), head.weight, at::Tensor(),
-                            at::Tensor(), targets.narrow(0, start, count), 1.0));
-  }
-  return out;
+  return chunk_by_chunk(hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kFloat),
+                        [&](int64_t start, int64_t count) {
+                          return chunk_losses(LossKind::CrossEntropy, hidden.narrow(0, start, count), head.weight,
+                                              at::Tensor(), at::Tensor(), targets.narrow(0, start, count), 1.0);
+                        });
+}
+
+at::Tensor token_argmax(const LogitHead& head, const at::Tensor& hidden) {
+  check_head(head, hidden, "model");
+  return chunk_by_chunk(hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kLong),
+                        [&](int64_t start, int64_t count) {
+                          return at::linear(hidden.narrow(0, start, count), head.weight.to(hidden.scalar_type()))
+                              .argmax(-1);
+                        });
 }
 
 at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& teacher_hidden,

@@ -28,6 +28,8 @@ LogitHead head_of(model::CausalLMImpl& model, int64_t chunk_tokens = 1024);
 at::Tensor token_kl(const LogitHead& teacher_head, const at::Tensor& teacher_hidden, const LogitHead& student_head,
                     const at::Tensor& student_hidden, Divergence kind, double temperature = 1.0);
 at::Tensor token_nll(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets /*[N] int64*/);
+// The most likely next token of each of the N positions, [N] int64.
+at::Tensor token_argmax(const LogitHead& head, const at::Tensor& hidden);
 
 // Training losses: the mean over tokens where `mask` [N] (bool) is true (0
 // when none is). Differentiable w.r.t. student_hidden and the student head's

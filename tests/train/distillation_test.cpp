@@ -78,3 +78,69 @@ TEST_CASE("evaluating the teacher against itself gives zero KL and its own NLL",
     CHECK(values.at("nll")[i] == Approx(values.at("teacher_nll")[i]));
   }
 }
+
+TEST_CASE("under bf16 autocast a stage keeps fp32 weights and follows the fp32 run's loss closely", "[train][distill]") {
+  Setup s;
+  TempDir dir;
+  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "fp32"});
+  auto settings = s.settings;
+  settings.autocast = train::Autocast::On;
+  const auto bf16 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, {dir / "bf16"});
+  REQUIRE(bf16.curve.size() == fp32.curve.size());
+  CHECK(bf16.curve != fp32.curve);  // the forward pass did run in bf16
+  CHECK(bf16.curve[0] == Approx(fp32.curve[0]).epsilon(0.01));  // same weights, bf16 rounding only
+  CHECK(bf16.curve.back() == Approx(fp32.curve.back()).epsilon(0.03));
+  CHECK(bf16.curve.back() < 0.8 * bf16.curve.front());
+  for (const auto& item : bf16.student->named_parameters()) {
+    INFO(item.key());
+    CHECK(item.value().scalar_type() == at::kFloat);
+  }
+}
+
+TEST_CASE("a stage with activation checkpointing follows the plain run's curve and weights", "[train][distill]") {
+  Setup s;
+  TempDir dir;
+  const auto plain = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "plain"});
+  train::TrainingRun run{dir / "recompute"};
+  run.checkpoint_activations = true;
+  const auto recomputed = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, run);
+  REQUIRE(recomputed.curve.size() == plain.curve.size());
+  for (std::size_t i = 0; i < plain.curve.size(); ++i) CHECK(recomputed.curve[i] == Approx(plain.curve[i]).epsilon(1e-6));
+  const auto expected = plain.student->named_parameters();
+  for (const auto& item : recomputed.student->named_parameters()) {
+    INFO(item.key());
+    CHECK(torch::allclose(item.value(), expected[item.key()], 1e-5, 1e-7));
+  }
+}
+
+TEST_CASE("autocast settings: auto is off for a CPU fp32 teacher, on autocasts to bf16, others are refused",
+          "[train][distill][bad-input]") {
+  const auto fp32_weight = torch::zeros({2, 2});
+  CHECK_FALSE(train::resolve_autocast(train::Autocast::Auto, fp32_weight).enabled);
+  CHECK_FALSE(train::resolve_autocast(train::Autocast::Auto, fp32_weight.to(at::kBFloat16)).enabled);  // not CUDA
+  CHECK_FALSE(train::resolve_autocast(train::Autocast::Off, fp32_weight).enabled);
+  const auto on = train::resolve_autocast(train::Autocast::On, fp32_weight);
+  CHECK(on.enabled);
+  CHECK(on.dtype == at::kBFloat16);
+  CHECK(train::parse_autocast(train::autocast_name(train::Autocast::Off)) == train::Autocast::Off);
+  REQUIRE_ERROR(train::parse_autocast("bf16"), "--autocast: 'bf16' is not one of auto, on, off");
+}
+
+TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage learns in fp32 weights",
+          "[cuda][train][distill]") {
+  Setup s;
+  s.teacher->to(at::kCUDA, at::kBFloat16);
+  TempDir dir;
+  const auto automatic = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "auto"});
+  auto settings = s.settings;
+  settings.autocast = train::Autocast::Off;
+  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, {dir / "off"});
+  CHECK(automatic.curve != fp32.curve);  // auto did switch autocast on
+  CHECK(automatic.curve[0] == Approx(fp32.curve[0]).epsilon(0.03));
+  CHECK(automatic.curve.back() < 0.8 * automatic.curve.front());
+  for (const auto& item : automatic.student->named_parameters()) {
+    INFO(item.key());
+    CHECK(item.value().scalar_type() == at::kFloat);
+    CHECK(item.value().is_cuda());
+  }
+}

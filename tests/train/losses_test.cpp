@@ -51,7 +51,7 @@ at::Tensor masked_mean(const at::Tensor& values, const at::Tensor& mask) {
 }
 }  // namespace
 
-TEST_CASE("per-token KL and NLL equal the full-logits values at every chunk size", "[train][losses]") {
+TEST_CASE("per-token KL, NLL and argmax equal the full-logits values at every chunk size", "[train][losses]") {
   const auto in = random_inputs(1);
   for (const int64_t chunk : {1, 3, 7, 10, 1024}) {
     for (const double temperature : {1.0, 2.5}) {
@@ -69,6 +69,8 @@ TEST_CASE("per-token KL and NLL equal the full-logits values at every chunk size
     INFO("chunk " << chunk);
     const auto nll = train::token_nll({in.student_weight, chunk}, in.student_hidden, in.targets);
     CHECK(torch::allclose(nll, reference_nll(in, in.student_hidden, in.student_weight), 1e-5, 1e-6));
+    const auto argmax = train::token_argmax({in.student_weight, chunk}, in.student_hidden);
+    CHECK(torch::equal(argmax, at::linear(in.student_hidden, in.student_weight).argmax(-1)));
   }
   // Reverse and forward KL are different divergences on these inputs.
   const auto reverse = train::token_kl({in.teacher_weight}, in.teacher_hidden, {in.student_weight}, in.student_hidden,
