@@ -127,6 +127,7 @@ std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vect
   results.push_back(measure(teacher, settings));
   for (const auto& layout : layouts) {
     log_info("bench: layout ", layout.to_string());
+    release_cached_memory(teacher.model->embed_tokens->weight.device());
     auto student = share_teacher_weights(teacher, layout, ssm, settings.seed);
     results.push_back(measure(*student, settings));
     results.back().speedup = results.back().total_tokens_per_second / results.front().total_tokens_per_second;

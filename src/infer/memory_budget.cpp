@@ -6,6 +6,10 @@
 #include "model/causal_lm.h"
 #include "model/inference_state.h"
 
+#ifdef HYBRIDIZE_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace hybridize::infer {
 
 namespace {
@@ -53,6 +57,14 @@ int64_t max_batch_for_memory(const io::TransformerConfig& config, const model::L
   const auto estimate = estimate_memory(config, layout, length, dtype);
   if (budget_bytes <= estimate.weight_bytes) return 0;
   return (budget_bytes - estimate.weight_bytes) / estimate.bytes_per_sequence();
+}
+
+void release_cached_memory(const at::Device& device) {
+#ifdef HYBRIDIZE_HAVE_CUDA
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#else
+  (void)device;
+#endif
 }
 
 }  // namespace hybridize::infer

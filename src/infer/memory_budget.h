@@ -39,4 +39,10 @@ MemoryEstimate estimate_memory(const io::TransformerConfig& config, const model:
 int64_t max_batch_for_memory(const io::TransformerConfig& config, const model::Layout& layout, int64_t length,
                              at::ScalarType dtype, int64_t budget_bytes);
 
+// Hands the caching allocator's unused blocks on `device` back to the driver
+// (a no-op off CUDA). Between benchmarked layouts: freed CUDA-graph pools and a
+// larger layout's fragments otherwise stay reserved, and the next layout's
+// batch, sized from the budget, would not fit.
+void release_cached_memory(const at::Device& device);
+
 }  // namespace hybridize::infer
