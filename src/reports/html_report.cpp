@@ -174,7 +174,7 @@ void findings(Page& page, const ReportModel& model) {
     if (!finding.comparisons.empty()) {
       page.add("<div class=\"table-box\"><table><caption>Comparisons behind (" + letter + "): evaluation " +
                escape_html(finding.metric) + ", " + (higher_is_better(finding.metric) ? "higher" : "lower") +
-               " is better</caption><thead><tr>" + th("first") + th("second") + th("first", true) + th("second", true) +
+               " is better</caption><thead><tr>" + th("first stage") + th("second stage") + th("first", true) + th("second", true) +
                th("second − first [95% CI]", true) + th("outcome") + "</tr></thead><tbody>");
       for (const auto& comparison : finding.comparisons)
         page.add("<tr>" + td(comparison.first) + td(comparison.second) + td(number(comparison.first_mean), true) +
