@@ -108,6 +108,27 @@ std::optional<Chart> stage_loss_chart(const PlanView& plan) {
   return chart;
 }
 
+std::optional<Chart> stage_quality_chart(const ReportModel& model, const std::string& metric) {
+  Chart chart{"stage-quality-" + metric, Chart::Kind::Line, "Evaluation " + metric + " of the distilled stages by Mamba count",
+              "Mamba layers", metric, {}, {}};
+  for (const auto& plan : model.plans) {
+    ChartSeries series{plan.label(), {}};
+    for (const auto& stage : plan.stages) {
+      const auto& metrics = stage.metrics;
+      const auto value = metrics.values.find(metric);
+      if (stage.stage.status != "done" || value == metrics.values.end()) continue;
+      const auto interval = metrics.intervals.find(metric);
+      const bool known = interval != metrics.intervals.end();
+      series.points.push_back({double(stage.stage.mamba_layers), value->second,
+                               known ? std::optional(interval->second.first) : std::nullopt,
+                               known ? std::optional(interval->second.second) : std::nullopt, ""});
+    }
+    if (!series.points.empty()) chart.series.push_back(std::move(series));
+  }
+  if (chart.series.empty()) return std::nullopt;
+  return chart;
+}
+
 std::optional<Chart> throughput_chart(const ReportModel& model) {
   if (model.benchmarks.empty()) return std::nullopt;
   // Decode and total rates; prefill, an order of magnitude higher, would flatten them (it is in the table).

@@ -41,6 +41,9 @@ std::vector<Chart> layer_score_charts(const ReportModel& model);
 std::optional<Chart> mmr_curve_chart(const ReportModel& model);
 // Distillation: the loss curves of a plan's stages (none before any stage ran).
 std::optional<Chart> stage_loss_chart(const PlanView& plan);
+// Findings: one evaluation metric of every plan's distilled stages against their
+// Mamba count, with the stages' intervals (none when no stage reported the metric).
+std::optional<Chart> stage_quality_chart(const ReportModel& model, const std::string& metric);
 // Throughput: decode and total tokens/s of every benchmark (none without benchmarks).
 std::optional<Chart> throughput_chart(const ReportModel& model);
 // Speed-up against quality, one point per plan target: predicted, and measured where benchmarked.

@@ -8,6 +8,7 @@
 #include "core/format.h"
 #include "reports/chart_data.h"
 #include "reports/embedded_assets.h"
+#include "reports/findings.h"
 #include "reports/html_escape.h"
 
 namespace hybridize::reports {
@@ -146,9 +147,54 @@ std::string first_and_last(std::string first, std::string last) {
   return first == last ? first : first + " to " + last;
 }
 
+std::string comparison_outcome(const Comparison& comparison) {
+  if (comparison.second_better > 0) return "second better";
+  if (comparison.second_better < 0) return "first better";
+  return "within noise";
+}
+
+void findings(Page& page, const ReportModel& model) {
+  page.add("<section id=\"findings\" aria-labelledby=\"findings-h\"><h2 id=\"findings-h\">1. Findings</h2>\n"
+           "<p>The Apriel-H1 paper's three findings, measured on this run's distilled stages. Stages evaluated on the "
+           "same held-out samples are compared sample by sample: the mean difference with a 95% bootstrap interval; "
+           "<em>within noise</em> means that interval includes zero (for stages stored without per-sample values: "
+           "that their own intervals overlap). No correction is made for comparing many pairs.</p>\n");
+  const auto measured = measure_findings(model);
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    const auto& finding = measured[i];
+    const std::string letter(1, char('a' + i));
+    const std::string verdict = verdict_text(finding.verdict);
+    std::string verdict_class = verdict;
+    std::replace(verdict_class.begin(), verdict_class.end(), ' ', '-');
+    page.add("<article class=\"finding\" id=\"finding-" + escape_html(finding.id) + "\" data-verdict=\"" +
+             escape_html(verdict) + "\"><h3>(" + letter + ") " + escape_html(finding.claim) + ": <span class=\"verdict " +
+             escape_html(verdict_class) + "\">" + escape_html(verdict) + "</span></h3><p>" +
+             escape_html(finding.statement) + "</p>");
+    if (!finding.command.empty()) page.add("<p>To measure it:</p><pre><code>" + escape_html(finding.command) + "</code></pre>");
+    if (!finding.comparisons.empty()) {
+      page.add("<div class=\"table-box\"><table><caption>Comparisons behind (" + letter + "): evaluation " +
+               escape_html(finding.metric) + ", " + (higher_is_better(finding.metric) ? "higher" : "lower") +
+               " is better</caption><thead><tr>" + th("first stage") + th("second stage") + th("first", true) + th("second", true) +
+               th("second − first [95% CI]", true) + th("outcome") + "</tr></thead><tbody>");
+      for (const auto& comparison : finding.comparisons)
+        page.add("<tr>" + td(comparison.first) + td(comparison.second) + td(number(comparison.first_mean), true) +
+                 td(number(comparison.second_mean), true) +
+                 td(with_ci(comparison.difference, comparison.low, comparison.high) + (comparison.paired ? "" : " (unpaired)"),
+                    true) +
+                 td(comparison_outcome(comparison)) + "</tr>");
+      page.add("</tbody></table></div>\n");
+    }
+    if (finding.id == "mamba-count")
+      for (const char* metric : {"kl", "accuracy"})
+        if (auto chart = stage_quality_chart(model, metric)) page.chart_with_table(*chart);
+    page.add("</article>\n");
+  }
+  page.add("</section>\n");
+}
+
 void provenance(Page& page, const ReportModel& model) {
   const auto& run = model.run;
-  page.add("<section id=\"provenance\" aria-labelledby=\"provenance-h\"><h2 id=\"provenance-h\">1. Provenance</h2>\n");
+  page.add("<section id=\"provenance\" aria-labelledby=\"provenance-h\"><h2 id=\"provenance-h\">2. Provenance</h2>\n");
   std::string first, last;
   for (const auto& probes : model.probes) {
     if (!probes.first_finished.empty() && (first.empty() || probes.first_finished < first)) first = probes.first_finished;
@@ -216,7 +262,7 @@ void provenance(Page& page, const ReportModel& model) {
 }
 
 void layer_importance(Page& page, const ReportModel& model) {
-  page.add("<section id=\"layers\" aria-labelledby=\"layers-h\"><h2 id=\"layers-h\">2. Layer importance</h2>\n"
+  page.add("<section id=\"layers\" aria-labelledby=\"layers-h\"><h2 id=\"layers-h\">3. Layer importance</h2>\n"
            "<p>Per-layer scores: leave-one-out (LOO) ablations, MMR probes (a MIL-initialised Mamba mixer distilled in "
            "place of the layer's attention) and cheap proxies, with 95% bootstrap confidence intervals. For every "
            "method a lower score means the layer matters less and is replaced earlier.</p>\n");
@@ -313,11 +359,12 @@ void layer_grid(Page& page, const PlanView& plan, int64_t num_layers) {
 }
 
 void plans(Page& page, const ReportModel& model) {
-  page.add("<section id=\"plans\" aria-labelledby=\"plans-h\"><h2 id=\"plans-h\">3. Plans</h2>\n");
+  page.add("<section id=\"plans\" aria-labelledby=\"plans-h\"><h2 id=\"plans-h\">4. Plans</h2>\n");
   missing_notes(page, model, "plans");
   for (const auto& view : model.plans) {
     const auto& plan = view.plan;
-    page.add("<h3>Plan " + std::to_string(plan.id) + ": " + escape_html(plan.strategy) + "</h3><p>Replacement order " +
+    page.add("<h3>Plan " + std::to_string(plan.id) + ": " + escape_html(plan.strategy) +
+             (view.forward_kl() ? ", distilled with forward KL" : "") + "</h3><p>Replacement order " +
              escape_html(join(plan.layer_order)) + "; made " + escape_html(plan.created_at) + ".</p>");
     if (!plan.config.is_null() && !plan.config.empty())
       page.add("<pre>" + escape_html(plan.config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</pre>");
@@ -350,15 +397,30 @@ void plans(Page& page, const ReportModel& model) {
 }
 
 void distillation(Page& page, const ReportModel& model) {
-  page.add("<section id=\"distillation\" aria-labelledby=\"distillation-h\"><h2 id=\"distillation-h\">4. Distillation</h2>\n");
+  page.add("<section id=\"distillation\" aria-labelledby=\"distillation-h\"><h2 id=\"distillation-h\">5. Distillation</h2>\n");
   missing_notes(page, model, "distillation");
   if (model.plans.empty()) page.add("<p>No plan yet, so no stage to distil.</p>\n");
   for (const auto& view : model.plans) {
-    page.add("<h3>Plan " + std::to_string(view.plan.id) + ": " + escape_html(view.plan.strategy) + "</h3>");
+    page.add("<h3>Plan " + std::to_string(view.plan.id) + ": " + escape_html(view.plan.strategy) +
+             (view.forward_kl() ? ", forward KL" : "") + "</h3>");
+    // The training settings are the same for every stage of a plan: one line, not a column each.
+    const std::string settings_prefix = "settings.";
     std::vector<std::string> names;  // every evaluation value any stage reported
+    const StageView* described = nullptr;  // the first stage that recorded its settings
+    std::string settings;
     for (const auto& stage : view.stages)
-      for (const auto& [name, value] : stage.metrics.values)
-        if (!std::count(names.begin(), names.end(), name)) names.push_back(name);
+      for (const auto& [name, value] : stage.metrics.values) {
+        if (name.rfind(settings_prefix, 0) != 0) {
+          if (!std::count(names.begin(), names.end(), name)) names.push_back(name);
+        } else if (!described || described == &stage) {
+          described = &stage;
+          settings += ", " + name.substr(settings_prefix.size()) + " " + number(value);
+        }
+      }
+    if (described)
+      page.add("<p class=\"note\">Training settings: " +
+               escape_html((described->metrics.divergence.empty() ? "divergence unrecorded" : described->metrics.divergence) +
+                           settings) + ".</p>");
     page.add("<div class=\"table-box\"><table><caption>Stages of plan " + std::to_string(view.plan.id) +
              ": training and evaluation</caption><thead><tr>" + th("stage", true) + th("from") + th("Mamba layers", true) +
              th("new layers") + th("token budget", true) + th("tokens used", true) + th("status") + th("checkpoint"));
@@ -373,8 +435,15 @@ void distillation(Page& page, const ReportModel& model) {
                td(stage_view.metrics.tokens ? format_count(*stage_view.metrics.tokens) : "", true) + td(stage.status) +
                "<td>" + (stage.checkpoint.empty() ? "" : code(stage.checkpoint)) + "</td>");
       for (const auto& name : names) {
-        auto value = stage_view.metrics.values.find(name);
-        page.add(td(value == stage_view.metrics.values.end() ? "" : number(value->second), true));
+        const auto& metrics = stage_view.metrics;
+        auto value = metrics.values.find(name);
+        auto interval = metrics.intervals.find(name);
+        if (value == metrics.values.end())
+          page.add(td("", true));
+        else if (interval == metrics.intervals.end())
+          page.add(td(number(value->second), true));
+        else
+          page.add(value_cell(value->second, interval->second.first, interval->second.second));
       }
       page.add("</tr>");
     }
@@ -385,7 +454,7 @@ void distillation(Page& page, const ReportModel& model) {
 }
 
 void throughput(Page& page, const ReportModel& model) {
-  page.add("<section id=\"throughput\" aria-labelledby=\"throughput-h\"><h2 id=\"throughput-h\">5. Throughput</h2>\n");
+  page.add("<section id=\"throughput\" aria-labelledby=\"throughput-h\"><h2 id=\"throughput-h\">6. Throughput</h2>\n");
   missing_notes(page, model, "throughput");
   if (!model.benchmarks.empty()) {
     page.add("<div class=\"table-box\"><table><caption>Benchmarks of the teacher and the hybrids</caption><thead><tr>" +
@@ -419,10 +488,12 @@ std::string render_html_report(const ReportModel& model, const ReportOptions& op
   page.add("</style>\n</head>\n<body>\n<header><h1>" + escape_html(title) + "</h1><p class=\"meta\">Run " +
            escape_html(model.run.name) + " of " + code(model.run.model.path) + " (" +
            escape_html(model.run.model.architecture) + ", " + std::to_string(model.run.model.num_layers) +
-           " layers)</p>\n<nav aria-label=\"Sections\"><ol><li><a href=\"#provenance\">1. Provenance</a></li>"
-           "<li><a href=\"#layers\">2. Layer importance</a></li><li><a href=\"#plans\">3. Plans</a></li>"
-           "<li><a href=\"#distillation\">4. Distillation</a></li><li><a href=\"#throughput\">5. Throughput</a></li>"
+           " layers)</p>\n<nav aria-label=\"Sections\"><ol><li><a href=\"#findings\">1. Findings</a></li>"
+           "<li><a href=\"#provenance\">2. Provenance</a></li><li><a href=\"#layers\">3. Layer importance</a></li>"
+           "<li><a href=\"#plans\">4. Plans</a></li><li><a href=\"#distillation\">5. Distillation</a></li>"
+           "<li><a href=\"#throughput\">6. Throughput</a></li>"
            "</ol></nav></header>\n<main>\n");
+  findings(page, model);
   provenance(page, model);
   layer_importance(page, model);
   plans(page, model);

@@ -1,6 +1,6 @@
 #pragma once
 // Renders a report model as one self-contained HTML page: the sections
-// Provenance, Layer importance, Plans, Distillation and Throughput, each chart
+// Findings (reports/findings.h), Provenance, Layer importance, Plans, Distillation and Throughput, each chart
 // beside a table of its numbers, with Chart.js, the page's script and its
 // style inlined. Every string from the store is escaped (reports/html_escape.h).
 #include <string>

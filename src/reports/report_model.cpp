@@ -105,6 +105,14 @@ std::string LayerScores::label() const {
   return variant.empty() ? name : name + " (" + variant + ")";
 }
 
+bool PlanView::forward_kl() const {
+  return std::any_of(stages.begin(), stages.end(), [](const StageView& view) { return view.metrics.divergence == "forward_kl"; });
+}
+
+std::string PlanView::label() const {
+  return "plan " + std::to_string(plan.id) + " (" + plan.strategy + (forward_kl() ? ", forward KL" : "") + ")";
+}
+
 ReportModel read_report(store::ResultsStore& store, const store::RunRecord& run) {
   ReportModel model;
   model.database_path = store.path().string();

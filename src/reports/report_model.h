@@ -62,6 +62,10 @@ struct PlanView {
   store::PlanRecord plan;  // plan.stages is in `stages` with their metrics
   std::vector<StageView> stages;
   std::vector<TargetView> targets;
+
+  // Distilled with forward KL (the stages' settings say so); reverse KL, the paper's, otherwise.
+  bool forward_kl() const;
+  std::string label() const;  // "plan 3 (paper)", "plan 5 (paper, forward KL)"
 };
 
 // A result the store lacks, and the command that would produce it.

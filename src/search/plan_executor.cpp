@@ -11,8 +11,9 @@
 #include "core/progress.h"
 #include "data/synthetic_task.h"
 #include "model/weights.h"
-#include "search/bootstrap.h"
 #include "search/device.h"
+#include "search/task_accuracy.h"
+#include "store/bootstrap.h"
 #include "store/results_store.h"
 #include "train/teacher_training.h"
 
@@ -38,6 +39,16 @@ std::set<int64_t> needed_positions(const store::PlanRecord& plan, const std::vec
 nlohmann::json summary_json(const store::MetricSummary& summary) {
   return {{"mean", summary.value}, {"ci_low", summary.ci_low.value_or(summary.value)},
           {"ci_high", summary.ci_high.value_or(summary.value)}, {"samples", summary.samples}};
+}
+
+// Per sample: 1 when greedy generation reaches the expected answer (what LOO's `accuracy` measures of the teacher).
+std::vector<double> generation_accuracy(model::CausalLMImpl& student, const train::SequenceSet& eval_set, int64_t batch) {
+  std::vector<double> correct;
+  for (int64_t begin = 0; begin < eval_set.size(); begin += batch) {
+    const auto part = answers_correct(student, task_answers(eval_set, begin, std::min(eval_set.size(), begin + batch)));
+    correct.insert(correct.end(), part.begin(), part.end());
+  }
+  return correct;
 }
 
 }  // namespace
@@ -107,9 +118,14 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
                               {"curve", result.curve},
                               {"tokens", result.tokens},
                               {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}};
-    const BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
-    for (const auto& [name, values] : train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch))
-      metrics["eval"][name] = summary_json(bootstrap_mean(values, bootstrap));
+    const store::BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
+    auto evaluation = train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch);
+    if (!eval_set.answers.empty()) evaluation["accuracy"] = generation_accuracy(*result.student, eval_set, options.eval_batch);
+    for (const auto& [name, values] : evaluation) {
+      metrics["eval"][name] = summary_json(store::bootstrap_mean(values, bootstrap));
+      // Every stage is evaluated on the same samples: the report compares stages sample by sample.
+      metrics["eval_samples"][name] = values;
+    }
     if (options.eval_data.source == "synthetic") {
       const auto problems = data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
                                                             std::size_t(options.eval_data.samples), options.eval_data.seed);

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "model/mil.h"
-#include "search/bootstrap.h"
+#include "store/bootstrap.h"
 
 namespace hybridize::search {
 
@@ -188,7 +188,7 @@ store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerCon
         if (values.size() != sums.size()) fail("plan: layer ", layer, " has ", values.size(), " samples, others ", sums.size());
         for (std::size_t i = 0; i < values.size(); ++i) sums[i] += values[i];
       }
-      record.predicted_quality = bootstrap_mean(sums, {int(bootstrap_resamples), 0.95, request.seed});
+      record.predicted_quality = store::bootstrap_mean(sums, {int(bootstrap_resamples), 0.95, request.seed});
     }
     const auto cost = predict_cost(ssm_config, model::Layout::parse(record.layout, layers, "plan"), workload, rates);
     record.predicted_tokens_per_s = cost.decode_tokens_per_second;

@@ -10,7 +10,7 @@
 #include "core/progress.h"
 #include "core/version.h"
 #include "model/weights.h"
-#include "search/bootstrap.h"
+#include "store/bootstrap.h"
 #include "search/device.h"
 #include "search/heartbeat.h"
 #include "search/provenance.h"
@@ -88,7 +88,7 @@ std::chrono::seconds heartbeat_interval(const ScoreOptions& options) {
 // Summarises every metric of a probe from all of its stored per-sample values.
 std::map<std::string, store::MetricSummary> summarize_samples(Session& session, const store::ClaimedProbe& probe,
                                                               int64_t samples) {
-  const BootstrapOptions bootstrap{session.options.bootstrap_resamples, 0.95, uint64_t(session.options.data.seed)};
+  const store::BootstrapOptions bootstrap{session.options.bootstrap_resamples, 0.95, uint64_t(session.options.data.seed)};
   std::map<std::string, store::MetricSummary> metrics;
   for (const auto& [metric, values] : session.results.probe_samples(probe.id)) {
     std::vector<double> plain;
@@ -97,7 +97,7 @@ std::map<std::string, store::MetricSummary> summarize_samples(Session& session, 
     if (int64_t(plain.size()) != samples)
       fail(session.options.database.string(), ": probe ", probe.key.kind, " layer ", probe.key.layer, " has ",
            plain.size(), " of ", samples, " samples of '", metric, "' after scoring");
-    metrics[metric] = bootstrap_mean(plain, bootstrap);
+    metrics[metric] = store::bootstrap_mean(plain, bootstrap);
   }
   return metrics;
 }
@@ -137,12 +137,7 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
     const auto batch_started = Clock::now();
     const auto tensors = data.batch(begin, end, session.device);
     std::optional<TaskAnswers> task;
-    if (!data.answers.empty()) {
-      task.emplace();
-      task->prompts.assign(data.prompts.begin() + begin, data.prompts.begin() + end);
-      task->answers.assign(data.answers.begin() + begin, data.answers.begin() + end);
-      task->max_new_tokens = tensors.loss_mask.sum(1).max().item<int64_t>() + 2;
-    }
+    if (!data.answers.empty()) task = task_answers(data, begin, end);
     const BatchScores scores = options.scorer == Scorer::Loo
                                    ? score_loo_batch(*session.teacher, tensors.input_ids, tensors.targets,
                                                      tensors.loss_mask, batch_layers, options.loo, summary.forwards,

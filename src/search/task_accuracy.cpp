@@ -8,6 +8,15 @@
 
 namespace hybridize::search {
 
+TaskAnswers task_answers(const train::SequenceSet& set, int64_t begin, int64_t end) {
+  TaskAnswers task;
+  task.prompts.assign(set.prompts.begin() + begin, set.prompts.begin() + end);
+  task.answers.assign(set.answers.begin() + begin, set.answers.begin() + end);
+  // Two tokens of slack: a model that runs past the expected end still gets its answer parsed.
+  task.max_new_tokens = set.loss_mask.slice(0, begin, end).sum(1).max().item<int64_t>() + 2;
+  return task;
+}
+
 std::vector<double> answers_correct(model::CausalLMImpl& model, const TaskAnswers& task) {
   namespace synthetic = data::synthetic;
   infer::GenerationOptions options;

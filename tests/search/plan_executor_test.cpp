@@ -58,6 +58,16 @@ TEST_CASE("a plan's stages distil in order, store their results and are not redo
     CHECK(outcome.metrics.at("curve").size() == 3);
     CHECK(outcome.metrics.at("eval").at("kl").at("mean").get<double>() > 0);
     CHECK(outcome.metrics.at("eval").contains("answer_accuracy"));
+    // Per-sample values, in evaluation order, for the report's paired comparisons: their mean is the summary's.
+    for (const char* metric : {"kl", "nll", "accuracy"}) {
+      const auto values = outcome.metrics.at("eval_samples").at(metric).get<std::vector<double>>();
+      REQUIRE(values.size() == 6);
+      double mean = 0;
+      for (const double value : values) mean += value / 6.0;
+      CHECK(mean == Approx(outcome.metrics.at("eval").at(metric).at("mean").get<double>()));
+    }
+    for (const double correct : outcome.metrics.at("eval_samples").at("accuracy").get<std::vector<double>>())
+      CHECK((correct == 0.0 || correct == 1.0));  // greedy generation's exact match, per sample
   }
   const auto stored = results.find_plan(plan_id);
   for (const auto& stage : stored.stages) {

@@ -2,7 +2,7 @@
 // refusal to mix inputs; the bootstrap it summarises with.
 #include <torch/torch.h>
 
-#include "search/bootstrap.h"
+#include "store/bootstrap.h"
 #include "search/score_driver.h"
 #include "model/reference_models.h"
 #include "temp_dir.h"
@@ -75,17 +75,17 @@ TEST_CASE("the bootstrap interval holds the mean, repeats with its seed and narr
   std::vector<double> few, many;
   for (int i = 0; i < 20; ++i) few.push_back(double(i % 5));
   for (int i = 0; i < 2000; ++i) many.push_back(double(i % 5));
-  const search::BootstrapOptions options{500, 0.95, 3};
-  const auto a = search::bootstrap_mean(few, options), b = search::bootstrap_mean(few, options);
+  const store::BootstrapOptions options{500, 0.95, 3};
+  const auto a = store::bootstrap_mean(few, options), b = store::bootstrap_mean(few, options);
   CHECK(a.value == Approx(2.0));
   CHECK(*a.ci_low < 2.0);
   CHECK(*a.ci_high > 2.0);
   CHECK(*a.ci_low == *b.ci_low);
   const auto wide = *a.ci_high - *a.ci_low;
-  const auto large = search::bootstrap_mean(many, options);
+  const auto large = store::bootstrap_mean(many, options);
   CHECK(*large.ci_high - *large.ci_low < wide / 5);
-  const auto constant = search::bootstrap_mean(std::vector<double>(10, 1.5), options);
+  const auto constant = store::bootstrap_mean(std::vector<double>(10, 1.5), options);
   CHECK(*constant.ci_low == 1.5);
   CHECK(*constant.ci_high == 1.5);
-  REQUIRE_ERROR(search::bootstrap_mean({}, options), "empty");
+  REQUIRE_ERROR(store::bootstrap_mean({}, options), "empty");
 }

@@ -86,6 +86,19 @@ TEST_CASE("stage metrics: tokens, the loss curve in any of its shapes, every oth
   CHECK(reports::read_stage_metrics(nullptr).values.empty());
 }
 
+TEST_CASE("stage metrics: the executor's summaries, per-sample values, evaluation set and divergence", "[report]") {
+  const auto metrics = reports::read_stage_metrics(nlohmann::json::parse(R"({
+      "eval": {"kl": {"mean": 0.2, "ci_low": 0.1, "ci_high": 0.3, "samples": 3}, "answer_accuracy": 0.5},
+      "eval_samples": {"kl": [0.1, 0.2, 0.3], "odd": [1, "x"]}, "eval_data": "synthetic:validation:3",
+      "settings": {"divergence": "forward_kl", "steps": 10}})"));
+  CHECK(metrics.values == std::map<std::string, double>{{"kl", 0.2}, {"answer_accuracy", 0.5}, {"settings.steps", 10}});
+  CHECK(metrics.intervals == std::map<std::string, std::pair<double, double>>{{"kl", {0.1, 0.3}}});
+  CHECK(metrics.per_sample == std::map<std::string, std::vector<double>>{{"kl", {0.1, 0.2, 0.3}}});
+  CHECK(metrics.eval_data == "synthetic:validation:3");
+  CHECK(metrics.divergence == "forward_kl");
+  CHECK(reports::read_stage_metrics(nlohmann::json::parse(R"({"eval": {"kl": 0.1}})")).divergence.empty());
+}
+
 TEST_CASE("shell quoting leaves plain words and quotes the rest so a shell reads them back", "[report]") {
   CHECK(reports::shell_quote("/data/run-1.db") == "/data/run-1.db");
   CHECK(reports::shell_quote("my model") == "'my model'");
@@ -160,7 +173,7 @@ TEST_CASE("the sample run's report model: scores, correlations, plans with measu
 TEST_CASE("the rendered page has every section, a table beside each chart, and no unescaped user data", "[report]") {
   SampleReport sample;
   const std::string html = reports::render_html_report(sample.model, {"", "2026-01-01T00:00:00Z", "test"});
-  for (const char* section : {"id=\"provenance\"", "id=\"layers\"", "id=\"plans\"", "id=\"distillation\"",
+  for (const char* section : {"id=\"findings\"", "id=\"provenance\"", "id=\"layers\"", "id=\"plans\"", "id=\"distillation\"",
                               "id=\"throughput\"", "Missing results", "Agreement between methods", "Final ranking",
                               "Layer map of plan 1", "Layer map of plan 2", "Stages of plan 1",
                               "Benchmarks of the teacher and the hybrids"})
@@ -177,7 +190,9 @@ TEST_CASE("the rendered page has every section, a table beside each chart, and n
   const auto data = nlohmann::json::parse(html.substr(charts_at, html.find("</script>", charts_at) - charts_at));
   const std::size_t canvases = count(html, "<canvas data-chart=");
   CHECK(canvases == data["charts"].size());
-  CHECK(canvases == 10);  // 4 score methods, MMR curves, 2 plans' stage losses, throughput, frontier, memory
+  // 2 findings charts (stage KL and accuracy by Mamba count), 4 score methods, MMR curves, 2 plans' stage
+  // losses, throughput, frontier, memory
+  CHECK(canvases == 12);
   CHECK(count(html, "role=\"img\" aria-label=") == canvases);
   CHECK(count(html, "<figcaption>") == canvases);
   CHECK(count(html, "<caption>Numbers behind") == canvases);

@@ -1,12 +1,13 @@
 #pragma once
 // The mean of per-sample values with a percentile bootstrap confidence
-// interval, reproducible from a seed on every machine.
+// interval, reproducible from a seed on every machine. Torch-free: scorers,
+// the planner and the report (paired differences between stages) share it.
 #include <cstdint>
 #include <vector>
 
 #include "store/results_store.h"
 
-namespace hybridize::search {
+namespace hybridize::store {
 
 struct BootstrapOptions {
   int resamples = 1000;
@@ -15,6 +16,6 @@ struct BootstrapOptions {
 };
 
 // Throws Error when `values` is empty.
-store::MetricSummary bootstrap_mean(const std::vector<double>& values, const BootstrapOptions& options);
+MetricSummary bootstrap_mean(const std::vector<double>& values, const BootstrapOptions& options);
 
-}  // namespace hybridize::search
+}  // namespace hybridize::store

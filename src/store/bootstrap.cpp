@@ -1,4 +1,4 @@
-#include "search/bootstrap.h"
+#include "store/bootstrap.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,12 +7,12 @@
 
 #include "core/error.h"
 
-namespace hybridize::search {
+namespace hybridize::store {
 
-store::MetricSummary bootstrap_mean(const std::vector<double>& values, const BootstrapOptions& options) {
+MetricSummary bootstrap_mean(const std::vector<double>& values, const BootstrapOptions& options) {
   if (values.empty()) fail("bootstrap of an empty sample");
   const std::size_t n = values.size();
-  store::MetricSummary summary;
+  MetricSummary summary;
   summary.samples = int64_t(n);
   summary.value = std::accumulate(values.begin(), values.end(), 0.0) / double(n);
   if (n < 2 || options.resamples < 2) return summary;
@@ -37,4 +37,4 @@ store::MetricSummary bootstrap_mean(const std::vector<double>& values, const Boo
   return summary;
 }
 
-}  // namespace hybridize::search
+}  // namespace hybridize::store
