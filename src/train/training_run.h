@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 
+#include "train/optimizer.h"
+
 namespace hybridize::train {
 
 struct StepProgress {
@@ -21,6 +23,9 @@ struct TrainingRun {
   std::optional<int64_t> stop_after;  // end early (as if interrupted) after this step, checkpointed
   std::function<void(const StepProgress&)> on_step;
   std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step
+  // Several ranks: each trains on its share of every global micro-batch (the
+  // same global batch as one process), and rank 0 alone writes checkpoints.
+  DataParallel parallel;
 };
 
 }  // namespace hybridize::train
