@@ -6,10 +6,13 @@
 # stage, and distils it on 1 GPU and on 2 GPUs (NCCL, launched like torchrun by
 # tests/cli/launch.py) with the same global batch, plain and with ZeRO-1
 # sharded moments. Prints tokens/s of each, the scaling ratio, and the largest
-# weight difference between the 1- and 2-GPU students. Idempotent: every run
-# starts from a fresh work folder under $OUT (or /tmp).
+# weight difference between the 1- and 2-GPU students; then the wall time of
+# `score mmr` (all 8 layers' probes) on 1 and on 2 GPUs and the speed-up.
+# Idempotent: every run starts from a fresh work folder under $OUT (or /tmp).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The device machine's rule: NVLink multicast stays off, also for launched ranks.
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 logs=${OUT:-/tmp}
 echo "== $(date -u +%Y-%m-%dT%H:%MZ) $(nvidia-smi --query-gpu=name --format=csv,noheader | sort | uniq -c | xargs)"
 [ "$(nvidia-smi -L | wc -l)" -ge 2 ] || { echo "needs 2 GPUs"; exit 1; }
@@ -76,4 +79,18 @@ a, b = tensors("one-gpu"), tensors("two-gpus")
 worst = max((a[k] - b[k]).abs().max().item() for k in a)
 print(f"max |weight difference| 1 GPU vs 2 GPUs: {worst:.3g}")
 PY
+echo "== score mmr, 8 probes of ${MMR_STEPS:=30} steps, on 1 and on 2 GPUs"
+mmr() {  # mmr RANKS: prints the wall seconds
+  local command=($exe score mmr --model "$work/teacher" --db "$work/mmr-$1.db" --device cuda --dtype bf16 "${data[@]}"
+                 --samples 16 --mmr-steps "$MMR_STEPS" --mmr-train-samples 64 --quiet)
+  if [ "$1" -gt 1 ]; then command=(python3 tests/cli/launch.py --timeout 500 "$1" "${command[@]}"); fi
+  local start=$(date +%s.%N)
+  timeout 550 "${command[@]}" >"$work/mmr-$1.out" 2>"$work/mmr-$1.log" || { tail -n 20 "$work/mmr-$1.log" >&2; return 1; }
+  python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.1f}')" "$(date +%s.%N)" "$start"
+}
+one=$(mmr 1) && two=$(mmr 2) || exit 1
+echo "score mmr: 1 GPU ${one} s, 2 GPUs ${two} s, speed-up $(python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$one" "$two")x (ideal 2.00x)"
+cmp <(tail -n +2 "$work/mmr-1.out" | awk '{print $1, $2, $3}') <(tail -n +2 "$work/mmr-2.out" | awk '{print $1, $2, $3}') \
+  && echo "score mmr: the same ranking and distill_loss on 1 and 2 GPUs" \
+  || echo "score mmr: the printed rankings differ (see $work/mmr-*.out; GPU kernels need not be bit-deterministic)"
 echo "== done $(date -u +%H:%M:%S)"
