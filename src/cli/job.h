@@ -18,4 +18,8 @@ struct Job {
 // launcher variable, or a peer that does not come.
 Job join_job(const std::string& device_flag);
 
+// For commands that run alone: under a launcher's job of several ranks each
+// rank would do the whole work against the same files, so they refuse.
+void refuse_job(const std::string& command);
+
 }  // namespace hybridize::cli

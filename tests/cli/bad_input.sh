@@ -163,6 +163,8 @@ RANK=2 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect_error "rank beyond the world" "
 RANK=0 expect_error "rank without a world size" "WORLD_SIZE is not set, but RANK is" "${job[@]}"
 RANK=0 WORLD_SIZE=two expect_error "world size not a number" "WORLD_SIZE='two' is not an integer" "${job[@]}"
 SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_LOCALID=1 expect_error "Slurm job without MASTER_ADDR" "MASTER_ADDR is not set" "${job[@]}"
+RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect_error "run in a job of several ranks" "run runs as one process, but torchrun started 2 ranks" \
+  run "$work/absent.toml"
 RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
   HYBRIDIZE_DIST_TIMEOUT=3 expect_error "a peer that never comes" "a peer is missing" "${job[@]}"
 
