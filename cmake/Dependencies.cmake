@@ -37,6 +37,23 @@ add_link_options(LINKER:--push-state,--no-as-needed -lstdc++ LINKER:--pop-state)
 # TorchConfig puts its compile flags (the C++ ABI macro) into TORCH_CXX_FLAGS.
 string(APPEND CMAKE_CXX_FLAGS " ${TORCH_CXX_FLAGS}")
 
+# NCCL process groups (src/dist) exist only in a CUDA LibTorch: its torch_cuda
+# target says so with USE_C10D_NCCL, and c10d's NCCL header needs nccl.h (the
+# wheel's nvidia-nccl package or the CUDA toolkit). Without both, multi-process
+# jobs run on the CPU through gloo only.
+set(HYBRIDIZE_HAVE_NCCL OFF)
+if(TARGET torch_cuda)
+  get_target_property(_torch_cuda_definitions torch_cuda INTERFACE_COMPILE_DEFINITIONS)
+  if("USE_C10D_NCCL" IN_LIST _torch_cuda_definitions)
+    find_path(HYBRIDIZE_NCCL_INCLUDE nccl.h
+              HINTS "${_torch_prefix}/../../../nvidia/nccl/include" "${HYBRIDIZE_EXTRA_INCLUDE}" ${CUDAToolkit_INCLUDE_DIRS})
+    if(HYBRIDIZE_NCCL_INCLUDE)
+      set(HYBRIDIZE_HAVE_NCCL ON)
+    endif()
+  endif()
+endif()
+message(STATUS "hybridize: NCCL process groups ${HYBRIDIZE_HAVE_NCCL}")
+
 find_package(nlohmann_json 3.10 QUIET)
 if(NOT nlohmann_json_FOUND)
   add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/job.h"
 #include "cli/layer_list.h"
 #include "cli/task_options.h"
 #include "core/error.h"
@@ -22,6 +23,8 @@ struct DistillCommandOptions {
   std::string divergence = "reverse";
   std::string trainable = "mixers";
   std::string autocast = "auto";
+  int64_t stop_after = 0;
+  bool shard_optimizer = false;
   bool json = false;
 };
 
@@ -41,7 +44,14 @@ void run_distill(DistillCommandOptions& options) {
   execute.eval_data.seq_len = execute.train_data.seq_len;
   execute.eval_data.raw_dtype = execute.train_data.raw_dtype;
   execute.eval_data.offset = execute.train_data.source == "synthetic" ? 0 : execute.train_data.samples;
+  if (options.stop_after < 0) fail("--stop-after must be positive, got ", options.stop_after);
+  if (options.stop_after > 0) execute.stop_after = options.stop_after;
+  const auto job = join_job(execute.device);
+  execute.device = job.device;
+  execute.parallel = {job.group, options.shard_optimizer};
+  if (!job.group->is_leader()) execute.quiet = true;
   const auto outcomes = search::execute_plan(execute);
+  if (!execute.parallel.group->is_leader()) return;  // rank 0 prints the results
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& outcome : outcomes)
@@ -52,6 +62,11 @@ void run_distill(DistillCommandOptions& options) {
   }
   std::printf("stage  layout                                              kl (teacher||student)     answer acc\n");
   for (const auto& outcome : outcomes) {
+    if (outcome.status == "stopped") {
+      std::printf("%5lld  stopped after step %lld (run the same command without --stop-after to resume)\n",
+                  (long long)outcome.position, (long long)options.stop_after);
+      continue;
+    }
     const auto& eval = outcome.metrics.value("eval", nlohmann::json::object());
     const double kl = eval.contains("kl") ? eval["kl"].value("mean", 0.0) : 0.0;
     std::printf("%5lld  %-50s  %-24.4g  %s\n", (long long)outcome.position, outcome.layout.c_str(), kl,
@@ -116,6 +131,10 @@ void add_distill_command(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--activation-checkpointing", execute.checkpoint_activations,
                     "Recompute each layer's activations in the backward pass: less memory, about a third more compute");
+  command->add_option("--stop-after", options->stop_after,
+                      "End the first unfinished stage after this step, checkpointed (run again to resume)");
+  command->add_flag("--shard-optimizer", options->shard_optimizer,
+                    "Under torchrun/Slurm: each rank keeps the AdamW moments of its share of the parameters (ZeRO-1)");
   command->add_flag("--json", options->json, "Print the stages' results as JSON");
   command->add_flag("--quiet", execute.quiet, "No progress lines");
   command->callback([options] { run_distill(*options); });

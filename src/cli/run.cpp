@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/job.h"
 #include "cli/run_config.h"
 #include "core/atomic_file.h"
 #include "core/version.h"
@@ -159,6 +160,7 @@ void add_run_command(CLI::App& app) {
   auto* command = app.add_subcommand("run", "The whole pipeline from a config file: score, plan, distil, bench, report");
   command->add_option("CONFIG", *file, "Run config (TOML), e.g. configs/demo.toml")->required();
   command->callback([file] {
+    refuse_job("run");
     const auto config = read_run_config(*file);
     make_directories(config.out);
     make_directories(config.db.parent_path());

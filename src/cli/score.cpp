@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/job.h"
 #include "cli/layer_list.h"
 #include "cli/task_options.h"
 #include "core/error.h"
@@ -140,7 +141,12 @@ void add_score_command(CLI::App& app) {
       fail("--mmr-divergence: '", options->divergence, "' is not reverse or forward");
     score.mmr.divergence =
         options->divergence == "reverse" ? train::Divergence::ReverseKL : train::Divergence::ForwardKL;
-    print_summary(search::run_scoring(score), options->json);
+    const auto job = join_job(score.device);  // under torchrun/Slurm the ranks share the layers
+    score.device = job.device;
+    score.group = job.group;
+    if (!job.group->is_leader()) score.quiet = true;
+    const auto summary = search::run_scoring(score);
+    if (job.group->is_leader()) print_summary(summary, options->json);
   });
 }
 

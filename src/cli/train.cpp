@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/job.h"
 #include "cli/task_options.h"
 #include "core/error.h"
 #include "core/format.h"
@@ -142,7 +143,10 @@ void add_train_command(CLI::App& app) {
   command->add_option("--threads", options->threads, "CPU threads (0: LibTorch's default)")->capture_default_str();
   command->add_option("--stop-after", options->stop_after,
                       "Stop after this step with a checkpoint, as an interrupted run would (0: run to the end)");
-  command->callback([options] { run_train(*options); });
+  command->callback([options] {
+    refuse_job("train");
+    run_train(*options);
+  });
 }
 
 }  // namespace hybridize::cli

@@ -82,6 +82,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     return *found->second;
   };
 
+  const bool leader = !options.parallel.distributed() || options.parallel.group->is_leader();
   std::vector<StageOutcome> outcomes;
   for (const auto& stage : plan.stages) {
     if (!needed.count(stage.position)) continue;
@@ -94,7 +95,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     if (stage.rescore)
       log_warning("stage ", stage.position, ": the plan asks to re-rank the remaining layers by MMR probes on the ",
                   "previous student; this executor takes the plan's provisional order (", stage.layout, ")");
-    results.update_stage(stage.id, "running", (stage_dir / "model").string(), nlohmann::json::object());
+    if (leader) results.update_stage(stage.id, "running", (stage_dir / "model").string(), nlohmann::json::object());
     const auto started = std::chrono::steady_clock::now();
     ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
                               ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
@@ -102,14 +103,25 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     stage_run.checkpoint_dir = stage_dir / "checkpoints";
     stage_run.checkpoint_every = options.checkpoint_every;
     stage_run.checkpoint_activations = options.checkpoint_activations;
-    if (!options.quiet)
+    stage_run.parallel = options.parallel;
+    stage_run.stop_after = options.stop_after;
+    if (!options.quiet && leader)
       stage_run.on_step = [&](const train::StepProgress& step) {
         progress.update(step.step, "loss " + std::to_string(step.loss));
       };
     auto result = train::distill_stage(*teacher, parent, model::Layout::parse(stage.layout, teacher->config.num_layers,
                                                                               "stage layout"),
                                        train_set, options.settings, stage_run);
-    if (!options.quiet) progress.finish();
+    if (!options.quiet && leader) progress.finish();
+    if (options.stop_after && *options.stop_after < options.settings.steps) {
+      outcomes.push_back({stage.position, stage.layout, "stopped", nlohmann::json::object()});
+      break;
+    }
+    if (!leader) {
+      students.insert_or_assign(stage.position, result.student);
+      outcomes.push_back({stage.position, stage.layout, "done", nlohmann::json::object()});
+      continue;
+    }
     model::save_causal_lm(*result.student, stage_dir / "model");
 
     nlohmann::json metrics = {{"settings", options.settings.to_json()},
@@ -137,6 +149,8 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     students.insert_or_assign(stage.position, result.student);
     outcomes.push_back({stage.position, stage.layout, "done", metrics});
   }
+  // The job ends together: rank 0 hosts the store the others' process group talks to.
+  if (options.parallel.distributed()) options.parallel.group->barrier();
   return outcomes;
 }
 

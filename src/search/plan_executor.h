@@ -4,9 +4,11 @@
 // layers it replaces, distils from the teacher, is evaluated on held-out data
 // and written as an Apriel-H checkpoint. Stage status, model directory and
 // results go into the store; a finished stage is never redone, and an
-// interrupted one resumes from its last training checkpoint.
+// interrupted one resumes from its last training checkpoint. Data-parallel:
+// every rank of the job calls execute_plan with the same options.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,12 +33,16 @@ struct ExecuteOptions {
   int64_t eval_batch = 32;
   int bootstrap_resamples = 1000;
   bool quiet = false;
+  std::optional<int64_t> stop_after;  // end the first stage run early (as if interrupted) after this step
+  // Several ranks distil each stage together; rank 0 alone evaluates and
+  // writes models, checkpoints and the store.
+  train::DataParallel parallel;
 };
 
 struct StageOutcome {
   int64_t position = 0;
   std::string layout;
-  std::string status;  // "done" (now or before)
+  std::string status;  // "done" (now or before), or "stopped" by stop_after
   nlohmann::json metrics;
 };
 

@@ -76,10 +76,25 @@ struct Session {
   at::Device device;
   model::CausalLM teacher;
   train::SequenceSet data;
-  store::ResultsStore results;
+  std::optional<store::ResultsStore> results;  // rank 0's alone: the others never open the store
   std::string worker = store::this_worker();
   ScoreSummary summary;
+
+  const dist::ProcessGroup* group() const { return options.group && options.group->size() > 1 ? options.group.get() : nullptr; }
+  bool leader() const { return !group() || group()->is_leader(); }
+  int rank() const { return group() ? group()->rank() : 0; }
+  int ranks() const { return group() ? group()->size() : 1; }
 };
+
+// Batch scores (or an MMR probe's result) as exact text for rank 0: JSON keeps
+// doubles to the last bit, so a job stores what one process would.
+std::string encode_scores(const BatchScores& scores, double seconds) {
+  return nlohmann::json{{"scores", scores}, {"seconds", seconds}}.dump();
+}
+std::pair<BatchScores, double> decode_scores(const std::string& text) {
+  const auto json = nlohmann::json::parse(text);
+  return {json.at("scores").get<BatchScores>(), json.at("seconds").get<double>()};
+}
 
 std::chrono::seconds heartbeat_interval(const ScoreOptions& options) {
   return std::chrono::seconds(std::max<int64_t>(1, int64_t(options.heartbeat_timeout_s / 4)));
@@ -90,7 +105,7 @@ std::map<std::string, store::MetricSummary> summarize_samples(Session& session, 
                                                               int64_t samples) {
   const store::BootstrapOptions bootstrap{session.options.bootstrap_resamples, 0.95, uint64_t(session.options.data.seed)};
   std::map<std::string, store::MetricSummary> metrics;
-  for (const auto& [metric, values] : session.results.probe_samples(probe.id)) {
+  for (const auto& [metric, values] : session.results->probe_samples(probe.id)) {
     std::vector<double> plain;
     for (const auto& [sample, value] : values)
       if (sample < samples) plain.push_back(value);
@@ -100,6 +115,19 @@ std::map<std::string, store::MetricSummary> summarize_samples(Session& session, 
     metrics[metric] = store::bootstrap_mean(plain, bootstrap);
   }
   return metrics;
+}
+
+// Commits one batch's per-sample values of its probes.
+void record_batch(Session& session, const std::vector<const ProbeProgress*>& batch_probes, const BatchScores& scores,
+                  double spent, int64_t begin) {
+  std::vector<store::ResultsStore::SampleBatch> rows;
+  std::map<int64_t, double> seconds;
+  for (const auto* entry : batch_probes) {
+    for (const auto& [metric, values] : scores.at(entry->probe.key.layer))
+      rows.push_back({entry->probe.id, metric, begin, values});
+    seconds[entry->probe.id] = spent / double(batch_probes.size());
+  }
+  session.results->record_samples(rows, seconds, session.worker);
 }
 
 // LOO and proxies: batch by batch, all claimed layers at once (they share the
@@ -114,16 +142,33 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
   std::vector<int64_t> claimed_ids;
   for (const auto& probe : claimed) {
     ProbeProgress entry{probe, std::vector<bool>(std::size_t(samples), false)};
-    const auto recorded = session.results.probe_samples(probe.id);
+    const auto recorded = session.results->probe_samples(probe.id);
     if (!recorded.empty())
       for (const auto& [sample, value] : recorded.begin()->second)
         if (sample < samples) entry.recorded[std::size_t(sample)] = true;
     progress.push_back(std::move(entry));
     claimed_ids.push_back(probe.id);
   }
-  const HeartbeatThread heartbeat(options.database, session.worker, claimed_ids, heartbeat_interval(options));
+  if (const auto* group = session.group()) {
+    // Rank 0 claimed the probes; every rank learns their layers and the samples they still need.
+    std::vector<int64_t> layers, recorded;
+    for (const auto& entry : progress) {
+      layers.push_back(entry.probe.key.layer);
+      recorded.insert(recorded.end(), entry.recorded.begin(), entry.recorded.end());
+    }
+    layers = group->broadcast_values(std::move(layers), 0);
+    recorded = group->broadcast_values(std::move(recorded), 0);
+    if (!session.leader())
+      for (std::size_t k = 0; k < layers.size(); ++k)
+        progress.push_back({{-1, {summary.kind, summary.variant, layers[k]}},
+                            std::vector<bool>(recorded.begin() + std::ptrdiff_t(k) * samples,
+                                              recorded.begin() + std::ptrdiff_t(k + 1) * samples)});
+  }
+  std::optional<HeartbeatThread> heartbeat;
+  if (session.leader()) heartbeat.emplace(options.database, session.worker, claimed_ids, heartbeat_interval(options));
   const int64_t batches = (samples + options.batch_size - 1) / options.batch_size;
   ProgressReporter reporter(summary.kind, 0, batches, ProgressReporter::stderr_is_terminal());
+  int64_t pending_batches = 0;  // batches with work so far: the job deals them out in turn
   for (int64_t batch = 0; batch < batches; ++batch) {
     const int64_t begin = batch * options.batch_size, end = std::min(samples, begin + options.batch_size);
     std::vector<int64_t> batch_layers;
@@ -134,6 +179,15 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
         if (entry.probe.key.layer >= 0) batch_layers.push_back(entry.probe.key.layer);
       }
     if (batch_probes.empty()) continue;
+    const int owner = int(pending_batches++ % session.ranks());
+    const std::string key = "scores/" + summary.kind + "/" + std::to_string(batch);
+    if (owner != session.rank()) {
+      if (!session.leader()) continue;
+      const auto [scores, spent] = decode_scores(session.group()->fetch(key));
+      record_batch(session, batch_probes, scores, spent, begin);
+      if (!options.quiet) reporter.update(batch + 1, std::to_string(batch_layers.size()) + " layers");
+      continue;
+    }
     const auto batch_started = Clock::now();
     const auto tensors = data.batch(begin, end, session.device);
     std::optional<TaskAnswers> task;
@@ -144,26 +198,86 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
                                                      task ? &*task : nullptr)
                                    : score_proxy_batch(*session.teacher, tensors.input_ids, tensors.loss_mask, batch_layers);
     const double spent = seconds_since(batch_started);
-    std::vector<store::ResultsStore::SampleBatch> rows;
-    std::map<int64_t, double> seconds;
-    for (const auto* entry : batch_probes) {
-      for (const auto& [metric, values] : scores.at(entry->probe.key.layer))
-        rows.push_back({entry->probe.id, metric, begin, values});
-      seconds[entry->probe.id] = spent / double(batch_probes.size());
+    if (!session.leader()) {
+      session.group()->post(key, encode_scores(scores, spent));
+      continue;
     }
-    session.results.record_samples(rows, seconds, session.worker);
+    record_batch(session, batch_probes, scores, spent, begin);
     if (!options.quiet) reporter.update(batch + 1, std::to_string(batch_layers.size()) + " layers");
   }
   if (!options.quiet) reporter.finish();
+  if (const auto* group = session.group()) {
+    auto counts = at::tensor({summary.forwards.spent, summary.forwards.naive}, at::kLong).to(group->device());
+    group->all_reduce_sum(counts);
+    const auto host = counts.cpu();
+    summary.forwards = {host[0].item<int64_t>(), host[1].item<int64_t>()};
+  }
+  if (!session.leader()) return;
   for (const auto& entry : progress) {
     store::ResultsStore::Finished finished;
     finished.metrics = summarize_samples(session, entry.probe, samples);
     finished.samples = samples;
     finished.device = options.device;
     finished.peak_memory_bytes = peak_memory_bytes(session.device);
-    session.results.finish_probe(entry.probe.id, finished);
+    session.results->finish_probe(entry.probe.id, finished);
     if (entry.probe.key.layer >= 0) ++summary.layers_computed;
   }
+}
+
+// Commits a finished MMR probe: its per-sample values, summaries and loss
+// curve. Returns its final training loss (the mean of the last 10 steps).
+double finish_mmr_probe(Session& session, const store::ClaimedProbe& probe, const MmrProbeResult& result,
+                      double seconds, std::optional<int64_t> peak_memory) {
+  const auto& options = session.options;
+  std::vector<store::ResultsStore::SampleBatch> rows;
+  for (const auto& [metric, values] : result.held_out) rows.push_back({probe.id, metric, 0, values});
+  session.results->record_samples(rows, {}, session.worker);
+  store::ResultsStore::Finished finished;
+  finished.metrics = summarize_samples(session, probe, session.data.size());
+  const std::size_t tail = std::min<std::size_t>(10, result.curve.size());
+  double final_loss = 0;
+  for (std::size_t i = result.curve.size() - tail; i < result.curve.size(); ++i) final_loss += result.curve[i];
+  finished.metrics["final_train_loss"] = {final_loss / double(tail), std::nullopt, std::nullopt, int64_t(tail)};
+  finished.curve = result.curve;
+  finished.samples = session.data.size();
+  finished.seconds = seconds;
+  finished.device = options.device;
+  finished.peak_memory_bytes = peak_memory;
+  session.results->finish_probe(probe.id, finished);
+  ++session.summary.layers_computed;
+  return finished.metrics["final_train_loss"].value;
+}
+
+struct TimedMmrResult {
+  MmrProbeResult result;
+  double seconds = 0;
+  std::optional<int64_t> peak_memory;
+};
+
+TimedMmrResult run_timed_mmr_probe(Session& session, int64_t layer, const train::SequenceSet& train_set) {
+  const auto started = Clock::now();
+  reset_peak_memory(session.device);
+  auto mmr = session.options.mmr;
+  mmr.seed = session.options.data.seed;
+  auto result = run_mmr_probe(*session.teacher, layer, train_set, session.data, mmr);
+  return {std::move(result), seconds_since(started), peak_memory_bytes(session.device)};
+}
+
+std::string encode_mmr(const TimedMmrResult& timed) {
+  nlohmann::json json = {{"curve", timed.result.curve}, {"held_out", timed.result.held_out}, {"seconds", timed.seconds}};
+  if (timed.peak_memory) json["peak_memory"] = *timed.peak_memory;
+  return json.dump();
+}
+TimedMmrResult decode_mmr(const std::string& text) {
+  const auto json = nlohmann::json::parse(text);
+  TimedMmrResult timed{{json.at("curve").get<std::vector<double>>(), json.at("held_out").get<SampleValues>()},
+                       json.at("seconds").get<double>(), std::nullopt};
+  if (json.contains("peak_memory")) timed.peak_memory = json["peak_memory"].get<int64_t>();
+  return timed;
+}
+
+void report_probe(ProgressReporter& reporter, int64_t done, int64_t layer, double final_loss) {
+  reporter.update(done, "layer " + std::to_string(layer) + " loss " + std::to_string(final_loss));
 }
 
 // MMR: one probe at a time (each trains its own mixer), claimed one by one so
@@ -171,41 +285,54 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
 void score_mmr(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet& train_set) {
   const auto& options = session.options;
   auto& summary = session.summary;
-  const int64_t samples = session.data.size();
   ProgressReporter reporter("mmr", 0, int64_t(layers.size()), ProgressReporter::stderr_is_terminal());
   int64_t done = 0;
   for (;;) {
-    const auto claimed = session.results.claim_probes(summary.run.id, summary.kind, summary.variant, layers,
-                                                      session.worker, options.heartbeat_timeout_s, 1);
+    const auto claimed = session.results->claim_probes(summary.run.id, summary.kind, summary.variant, layers,
+                                                       session.worker, options.heartbeat_timeout_s, 1);
     if (claimed.empty()) break;
     const auto& probe = claimed.front();
     const HeartbeatThread heartbeat(options.database, session.worker, {probe.id}, heartbeat_interval(options));
-    const auto started = Clock::now();
-    reset_peak_memory(session.device);
-    auto mmr = options.mmr;
-    mmr.seed = options.data.seed;
-    const auto result = run_mmr_probe(*session.teacher, probe.key.layer, train_set, session.data, mmr);
-    std::vector<store::ResultsStore::SampleBatch> rows;
-    for (const auto& [metric, values] : result.held_out) rows.push_back({probe.id, metric, 0, values});
-    session.results.record_samples(rows, {}, session.worker);
-    store::ResultsStore::Finished finished;
-    finished.metrics = summarize_samples(session, probe, samples);
-    const std::size_t tail = std::min<std::size_t>(10, result.curve.size());
-    double final_loss = 0;
-    for (std::size_t i = result.curve.size() - tail; i < result.curve.size(); ++i) final_loss += result.curve[i];
-    finished.metrics["final_train_loss"] = {final_loss / double(tail), std::nullopt, std::nullopt, int64_t(tail)};
-    finished.curve = result.curve;
-    finished.samples = samples;
-    finished.seconds = seconds_since(started);
-    finished.device = options.device;
-    finished.peak_memory_bytes = peak_memory_bytes(session.device);
-    session.results.finish_probe(probe.id, finished);
-    ++summary.layers_computed;
-    if (!options.quiet)
-      reporter.update(++done, "layer " + std::to_string(probe.key.layer) + " loss " +
-                                  std::to_string(finished.metrics["final_train_loss"].value));
+    const auto timed = run_timed_mmr_probe(session, probe.key.layer, train_set);
+    const double final_loss = finish_mmr_probe(session, probe, timed.result, timed.seconds, timed.peak_memory);
+    if (!options.quiet) report_probe(reporter, ++done, probe.key.layer, final_loss);
   }
   if (!options.quiet) reporter.finish();
+}
+
+// MMR in a job: rank 0 claims every pending probe, the ranks take them in
+// turn, and rank 0 commits each probe as its result arrives.
+void score_mmr_spread(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet& train_set) {
+  const auto& options = session.options;
+  const auto& group = *session.group();
+  auto& summary = session.summary;
+  std::vector<store::ClaimedProbe> claimed;
+  std::vector<int64_t> todo, claimed_ids;
+  if (session.leader()) {
+    claimed = session.results->claim_probes(summary.run.id, summary.kind, summary.variant, layers, session.worker,
+                                            options.heartbeat_timeout_s, SIZE_MAX);
+    for (const auto& probe : claimed) {
+      todo.push_back(probe.key.layer);
+      claimed_ids.push_back(probe.id);
+    }
+  }
+  todo = group.broadcast_values(std::move(todo), 0);
+  std::optional<HeartbeatThread> heartbeat;
+  if (session.leader()) heartbeat.emplace(options.database, session.worker, claimed_ids, heartbeat_interval(options));
+  ProgressReporter reporter("mmr", 0, int64_t(todo.size()), ProgressReporter::stderr_is_terminal());
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    const bool mine = int(k % std::size_t(session.ranks())) == session.rank();
+    const std::string key = "mmr/" + std::to_string(todo[k]);
+    if (!mine && !session.leader()) continue;
+    const auto timed = mine ? run_timed_mmr_probe(session, todo[k], train_set) : decode_mmr(group.fetch(key));
+    if (!session.leader()) {
+      group.post(key, encode_mmr(timed));
+      continue;
+    }
+    const double final_loss = finish_mmr_probe(session, claimed[k], timed.result, timed.seconds, timed.peak_memory);
+    if (!options.quiet) report_probe(reporter, int64_t(k + 1), todo[k], final_loss);
+  }
+  if (!options.quiet && session.leader()) reporter.finish();
 }
 
 nlohmann::json probe_config(const ScoreOptions& options, const train::SequenceSet* train_set) {
@@ -236,15 +363,18 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
   teacher->eval();
   for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
   auto data = train::load_sequences(options.data, teacher->config.vocab_size);
-  const auto model_record = describe_model(options.model_dir, *teacher);
-  Session session{options, device, teacher, std::move(data), store::ResultsStore(options.database)};
+  Session session{options, device, teacher, std::move(data), std::nullopt};
   const auto layers = chosen_layers(options.layers, teacher->config.num_layers);
 
   auto& summary = session.summary;
-  const store::DatasetRecord dataset_record{session.data.spec, session.data.content_hash, session.data.size(),
-                                            session.data.counted_tokens()};
-  summary.run = session.results.open_run(options.run_name, model_record, dataset_record, {{"dtype", options.dtype}},
-                                         std::string(code_version()), int64_t(options.data.seed));
+  if (session.leader()) {
+    session.results.emplace(options.database);
+    const store::DatasetRecord dataset_record{session.data.spec, session.data.content_hash, session.data.size(),
+                                              session.data.counted_tokens()};
+    summary.run = session.results->open_run(options.run_name, describe_model(options.model_dir, *teacher), dataset_record,
+                                            {{"dtype", options.dtype}}, std::string(code_version()),
+                                            int64_t(options.data.seed));
+  }
   summary.kind = scorer_name(options.scorer);
   summary.variant = options.scorer == Scorer::Loo ? ablation_name(options.loo.ablation) : "";
   summary.primary_metric = options.scorer == Scorer::Loo     ? "kl"
@@ -262,22 +392,27 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
 
   std::vector<store::ProbeKey> keys;
   for (const int64_t layer : layers) keys.push_back({summary.kind, summary.variant, layer});
-  session.results.ensure_probes(summary.run.id, keys, config);
+  if (session.leader()) session.results->ensure_probes(summary.run.id, keys, config);
   if (options.scorer == Scorer::Mmr) {
-    score_mmr(session, layers, *train_set);
+    if (session.group()) score_mmr_spread(session, layers, *train_set);
+    else score_mmr(session, layers, *train_set);
   } else {
-    auto claimed = session.results.claim_probes(summary.run.id, summary.kind, summary.variant, layers, session.worker,
-                                                options.heartbeat_timeout_s, SIZE_MAX);
-    if (options.scorer == Scorer::Loo) {
-      session.results.ensure_probes(summary.run.id, {kTeacherKey}, config);
-      const auto baseline = session.results.claim_probes(summary.run.id, kTeacherKey.kind, kTeacherKey.variant, {},
-                                                         session.worker, options.heartbeat_timeout_s, 1);
-      claimed.insert(claimed.end(), baseline.begin(), baseline.end());
+    std::vector<store::ClaimedProbe> claimed;
+    if (session.leader()) {
+      claimed = session.results->claim_probes(summary.run.id, summary.kind, summary.variant, layers, session.worker,
+                                              options.heartbeat_timeout_s, SIZE_MAX);
+      if (options.scorer == Scorer::Loo) {
+        session.results->ensure_probes(summary.run.id, {kTeacherKey}, config);
+        const auto baseline = session.results->claim_probes(summary.run.id, kTeacherKey.kind, kTeacherKey.variant, {},
+                                                            session.worker, options.heartbeat_timeout_s, 1);
+        claimed.insert(claimed.end(), baseline.begin(), baseline.end());
+      }
     }
-    if (!claimed.empty()) score_batchwise(session, claimed);
+    if (!claimed.empty() || session.group()) score_batchwise(session, claimed);  // in a job every rank takes part
   }
+  if (!session.leader()) return summary;  // rank 0 holds the results
 
-  for (const auto& result : session.results.probe_results(summary.run.id)) {
+  for (const auto& result : session.results->probe_results(summary.run.id)) {
     if (result.key.kind == kTeacherKey.kind && options.scorer == Scorer::Loo) summary.teacher = result.metrics;
     if (result.key.kind != summary.kind || result.key.variant != summary.variant) continue;
     if (!std::binary_search(layers.begin(), layers.end(), result.key.layer)) continue;

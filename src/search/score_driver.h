@@ -2,11 +2,16 @@
 // `hybridize score`: runs one scorer over the layers of a teacher, resumably,
 // with every per-sample value and every probe's summary in the results store.
 // Work is claimed probe by probe, so several processes can share one store and
-// a run that was killed continues where it stopped.
+// a run that was killed continues where it stopped. In a job of several ranks
+// (torchrun/Slurm) the ranks share the work: LOO and proxy batches, MMR probes
+// each to one rank; results travel to rank 0, which alone writes the store.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "dist/process_group.h"
 
 #include "train/sequence_set.h"
 #include "search/loo_scorer.h"
@@ -35,6 +40,7 @@ struct ScoreOptions {
   int bootstrap_resamples = 1000;
   double heartbeat_timeout_s = 120;
   bool quiet = false;  // no progress lines
+  std::shared_ptr<const dist::ProcessGroup> group;  // several ranks share the work; null: one process
 };
 
 struct ScoredLayer {
@@ -50,10 +56,11 @@ struct ScoreSummary {
   std::string primary_metric;  // what the ranking sorts by, least important first
   std::vector<ScoredLayer> layers;  // in layer order
   std::map<std::string, store::MetricSummary> teacher;  // the unablated baseline, when measured
-  LayerForwardCount forwards;  // spent by this process
-  int64_t layers_computed = 0;  // probes this process finished
+  LayerForwardCount forwards;  // spent by this process (by all ranks of a job)
+  int64_t layers_computed = 0;  // probes this process (job) finished
 };
 
+// Every rank of a job calls it; rank 0's summary alone holds the results.
 ScoreSummary run_scoring(const ScoreOptions& options);
 
 // Layers ordered by the primary metric, least important (most replaceable) first.

@@ -58,7 +58,7 @@ std::optional<fs::path> CheckpointDirectory::latest() const {
   return checkpoint;
 }
 
-fs::path CheckpointDirectory::save(int64_t step, model::CausalLMImpl& model, const Optimizer& optimizer,
+fs::path CheckpointDirectory::save(int64_t step, model::CausalLMImpl& model, const std::string& optimizer_state,
                                    const nlohmann::json& state) const {
   make_directories(root_);
   const auto name = checkpoint_name(step);
@@ -66,7 +66,7 @@ fs::path CheckpointDirectory::save(int64_t step, model::CausalLMImpl& model, con
   remove_tree(partial);
   make_directories(partial);
   model::save_causal_lm(model, partial / "model");
-  optimizer.save(partial / "optimizer.pt");
+  write_file_atomically(partial / "optimizer.pt", optimizer_state);
   write_file_atomically(partial / "state.json", state.dump(2) + "\n");
   sync_directory(partial);
   const auto target = root_ / name;

@@ -25,9 +25,11 @@ class CheckpointDirectory {
   // Error when `latest` names a checkpoint that is not there.
   std::optional<std::filesystem::path> latest() const;
 
-  // Writes the checkpoint of step `step`, points `latest` at it, then removes
-  // older checkpoints and leftovers of interrupted writes.
-  std::filesystem::path save(int64_t step, model::CausalLMImpl& model, const Optimizer& optimizer,
+  // Writes the checkpoint of step `step` (the optimizer's state() as
+  // `optimizer_state`), points `latest` at it, then removes older checkpoints
+  // and leftovers of interrupted writes. In a data-parallel run rank 0 alone
+  // calls it, after every rank took part in state().
+  std::filesystem::path save(int64_t step, model::CausalLMImpl& model, const std::string& optimizer_state,
                              const nlohmann::json& state) const;
 
   // Loads a checkpoint's weights into `model` and its moments into `optimizer`

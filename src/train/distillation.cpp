@@ -86,7 +86,13 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
   config.weight_decay = settings.weight_decay;
   config.max_grad_norm = settings.max_grad_norm;
   config.accumulation_steps = settings.accumulation;
-  Optimizer optimizer(*result.student, config, trainable_filter(settings.trainable, parent.layout, layout));
+  const int ranks = run.parallel.distributed() ? run.parallel.group->size() : 1;
+  const int rank = run.parallel.distributed() ? run.parallel.group->rank() : 0;
+  if (settings.batch % ranks != 0)
+    fail("--batch ", settings.batch, " does not split evenly over ", ranks, " ranks (WORLD_SIZE)");
+  const int64_t share = settings.batch / ranks;
+  Optimizer optimizer(*result.student, config, trainable_filter(settings.trainable, parent.layout, layout),
+                      run.parallel);
 
   const CheckpointDirectory checkpoints(run.checkpoint_dir);
   const auto settings_json = settings.to_json();
@@ -111,7 +117,10 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
       const int64_t first_sample = (step * settings.accumulation + micro) * settings.batch;
       for (int64_t i = 0; i < settings.batch; ++i)
         rows[std::size_t(i)] = int64_t(sample_index(settings.seed, std::size_t(data.size()), first_sample + i));
-      const auto batch = data.gather(rows, device);
+      // Every rank knows the whole global micro-batch, so its token count needs no communication.
+      const int64_t global_tokens = data.loss_mask.index_select(0, at::tensor(rows)).sum().item<int64_t>();
+      const std::vector<int64_t> own_rows(rows.begin() + rank * share, rows.begin() + (rank + 1) * share);
+      const auto batch = data.gather(own_rows, device);
       at::Tensor teacher_hidden;
       {
         torch::NoGradGuard no_grad;
@@ -123,10 +132,10 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
         student_hidden = loss_hidden(result.student->model->forward(batch.input_ids).flatten(0, 1), autocast);
       }
       const auto loss = distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden,
-                                          batch.loss_mask.flatten(), settings.divergence, settings.temperature);
-      optimizer.accumulate(loss);
-      loss_sum += loss.item<double>();
-      tokens += batch.loss_mask.sum().item<int64_t>();
+                                          batch.loss_mask.flatten(), settings.divergence, settings.temperature,
+                                          global_tokens);
+      loss_sum += optimizer.accumulate(loss);
+      tokens += global_tokens;
     }
     const auto report = optimizer.step();
     const double loss = loss_sum / double(settings.accumulation);
@@ -134,10 +143,13 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     result.tokens += tokens;
     const int64_t done = optimizer.steps_taken();
     if (run.on_step) run.on_step({done, loss, tokens, report.applied});
-    if (done % run.checkpoint_every == 0 || done == end)
-      checkpoints.save(done, *result.student, optimizer,
-                       {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
-                        {"tokens", result.tokens}});
+    if (done % run.checkpoint_every == 0 || done == end) {
+      const auto optimizer_state = optimizer.state();  // every rank takes part when the moments are sharded
+      if (rank == 0)
+        checkpoints.save(done, *result.student, optimizer_state,
+                         {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
+                          {"tokens", result.tokens}});
+    }
   }
   result.student->eval();
   return result;

@@ -136,10 +136,11 @@ void check_per_token(const at::Tensor& tensor, at::ScalarType dtype, int64_t tok
          c10::toString(tensor.scalar_type()));
 }
 
-// The mean of the chunked loss over the rows `mask` selects.
+// The chunked loss summed over the rows `mask` selects, divided by `mean_over`
+// (0: by their count, the mean).
 at::Tensor masked_mean(LossKind kind, const LogitHead& student_head, const at::Tensor& student_hidden,
                        const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, const at::Tensor& targets,
-                       const at::Tensor& mask, double temperature) {
+                       const at::Tensor& mask, double temperature, int64_t mean_over = 0) {
   check_per_token(mask, at::kBool, student_hidden.size(0), "mask");
   const auto index = mask.nonzero().squeeze(1);
   const int64_t count = index.size(0);
@@ -148,7 +149,9 @@ at::Tensor masked_mean(LossKind kind, const LogitHead& student_head, const at::T
   const auto placeholder = at::empty({0}, student_hidden.options());
   const auto select = [&](const at::Tensor& t) { return t.defined() ? t.index_select(0, index) : placeholder; };
   const auto detached = [&](const at::Tensor& t) { return t.defined() ? t.detach() : placeholder; };
-  const auto weights = at::full({count}, 1.0 / static_cast<double>(count), student_hidden.options().dtype(at::kFloat));
+  if (mean_over < 0) fail("mean_over must be >= 0, got ", mean_over);
+  const double divisor = static_cast<double>(mean_over > 0 ? mean_over : count);
+  const auto weights = at::full({count}, 1.0 / divisor, student_hidden.options().dtype(at::kFloat));
   return ChunkedLoss::apply(select(student_hidden), student_head.weight, detached(select(teacher_hidden)), detached(teacher_weight), select(targets),
                             weights, static_cast<int64_t>(kind), student_head.chunk_tokens, temperature);
 }
@@ -204,10 +207,10 @@ at::Tensor token_argmax(const LogitHead& head, const at::Tensor& hidden) {
 
 at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& teacher_hidden,
                              const LogitHead& student_head, const at::Tensor& student_hidden, const at::Tensor& mask,
-                             Divergence kind, double temperature) {
+                             Divergence kind, double temperature, int64_t mean_over) {
   check_pair(teacher_head, teacher_hidden, student_head, student_hidden, temperature);
   return masked_mean(loss_kind(kind), student_head, student_hidden, teacher_hidden, teacher_head.weight, at::Tensor(),
-                     mask, temperature);
+                     mask, temperature, mean_over);
 }
 
 at::Tensor cross_entropy_loss(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets,

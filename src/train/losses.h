@@ -33,10 +33,12 @@ at::Tensor token_argmax(const LogitHead& head, const at::Tensor& hidden);
 
 // Training losses: the mean over tokens where `mask` [N] (bool) is true (0
 // when none is). Differentiable w.r.t. student_hidden and the student head's
-// weight when it requires grad; the teacher side gets no gradient.
+// weight when it requires grad; the teacher side gets no gradient. A
+// data-parallel rank passes `mean_over`, the token count of the global batch, so
+// that the ranks' losses sum to the mean a single process would take.
 at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& teacher_hidden,
                              const LogitHead& student_head, const at::Tensor& student_hidden, const at::Tensor& mask,
-                             Divergence kind, double temperature = 1.0);
+                             Divergence kind, double temperature = 1.0, int64_t mean_over = 0);
 at::Tensor cross_entropy_loss(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets,
                               const at::Tensor& mask);
 

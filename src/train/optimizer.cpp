@@ -9,6 +9,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "train/gradient_reducer.h"
+#include "train/optimizer_shards.h"
 
 namespace hybridize::train {
 
@@ -35,10 +37,10 @@ ParameterFilter parameters_under(std::vector<std::string> prefixes) {
   };
 }
 
-Optimizer::Optimizer(torch::nn::Module& model, OptimizerConfig config, const ParameterFilter& trains)
-    : config_(std::move(config)) {
+Optimizer::Optimizer(torch::nn::Module& model, OptimizerConfig config, const ParameterFilter& trains,
+                     DataParallel parallel)
+    : config_(std::move(config)), parallel_(std::move(parallel)) {
   config_.validate();
-  std::vector<at::Tensor> decayed, undecayed;
   for (auto& item : model.named_parameters()) {
     auto& parameter = item.value();
     if (!trains(item.key())) {
@@ -51,9 +53,33 @@ Optimizer::Optimizer(torch::nn::Module& model, OptimizerConfig config, const Par
     parameter.requires_grad_(true);
     names_.push_back(item.key());
     parameters_.push_back(parameter);
-    (parameter.dim() >= 2 ? decayed : undecayed).push_back(parameter);
   }
   if (parameters_.empty()) fail("no parameter selected for training");
+  if (parallel_.distributed()) {
+    const auto& group = *parallel_.group;
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& parameter : parameters_) group.broadcast(parameter, 0);
+    }
+    reducer_ = std::make_unique<GradientReducer>(parameters_, parallel_.group, parallel_.bucket_bytes);
+    if (parallel_.shard_optimizer_state) owners_ = assign_owners(parameters_, group.size());
+  }
+  std::vector<bool> selected(parameters_.size());
+  for (std::size_t k = 0; k < parameters_.size(); ++k) selected[k] = owns(k);
+  adamw_ = make_adamw(selected);
+}
+
+Optimizer::~Optimizer() = default;
+
+bool Optimizer::owns(std::size_t parameter) const {
+  return owners_.empty() || owners_[parameter] == parallel_.group->rank();
+}
+
+std::unique_ptr<torch::optim::AdamW> Optimizer::make_adamw(const std::vector<bool>& selected) const {
+  std::vector<at::Tensor> decayed, undecayed;
+  for (std::size_t k = 0; k < parameters_.size(); ++k)
+    if (selected[k]) (parameters_[k].dim() >= 2 ? decayed : undecayed).push_back(parameters_[k]);
+  if (decayed.empty() && undecayed.empty()) return nullptr;  // a rank whose shard is empty
   const auto options = torch::optim::AdamWOptions(config_.schedule.at(0))
                            .betas({config_.beta1, config_.beta2})
                            .eps(config_.eps)
@@ -65,19 +91,30 @@ Optimizer::Optimizer(torch::nn::Module& model, OptimizerConfig config, const Par
     no_decay->weight_decay(0);
     groups.emplace_back(undecayed, std::move(no_decay));
   }
-  adamw_ = std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), options);
 }
 
-void Optimizer::accumulate(const at::Tensor& loss) {
+double Optimizer::accumulate(const at::Tensor& loss) {
   if (micro_batches_ == config_.accumulation_steps)
     fail("accumulate() called ", micro_batches_ + 1, " times before step(); accumulation is ",
          config_.accumulation_steps);
   ++micro_batches_;
-  if (!std::isfinite(loss.item<double>())) {
-    poisoned_ = true;
-    return;
+  double value = loss.item<double>();
+  if (reducer_) {
+    // The ranks agree on the summed loss, so all of them skip or none does.
+    auto total = loss.detach().to(at::kDouble).reshape({1}).clone();
+    parallel_.group->all_reduce_sum(total);
+    value = total.item<double>();
   }
+  if (!std::isfinite(value)) {
+    poisoned_ = true;
+    return value;
+  }
+  const bool last = micro_batches_ == config_.accumulation_steps;
+  if (reducer_ && last) reducer_->arm();
   (loss / static_cast<double>(config_.accumulation_steps)).backward();
+  if (reducer_ && last) reducer_->finish();
+  return value;
 }
 
 StepReport Optimizer::step() {
@@ -90,9 +127,12 @@ StepReport Optimizer::step() {
                                : torch::nn::utils::clip_grad_norm_(parameters_, max_norm);
   report.applied = std::isfinite(report.grad_norm);
   if (report.applied) {
-    for (auto& group : adamw_->param_groups())
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(report.learning_rate);
-    adamw_->step();
+    if (adamw_) {
+      for (auto& group : adamw_->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(report.learning_rate);
+      adamw_->step();
+    }
+    if (!owners_.empty()) broadcast_from_owners(parameters_, owners_, *parallel_.group);
     consecutive_skips_ = 0;
   } else {
     ++skipped_;
@@ -100,30 +140,44 @@ StepReport Optimizer::step() {
       fail("training diverged: ", consecutive_skips_, " consecutive steps up to step ", steps_,
            " had a non-finite loss or gradient (", skipped_, " skipped in all)");
   }
-  adamw_->zero_grad();
+  for (auto& parameter : parameters_) parameter.mutable_grad() = at::Tensor();  // also those other ranks update
   micro_batches_ = 0;
   poisoned_ = false;
   ++steps_;
   return report;
 }
 
-void Optimizer::save(const std::filesystem::path& file) const {
+std::string Optimizer::state() const {
   torch::serialize::OutputArchive archive;
-  adamw_->save(archive);
+  if (owners_.empty()) {
+    adamw_->save(archive);
+  } else {
+    const auto full = make_adamw(std::vector<bool>(parameters_.size(), true));
+    gather_moments(parameters_, owners_, adamw_.get(), *full, *parallel_.group);
+    full->save(archive);
+  }
   archive.write("steps", at::tensor(steps_));
   archive.write("skipped", at::tensor(skipped_));
   archive.write("consecutive_skips", at::tensor(consecutive_skips_));
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomically(file, bytes.str());
+  return bytes.str();
 }
+
+void Optimizer::save(const std::filesystem::path& file) const { write_file_atomically(file, state()); }
 
 void Optimizer::load(const std::filesystem::path& file) {
   with_context(file.string() + ": ", [&] {
     torch::serialize::InputArchive archive;
     try {
       archive.load_from(file.string());
-      adamw_->load(archive);
+      if (owners_.empty()) {
+        adamw_->load(archive);
+      } else {
+        const auto full = make_adamw(std::vector<bool>(parameters_.size(), true));
+        full->load(archive);
+        keep_own_moments(parameters_, owners_, parallel_.group->rank(), *full, adamw_.get());
+      }
       at::Tensor value;
       archive.read("steps", value);
       steps_ = value.item<int64_t>();

@@ -4,14 +4,19 @@
 // on GPU leaves them fp32), gradient accumulation over micro-batches, clipping
 // by global norm, the learning rate from the schedule, and a step whose loss
 // or gradients are not finite skipped, counted, and fatal after a threshold.
+// Data-parallel over a process group: gradients summed over the ranks in
+// buckets during the last micro-batch's backward, and optionally (ZeRO-1) each
+// rank keeping the AdamW moments of its share of the parameters only.
 #include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dist/process_group.h"
 #include "train/schedule.h"
 
 namespace hybridize::train {
@@ -33,6 +38,16 @@ ParameterFilter all_parameters();
 // Parameters whose name starts with one of `prefixes` ("model.layers.3.mixer.").
 ParameterFilter parameters_under(std::vector<std::string> prefixes);
 
+struct DataParallel {
+  std::shared_ptr<const dist::ProcessGroup> group;  // null (or one rank): a single process
+  // ZeRO-1: each rank keeps the moments of its parameters only, updates them
+  // and broadcasts them to the others. The same steps as unsharded, bit for bit.
+  bool shard_optimizer_state = false;
+  int64_t bucket_bytes = int64_t(25) << 20;  // gradient all-reduce buckets
+
+  bool distributed() const { return group && group->size() > 1; }
+};
+
 struct StepReport {
   bool applied = false;     // false: skipped for a non-finite loss or gradient
   double grad_norm = 0;     // global norm before clipping
@@ -43,12 +58,18 @@ class Optimizer {
  public:
   // Parameters `trains` rejects are frozen (requires_grad false); those it
   // accepts must be fp32. Throws Error naming a non-fp32 one, or when none trains.
-  Optimizer(torch::nn::Module& model, OptimizerConfig config, const ParameterFilter& trains = all_parameters());
+  // Data-parallel: the trained parameters start as rank 0's.
+  Optimizer(torch::nn::Module& model, OptimizerConfig config, const ParameterFilter& trains = all_parameters(),
+            DataParallel parallel = {});
+  ~Optimizer();
 
   // Backpropagates one micro-batch's mean loss, scaled so that the
   // accumulation_steps micro-batches of a step average. A non-finite loss is
-  // not backpropagated; it makes the step skip.
-  void accumulate(const at::Tensor& loss);
+  // not backpropagated; it makes the step skip. Data-parallel: every rank
+  // calls it with its share of the loss (its tokens' sum over the global
+  // micro-batch's token count); the returned loss is the sum over the ranks,
+  // and a non-finite one anywhere skips the step everywhere.
+  double accumulate(const at::Tensor& loss);
   // After accumulation_steps calls to accumulate(): clips, updates or skips, clears gradients.
   StepReport step();
 
@@ -56,16 +77,26 @@ class Optimizer {
   int64_t skipped_steps() const { return skipped_; }
   const std::vector<std::string>& trained_names() const { return names_; }
 
-  // The AdamW moments and the counters, written atomically; load() needs an
-  // optimizer over the same parameters.
-  void save(const std::filesystem::path& file) const;
+  // The AdamW moments and the counters, serialized; load() needs an optimizer
+  // over the same parameters. Sharded, state() is collective (every rank calls
+  // it) and gathers all moments to rank 0, whose bytes alone are complete; the
+  // file is the unsharded one, so a checkpoint resumes at any world size, and
+  // load() on each rank keeps its own parameters' moments.
+  std::string state() const;
+  void save(const std::filesystem::path& file) const;  // state(), written atomically
   void load(const std::filesystem::path& file);
 
  private:
+  std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<bool>& selected) const;
+  bool owns(std::size_t parameter) const;
+
   OptimizerConfig config_;
+  DataParallel parallel_;
   std::vector<std::string> names_;
   std::vector<at::Tensor> parameters_;
-  std::unique_ptr<torch::optim::AdamW> adamw_;
+  std::vector<int> owners_;                      // sharded: the rank that updates each parameter
+  std::unique_ptr<torch::optim::AdamW> adamw_;   // over the parameters this rank updates; null when none
+  std::unique_ptr<class GradientReducer> reducer_;
   int64_t micro_batches_ = 0;
   bool poisoned_ = false;  // a micro-batch of this step had a non-finite loss
   int64_t steps_ = 0, skipped_ = 0, consecutive_skips_ = 0;

@@ -140,7 +140,7 @@ model::CausalLM train_teacher(const TeacherTraining& settings, const TrainingRun
     const int64_t done = optimizer.steps_taken();
     if (run.on_step) run.on_step({done, loss_sum / static_cast<double>(settings.accumulation), tokens, report.applied});
     if (done % run.checkpoint_every == 0 || done == end)
-      checkpoints.save(done, *teacher, optimizer,
+      checkpoints.save(done, *teacher, optimizer.state(),
                        {{"settings", settings_json}, {"samples_seen", done * settings.accumulation * settings.batch}});
   }
   return teacher;

@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 
+#include "train/optimizer.h"
+
 namespace hybridize::train {
 
 struct StepProgress {
@@ -22,6 +24,9 @@ struct TrainingRun {
   bool checkpoint_activations = false;  // recompute each layer in the backward pass: less memory, same result
   std::function<void(const StepProgress&)> on_step;
   std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step
+  // Several ranks: each trains on its share of every global micro-batch (the
+  // same global batch as one process), and rank 0 alone writes checkpoints.
+  DataParallel parallel;
 };
 
 }  // namespace hybridize::train

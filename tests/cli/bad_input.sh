@@ -159,6 +159,17 @@ out=$("$exe" plan --db "$db" --targets 1,2 --strategy uniform,random --keep 0) \
   || { echo "FAIL uniform/random plans"; failures=$((failures + 1)); }
 [[ "$out" == *"jobs in execution order"* && "$out" == *"strategy random"* ]] || { echo "FAIL plan output: $out"; failures=$((failures + 1)); }
 
+# Multi-process jobs: launcher variables that contradict each other, and a peer that never comes.
+job=(distill --db "$db" --plan 1 --out "$work/job")
+RANK=2 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect_error "rank beyond the world" "RANK=2 must be below WORLD_SIZE=2" "${job[@]}"
+RANK=0 expect_error "rank without a world size" "WORLD_SIZE is not set, but RANK is" "${job[@]}"
+RANK=0 WORLD_SIZE=two expect_error "world size not a number" "WORLD_SIZE='two' is not an integer" "${job[@]}"
+SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_LOCALID=1 expect_error "Slurm job without MASTER_ADDR" "MASTER_ADDR is not set" "${job[@]}"
+RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect_error "run in a job of several ranks" "run runs as one process, but torchrun started 2 ranks" \
+  run "$work/absent.toml"
+RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+  HYBRIDIZE_DIST_TIMEOUT=3 expect_error "a peer that never comes" "a peer is missing" "${job[@]}"
+
 # bench: a CPU smoke run (no timing is checked), then its bad input.
 bench=(bench --model "$reference/llama" --prompt-len 6 --gen-len 3 --dtype fp32 --device cpu)
 out=$("$exe" "${bench[@]}" --layouts AMA,MMI --mamba-counts 1 --batch 2) || { echo "FAIL bench does not run"; failures=$((failures + 1)); }

@@ -1,0 +1,20 @@
+"""What the multi-process CLI tests share: running a command (alone, or as the
+ranks of a job through launch.py) and failing the test with its output."""
+import os
+import subprocess
+import sys
+
+LAUNCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
+# One thread a rank (2 cores in CI), and a peer that dies fails the job within 2 minutes.
+ENV = dict(os.environ, OMP_NUM_THREADS="1", HYBRIDIZE_DIST_TIMEOUT="120")
+
+
+def run(test, command, ranks=1):
+    """stdout of `command`, run alone or as `ranks` ranks; exits the test on failure."""
+    if ranks > 1:
+        command = [sys.executable, LAUNCH, "--timeout", "300", str(ranks), *command]
+    result = subprocess.run(command, capture_output=True, text=True, env=ENV)
+    if result.returncode != 0:
+        print(f"{test}: FAIL: {' '.join(command)}\n{result.stdout}{result.stderr}")
+        sys.exit(1)
+    return result.stdout
