@@ -25,7 +25,7 @@ exe=$PWD/build-gpu/src/hybridize
 work=$logs/dist-bench
 rm -rf "$work" && mkdir -p "$work"
 timeout 300 $exe train --out "$work/teacher" --layers 8 --hidden 1024 --heads 16 --kv-heads 4 --intermediate 4096 \
-  --steps 1 --batch 2 --train-problems 16 --validation-problems 2 >"$work/train.log" 2>&1 \
+  --steps 1 --warmup 0 --batch 2 --train-problems 16 --validation-problems 2 >"$work/train.log" 2>&1 \
   || { tail -n 5 "$work/train.log"; exit 1; }
 # Random token ids as a .npy corpus (no numpy needed).
 python3 - "$work" <<'PY'
@@ -52,7 +52,8 @@ distill() {  # distill NAME RANKS EXTRA...
                  --checkpoint-every 100000 --json --quiet "$@")
   if [ "$ranks" -gt 1 ]; then command=(python3 tests/cli/launch.py --timeout 500 "$ranks" "${command[@]}"); fi
   timeout 550 "${command[@]}" >"$work/$name.json" 2>"$work/$name.log" || { tail -n 20 "$work/$name.log"; return 1; }
-  python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))[0]["metrics"]; print(f"{sys.argv[2]:>22}: {m[\"tokens\"]} tokens in {m[\"seconds\"]:.1f} s = {m[\"tokens\"]/m[\"seconds\"]:,.0f} tokens/s, final loss {m[\"curve\"][-1]:.5f}")' \
+  python3 -c 'import json, sys; m = json.load(open(sys.argv[1]))[0]["metrics"]; t, s = m["tokens"], m["seconds"]
+print("%22s: %d tokens in %.1f s = %.0f tokens/s, final loss %.5f" % (sys.argv[2], t, s, t / s, m["curve"][-1]))' \
     "$work/$name.json" "$name"
 }
 echo "== distil one stage: $steps steps of $batch x 1024 tokens (global batch), students fp32, teacher bf16"
