@@ -12,8 +12,11 @@
 //
 // Reductions: dA, dD and delta_bias sum over positions in per-thread
 // accumulators, then over batch rows with one fp32 atomic per block and
-// entry. dB and dC sum over the channels of a group: a segmented sum across
-// the warp's lanes, then one fp32 atomic per group and state entry.
+// entry. dB and dC sum over the channels of a group across the warp's lanes,
+// then take one fp32 atomic per group and state entry: where a group's lanes
+// are an aligned power-of-two run (widths 1, 2, 4, .. 32 or multiples of 32),
+// a reduce-scatter spreads the entries' sums over the run's lanes, which then
+// store them in one instruction; other widths take a segmented sum.
 //
 // Few warps share an SM (the tables take its shared memory), so each warp's
 // latencies must overlap within itself: the per-position loops have no
@@ -41,6 +44,7 @@ struct BackwardParams : ScanOperands {
   float* dinit;                     // [batch, channels, d_state], or null without initial_state
   int interval, checkpoint_count;   // positions per checkpoint interval; intervals
   int subchunk, subchunks;          // positions per sub-chunk; most sub-chunks per interval
+  int b_span, c_span;               // lanes per aligned run of one B / C group (scatter_span), or 0
 };
 
 // Bit k is set when lane + 2^k holds a channel of this lane's group (groups of
@@ -70,6 +74,75 @@ __device__ __forceinline__ void segment_sums(float (&v)[K], unsigned steps) {
       if (add) v[i] += other;
     }
   }
+}
+
+// Sums each entry of v over an aligned run of `span` lanes (a power of two)
+// and spreads the sums over the run: each halving step pairs the lanes that
+// differ in one bit, each keeps the half of its entries that bit selects and
+// adds the partner's copy of that half. Afterwards this lane holds the sums of
+// entries first .. first + count - 1 in v[0 .. count - 1]; where the run is
+// wider than K, lanes past the first K of the run hold copies (owner false).
+// K - 1 shuffles for a run of K lanes, against the segmented sum's K log2(32).
+template <int K>
+__device__ __forceinline__ void reduce_scatter(float (&v)[K], int span, int lane, int& first, int& count, bool& owner) {
+  static_assert((K & (K - 1)) == 0, "K must be a power of two");
+  first = 0;
+#pragma unroll
+  for (int s = 0; (1 << s) < kWarp; ++s) {
+    const int o = 1 << s;
+    if (o >= span) break;
+    const bool upper = lane & o;
+    const int half = (K >> s) / 2;
+    if (half > 0) {
+#pragma unroll
+      for (int i = 0; i < K / 2; ++i) {
+        if (i < half) {
+          const float send = upper ? v[i] : v[i + half], keep = upper ? v[i + half] : v[i];
+          v[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+        }
+      }
+      if (upper) first += half;
+    } else {
+      v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
+    }
+  }
+  count = span < K ? K / span : 1;
+  owner = (lane & (span - 1)) < K;
+}
+
+// Adds v, one entry per state entry n0 .. n0 + K - 1 of this lane's group, to
+// the group's row `out` (entries past `valid` are padding) summed over the
+// group's channels: by reduce_scatter where the groups are aligned runs of a
+// power-of-two count of lanes (`span`), else by segment_sums and the group's
+// first lane.
+template <int K>
+__device__ __forceinline__ void add_group_sums(float (&v)[K], int span, unsigned steps, bool head, bool active,
+                                               int lane, float* out, int valid) {
+  if (span) {
+    int first, count;
+    bool owner;
+    reduce_scatter(v, span, lane, first, count, owner);
+    if (active && owner) {
+#pragma unroll
+      for (int i = 0; i < K; ++i)
+        if (i < count && first + i < valid) atomicAdd(out + first + i, v[i]);
+    }
+  } else {
+    segment_sums(v, steps);
+    if (head) {
+#pragma unroll
+      for (int i = 0; i < K; ++i)
+        if (i < valid) atomicAdd(out + i, v[i]);
+    }
+  }
+}
+
+// Lanes per aligned run that one group of `width` channels makes in a warp
+// (warps start at multiples of 32 channels, groups at multiples of width), or
+// 0 where the runs are not aligned powers of two.
+int scatter_span(int width) {
+  if (width % kWarp == 0) return kWarp;
+  return (width & (width - 1)) == 0 ? width : 0;  // a power of two below 32 divides it
 }
 
 // State entries per slice of the reverse step: a slice's B and C loads issue
@@ -222,18 +295,8 @@ __global__ void __launch_bounds__(kWarp) scan_backward_kernel(const BackwardPara
             column(dA_sum, 0, n) += g_decay * dt;
             g[n] *= a;  // now d loss / d h_{t-1} through h_t
           }
-          segment_sums(dC_part, c_steps);
-          segment_sums(dB_part, b_steps);
-          if (c_head) {
-#pragma unroll
-            for (int i = 0; i < K; ++i)
-              if (n0 + i < N) atomicAdd(dC + n0 + i, dC_part[i]);
-          }
-          if (b_head) {
-#pragma unroll
-            for (int i = 0; i < K; ++i)
-              if (n0 + i < N) atomicAdd(dB + n0 + i, dB_part[i]);
-          }
+          add_group_sums(dC_part, p.c_span, c_steps, c_head, active, lane, dC + n0, N - n0);
+          add_group_sums(dB_part, p.b_span, b_steps, b_head, active, lane, dB + n0, N - n0);
         }
         const float dz = z ? dout * y * sig * (1.f + zv * (1.f - sig)) : 0.f;
         // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
@@ -324,6 +387,8 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     p.checkpoint_count = int(states.size(1));
     p.subchunk = int(scan_backward_subchunk(N));
     p.subchunks = (p.interval + p.subchunk - 1) / p.subchunk;
+    p.b_span = scatter_span(p.b_width);
+    p.c_span = scatter_span(p.c_width);
     dispatch_dtype(dtype, what, [&](auto tag) {
       using T = decltype(tag);
       if (N <= 16) launch<T, 16>(p, batch);
