@@ -27,8 +27,11 @@ struct ScanCheckpoints {
 };
 
 // Positions whose states the backward keeps at once in shared memory (fewer for
-// a larger state), and at most how many such sub-chunks one checkpoint interval spans.
-inline int64_t scan_backward_subchunk(int64_t d_state) { return std::clamp<int64_t>(256 / std::max<int64_t>(d_state, 1), 1, 32); }
+// a larger state), and at most how many such sub-chunks one checkpoint interval
+// spans. A backward block's tables take (sub-chunk + sub-chunks + 1) * d_state
+// floats per thread; at d_state 16 that lets six one-warp blocks share an SM,
+// for the checkpoints' memory of one state per 64 positions.
+inline int64_t scan_backward_subchunk(int64_t d_state) { return std::clamp<int64_t>(128 / std::max<int64_t>(d_state, 1), 4, 32); }
 inline constexpr int64_t kScanSubchunksPerInterval = 8;
 
 // With `checkpoints`, the forward also fills it for selective_scan_backward.

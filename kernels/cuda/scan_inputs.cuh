@@ -20,7 +20,7 @@ struct StreamedScan {
 // `in` has passed check_scan_inputs.
 inline StreamedScan stream_scan_inputs(const ScanInputs& in, const char* what) {
   const int64_t N = in.A.size(1);
-  if (N > kMaxScanState) fail(what, ": d_state ", N, " is not supported (at most ", kMaxScanState, ")");
+  if (N < 1 || N > kMaxScanState) fail(what, ": d_state ", N, " is not supported (1 to ", kMaxScanState, ")");
   const auto device = in.x.device();
   for (const auto& [t, name] : {std::pair{&in.delta, "delta"}, std::pair{&in.A, "A"}, std::pair{&in.B, "B"},
                                  std::pair{&in.C, "C"}, std::pair{&in.D, "D"}})
