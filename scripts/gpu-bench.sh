@@ -11,6 +11,7 @@
 #               MAX_BATCH, MAMBA_COUNTS change it) and a plan with the stored rates
 #   training    train_bench: tokens/s and MFU of a 1B hybrid's distillation step
 #               beside the transformer of its shape
+#   demo        `hybridize run configs/demo-gpu.toml` (the demo on the GPU), timed
 # Logs go to $OUT (or /tmp); figures for bench/RESULTS.md are printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ cmake --preset gpu --fresh >"$logs/configure.log" 2>&1 || { tail -n 30 "$logs/co
 cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_bench scan_bench train_bench >"$logs/build.log" 2>&1 \
   || { grep -E "error" -A3 "$logs/build.log" | head -n 60; exit 1; }
 echo "== built $(date -u +%H:%M:%S)"
-sections=" ${SECTIONS:-tests kernels scoring generation training} "
+sections=" ${SECTIONS:-tests kernels scoring generation training demo} "
 want() { [[ "$sections" == *" $1 "* ]]; }
 ref=build-gpu/tests/reference
 mkdir -p "$ref" && cp -r .gpu-deps/reference/. "$ref/"
@@ -85,5 +86,13 @@ fi
 if want training; then
 echo "== training tokens/s and MFU, 1B shape, 2 x 4096 tokens $(date -u +%H:%M:%S)"
 timeout 240 build-gpu/bench/train_bench --batch 2 --seq-len 4096 --steps 2 2>&1
+fi
+if want demo; then
+echo "== the demo on the GPU $(date -u +%H:%M:%S)"
+rm -rf build/demo-gpu
+start=$(date +%s)
+timeout 300 build-gpu/src/hybridize run configs/demo-gpu.toml >"$logs/demo-gpu.log" 2>&1
+echo "demo-gpu: exit $?, $(( $(date +%s) - start )) s; $(tail -n 1 "$logs/demo-gpu.log")"
+cp build/demo-gpu/report.html "$logs/demo-gpu-report.html" 2>/dev/null
 fi
 echo "== done $(date -u +%H:%M:%S)"
