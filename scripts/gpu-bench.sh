@@ -5,10 +5,10 @@
 #   tests       the [cuda] tests
 #   kernels     scan_bench: scan forward and backward against the reference
 #   scoring     LOO, proxy and MMR on the llama reference; loo_bench prefix reuse
-#   generation  CUDA graphs against eager decoding and against HF transformers,
-#               each decode step against its bandwidth floor and the cost model;
-#               then throughput near the free memory (PROMPT_LEN, GEN_LEN,
-#               MAX_BATCH, MAMBA_COUNTS change it) and a plan with the stored rates
+#   decoding    CUDA graphs against eager decoding and against HF transformers,
+#               each decode step against its bandwidth floor and the cost model
+#   throughput  generation near the free memory (PROMPT_LEN, GEN_LEN, MAX_BATCH,
+#               MAMBA_COUNTS change it) and a plan with the stored rates
 #   training    train_bench: tokens/s and MFU of a 1B hybrid's distillation step
 #               beside the transformer of its shape
 #   demo        `hybridize run configs/demo-gpu.toml` (the demo on the GPU), timed
@@ -21,7 +21,7 @@ cmake --preset gpu --fresh >"$logs/configure.log" 2>&1 || { tail -n 30 "$logs/co
 cmake --build --preset gpu -j "$(nproc)" --target hybridize hybridize_tests loo_bench scan_bench train_bench >"$logs/build.log" 2>&1 \
   || { grep -E "error" -A3 "$logs/build.log" | head -n 60; exit 1; }
 echo "== built $(date -u +%H:%M:%S)"
-sections=" ${SECTIONS:-tests kernels scoring generation training demo} "
+sections=" ${SECTIONS:-tests kernels scoring decoding throughput training demo} "
 want() { [[ "$sections" == *" $1 "* ]]; }
 ref=build-gpu/tests/reference
 mkdir -p "$ref" && cp -r .gpu-deps/reference/. "$ref/"
@@ -46,7 +46,7 @@ done
 echo "== loo prefix reuse, 15B shape $(date -u +%H:%M:%S)"
 timeout 240 build-gpu/bench/loo_bench configs/apriel-15b-shape/config.json --batch 1 --tokens 4096 2>&1
 fi
-if want generation; then
+if want decoding; then
 # Generation at the 15B shape (random bf16 weights), about 4 minutes in all.
 # 1. CUDA graphs against eager decoding, each layout measured both ways in one
 #    process, and the same teacher run through HF transformers' generate (static
@@ -68,7 +68,8 @@ if [[ -n "$ours_total" && -n "$hf_total" ]]; then
     printf "ours over HF transformers (teacher, batch 64, 512 + 256): decode %.2fx (%s / %s tok/s), total %.2fx (%s / %s tok/s)\n",
            od / hd, od, hd, ot / ht, ot, ht }'
 fi
-
+fi
+if want throughput; then
 # 2. Throughput at the largest batch that fits most of the free memory (capped
 #    as a server caps its batch), decode from CUDA graphs; the device's measured
 #    rates go into the store, and `plan` then predicts with them.
