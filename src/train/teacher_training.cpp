@@ -162,11 +162,12 @@ TeacherForcedAccuracy teacher_forced_accuracy(model::CausalLMImpl& model, std::s
   const bool was_training = model.is_training();
   model.eval();
   const auto head = head_of(model);
+  const auto device = model.model->embed_tokens->weight.device();  // batches are made on the CPU
   TeacherForcedAccuracy out;
   for (std::size_t first = 0; first < problems.size(); first += static_cast<std::size_t>(batch)) {
     const auto part = problems.subspan(first, std::min<std::size_t>(batch, problems.size() - first));
     const auto tokens = make_batch(part);
-    const auto predicted = token_argmax(head, model.model->forward(tokens.input_ids).flatten(0, 1));
+    const auto predicted = token_argmax(head, model.model->forward(tokens.input_ids.to(device)).flatten(0, 1)).cpu();
     const auto right = predicted.eq(tokens.targets);
     out.completion_tokens += tokens.completion_mask.sum().item<int64_t>();
     out.completion_tokens_correct += right.logical_and(tokens.completion_mask).sum().item<int64_t>();
