@@ -45,8 +45,8 @@ class PendingCollective {
 
 class ProcessGroup {
  public:
-  // Joins the job `env` describes for tensors on `device` (NCCL for CUDA, gloo
-  // for the CPU). Throws Error when a peer does not come within the timeout or
+  // Joins the job `env` describes for tensors on `device` (NCCL for CUDA, the
+  // store for the CPU). Throws Error when a peer does not come within the timeout or
   // NCCL is asked of a build without it.
   ProcessGroup(const Environment& env, at::Device device);
   ~ProcessGroup();
