@@ -123,6 +123,9 @@ void add_distill_command(CLI::App& app) {
   command->add_option("--train", options->trainable, "What trains: new-mixers, mixers or all")->capture_default_str();
   command->add_option("--d-state", settings.d_state, "SSM state size of the new Mamba mixers")->capture_default_str();
   command->add_option("--seed", settings.seed, "Seed of the fresh mixer parts and the data order")->capture_default_str();
+  command->add_option("--rescore-steps", execute.rescore.steps,
+                      "Training steps of each MMR probe that re-ranks a paper-strategy stage on its parent student")
+      ->capture_default_str();
   command->add_option("--checkpoint-every", execute.checkpoint_every, "Steps between training checkpoints")
       ->capture_default_str();
   command->add_option("--autocast", options->autocast,

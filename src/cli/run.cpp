@@ -110,6 +110,8 @@ void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plan
     options.settings.trainable = train::parse_trainable(config.train);
     options.settings.divergence = forward ? train::Divergence::ForwardKL : train::Divergence::ReverseKL;
     options.settings.seed = config.seed;
+    options.rescore.steps = config.mmr_steps;  // the paper strategy's re-ranking probes, as scored
+    options.rescore.learning_rate = config.mmr_lr;
     search::execute_plan(options);
   }
 }

@@ -12,6 +12,7 @@
 #include "data/synthetic_task.h"
 #include "model/weights.h"
 #include "search/device.h"
+#include "search/stage_rescoring.h"
 #include "search/task_accuracy.h"
 #include "store/bootstrap.h"
 #include "store/results_store.h"
@@ -92,10 +93,32 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       continue;
     }
     model::CausalLMImpl& parent = stage.parent_position ? student_of(*stage.parent_position) : *teacher;
-    if (stage.rescore)
-      log_warning("stage ", stage.position, ": the plan asks to re-rank the remaining layers by MMR probes on the ",
-                  "previous student; this executor takes the plan's provisional order (", stage.layout, ")");
-    if (leader) results.update_stage(stage.id, "running", (stage_dir / "model").string(), nlohmann::json::object());
+    // Probe results of a re-ranking survive the stage's restarts.
+    nlohmann::json kept = nlohmann::json::object();
+    if (const auto before = results.stage_metrics(stage.id); before.contains("rescore")) kept["rescore"] = before["rescore"];
+    std::string layout = stage.layout;
+    if (stage.rescore && stage.parent_position) {
+      std::vector<int64_t> new_layers;
+      if (leader) {
+        log_info("stage ", stage.position, ": re-ranking the attention layers of ", parent.layout.to_string(),
+                 " by MMR probes");
+        const auto keep = plan.config.value("keep", std::vector<int64_t>{});
+        const int64_t count = stage.mamba_layers - parent.layout.count(model::MixerKind::Mamba);
+        auto probe = options.rescore;  // the stage's own SSM size and seed
+        probe.d_state = options.settings.d_state;
+        probe.seed = options.settings.seed;
+        probe.warmup_steps = std::min(probe.warmup_steps, probe.steps);  // short probes (--rescore-steps) warm up less
+        const auto ranked = rescore_stage(parent, count, {keep.begin(), keep.end()}, train_set, eval_set, probe);
+        new_layers = ranked.new_layers;
+        kept["rescore"] = {{"probes", ranked.probes}, {"provisional_layout", stage.layout}};
+        results.update_stage_layout(stage.id, ranked.layout.to_string(), new_layers);
+      }
+      if (options.parallel.distributed()) new_layers = options.parallel.group->broadcast_values(new_layers, 0);
+      std::string text = parent.layout.to_string();
+      for (const int64_t layer : new_layers) text[std::size_t(layer)] = 'M';
+      layout = text;
+    }
+    if (leader) results.update_stage(stage.id, "running", (stage_dir / "model").string(), kept);
     const auto started = std::chrono::steady_clock::now();
     ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
                               ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
@@ -109,27 +132,29 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       stage_run.on_step = [&](const train::StepProgress& step) {
         progress.update(step.step, "loss " + std::to_string(step.loss));
       };
-    auto result = train::distill_stage(*teacher, parent, model::Layout::parse(stage.layout, teacher->config.num_layers,
+    auto result = train::distill_stage(*teacher, parent, model::Layout::parse(layout, teacher->config.num_layers,
                                                                               "stage layout"),
                                        train_set, options.settings, stage_run);
     if (!options.quiet && leader) progress.finish();
     if (options.stop_after && *options.stop_after < options.settings.steps) {
-      outcomes.push_back({stage.position, stage.layout, "stopped", nlohmann::json::object()});
+      outcomes.push_back({stage.position, layout, "stopped", nlohmann::json::object()});
       break;
     }
     if (!leader) {
       students.insert_or_assign(stage.position, result.student);
-      outcomes.push_back({stage.position, stage.layout, "done", nlohmann::json::object()});
+      outcomes.push_back({stage.position, layout, "done", nlohmann::json::object()});
       continue;
     }
     model::save_causal_lm(*result.student, stage_dir / "model");
 
-    nlohmann::json metrics = {{"settings", options.settings.to_json()},
-                              {"train_data", train_set.spec},
-                              {"eval_data", eval_set.spec},
-                              {"curve", result.curve},
-                              {"tokens", result.tokens},
-                              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}};
+    nlohmann::json metrics = kept;
+    metrics.update(nlohmann::json{
+        {"settings", options.settings.to_json()},
+        {"train_data", train_set.spec},
+        {"eval_data", eval_set.spec},
+        {"curve", result.curve},
+        {"tokens", result.tokens},
+        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
     const store::BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
     auto evaluation = train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch);
     if (!eval_set.answers.empty()) evaluation["accuracy"] = generation_accuracy(*result.student, eval_set, options.eval_batch);
@@ -147,7 +172,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     }
     results.update_stage(stage.id, "done", (stage_dir / "model").string(), metrics);
     students.insert_or_assign(stage.position, result.student);
-    outcomes.push_back({stage.position, stage.layout, "done", metrics});
+    outcomes.push_back({stage.position, layout, "done", metrics});
   }
   // The job ends together: rank 0 hosts the store the others' process group talks to.
   if (options.parallel.distributed()) options.parallel.group->barrier();

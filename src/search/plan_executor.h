@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "search/mmr_probe.h"
 #include "train/distillation.h"
 #include "train/sequence_set.h"
 
@@ -28,6 +29,9 @@ struct ExecuteOptions {
   train::SequenceSpec train_data;  // synthetic: the train split
   train::SequenceSpec eval_data;   // synthetic: the validation split
   train::DistillationSettings settings;
+  // The MMR probes that re-rank a stage of the paper's schedule on its parent
+  // student before it trains (search/stage_rescoring.h).
+  MmrOptions rescore;
   int64_t checkpoint_every = 50;
   bool checkpoint_activations = false;  // see train::TrainingRun
   int64_t eval_batch = 32;

@@ -347,6 +347,22 @@ void ResultsStore::update_stage(int64_t stage_id, const std::string& status, con
   update.run();
 }
 
+void ResultsStore::update_stage_layout(int64_t stage_id, const std::string& layout,
+                                       const std::vector<int64_t>& new_layers) {
+  Transaction transaction(database_);
+  // A target reached by this stage now has its layers; a quality predicted for
+  // other layers no longer applies to it.
+  Statement target(database_,
+                   "UPDATE plan_targets SET predicted_quality = NULL, predicted_quality_low = NULL, "
+                   "predicted_quality_high = NULL, layout = ?1 WHERE stage_id = ?2 AND layout != ?1");
+  target.bind(1, layout).bind(2, stage_id);
+  target.run();
+  Statement update(database_, "UPDATE stages SET layout = ?1, new_layers = ?2, rescore = 0 WHERE id = ?3");
+  update.bind(1, layout).bind(2, nlohmann::json(new_layers).dump()).bind(3, stage_id);
+  update.run();
+  transaction.commit();
+}
+
 nlohmann::json ResultsStore::stage_metrics(int64_t stage_id) {
   Statement query(database_, "SELECT metrics FROM stages WHERE id = ?1");
   query.bind(1, stage_id);

@@ -212,6 +212,12 @@ class ResultsStore {
   PlanRecord find_plan(int64_t plan_id);
   // A stage's progress: status ("running", "done", "failed"), its model
   // directory, and its results as JSON.
+  // A stage re-ranked before it trains: its new layers and layout replace the
+  // plan's provisional ones and its re-rank request is marked done, so a
+  // resumed run trains the same layout instead of ranking again. A plan target
+  // at this stage takes the layout, and loses its predicted quality if the
+  // layers changed.
+  void update_stage_layout(int64_t stage_id, const std::string& layout, const std::vector<int64_t>& new_layers);
   void update_stage(int64_t stage_id, const std::string& status, const std::string& checkpoint,
                     const nlohmann::json& metrics);
   nlohmann::json stage_metrics(int64_t stage_id);

@@ -164,3 +164,33 @@ TEST_CASE("a transaction that is not committed leaves no trace", "[store]") {
   count.step();
   CHECK(count.integer(0) == 0);
 }
+
+TEST_CASE("a re-ranked stage stores its layout once; a changed target loses its predicted quality", "[store]") {
+  TempDir dir;
+  store::ResultsStore results(dir / "results.db");
+  store::PlanRecord plan;
+  plan.run_id = results.open_run("r", kModel, kData, {}, "test", 7).id;
+  plan.strategy = "paper";
+  plan.layer_order = {2, 1, 0, 3};
+  plan.stages = {{0, 0, std::nullopt, 1, {2}, "AAMA", 100, false, "pending", ""},
+                 {0, 1, 0, 2, {1}, "AMMA", 100, true, "pending", ""},
+                 {0, 2, 1, 3, {0}, "MMMA", 100, true, "pending", ""}};
+  for (int64_t at = 1; at < 3; ++at)
+    plan.targets.push_back({at + 1, at, plan.stages[std::size_t(at)].layout, "kl", store::MetricSummary{0.5, 0.4, 0.6, 0},
+                            100.0, 1.5, 1024, 8});
+  const int64_t id = results.save_plan(plan);
+  const auto saved = results.find_plan(id);
+
+  results.update_stage_layout(saved.stages[1].id, "AMMA", {1});  // confirmed: the prediction stands
+  results.update_stage_layout(saved.stages[2].id, "AMMM", {3});  // changed
+  const auto updated = results.find_plan(id);
+  CHECK_FALSE(updated.stages[1].rescore);
+  CHECK_FALSE(updated.stages[2].rescore);
+  CHECK(updated.stages[2].layout == "AMMM");
+  CHECK(updated.stages[2].new_layers == std::vector<int64_t>{3});
+  REQUIRE(updated.targets.size() == 2);
+  CHECK(updated.targets[0].predicted_quality.has_value());
+  CHECK(updated.targets[1].layout == "AMMM");
+  CHECK_FALSE(updated.targets[1].predicted_quality.has_value());
+  CHECK(updated.targets[1].predicted_tokens_per_s == 100.0);  // throughput depends on the count alone
+}
