@@ -37,6 +37,7 @@ void run_distill(DistillCommandOptions& options) {
       options.divergence == "reverse" ? train::Divergence::ReverseKL : train::Divergence::ForwardKL;
   execute.settings.trainable = train::parse_trainable(options.trainable);
   execute.settings.autocast = train::parse_autocast(options.autocast);
+  if (execute.rescore.steps < 1) fail("--rescore-steps must be at least 1, got ", execute.rescore.steps);
   execute.train_data.split = "train";
   execute.eval_data.split = "validation";
   execute.eval_data.source = execute.train_data.source;

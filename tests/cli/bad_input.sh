@@ -155,6 +155,8 @@ expect_error "plan of an unknown run" "no run 'other'" plan --db "$db" --run oth
 expect_error "plan with an unknown strategy" "--strategy: 'best'" plan --db "$db" --targets 1 --strategy best
 expect_error "distill with an unknown autocast" "--autocast: 'bf16' is not one of auto, on, off" \
   distill --db "$db" --plan 1 --out "$work/stages" --autocast bf16
+expect_error "distill with re-ranking probes of no steps" "--rescore-steps must be at least 1, got 0" \
+  distill --db "$db" --plan 1 --out "$work/stages" --rescore-steps 0
 out=$("$exe" plan --db "$db" --targets 1,2 --strategy uniform,random --keep 0) \
   || { echo "FAIL uniform/random plans"; failures=$((failures + 1)); }
 [[ "$out" == *"jobs in execution order"* && "$out" == *"strategy random"* ]] || { echo "FAIL plan output: $out"; failures=$((failures + 1)); }
