@@ -75,6 +75,15 @@ std::vector<std::string> Layout::block_types() const {
   return blocks;
 }
 
+Layout Layout::with(MixerKind kind, const std::vector<int64_t>& layers) const {
+  auto changed = layers_;
+  for (const int64_t layer : layers) {
+    if (layer < 0 || layer >= size()) fail("layout '", to_string(), "' has no layer ", layer);
+    changed[static_cast<std::size_t>(layer)] = kind;
+  }
+  return Layout(std::move(changed));
+}
+
 int64_t Layout::count(MixerKind kind) const { return std::count(layers_.begin(), layers_.end(), kind); }
 
 std::string Layout::to_string() const {

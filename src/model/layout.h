@@ -34,6 +34,8 @@ class Layout {
   int64_t size() const { return static_cast<int64_t>(layers_.size()); }
   MixerKind operator[](int64_t layer) const { return layers_.at(layer); }
   int64_t count(MixerKind kind) const;
+  // This layout with each of `layers` set to `kind`; throws Error naming a layer out of range.
+  Layout with(MixerKind kind, const std::vector<int64_t>& layers) const;
   std::string to_string() const;
   bool operator==(const Layout&) const = default;
 

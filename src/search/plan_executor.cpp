@@ -114,9 +114,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
         results.update_stage_layout(stage.id, ranked.layout.to_string(), new_layers);
       }
       if (options.parallel.distributed()) new_layers = options.parallel.group->broadcast_values(new_layers, 0);
-      std::string text = parent.layout.to_string();
-      for (const int64_t layer : new_layers) text[std::size_t(layer)] = 'M';
-      layout = text;
+      layout = parent.layout.with(model::MixerKind::Mamba, new_layers).to_string();
     }
     if (leader) results.update_stage(stage.id, "running", (stage_dir / "model").string(), kept);
     const auto started = std::chrono::steady_clock::now();

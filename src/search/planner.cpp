@@ -77,9 +77,7 @@ std::vector<int64_t> stage_counts(const std::vector<int64_t>& targets, int64_t m
 }
 
 std::string layout_text(int64_t layers, const std::vector<int64_t>& mamba) {
-  std::string text(std::size_t(layers), 'A');
-  for (const int64_t layer : mamba) text[std::size_t(layer)] = 'M';
-  return text;
+  return model::Layout::all_attention(layers).with(model::MixerKind::Mamba, mamba).to_string();
 }
 
 }  // namespace

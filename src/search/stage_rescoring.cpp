@@ -39,14 +39,9 @@ StageRescoring rescore_stage(model::CausalLMImpl& parent, int64_t count, const s
   for (auto& [parameter, requires_grad] : trainable) parameter.set_requires_grad(requires_grad);
 
   std::sort(ranked.begin(), ranked.end());
-  std::vector<model::MixerKind> layers;
-  for (int64_t layer = 0; layer < parent.layout.size(); ++layer) layers.push_back(parent.layout[layer]);
-  for (int64_t i = 0; i < count; ++i) {
-    out.new_layers.push_back(ranked[std::size_t(i)].second);
-    layers[std::size_t(ranked[std::size_t(i)].second)] = model::MixerKind::Mamba;
-  }
+  for (int64_t i = 0; i < count; ++i) out.new_layers.push_back(ranked[std::size_t(i)].second);
   std::sort(out.new_layers.begin(), out.new_layers.end());
-  out.layout = model::Layout(std::move(layers));
+  out.layout = parent.layout.with(model::MixerKind::Mamba, out.new_layers);
   return out;
 }
 
