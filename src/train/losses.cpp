@@ -178,30 +178,33 @@ LogitHead head_of(model::CausalLMImpl& model, int64_t chunk_tokens) {
 at::Tensor token_kl(const LogitHead& teacher_head, const at::Tensor& teacher_hidden, const LogitHead& student_head,
                     const at::Tensor& student_hidden, Divergence kind, double temperature) {
   check_pair(teacher_head, teacher_hidden, student_head, student_hidden, temperature);
+  const auto student_weight = in_dtype_of(student_head.weight, student_hidden);
+  const auto teacher_weight = in_dtype_of(teacher_head.weight, teacher_hidden);
   return chunk_by_chunk(student_hidden.size(0), student_head.chunk_tokens, student_hidden.options().dtype(at::kFloat),
                         [&](int64_t start, int64_t count) {
-                          return chunk_losses(loss_kind(kind), student_hidden.narrow(0, start, count),
-                                              student_head.weight, teacher_hidden.narrow(0, start, count),
-                                              teacher_head.weight, at::Tensor(), temperature);
+                          return chunk_losses(loss_kind(kind), student_hidden.narrow(0, start, count), student_weight,
+                                              teacher_hidden.narrow(0, start, count), teacher_weight, at::Tensor(),
+                                              temperature);
                         });
 }
 
 at::Tensor token_nll(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets) {
   check_head(head, hidden, "model");
   check_per_token(targets, at::kLong, hidden.size(0), "targets");
+  const auto weight = in_dtype_of(head.weight, hidden);
   return chunk_by_chunk(hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kFloat),
                         [&](int64_t start, int64_t count) {
-                          return chunk_losses(LossKind::CrossEntropy, hidden.narrow(0, start, count), head.weight,
+                          return chunk_losses(LossKind::CrossEntropy, hidden.narrow(0, start, count), weight,
                                               at::Tensor(), at::Tensor(), targets.narrow(0, start, count), 1.0);
                         });
 }
 
 at::Tensor token_argmax(const LogitHead& head, const at::Tensor& hidden) {
   check_head(head, hidden, "model");
+  const auto weight = in_dtype_of(head.weight, hidden);
   return chunk_by_chunk(hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kLong),
                         [&](int64_t start, int64_t count) {
-                          return at::linear(hidden.narrow(0, start, count), head.weight.to(hidden.scalar_type()))
-                              .argmax(-1);
+                          return at::linear(hidden.narrow(0, start, count), weight).argmax(-1);
                         });
 }
 
