@@ -17,7 +17,7 @@ import time
 import torch
 from safetensors.torch import load_file
 
-from job_support import run
+from job_support import ENV, completed, fail as fail_test, run
 
 binary, model_dir, work = sys.argv[1:4]
 shutil.rmtree(work, ignore_errors=True)
@@ -26,8 +26,7 @@ STEPS = 400
 
 
 def fail(message):
-    print(f"distill_resume: FAIL: {message}")
-    sys.exit(1)
+    fail_test("distill_resume", message)
 
 
 planned = os.path.join(work, "planned.db")
@@ -59,7 +58,8 @@ def checkpointed_step(name):
 
 run("distill_resume", command("whole"))
 
-process = subprocess.Popen(command("killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+# The same environment as every other run (one thread), so the weights can be compared bit for bit.
+process = subprocess.Popen(command("killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
 deadline = time.time() + 300
 while checkpointed_step("killed") < 14:
     if process.poll() is not None:
@@ -74,9 +74,7 @@ at_kill = checkpointed_step("killed")
 if os.path.exists(os.path.join(stage_dir("killed"), "model", "model.safetensors")):
     fail("the stage had finished when it was killed; raise STEPS")
 
-second = subprocess.run(command("killed"), capture_output=True, text=True)
-if second.returncode != 0:
-    fail(f"the resumed run failed:\n{second.stdout}{second.stderr}")
+second = completed("distill_resume", command("killed"))
 if f"at step {at_kill}" not in second.stderr:
     fail(f"the resumed run did not continue from step {at_kill}:\n{second.stderr}")
 resumed = json.loads(second.stdout)

@@ -1,5 +1,5 @@
-"""What the multi-process CLI tests share: running a command (alone, or as the
-ranks of a job through launch.py) and failing the test with its output."""
+"""What the CLI tests share: running a command (alone, or as the ranks of a job
+through launch.py) and failing the test with a message or the command's output."""
 import os
 import subprocess
 import sys
@@ -9,12 +9,21 @@ LAUNCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HYBRIDIZE_DIST_TIMEOUT="120")
 
 
-def run(test, command, ranks=1):
-    """stdout of `command`, run alone or as `ranks` ranks; exits the test on failure."""
+def fail(test, message):
+    print(f"{test}: FAIL: {message}")
+    sys.exit(1)
+
+
+def completed(test, command, ranks=1):
+    """`command` run alone or as `ranks` ranks, finished; exits the test on failure."""
     if ranks > 1:
         command = [sys.executable, LAUNCH, "--timeout", "300", str(ranks), *command]
     result = subprocess.run(command, capture_output=True, text=True, env=ENV)
     if result.returncode != 0:
-        print(f"{test}: FAIL: {' '.join(command)}\n{result.stdout}{result.stderr}")
-        sys.exit(1)
-    return result.stdout
+        fail(test, f"{' '.join(command)}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def run(test, command, ranks=1):
+    """stdout of `command`, run alone or as `ranks` ranks; exits the test on failure."""
+    return completed(test, command, ranks).stdout

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from job_support import fail as fail_test
+
 binary, model_dir, work = sys.argv[1:4]
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
@@ -33,8 +35,7 @@ def scored_samples(db):
 
 
 def fail(message):
-    print(f"score_resume: FAIL: {message}")
-    sys.exit(1)
+    fail_test("score_resume", message)
 
 
 reference = json.loads(subprocess.run(command(os.path.join(work, "whole.db")), check=True, capture_output=True).stdout)
