@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "infer/generate.h"
 #include "infer/memory_budget.h"
-#include "model/mamba.h"
+#include "model/mil.h"
 
 namespace hybridize::infer {
 
@@ -16,35 +16,6 @@ void fill_random_weights_for_speed(model::CausalLMImpl& model) {
     const bool norm = item.key().find("norm.weight") != std::string::npos;
     norm ? item.value().fill_(1.0) : item.value().normal_(0.0, 0.02);
   }
-}
-
-model::CausalLM share_teacher_weights(model::CausalLMImpl& teacher, const model::Layout& layout,
-                                      const io::SsmConfig& ssm, uint64_t seed) {
-  // A layer may lose its mixer or swap attention for Mamba, never gain what the model lacks.
-  for (int64_t i = 0; i < layout.size(); ++i)
-    if (layout[i] != teacher.layout[i] &&
-        (layout[i] == model::MixerKind::Attention || teacher.layout[i] == model::MixerKind::Identity))
-      fail("layer ", i, " is ", model::mixer_name(layout[i]), " in layout '", layout.to_string(),
-           "' but the model's layer is ", model::mixer_name(teacher.layout[i]));
-  auto config = teacher.config;
-  if (layout.count(model::MixerKind::Mamba) > 0 && !config.ssm) config.ssm = ssm;
-  const auto& reference = teacher.model->embed_tokens->weight;
-  // Built uninitialised on the teacher's device (a meta model cannot adopt real
-  // storage), then every tensor the teacher has takes the teacher's storage:
-  // what was allocated for it is freed again, the weights are never copied.
-  model::CausalLM student(config, layout, at::TensorOptions().dtype(reference.scalar_type()).device(reference.device()));
-  auto source = teacher.named_parameters();
-  for (const auto& buffer : teacher.named_buffers()) source.insert(buffer.key(), buffer.value());
-  torch::NoGradGuard no_grad;
-  auto share = [&](const std::string& name, at::Tensor& tensor) {
-    if (const auto* from = source.find(name)) tensor.set_data(*from);
-  };
-  for (auto& item : student->named_parameters()) share(item.key(), item.value());
-  for (auto& item : student->named_buffers()) share(item.key(), item.value());
-  for (int64_t i = 0; i < layout.size(); ++i)
-    if (layout[i] == model::MixerKind::Mamba && teacher.layout[i] != model::MixerKind::Mamba)
-      static_cast<model::Mamba&>(*student->model->layers[i]->mixer).reset_parameters(seed + static_cast<uint64_t>(i));
-  return student;
 }
 
 namespace {
@@ -128,7 +99,7 @@ std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vect
   for (const auto& layout : layouts) {
     log_info("bench: layout ", layout.to_string());
     release_cached_memory(teacher.model->embed_tokens->weight.device());
-    auto student = share_teacher_weights(teacher, layout, ssm, settings.seed);
+    auto student = model::derive_hybrid(teacher, layout, ssm, settings.seed, model::Derivation::sharing_all());
     results.push_back(measure(*student, settings));
     results.back().speedup = results.back().total_tokens_per_second / results.front().total_tokens_per_second;
   }

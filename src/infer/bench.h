@@ -43,12 +43,6 @@ struct BenchResult {
 // or the CPU time of train::initialize_weights' reproducible draws.
 void fill_random_weights_for_speed(model::CausalLMImpl& model);
 
-// The model of `layout` built from `teacher`, whose tensors it shares (no copy)
-// wherever names match: a layer may lose its mixer (identity) or swap attention
-// for a Mamba mixer (fresh weights from `seed` + layer, sized by `ssm`).
-model::CausalLM share_teacher_weights(model::CausalLMImpl& teacher, const model::Layout& layout,
-                                      const io::SsmConfig& ssm, uint64_t seed);
-
 // `count` Mamba layers spread evenly over `num_layers` (layer floor((2i+1) n / 2k)), the rest attention.
 model::Layout evenly_spaced_mamba_layout(int64_t num_layers, int64_t count);
 

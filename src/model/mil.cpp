@@ -34,34 +34,55 @@ void mil_initialize(Mamba& mamba, const Attention& attention) {
   mamba.out_proj->weight.copy_(attention.o_proj->weight);
 }
 
-CausalLM derive_hybrid(CausalLMImpl& source, const Layout& layout, const io::SsmConfig& ssm, uint64_t seed) {
+CausalLM derive_hybrid(CausalLMImpl& source, const Layout& layout, const io::SsmConfig& ssm, uint64_t seed,
+                       const Derivation& derivation) {
   if (layout.size() != source.layout.size())
     fail("layout '", layout.to_string(), "' has ", layout.size(), " layers but the model has ", source.layout.size());
+  // A layer may lose its mixer or swap attention for Mamba, never gain what the source lacks.
+  for (int64_t i = 0; i < layout.size(); ++i) {
+    if (layout[i] == MixerKind::Attention && source.layout[i] != MixerKind::Attention)
+      fail("layer ", i, " is attention in layout '", layout.to_string(), "' but the model's layer is ",
+           mixer_name(source.layout[i]));
+    if (layout[i] == MixerKind::Mamba && source.layout[i] != MixerKind::Mamba && source.layout[i] != MixerKind::Attention)
+      fail("layer ", i, " cannot become Mamba by MIL: the source layer has no attention (", mixer_name(source.layout[i]), ")");
+  }
   auto config = source.config;
-  if (layout.count(MixerKind::Mamba) > 0) config.ssm = ssm;
-  const auto reference = source.model->embed_tokens->weight;
-  CausalLM student(config, layout, at::TensorOptions().dtype(reference.scalar_type()).device(reference.device()));
+  // The source's Mamba layers were built with its own SSM settings; new ones must agree with them.
+  const bool source_has_mamba = source.layout.count(MixerKind::Mamba) > 0 && source.config.ssm;
+  bool adds_mamba = false;
+  for (int64_t i = 0; i < layout.size(); ++i)
+    adds_mamba |= layout[i] == MixerKind::Mamba && source.layout[i] != MixerKind::Mamba;
+  if (source_has_mamba && adds_mamba && source.config.ssm->d_state != ssm.d_state)
+    fail("derive_hybrid: the new Mamba layers' d_state ", ssm.d_state, " differs from the source's ssm_cfg.d_state ",
+         source.config.ssm->d_state);
+  if (layout.count(MixerKind::Mamba) > 0) config.ssm = source_has_mamba ? *source.config.ssm : ssm;
+  const auto& reference = source.model->embed_tokens->weight;
+  const at::Device device = reference.device();
+  // Host tensors that are never written take no memory: each tensor below is
+  // replaced by the source's or by a copy on the device before anything touches it.
+  CausalLM student(config, layout, at::TensorOptions().dtype(derivation.dtype.value_or(reference.scalar_type())));
 
   torch::NoGradGuard no_grad;
-  const auto source_parameters = source.named_parameters();
-  for (int64_t i = 0; i < layout.size(); ++i) {
-    auto& layer = *student->model->layers[i];
-    if (layout[i] != MixerKind::Mamba || source.layout[i] == MixerKind::Mamba) continue;
-    auto& mamba = static_cast<Mamba&>(*layer.mixer);
-    mamba.reset_parameters(seed + static_cast<uint64_t>(i));
-    if (source.layout[i] != MixerKind::Attention)
-      fail("layer ", i, " cannot become Mamba by MIL: the source layer has no attention (", mixer_name(source.layout[i]), ")");
-    mil_initialize(mamba, static_cast<const Attention&>(*source.model->layers[i]->mixer));
-  }
-  // Everything else carries over by name; the MIL-initialised mixers have no source counterpart.
-  for (auto& item : student->named_parameters()) {
-    const auto* from = source_parameters.find(item.key());
-    if (from != nullptr) {
-      if (from->sizes() != item.value().sizes()) fail("derive_hybrid: parameter '", item.key(), "' changed shape");
-      item.value().copy_(*from);
-    } else if (item.key().find(".mixer.") == std::string::npos) {
-      fail("derive_hybrid: parameter '", item.key(), "' has no source (layout change from an identity layer?)");
+  auto carried = source.named_parameters();
+  for (const auto& buffer : source.named_buffers()) carried.insert(buffer.key(), buffer.value());
+  auto carry = [&](const std::string& name, at::Tensor& tensor) {
+    const auto* from = carried.find(name);
+    if (from == nullptr) {
+      if (name.find(".mixer.") == std::string::npos) fail("derive_hybrid: parameter '", name, "' has no source");
+      tensor.set_data(tensor.to(device));  // a new mixer's, initialised below
+      return;
     }
+    if (from->sizes() != tensor.sizes()) fail("derive_hybrid: parameter '", name, "' changed shape");
+    const bool share = derivation.share && derivation.share(name);
+    tensor.set_data(share ? *from : from->to(tensor.scalar_type(), /*non_blocking=*/false, /*copy=*/true));
+  };
+  for (auto& item : student->named_parameters()) carry(item.key(), item.value());
+  for (auto& item : student->named_buffers()) carry(item.key(), item.value());
+  for (int64_t i = 0; i < layout.size(); ++i) {
+    if (layout[i] != MixerKind::Mamba || source.layout[i] == MixerKind::Mamba) continue;
+    auto& mamba = static_cast<Mamba&>(*student->model->layers[i]->mixer);
+    mamba.reset_parameters(seed + static_cast<uint64_t>(i));
+    mil_initialize(mamba, static_cast<const Attention&>(*source.model->layers[i]->mixer));
   }
   return student;
 }

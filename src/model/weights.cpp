@@ -37,7 +37,7 @@ std::vector<std::string> match_parameters(torch::nn::Module& module, const io::C
       fail(where, " has shape ", entry.shape_string(), " but the model config needs ", shape_string(parameter.sizes()));
     if (!at::isFloatingType(io::to_scalar_type(entry.dtype)))
       fail(where, " has dtype ", io::dtype_name(entry.dtype), " where a floating-point weight is needed");
-    use(parameter, located);
+    use(parameter, located, where);
     used.insert(name);
   }
   std::vector<std::string> unused;
@@ -48,14 +48,38 @@ std::vector<std::string> match_parameters(torch::nn::Module& module, const io::C
 }  // namespace
 
 std::vector<std::string> check_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
-  return match_parameters(module, checkpoint, [](at::Tensor&, const io::LocatedTensor&) {});
+  return match_parameters(module, checkpoint, [](at::Tensor&, const io::LocatedTensor&, const std::string&) {});
 }
 
 std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
   torch::NoGradGuard no_grad;
-  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located) {
+  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located, const std::string&) {
     parameter.copy_(io::tensor_view(located));
   });
+}
+
+std::vector<std::string> load_trained_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
+  torch::NoGradGuard no_grad;
+  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located,
+                                                 const std::string& where) {
+    const auto saved = io::tensor_view(located);
+    if (parameter.requires_grad()) {
+      parameter.copy_(saved);
+    } else if (!at::equal(parameter, saved.to(parameter.device(), parameter.scalar_type()))) {
+      fail(where, " is frozen but differs from the model's: the checkpoint was made from another parent model");
+    }
+  });
+}
+
+void cast_to_precision(CausalLMImpl& model, at::ScalarType dtype) {
+  // A twin on the meta device knows each parameter's dtype and costs no memory.
+  CausalLM twin(model.config, model.layout, at::TensorOptions().dtype(dtype).device(at::kMeta));
+  const auto wanted = twin->named_parameters();
+  torch::NoGradGuard no_grad;
+  for (auto& item : model.named_parameters()) {
+    const auto target = wanted[item.key()].scalar_type();
+    if (item.value().scalar_type() != target) item.value().set_data(item.value().to(target));
+  }
 }
 
 CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOptions& options) {

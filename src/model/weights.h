@@ -21,6 +21,11 @@ struct LoadOptions {
 // is missing or has the wrong shape. Returns the checkpoint's tensors that no
 // parameter used (e.g. the attention weights of identity layers).
 std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
+// load_parameters for a resumed training run: parameters that train (require
+// grad) are loaded; frozen ones may be another model's tensors (a student's
+// share its teacher's), so they are compared instead, never written. Throws
+// Error naming the first frozen tensor that differs from the checkpoint's.
+std::vector<std::string> load_trained_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
 // The same checks as load_parameters from the safetensors headers alone, copying
 // nothing: works on a model built on the meta device.
 std::vector<std::string> check_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
@@ -35,6 +40,11 @@ CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOption
 // The directory is replaced as a whole: built beside it, then renamed over it.
 void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory,
                     uint64_t max_shard_bytes = 5ull << 30);
+
+// Casts each parameter of `model` to the dtype it has in a model loaded with
+// `dtype` (Mamba's A_log and D stay fp32): a trained student, fp32 where it
+// trained, back in its teacher's precision. Tensors already there are untouched.
+void cast_to_precision(CausalLMImpl& model, at::ScalarType dtype);
 
 // "fp32" | "bf16" | "fp16" (also "float32", "bfloat16", "float16").
 at::ScalarType parse_precision(const std::string& name);

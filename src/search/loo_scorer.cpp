@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "infer/bench.h"
+#include "model/mil.h"
 #include "search/teacher_pass.h"
 #include "train/sample_metrics.h"
 #include "train/losses.h"
@@ -67,7 +67,8 @@ BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_
     if (with_accuracy) {
       std::string letters = model.layout.to_string();
       letters[std::size_t(layer)] = model::mixer_letter(model::MixerKind::Identity);
-      auto ablated = infer::share_teacher_weights(model, model::Layout::parse(letters, num_layers, "LOO"), {}, 0);
+      auto ablated = model::derive_hybrid(model, model::Layout::parse(letters, num_layers, "LOO"), {}, 0,
+                                          model::Derivation::sharing_all());
       const auto correct = answers_correct(*ablated, *task);
       auto& drop = values["accuracy_drop"];
       for (std::size_t i = 0; i < correct.size(); ++i) drop.push_back(scores[-1]["accuracy"][i] - correct[i]);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "data/synthetic_task.h"
@@ -52,6 +53,12 @@ std::vector<double> generation_accuracy(model::CausalLMImpl& student, const trai
   return correct;
 }
 
+// " on rank 1 of 2" in a data-parallel job: each rank reports its own memory.
+std::string rank_label(const train::DataParallel& parallel) {
+  if (!parallel.distributed()) return "";
+  return " on rank " + std::to_string(parallel.group->rank()) + " of " + std::to_string(parallel.group->size());
+}
+
 }  // namespace
 
 std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
@@ -75,8 +82,8 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
   auto student_of = [&](int64_t position) -> model::CausalLMImpl& {
     auto found = students.find(position);
     if (found == students.end()) {
-      model::LoadOptions student_load;
-      student_load.device = device;
+      auto student_load = load;  // a stage's model is saved in the teacher's precision
+      student_load.layout.reset();
       const auto directory = plan_dir / ("stage-" + std::to_string(position)) / "model";
       found = students.emplace(position, model::load_causal_lm(directory, student_load)).first;
     }
@@ -130,10 +137,16 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       stage_run.on_step = [&](const train::StepProgress& step) {
         progress.update(step.step, "loss " + std::to_string(step.loss));
       };
+    reset_peak_memory(device);
     auto result = train::distill_stage(*teacher, parent, model::Layout::parse(layout, teacher->config.num_layers,
                                                                               "stage layout"),
                                        train_set, options.settings, stage_run);
     if (!options.quiet && leader) progress.finish();
+    const double tokens_per_second = result.step_seconds > 0 ? double(result.tokens_this_run) / result.step_seconds : 0;
+    const auto peak_memory = peak_memory_bytes(device);
+    log_info("stage ", stage.position, rank_label(options.parallel), ": ", format_count(int64_t(tokens_per_second)),
+             " tokens/s over ", format_duration(result.step_seconds), " of steps",
+             peak_memory ? ", peak device memory " + format_bytes(*peak_memory) : std::string());
     if (options.stop_after && *options.stop_after < options.settings.steps) {
       outcomes.push_back({stage.position, layout, "stopped", nlohmann::json::object()});
       break;
@@ -152,6 +165,8 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
         {"eval_data", eval_set.spec},
         {"curve", result.curve},
         {"tokens", result.tokens},
+        {"train_tokens_per_second", tokens_per_second},
+        {"peak_memory_bytes", peak_memory ? nlohmann::json(*peak_memory) : nlohmann::json()},
         {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
     const store::BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
     auto evaluation = train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch);

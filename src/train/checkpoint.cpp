@@ -87,7 +87,7 @@ fs::path CheckpointDirectory::save(int64_t step, model::CausalLMImpl& model, con
 nlohmann::json CheckpointDirectory::restore(const fs::path& checkpoint, model::CausalLMImpl& model,
                                             Optimizer& optimizer) {
   const io::CheckpointFiles files(checkpoint / "model");
-  const auto unused = model::load_parameters(model, files);
+  const auto unused = model::load_trained_parameters(model, files);
   if (!unused.empty()) fail((checkpoint / "model").string(), ": tensor ", unused.front(), " belongs to no parameter");
   optimizer.load(checkpoint / "optimizer.pt");
   return io::read_json_file(checkpoint / "state.json");

@@ -33,7 +33,8 @@ class CheckpointDirectory {
                              const nlohmann::json& state) const;
 
   // Loads a checkpoint's weights into `model` and its moments into `optimizer`
-  // (both built as when it was saved); returns its state.json.
+  // (both built as when it was saved); returns its state.json. Frozen weights
+  // are checked against it, not written (they may be the teacher's own).
   static nlohmann::json restore(const std::filesystem::path& checkpoint, model::CausalLMImpl& model,
                                 Optimizer& optimizer);
 

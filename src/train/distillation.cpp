@@ -2,9 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "model/mil.h"
+#include "model/weights.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/sample_metrics.h"
@@ -73,13 +76,23 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
                           const SequenceSet& data, const DistillationSettings& settings, const TrainingRun& run) {
   settings.validate();
   if (run.checkpoint_every <= 0) fail("checkpoint interval must be positive, got ", run.checkpoint_every);
-  const at::Device device = teacher.model->embed_tokens->weight.device();
+  const auto& teacher_weight = teacher.model->embed_tokens->weight;
+  const at::Device device = teacher_weight.device();
+  const auto autocast = resolve_autocast(settings.autocast, teacher_weight);
+  const auto trains = trainable_filter(settings.trainable, parent.layout, layout);
+  // What trains gets fp32 master weights. What stays frozen remains the
+  // parent's own tensors (the teacher's, through any earlier stages): no copy
+  // of a 15B model's frozen 30 GB. Without autocast the forward needs one
+  // precision, so frozen tensors are shared only when they are fp32 already.
+  model::Derivation derivation;
+  derivation.dtype = at::kFloat;
+  if (autocast.enabled || parent.model->embed_tokens->weight.scalar_type() == at::kFloat)
+    derivation.share = [&trains](const std::string& name) { return !trains(name); };
   StageResult result;
-  result.student = model::derive_hybrid(parent, layout, model::mil_ssm_config(teacher.config, settings.d_state), settings.seed);
-  result.student->to(at::kFloat);  // fp32 master weights, whatever the parent's precision
+  result.student = model::derive_hybrid(parent, layout, model::mil_ssm_config(teacher.config, settings.d_state),
+                                        settings.seed, derivation);
   result.student->train();
   result.student->model->checkpoint_layers = run.checkpoint_activations;
-  const auto autocast = resolve_autocast(settings.autocast, teacher.model->embed_tokens->weight);
 
   OptimizerConfig config;
   config.schedule = {settings.learning_rate, settings.warmup_steps, settings.steps, settings.min_learning_rate};
@@ -91,8 +104,7 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
   if (settings.batch % ranks != 0)
     fail("--batch ", settings.batch, " does not split evenly over ", ranks, " ranks (WORLD_SIZE)");
   const int64_t share = settings.batch / ranks;
-  Optimizer optimizer(*result.student, config, trainable_filter(settings.trainable, parent.layout, layout),
-                      run.parallel);
+  Optimizer optimizer(*result.student, config, trains, run.parallel);
 
   const CheckpointDirectory checkpoints(run.checkpoint_dir);
   const auto settings_json = settings.to_json();
@@ -110,6 +122,7 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
   const int64_t end = std::min(settings.steps, run.stop_after.value_or(settings.steps));
   std::vector<int64_t> rows(static_cast<std::size_t>(settings.batch));
   while (optimizer.steps_taken() < end) {
+    const auto step_began = std::chrono::steady_clock::now();
     const int64_t step = optimizer.steps_taken();
     double loss_sum = 0;
     int64_t tokens = 0;
@@ -137,10 +150,12 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
       loss_sum += optimizer.accumulate(loss);
       tokens += global_tokens;
     }
-    const auto report = optimizer.step();
+    const auto report = optimizer.step();  // an update still queued on the device is waited for by the next step
     const double loss = loss_sum / double(settings.accumulation);
+    result.step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_began).count();
     result.curve.push_back(loss);
     result.tokens += tokens;
+    result.tokens_this_run += tokens;
     const int64_t done = optimizer.steps_taken();
     if (run.on_step) run.on_step({done, loss, tokens, report.applied});
     if (done % run.checkpoint_every == 0 || done == end) {
@@ -152,6 +167,8 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     }
   }
   result.student->eval();
+  // The stage's model in the teacher's precision, as saving and loading it would give it.
+  model::cast_to_precision(*result.student, teacher_weight.scalar_type());
   return result;
 }
 

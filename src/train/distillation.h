@@ -53,6 +53,10 @@ struct StageResult {
   model::CausalLM student{nullptr};
   std::vector<double> curve;  // loss per step of this invocation and the checkpointed ones before it
   int64_t tokens = 0;         // counted tokens trained on
+  // This invocation's training alone (a resumed run's earlier steps and the
+  // checkpoint writes excluded): what its tokens/s are measured over.
+  int64_t tokens_this_run = 0;
+  double step_seconds = 0;
 };
 
 // The student of `layout` from `parent`, distilled from `teacher` on `data`.

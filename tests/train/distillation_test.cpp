@@ -2,6 +2,7 @@
 // resumes bit-identically, and the held-out evaluation's identities.
 #include <torch/torch.h>
 
+#include "model/mil.h"
 #include "model/weights.h"
 #include "train/distillation.h"
 #include "model/reference_models.h"
@@ -97,6 +98,54 @@ TEST_CASE("under bf16 autocast a stage keeps fp32 weights and follows the fp32 r
   }
 }
 
+TEST_CASE("a stage trains fp32 copies of its mixers, shares its teacher's frozen tensors and ends in its precision",
+          "[train][distill]") {
+  Setup s;
+  s.teacher->to(at::kBFloat16);
+  std::map<std::string, at::Tensor> before;
+  for (const auto& item : s.teacher->named_parameters()) before[item.key()] = item.value().clone();
+  auto settings = s.settings;
+  settings.steps = 3;
+  settings.autocast = train::Autocast::On;
+  TempDir dir;
+  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, {dir / "ckpt"});
+  const auto teacher_parameters = s.teacher->named_parameters();
+  for (const auto& item : result.student->named_parameters()) {
+    INFO(item.key());
+    const bool fp32_by_design = item.key().find(".A_log") != std::string::npos || item.key().find(".D") != std::string::npos;
+    CHECK(item.value().scalar_type() == (fp32_by_design ? at::kFloat : at::kBFloat16));
+    if (item.key().find(".mixer.") != std::string::npos) continue;
+    CHECK(item.value().data_ptr() == teacher_parameters[item.key()].data_ptr());  // shared, not copied
+  }
+  for (const auto& item : teacher_parameters) {
+    INFO(item.key());
+    CHECK(torch::equal(item.value(), before[item.key()]));  // training never wrote the teacher
+  }
+  // The mixer did train: its weights left their MIL initialisation.
+  const auto fresh = model::derive_hybrid(*s.teacher, kLayout, model::mil_ssm_config(s.teacher->config, 8), settings.seed);
+  CHECK_FALSE(torch::equal(result.student->named_parameters()["model.layers.0.mixer.in_proj.weight"],
+                           fresh->named_parameters()["model.layers.0.mixer.in_proj.weight"]));
+}
+
+TEST_CASE("resuming a stage from a checkpoint of another parent is refused, naming the frozen tensor",
+          "[train][distill][bad-input]") {
+  Setup s;
+  TempDir dir;
+  train::TrainingRun interrupted{dir / "ckpt"};
+  interrupted.checkpoint_every = 2;
+  interrupted.stop_after = 2;
+  (void)train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, interrupted);
+  auto norm = s.teacher->named_parameters()["model.norm.weight"];
+  {
+    torch::NoGradGuard no_grad;
+    norm.add_(0.5);
+  }
+  const auto changed = norm.clone();
+  REQUIRE_ERROR(train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "ckpt"}),
+                "tensor 'model.norm.weight' is frozen but differs from the model's");
+  CHECK(torch::equal(norm, changed));  // the teacher shared with the student was not overwritten
+}
+
 TEST_CASE("a stage with activation checkpointing follows the plain run's curve and weights", "[train][distill]") {
   Setup s;
   TempDir dir;
@@ -126,7 +175,7 @@ TEST_CASE("autocast settings: auto is off for a CPU fp32 teacher, on autocasts t
   REQUIRE_ERROR(train::parse_autocast("bf16"), "--autocast: 'bf16' is not one of auto, on, off");
 }
 
-TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage learns in fp32 weights",
+TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage's model comes back in bf16",
           "[cuda][train][distill]") {
   Setup s;
   s.teacher->to(at::kCUDA, at::kBFloat16);
@@ -140,7 +189,8 @@ TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage 
   CHECK(automatic.curve.back() < 0.8 * automatic.curve.front());
   for (const auto& item : automatic.student->named_parameters()) {
     INFO(item.key());
-    CHECK(item.value().scalar_type() == at::kFloat);
+    const bool fp32_by_design = item.key().find(".A_log") != std::string::npos || item.key().find(".D") != std::string::npos;
+    CHECK(item.value().scalar_type() == (fp32_by_design ? at::kFloat : at::kBFloat16));
     CHECK(item.value().is_cuda());
   }
 }
