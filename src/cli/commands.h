@@ -15,5 +15,6 @@ void add_bench_command(CLI::App& app);
 void add_data_tokenize_command(CLI::App& data_command);
 void add_report_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_random_teacher_command(CLI::App& app);
 
 }  // namespace hybridize::cli
