@@ -8,6 +8,7 @@
 #   score    LOO over 64 x 4096 = 256K tokens on GPU 0 and MMR probes of all 50 layers on
 #            GPU 1, side by side; both stop when the call's CALL_SECONDS (575) run out, and the
 #            next call's score phase resumes them from the store
+#   quickscore  LOO on 4 samples only (run loo-quick): scores to plan from on a fresh machine
 #   report   per-layer seconds and peak memory of both runs, from the store
 #   distill  a plan's first stage (25 Mamba layers, the paper's first ratio) on both GPUs
 #            with the sharded optimizer: tokens/s, model FLOP utilisation, memory per GPU
@@ -74,6 +75,12 @@ if want score; then
   stamp "score phase over"
 fi
 
+if want quickscore; then
+  timeout 300 $exe score loo --model "$work/teacher" --db "$db" --run loo-quick --device "$device" --dtype bf16 \
+    "${data[@]}" --samples 4 --batch-size 4 --quiet 2>&1 | tail -n 2
+  stamp "quick LOO scored"
+fi
+
 if want report; then
   python3 - "$db" <<'PY'
 import sqlite3, statistics, sys
@@ -100,7 +107,7 @@ fi
 
 if want distill; then
   [ -f "$db" ] || { echo "distill: no store; run the score phase first"; exit 1; }
-  timeout 60 $exe plan --db "$db" --run loo-256k --targets "${TARGET:-25}" --strategy loo --keep "${KEEP:-0,49}" 2>&1 | head -n 3
+  timeout 60 $exe plan --db "$db" --run "${RUN:-loo-256k}" --targets "${TARGET:-25}" --strategy loo --keep "${KEEP:-0,49}" 2>&1 | head -n 3
   plan=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(id) FROM plans").fetchone()[0])' "$db")
   # 2 GPUs x 4 samples x 4096 tokens a step; rank 0 writes the stage's checkpoint and model at the end.
   out=$work/distill
@@ -108,7 +115,8 @@ if want distill; then
   if [ "$avail" -lt 100 ]; then out=/dev/shm/scale-distill; echo "distill: ${avail} GB free on disk; the stage writes to $out"; fi
   rm -rf "$out"
   start=$(date +%s)
-  timeout 560 python3 tests/cli/launch.py --timeout 550 2 $exe distill --db "$db" --plan "$plan" --stages 0 --out "$out" \
+  limit=$(( ${CALL_SECONDS:-575} - SECONDS ))
+  timeout "$limit" python3 tests/cli/launch.py --timeout "$(( limit - 5 ))" 2 $exe distill --db "$db" --plan "$plan" --stages 0 --out "$out" \
     --device "$device" --dtype bf16 "${data[@]}" --train-samples 384 --eval-samples 8 --steps "${STEPS:-10}" --batch 8 \
     --warmup 2 --train mixers --shard-optimizer --activation-checkpointing --checkpoint-every 100000 --json \
     >"$work/distill.json" 2>"$work/distill.log"

@@ -170,7 +170,7 @@ void Optimizer::load(const std::filesystem::path& file) {
   with_context(file.string() + ": ", [&] {
     torch::serialize::InputArchive archive;
     try {
-      archive.load_from(file.string());
+      archive.load_from(file.string(), parameters_.front().device());  // saved moments may be host copies
       if (owners_.empty()) {
         adamw_->load(archive);
       } else {

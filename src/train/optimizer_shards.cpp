@@ -52,8 +52,9 @@ void gather_moments(const std::vector<at::Tensor>& parameters, const std::vector
     if (!group.is_leader()) continue;
     auto gathered = std::make_unique<torch::optim::AdamWParamState>();
     gathered->step(values[1].item<int64_t>());
-    gathered->exp_avg(exp_avg);
-    gathered->exp_avg_sq(exp_avg_sq);
+    // Host copies: a second full set of moments beside the leader's own would not fit a large stage's GPU.
+    gathered->exp_avg(exp_avg.cpu());
+    gathered->exp_avg_sq(exp_avg_sq.cpu());
     full.state()[key_of(parameter)] = std::move(gathered);
   }
 }
