@@ -31,10 +31,7 @@ struct DistillCommandOptions {
 void run_distill(DistillCommandOptions& options) {
   auto& execute = options.execute;
   if (!options.stages.empty()) execute.stages = parse_layer_list(options.stages, "--stages");
-  if (options.divergence != "reverse" && options.divergence != "forward")
-    fail("--divergence: '", options.divergence, "' is not reverse or forward");
-  execute.settings.divergence =
-      options.divergence == "reverse" ? train::Divergence::ReverseKL : train::Divergence::ForwardKL;
+  execute.settings.divergence = train::parse_divergence(options.divergence, "--divergence");
   execute.settings.trainable = train::parse_trainable(options.trainable);
   execute.settings.autocast = train::parse_autocast(options.autocast);
   if (execute.rescore.steps < 1) fail("--rescore-steps must be at least 1, got ", execute.rescore.steps);

@@ -137,10 +137,7 @@ void add_score_command(CLI::App& app) {
     if (!options->layers.empty()) score.layers = parse_layer_list(options->layers, "--layers");
     score.loo.ablation = search::parse_ablation(options->ablate);
     score.loo.prefix_reuse = !options->no_prefix_reuse;
-    if (options->divergence != "reverse" && options->divergence != "forward")
-      fail("--mmr-divergence: '", options->divergence, "' is not reverse or forward");
-    score.mmr.divergence =
-        options->divergence == "reverse" ? train::Divergence::ReverseKL : train::Divergence::ForwardKL;
+    score.mmr.divergence = train::parse_divergence(options->divergence, "--mmr-divergence");
     const auto job = join_job(score.device);  // under torchrun/Slurm the ranks share the layers
     score.device = job.device;
     score.group = job.group;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/spelling.h"
 #include "model/mil.h"
 #include "search/teacher_pass.h"
 #include "train/sample_metrics.h"
@@ -10,13 +11,13 @@
 
 namespace hybridize::search {
 
-const char* ablation_name(Ablation ablation) { return ablation == Ablation::Mixer ? "mixer" : "block"; }
+namespace {
+constexpr Spelling<Ablation> kAblations[] = {{Ablation::Mixer, "mixer"}, {Ablation::Block, "block"}};
+}  // namespace
 
-Ablation parse_ablation(const std::string& name) {
-  if (name == "mixer") return Ablation::Mixer;
-  if (name == "block") return Ablation::Block;
-  fail("--ablate: '", name, "' is not an ablation (mixer or block)");
-}
+const char* ablation_name(Ablation ablation) { return spelling_of(kAblations, ablation); }
+
+Ablation parse_ablation(const std::string& name) { return parse_spelling(kAblations, name, "--ablate"); }
 
 BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_ids, const at::Tensor& targets,
                             const at::Tensor& loss_mask, const std::vector<int64_t>& layers, const LooOptions& options,

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/spelling.h"
 #include "model/mil.h"
 #include "store/bootstrap.h"
 
@@ -82,27 +83,15 @@ std::string layout_text(int64_t layers, const std::vector<int64_t>& mamba) {
 
 }  // namespace
 
-Strategy parse_strategy(const std::string& name) {
-  if (name == "paper") return Strategy::Paper;
-  if (name == "loo") return Strategy::Loo;
-  if (name == "mmr") return Strategy::Mmr;
-  if (name == "proxy") return Strategy::Proxy;
-  if (name == "uniform") return Strategy::Uniform;
-  if (name == "random") return Strategy::Random;
-  fail("--strategy: '", name, "' is not a strategy (paper, loo, mmr, proxy, uniform or random)");
-}
+namespace {
+constexpr Spelling<Strategy> kStrategies[] = {{Strategy::Paper, "paper"}, {Strategy::Loo, "loo"},
+                                              {Strategy::Mmr, "mmr"},     {Strategy::Proxy, "proxy"},
+                                              {Strategy::Uniform, "uniform"}, {Strategy::Random, "random"}};
+}  // namespace
 
-const char* strategy_name(Strategy strategy) {
-  switch (strategy) {
-    case Strategy::Paper: return "paper";
-    case Strategy::Loo: return "loo";
-    case Strategy::Mmr: return "mmr";
-    case Strategy::Proxy: return "proxy";
-    case Strategy::Uniform: return "uniform";
-    case Strategy::Random: return "random";
-  }
-  return "?";
-}
+Strategy parse_strategy(const std::string& name) { return parse_spelling(kStrategies, name, "--strategy"); }
+
+const char* strategy_name(Strategy strategy) { return spelling_of(kStrategies, strategy); }
 
 std::vector<int64_t> spread_order(int64_t layers) {
   std::vector<int64_t> order;

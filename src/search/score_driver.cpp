@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/spelling.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/version.h"
@@ -52,21 +53,13 @@ struct ProbeProgress {
 
 }  // namespace
 
-Scorer parse_scorer(const std::string& name) {
-  if (name == "loo") return Scorer::Loo;
-  if (name == "proxy") return Scorer::Proxy;
-  if (name == "mmr") return Scorer::Mmr;
-  fail("score: '", name, "' is not a scorer (loo, mmr or proxy)");
-}
+namespace {
+constexpr Spelling<Scorer> kScorers[] = {{Scorer::Loo, "loo"}, {Scorer::Mmr, "mmr"}, {Scorer::Proxy, "proxy"}};
+}  // namespace
 
-const char* scorer_name(Scorer scorer) {
-  switch (scorer) {
-    case Scorer::Loo: return "loo";
-    case Scorer::Proxy: return "proxy";
-    case Scorer::Mmr: return "mmr";
-  }
-  return "?";
-}
+Scorer parse_scorer(const std::string& name) { return parse_spelling(kScorers, name, "score"); }
+
+const char* scorer_name(Scorer scorer) { return spelling_of(kScorers, scorer); }
 
 namespace {
 
@@ -343,7 +336,7 @@ nlohmann::json probe_config(const ScoreOptions& options, const train::SequenceSe
                    {"batch_size", mmr.batch_size},
                    {"learning_rate", mmr.learning_rate},
                    {"warmup_steps", mmr.warmup_steps},
-                   {"divergence", mmr.divergence == train::Divergence::ReverseKL ? "reverse_kl" : "forward_kl"},
+                   {"divergence", train::divergence_key(mmr.divergence)},
                    {"d_state", mmr.d_state},
                    {"train_data", train_set->spec},
                    {"train_data_hash", train_set->content_hash}});
@@ -363,7 +356,7 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
   teacher->eval();
   for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
   auto data = train::load_sequences(options.data, teacher->config.vocab_size);
-  Session session{options, device, teacher, std::move(data), std::nullopt};
+  Session session{options, device, teacher, std::move(data), std::nullopt, store::this_worker(), {}};
   const auto layers = chosen_layers(options.layers, teacher->config.num_layers);
 
   auto& summary = session.summary;

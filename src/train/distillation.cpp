@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/spelling.h"
 #include "core/log.h"
 #include "model/mil.h"
 #include "model/weights.h"
@@ -15,21 +16,14 @@
 
 namespace hybridize::train {
 
-Trainable parse_trainable(const std::string& name) {
-  if (name == "new-mixers") return Trainable::NewMixers;
-  if (name == "mixers") return Trainable::Mixers;
-  if (name == "all") return Trainable::Everything;
-  fail("--train: '", name, "' is not one of new-mixers, mixers, all");
-}
+namespace {
+constexpr Spelling<Trainable> kTrainable[] = {
+    {Trainable::NewMixers, "new-mixers"}, {Trainable::Mixers, "mixers"}, {Trainable::Everything, "all"}};
+}  // namespace
 
-const char* trainable_name(Trainable trainable) {
-  switch (trainable) {
-    case Trainable::NewMixers: return "new-mixers";
-    case Trainable::Mixers: return "mixers";
-    case Trainable::Everything: return "all";
-  }
-  return "?";
-}
+Trainable parse_trainable(const std::string& name) { return parse_spelling(kTrainable, name, "--train"); }
+
+const char* trainable_name(Trainable trainable) { return spelling_of(kTrainable, trainable); }
 
 void DistillationSettings::validate() const {
   if (steps <= 0) fail("distillation steps must be positive, got ", steps);
@@ -40,7 +34,7 @@ void DistillationSettings::validate() const {
 }
 
 nlohmann::json DistillationSettings::to_json() const {
-  return {{"divergence", divergence == Divergence::ReverseKL ? "reverse_kl" : "forward_kl"},
+  return {{"divergence", divergence_key(divergence)},
           {"temperature", temperature},
           {"train", trainable_name(trainable)},
           {"steps", steps},

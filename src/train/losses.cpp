@@ -3,8 +3,21 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/spelling.h"
 
 namespace hybridize::train {
+
+namespace {
+constexpr Spelling<Divergence> kFlagSpellings[] = {{Divergence::ReverseKL, "reverse"}, {Divergence::ForwardKL, "forward"}};
+constexpr Spelling<Divergence> kStoredSpellings[] = {{Divergence::ReverseKL, "reverse_kl"},
+                                                     {Divergence::ForwardKL, "forward_kl"}};
+}  // namespace
+
+Divergence parse_divergence(const std::string& name, const std::string& flag) {
+  return parse_spelling(kFlagSpellings, name, flag);
+}
+
+const char* divergence_key(Divergence divergence) { return spelling_of(kStoredSpellings, divergence); }
 
 namespace {
 

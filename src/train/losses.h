@@ -6,6 +6,8 @@
 // no [N, vocab] fp32 tensor ever exists at once.
 #include <ATen/ATen.h>
 
+#include <string>
+
 #include "model/causal_lm.h"
 
 namespace hybridize::train {
@@ -13,6 +15,10 @@ namespace hybridize::train {
 // Reverse: KL(student || teacher), the mode-seeking divergence Apriel-H1 distils with;
 // forward: KL(teacher || student).
 enum class Divergence { ReverseKL, ForwardKL };
+// A flag's spelling: reverse (KL(student||teacher), the paper's) or forward; throws Error naming `flag`.
+Divergence parse_divergence(const std::string& name, const std::string& flag);
+// Stored settings' spelling: reverse_kl or forward_kl.
+const char* divergence_key(Divergence divergence);
 
 // An LM-head weight [vocab, hidden] and how many tokens to turn into logits at once.
 struct LogitHead {

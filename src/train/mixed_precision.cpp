@@ -1,24 +1,17 @@
 #include "train/mixed_precision.h"
 
 #include "core/error.h"
+#include "core/spelling.h"
 
 namespace hybridize::train {
 
-Autocast parse_autocast(const std::string& name) {
-  if (name == "auto") return Autocast::Auto;
-  if (name == "on") return Autocast::On;
-  if (name == "off") return Autocast::Off;
-  fail("--autocast: '", name, "' is not one of auto, on, off");
-}
+namespace {
+constexpr Spelling<Autocast> kAutocast[] = {{Autocast::Auto, "auto"}, {Autocast::On, "on"}, {Autocast::Off, "off"}};
+}  // namespace
 
-const char* autocast_name(Autocast setting) {
-  switch (setting) {
-    case Autocast::Auto: return "auto";
-    case Autocast::On: return "on";
-    case Autocast::Off: return "off";
-  }
-  return "?";
-}
+Autocast parse_autocast(const std::string& name) { return parse_spelling(kAutocast, name, "--autocast"); }
+
+const char* autocast_name(Autocast setting) { return spelling_of(kAutocast, setting); }
 
 model::AutocastState resolve_autocast(Autocast setting, const at::Tensor& teacher_weight) {
   // fp16 teachers stay off under Auto: fp16 autocast would need loss scaling.
