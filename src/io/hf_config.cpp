@@ -268,11 +268,15 @@ TransformerConfig parse_transformer_config(const nlohmann::json& json, const std
   return config;
 }
 
-nlohmann::json to_hf_json(const TransformerConfig& config) {
-  const bool hybrid = !config.hybrid_block_layout.empty();
-  if (hybrid && (config.qkv_bias || config.o_proj_bias || config.mlp_bias))
+void require_hybrid_format(const TransformerConfig& config) {
+  if (config.qkv_bias || config.o_proj_bias || config.mlp_bias)
     fail("config: the Apriel-H hybrid format (a Mistral config) cannot express attention or MLP biases of a ",
          config.model_type, " teacher");
+}
+
+nlohmann::json to_hf_json(const TransformerConfig& config) {
+  const bool hybrid = !config.hybrid_block_layout.empty();
+  if (hybrid) require_hybrid_format(config);
   nlohmann::json j;
   j["model_type"] = hybrid ? "apriel_hybrid_ssm" : config.model_type;
   j["architectures"] = {hybrid ? std::string("AprielHybridSSMForCausalLM") : config.architecture};

@@ -79,6 +79,10 @@ TransformerConfig parse_transformer_config(const nlohmann::json& json, const std
 // whose attention is Mistral's: biased attention cannot be expressed there and
 // is refused.
 nlohmann::json to_hf_json(const TransformerConfig& config);
+// Throws Error when hybrids of this teacher cannot be written in the Apriel-H
+// format (it has no attention or MLP biases): checked before a distillation
+// trains, not when its first stage is saved.
+void require_hybrid_format(const TransformerConfig& config);
 
 // Reads DIR/config.json (or the file itself when given a file).
 TransformerConfig read_transformer_config(const std::filesystem::path& path);

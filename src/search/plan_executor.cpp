@@ -70,6 +70,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
   model::LoadOptions load;
   load.dtype = model::parse_precision(options.dtype);
   load.device = device;
+  io::require_hybrid_format(io::read_transformer_config(model_dir));
   auto teacher = model::load_causal_lm(model_dir, load);
   teacher->eval();
   for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
