@@ -2,6 +2,7 @@
 // plan -> distil -> bench -> report. Every step stores what it finishes, so a
 // second run (or one after an interruption) continues where the last stopped.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -77,7 +78,11 @@ std::vector<store::PlanRecord> plans(const RunConfig& config) {
   request.targets = config.targets;
   request.keep = config.keep;
   request.max_per_stage = config.max_per_stage;
-  request.stage_tokens = config.distill_steps * config.distill_batch;
+  // In the unit a stage's training counts (predicted tokens, e.g. a task's completion), from up to 256 samples.
+  const auto probe = train::load_sequences(
+      sequences(config, std::min<int64_t>(config.train_samples, 256), "train", config.eval_samples), teacher.vocab_size);
+  const double tokens_per_sample = double(probe.counted_tokens()) / double(probe.size());
+  request.stage_tokens = std::llround(double(config.distill_steps * config.distill_batch) * tokens_per_sample);
   request.seed = config.seed;
   auto strategies = config.strategies;
   if (config.compare_forward_kl && !strategies.empty()) strategies.push_back(strategies.front());  // distilled with forward KL
