@@ -109,6 +109,7 @@ ProcessGroup::~ProcessGroup() {
   // unwinds: the job is failing anyway, and waiting would delay the message.
   if (!store_ || std::uncaught_exceptions() > 0) return;
   try {
+    if (backend_) backend_->shutdown();  // NCCL's communicators end cleanly (ProcessGroupNCCL warns at exit otherwise)
     if (is_leader()) store_->get("left/all");
     else if (store_->add("left", 1) == size() - 1) store_->set("left/all", std::vector<uint8_t>{1});
   } catch (const std::exception&) {
