@@ -31,12 +31,17 @@ struct Setup {
   }
 };
 const auto kLayout = model::Layout::parse("MA", 2, "test");
+train::TrainingRun checkpointed_in(const std::filesystem::path& directory) {
+  train::TrainingRun run;
+  run.checkpoint_dir = directory;
+  return run;
+}
 }  // namespace
 
 TEST_CASE("a stage trains only its mixers and lowers the distillation loss", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "ckpt"});
+  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "ckpt"));
   REQUIRE(result.curve.size() == 12);
   const double first = (result.curve[0] + result.curve[1]) / 2, last = (result.curve[10] + result.curve[11]) / 2;
   CHECK(last < 0.8 * first);
@@ -52,12 +57,12 @@ TEST_CASE("a stage trains only its mixers and lowers the distillation loss", "[t
 TEST_CASE("a stage stopped and resumed ends with the weights of one run straight through", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto straight = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "a"});
-  train::TrainingRun interrupted{dir / "b"};
+  const auto straight = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "a"));
+  auto interrupted = checkpointed_in(dir / "b");
   interrupted.checkpoint_every = 5;
   interrupted.stop_after = 7;
   (void)train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, interrupted);
-  const auto resumed = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "b"});
+  const auto resumed = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "b"));
   CHECK(resumed.curve == straight.curve);
   const auto expected = straight.student->named_parameters();
   for (const auto& item : resumed.student->named_parameters()) {
@@ -66,7 +71,7 @@ TEST_CASE("a stage stopped and resumed ends with the weights of one run straight
   }
   auto other = s.settings;
   other.learning_rate = 5e-3;
-  REQUIRE_ERROR(train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, other, {dir / "b"}),
+  REQUIRE_ERROR(train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, other, checkpointed_in(dir / "b")),
                 "other stage settings");
 }
 
@@ -83,10 +88,10 @@ TEST_CASE("evaluating the teacher against itself gives zero KL and its own NLL",
 TEST_CASE("under bf16 autocast a stage keeps fp32 weights and follows the fp32 run's loss closely", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "fp32"});
+  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "fp32"));
   auto settings = s.settings;
   settings.autocast = train::Autocast::On;
-  const auto bf16 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, {dir / "bf16"});
+  const auto bf16 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "bf16"));
   REQUIRE(bf16.curve.size() == fp32.curve.size());
   CHECK(bf16.curve != fp32.curve);  // the forward pass did run in bf16
   CHECK(bf16.curve[0] == Approx(fp32.curve[0]).epsilon(0.01));  // same weights, bf16 rounding only
@@ -108,7 +113,7 @@ TEST_CASE("a stage trains fp32 copies of its mixers, shares its teacher's frozen
   settings.steps = 3;
   settings.autocast = train::Autocast::On;
   TempDir dir;
-  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, {dir / "ckpt"});
+  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "ckpt"));
   const auto teacher_parameters = s.teacher->named_parameters();
   for (const auto& item : result.student->named_parameters()) {
     INFO(item.key());
@@ -131,7 +136,7 @@ TEST_CASE("resuming a stage from a checkpoint of another parent is refused, nami
           "[train][distill][bad-input]") {
   Setup s;
   TempDir dir;
-  train::TrainingRun interrupted{dir / "ckpt"};
+  auto interrupted = checkpointed_in(dir / "ckpt");
   interrupted.checkpoint_every = 2;
   interrupted.stop_after = 2;
   (void)train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, interrupted);
@@ -141,7 +146,7 @@ TEST_CASE("resuming a stage from a checkpoint of another parent is refused, nami
     norm.add_(0.5);
   }
   const auto changed = norm.clone();
-  REQUIRE_ERROR(train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "ckpt"}),
+  REQUIRE_ERROR(train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "ckpt")),
                 "tensor 'model.norm.weight' is frozen but differs from the model's");
   CHECK(torch::equal(norm, changed));  // the teacher shared with the student was not overwritten
 }
@@ -149,8 +154,8 @@ TEST_CASE("resuming a stage from a checkpoint of another parent is refused, nami
 TEST_CASE("a stage with activation checkpointing follows the plain run's curve and weights", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto plain = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "plain"});
-  train::TrainingRun run{dir / "recompute"};
+  const auto plain = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "plain"));
+  auto run = checkpointed_in(dir / "recompute");
   run.checkpoint_activations = true;
   const auto recomputed = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, run);
   REQUIRE(recomputed.curve.size() == plain.curve.size());
@@ -180,10 +185,10 @@ TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage'
   Setup s;
   s.teacher->to(at::kCUDA, at::kBFloat16);
   TempDir dir;
-  const auto automatic = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, {dir / "auto"});
+  const auto automatic = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "auto"));
   auto settings = s.settings;
   settings.autocast = train::Autocast::Off;
-  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, {dir / "off"});
+  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "off"));
   CHECK(automatic.curve != fp32.curve);  // auto did switch autocast on
   CHECK(automatic.curve[0] == Approx(fp32.curve[0]).epsilon(0.03));
   CHECK(automatic.curve.back() < 0.8 * automatic.curve.front());
