@@ -133,7 +133,7 @@ expect_error "bad layout" "--layout: layout 'AA' has 2 layers but the model has 
 
 # Scoring: bad flags, and a store that must not be damaged or mixed.
 db="$work/score.db"
-expect_error "unknown scorer" "'lasso' is not a scorer" score lasso --model "$reference/llama" --db "$db"
+expect_error "unknown scorer" "score: 'lasso' is not one of loo, mmr, proxy" score lasso --model "$reference/llama" --db "$db"
 expect_error "layer out of range" "--layers: layer 7 is outside the model's 3 layers" score loo --model "$reference/llama" --db "$db" --layers 1,7
 expect_error "malformed layer list" "--layers: '2-x' is not a layer number or range" score loo --model "$reference/llama" --db "$db" --layers 2-x
 expect_error "unknown ablation" "--ablate: 'head'" score loo --model "$reference/llama" --db "$db" --ablate head
@@ -160,6 +160,9 @@ expect_error "distill with re-ranking probes of no steps" "--rescore-steps must 
 out=$("$exe" plan --db "$db" --targets 1,2 --strategy uniform,random --keep 0) \
   || { echo "FAIL uniform/random plans"; failures=$((failures + 1)); }
 [[ "$out" == *"jobs in execution order"* && "$out" == *"strategy random"* ]] || { echo "FAIL plan output: $out"; failures=$((failures + 1)); }
+expect_error "distill of a teacher the hybrid format cannot hold" "cannot express attention or MLP biases of a llama teacher" \
+  distill --db "$db" --plan 1 --out "$work/stages"
+[ ! -e "$work/stages" ] || { echo "FAIL distill trained before refusing the teacher"; failures=$((failures + 1)); }
 
 # Multi-process jobs: launcher variables that contradict each other, and a peer that never comes.
 job=(distill --db "$db" --plan 1 --out "$work/job")
@@ -171,6 +174,30 @@ RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect_error "run in a job of several 
   run "$work/absent.toml"
 RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
   HYBRIDIZE_DIST_TIMEOUT=3 expect_error "a peer that never comes" "a peer is missing" "${job[@]}"
+
+# random-teacher: HF transformers loads what it writes, with the shape asked for and
+# the draws it promises (norms at 1, the rest N(0, 0.02)); then its bad input.
+"$exe" random-teacher --config "$reference/mistral" --out "$work/random" --dtype fp32 --device cpu >/dev/null 2>&1 \
+  || { echo "FAIL random-teacher does not run"; failures=$((failures + 1)); }
+"$python" - "$work/random" "$reference/mistral" <<'PY' || failures=$((failures + 1))
+import json, sys, torch, transformers
+model = transformers.AutoModelForCausalLM.from_pretrained(sys.argv[1])
+wanted = json.load(open(sys.argv[2] + "/config.json"))
+for key in ("num_hidden_layers", "hidden_size", "num_key_value_heads", "vocab_size"):
+    assert getattr(model.config, key) == wanted[key], (key, getattr(model.config, key), wanted[key])
+for name, tensor in model.named_parameters():
+    if "norm" in name:
+        assert torch.all(tensor == 1), name
+    elif tensor.numel() >= 1000:
+        assert abs(tensor.std().item() - 0.02) < 0.002 and abs(tensor.mean().item()) < 0.002, (name, tensor.std().item())
+print("ok   random-teacher: HF transformers loads it with the shape and the draws asked for")
+PY
+expect_error "random-teacher over an existing folder" "exists; random-teacher does not overwrite" \
+  random-teacher --config "$reference/mistral" --out "$work/random" --device cpu
+d=$(copy mistral random-hybrid); edit_config "$d" hybrid_block_layout '["t", "m2"]'; edit_config "$d" model_type '"apriel_hybrid_ssm"'
+edit_config "$d" ssm_cfg '{"d_state": 8, "d_inner": 96, "d_xb": 24, "dt_rank": 4}'
+expect_error "random-teacher of a hybrid" "a hybrid's config" random-teacher --config "$d" --out "$work/r2" --device cpu
+expect_error "random-teacher without a config" "absent: no such model directory or config file" random-teacher --config "$work/absent" --out "$work/r3" --device cpu
 
 # bench: a CPU smoke run (no timing is checked), then its bad input.
 bench=(bench --model "$reference/llama" --prompt-len 6 --gen-len 3 --dtype fp32 --device cpu)
