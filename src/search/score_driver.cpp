@@ -365,8 +365,8 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
     const store::DatasetRecord dataset_record{session.data.spec, session.data.content_hash, session.data.size(),
                                               session.data.counted_tokens()};
     summary.run = session.results->open_run(options.run_name, describe_model(options.model_dir, *teacher), dataset_record,
-                                            {{"dtype", options.dtype}}, std::string(code_version()),
-                                            int64_t(options.data.seed));
+                                            {{"dtype", options.dtype}, {"device", c10::DeviceTypeName(device.type(), true)}},
+                                            std::string(code_version()), int64_t(options.data.seed));
   }
   summary.kind = scorer_name(options.scorer);
   summary.variant = options.scorer == Scorer::Loo ? ablation_name(options.loo.ablation) : "";

@@ -105,11 +105,11 @@ RunRecord ResultsStore::open_run(const std::string& name, const ModelRecord& mod
     if (existing->dataset.content_hash != dataset.content_hash)
       fail(where, " used data '", existing->dataset.spec, "' (hash ", existing->dataset.content_hash, "), not '",
            dataset.spec, "' (hash ", dataset.content_hash, "); pass another --run or --db");
+    // A key the run lacks was added to runs' identity after it started: nothing to compare.
     for (const auto& [key, value] : config.items())
-      if (!existing->config.contains(key) || existing->config[key] != value)
-        fail(where, " was started with ", key, "=",
-             existing->config.contains(key) ? existing->config[key].dump() : std::string("(unset)"), ", not ",
-             value.dump(), "; pass another --run or --db");
+      if (existing->config.contains(key) && existing->config[key] != value)
+        fail(where, " was started with ", key, "=", existing->config[key].dump(), ", not ", value.dump(),
+             "; pass another --run or --db");
     if (existing->seed != seed)
       fail(where, " was started with seed ", existing->seed, ", not ", seed, "; pass another --run or --db");
     return *existing;

@@ -79,6 +79,13 @@ TEST_CASE("a run refuses results of another model, data set, config or seed", "[
   REQUIRE_ERROR(results.open_run("r", kModel, other_data, {{"dtype", "fp32"}}, "test", 7), "used data");
   REQUIRE_ERROR(results.open_run("r", kModel, kData, {{"dtype", "bf16"}}, "test", 7), "dtype=\"fp32\"");
   REQUIRE_ERROR(results.open_run("r", kModel, kData, {{"dtype", "fp32"}}, "test", 8), "seed 7");
+  // A setting added to runs' identity later has nothing to compare with in an older run; once recorded, it counts.
+  const auto cuda = results.open_run("r", kModel, kData, {{"dtype", "fp32"}, {"device", "cuda"}}, "test", 7);
+  CHECK(cuda.id == first.id);
+  const auto recorded = results.open_run("t", kModel, kData, {{"dtype", "fp32"}, {"device", "cuda"}}, "test", 7);
+  REQUIRE_ERROR(results.open_run("t", kModel, kData, {{"dtype", "fp32"}, {"device", "cpu"}}, "test", 7),
+                "run 't' was started with device=\"cuda\", not \"cpu\"");
+  CHECK(recorded.id != first.id);
   // Another run name in the same store is fine.
   CHECK(results.open_run("s", other_model, kData, {{"dtype", "bf16"}}, "test", 8).id != first.id);
 }
