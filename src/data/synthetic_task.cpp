@@ -57,7 +57,7 @@ Problem generate_problem(const TaskConfig& config, std::mt19937_64& random) {
     const int x_value = values[x - 'a'], y_value = values[y - 'a'];
     const int result = apply(op, x_value, y_value, config.modulus);
     problem.question += std::string{target, '=', x, op, y, ';'};
-    problem.trace += std::string{target, '='} + std::to_string(x_value) + op + std::to_string(y_value) + "=" +
+    problem.trace += std::string{target, '=', x} + std::to_string(x_value) + op + y + std::to_string(y_value) + "=" +
                      std::to_string(result) + ";";
     values[target - 'a'] = result;
     if (!defined[target - 'a']) assignable.push_back(target);
@@ -68,6 +68,7 @@ Problem generate_problem(const TaskConfig& config, std::mt19937_64& random) {
   const char query = targets[draw(random, static_cast<int>(targets.size()))];
   problem.question += std::string{'?', query};
   problem.answer = std::to_string(values[query - 'a']);
+  problem.trace += query + problem.answer;
   return problem;
 }
 
@@ -91,9 +92,9 @@ std::size_t max_problem_tokens(const TaskConfig& config) {
   const std::size_t d = digits(config.modulus - 1);
   const std::size_t initial = config.initial_variables * (3 + d);  // "a=3;"
   const std::size_t step_question = 6;                             // "a=b+c;"
-  const std::size_t step_trace = 5 + 3 * d;                        // "a=3+4=7;"
-  // BOS, "?a", '>', '#', answer, EOS
-  return 1 + initial + config.max_steps * (step_question + step_trace) + 2 + 1 + 1 + d + 1;
+  const std::size_t step_trace = 7 + 3 * d;                        // "a=b3+c4=7;"
+  // BOS, "?a", '>', the trace's last item "a3", '#', answer, EOS
+  return 1 + initial + config.max_steps * (step_question + step_trace) + 2 + 1 + (1 + d) + 1 + d + 1;
 }
 
 std::string Problem::prompt() const { return kBos + question + kTraceSeparator; }

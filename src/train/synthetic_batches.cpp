@@ -19,8 +19,9 @@ SyntheticBatch make_batch(std::span<const synthetic::Problem> problems) {
     const auto text = problem.text();
     texts.push_back(synthetic::encode(text));
     prompt_lengths.push_back(prompt.size());
-    // The answer's digits and the EOS after them end the text.
-    answer_starts.push_back(text.size() - problem.answer.size() - 1);
+    // The text ends with the trace's last item, the queried variable's value
+    // (where the lookup happens), then '#', the answer's digits (a copy) and EOS.
+    answer_starts.push_back(text.size() - 2 * (problem.answer.size() + 1));
     longest = std::max(longest, text.size());
   }
   const auto batch = static_cast<int64_t>(problems.size());

@@ -16,7 +16,7 @@ struct SyntheticBatch {
   at::Tensor input_ids;        // [B, T] int64: the text without its last token
   at::Tensor targets;          // [B*T] int64: the next token at every position
   at::Tensor completion_mask;  // [B*T] bool: targets in the completion (trace, '#', answer, EOS)
-  at::Tensor answer_mask;      // [B*T] bool: targets in the final answer and its EOS
+  at::Tensor answer_mask;      // [B*T] bool: targets of the queried value the trace ends with, the answer and EOS
   int64_t tokens = 0;          // real (unpadded) input tokens
 };
 

@@ -169,13 +169,14 @@ TEST_CASE("LOO accuracy drop is the teacher's exact-match answers minus the abla
   const auto& teacher_correct = scores.at(-1).at("accuracy");
   double teacher_accuracy = 0;
   for (const double value : teacher_correct) teacher_accuracy += value / 24;
-  // The demo teacher is trained to 100% teacher-forced answers but generates its own traces imperfectly.
-  CHECK(teacher_accuracy > 0.25);
+  // The demo teacher writes its own traces right almost always (configs/demo-teacher/README.md).
+  CHECK(teacher_accuracy > 0.9);
   for (const int64_t layer : {0, 2}) {
-    std::string letters = "AAAA";
+    const int64_t layers = teacher->config.num_layers;
+    std::string letters(static_cast<std::size_t>(layers), 'A');
     letters[std::size_t(layer)] = 'I';
     model::LoadOptions load;
-    load.layout = model::Layout::parse(letters, 4, "test");
+    load.layout = model::Layout::parse(letters, layers, "test");
     auto ablated = model::load_causal_lm(dir, load);
     const auto correct = search::answers_correct(*ablated, task);
     const auto& drop = scores.at(layer).at("accuracy_drop");

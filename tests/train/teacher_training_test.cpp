@@ -63,7 +63,7 @@ TEST_CASE("a batch's masks select exactly the completion and the answer of each 
     const auto& p = problems[b];
     const auto rows = [&](const at::Tensor& t) { return t.narrow(0, b * length, length); };
     CHECK(decode_where(rows(batch.targets), rows(batch.completion_mask)) == p.completion());
-    CHECK(decode_where(rows(batch.targets), rows(batch.answer_mask)) == p.answer + "$");
+    CHECK(decode_where(rows(batch.targets), rows(batch.answer_mask)) == p.answer + "#" + p.answer + "$");
     // Inputs are the text shifted by one against the targets.
     const auto text = synthetic::encode(p.text());
     for (size_t t = 0; t + 1 < text.size(); ++t) {
@@ -182,6 +182,8 @@ TEST_CASE("the shipped demo teacher answers validation problems and needs its fi
   auto teacher = model::load_causal_lm(dir);
   CHECK(teacher->config.vocab_size == synthetic::kVocabSize);
   CHECK(train::teacher_forced_accuracy(*teacher, problems).answer_accuracy() >= 0.95);
-  auto ablated = model::load_causal_lm(dir, {at::kFloat, at::kCPU, model::Layout::parse("IAAA", 4, "test")});
+  const int64_t layers = teacher->config.num_layers;
+  const std::string without_first = "I" + std::string(static_cast<std::size_t>(layers - 1), 'A');
+  auto ablated = model::load_causal_lm(dir, {at::kFloat, at::kCPU, model::Layout::parse(without_first, layers, "test")});
   CHECK(train::teacher_forced_accuracy(*ablated, problems).answer_accuracy() < 0.5);
 }

@@ -40,18 +40,37 @@ std::string solve(const std::string& question, int modulus) {
   return std::to_string(values.at(question[query + 1]));
 }
 
+// The steps "a=b+c" of a question, and those a trace copies with the operands' values ("a=b3+c4=2;").
+std::vector<std::string> question_steps(const std::string& question) {
+  std::vector<std::string> steps;
+  for (std::size_t at = 0; at < question.find('?'); at = question.find(';', at) + 1)
+    if (!std::isdigit(static_cast<unsigned char>(question[at + 2]))) steps.push_back(question.substr(at, 5));
+  return steps;
+}
+std::vector<std::string> copied_steps(const std::string& trace) {
+  std::vector<std::string> steps;
+  for (std::size_t at = 0; trace.find(';', at) != std::string::npos; at = trace.find(';', at) + 1) {
+    std::string step = trace.substr(at, trace.find('=', at + 2) - at);  // up to the result
+    std::erase_if(step, [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    steps.push_back(step);
+  }
+  return steps;
+}
+
 }  // namespace
 
 TEST_CASE("synthetic problems are well formed, short and correctly solved", "[data][synthetic]") {
   const TaskConfig config;
   CHECK(max_problem_tokens(config) <= 128);
-  const std::regex shape(R"(\^([a-f]=\d;){3}([a-f]=[a-f][-+*][a-f];){2,6}\?[a-f]>([a-f]=\d[-+*]\d=\d;){2,6}#\d\$)");
+  const std::regex shape(
+      R"(\^([a-f]=\d;){3}([a-f]=[a-f][-+*][a-f];){2,6}\?([a-f])>([a-f]=[a-f]\d[-+*][a-f]\d=\d;){2,6}\3(\d)#\5\$)");
   std::size_t longest = 0;
   std::set<std::string> answers;
   for (const auto& problem : generate_split(config, Split::Train, 500)) {
     INFO(problem.text());
     CHECK(std::regex_match(problem.text(), shape));
     CHECK(problem.answer == solve(problem.question, config.modulus));
+    CHECK(copied_steps(problem.trace) == question_steps(problem.question));
     CHECK(problem.text() == problem.prompt() + problem.completion());
     longest = std::max(longest, problem.text().size());
     answers.insert(problem.answer);
@@ -120,13 +139,13 @@ TEST_CASE("the character vocabulary round-trips and refuses strangers", "[data][
 
 TEST_CASE("the scorer matches exact final answers and flags malformed output", "[data][synthetic]") {
   const std::string prompt = "^a=3;b=4;a=a*b;?a>";
-  CHECK(score_answer(prompt + "a=3*4=2;#2$", "2") == Verdict::Correct);
-  CHECK(score_answer("a=3*4=2;#2$____", "2") == Verdict::Correct);  // padding after EOS is ignored
-  CHECK(score_answer(prompt + "a=3*4=7;#7$", "2") == Verdict::Wrong);
+  CHECK(score_answer(prompt + "a=a3*b4=2;a2#2$", "2") == Verdict::Correct);
+  CHECK(score_answer("a=a3*b4=2;a2#2$____", "2") == Verdict::Correct);  // padding after EOS is ignored
+  CHECK(score_answer(prompt + "a=a3*b4=7;a7#7$", "2") == Verdict::Wrong);
   CHECK(score_answer("#12$", "1") == Verdict::Wrong);
   CHECK(score_answer("#02$", "2") == Verdict::Wrong);  // exact match, not numeric equality
-  CHECK(score_answer(prompt + "a=3*4=2;", "2") == Verdict::Malformed);  // no answer section
-  CHECK(score_answer("a=3*4=2;#2", "2") == Verdict::Malformed);        // cut off before EOS
+  CHECK(score_answer(prompt + "a=a3*b4=2;a2", "2") == Verdict::Malformed);  // no answer section
+  CHECK(score_answer("a=a3*b4=2;a2#2", "2") == Verdict::Malformed);        // cut off before EOS
   CHECK(score_answer("#$", "2") == Verdict::Malformed);
   CHECK(score_answer("#2a$", "2") == Verdict::Malformed);
   CHECK(score_answer("#2#2$", "2") == Verdict::Malformed);
