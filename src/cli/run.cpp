@@ -82,7 +82,8 @@ std::vector<store::PlanRecord> plans(const RunConfig& config) {
   const auto probe = train::load_sequences(
       sequences(config, std::min<int64_t>(config.train_samples, 256), "train", config.eval_samples), teacher.vocab_size);
   const double tokens_per_sample = double(probe.counted_tokens()) / double(probe.size());
-  request.stage_tokens = std::llround(double(config.distill_steps * config.distill_batch) * tokens_per_sample);
+  request.stage_tokens = std::llround(
+      double(config.distill_steps * config.distill_batch * config.distill_accumulation) * tokens_per_sample);
   request.seed = config.seed;
   auto strategies = config.strategies;
   if (config.compare_forward_kl && !strategies.empty()) strategies.push_back(strategies.front());  // distilled with forward KL
@@ -110,6 +111,8 @@ void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plan
     options.eval_data = sequences(config, config.eval_samples, "validation", 0);
     options.settings.steps = config.distill_steps;
     options.settings.batch = config.distill_batch;
+    options.settings.accumulation = config.distill_accumulation;
+    options.checkpoint_activations = config.activation_checkpointing;
     options.settings.learning_rate = config.distill_lr;
     options.settings.min_learning_rate = config.distill_lr / 10;
     options.settings.trainable = train::parse_trainable(config.train);

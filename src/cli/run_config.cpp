@@ -48,9 +48,12 @@ class TableReader {
       auto value = node->value<int64_t>();
       if (!value || *value < 0) wrong_type(key, "a non-negative integer");
       target = uint64_t(*value);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!node->is_boolean()) wrong_type(key, "true or false");  // value<bool>() takes 3 for true
+      target = *node->value<bool>();
     } else {
       auto value = node->value<T>();
-      if (!value) wrong_type(key, std::is_same_v<T, bool> ? "true or false" : std::is_same_v<T, std::string> ? "a string" : "a number");
+      if (!value) wrong_type(key, std::is_same_v<T, std::string> ? "a string" : "a number");
       target = *value;
     }
   }
@@ -112,9 +115,13 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   plan.read("strategies", config.strategies);
   plan.read("keep", config.keep);
   plan.read("max_per_stage", config.max_per_stage);
-  TableReader distill(root, "distill", {"steps", "batch", "lr", "train", "compare_forward_kl"}, name);
+  TableReader distill(root, "distill",
+                      {"steps", "batch", "accumulation", "lr", "train", "activation_checkpointing", "compare_forward_kl"},
+                      name);
   distill.read("steps", config.distill_steps);
   distill.read("batch", config.distill_batch);
+  distill.read("accumulation", config.distill_accumulation);
+  distill.read("activation_checkpointing", config.activation_checkpointing);
   distill.read("lr", config.distill_lr);
   distill.read("train", config.train);
   distill.read("compare_forward_kl", config.compare_forward_kl);
@@ -133,6 +140,7 @@ RunConfig read_run_config(const std::filesystem::path& file) {
                                                                  {"score.mmr_steps", config.mmr_steps},
                                                                  {"distill.steps", config.distill_steps},
                                                                  {"distill.batch", config.distill_batch},
+                                                                 {"distill.accumulation", config.distill_accumulation},
                                                                  {"bench.batch", config.bench_batch}})
     require_positive(name, key, value);
   // Paths in the file are relative to the file's folder, so a config works from any directory.

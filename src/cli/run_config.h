@@ -40,6 +40,8 @@ struct RunConfig {
   // [distill]
   int64_t distill_steps = 200;
   int64_t distill_batch = 16;
+  int64_t distill_accumulation = 1;
+  bool activation_checkpointing = false;
   double distill_lr = 1e-3;
   std::string train = "mixers";
   bool compare_forward_kl = true;  // distil the first strategy's plan once more with forward KL

@@ -199,6 +199,23 @@ edit_config "$d" ssm_cfg '{"d_state": 8, "d_inner": 96, "d_xb": 24, "dt_rank": 4
 expect_error "random-teacher of a hybrid" "a hybrid's config" random-teacher --config "$d" --out "$work/r2" --device cpu
 expect_error "random-teacher without a config" "absent: no such model directory or config file" random-teacher --config "$work/absent" --out "$work/r3" --device cpu
 
+# run: every shipped config's keys parse (each fails only at its teacher, moved away here),
+# and a config's mistakes are named by key before any work.
+configs=$(cd "$(dirname "$0")/../../configs" && pwd)
+for name in demo demo-gpu apriel-15b; do
+  sed -e 's|^path = .*|path = "absent-teacher"|' -e "s|^out = .*|out = \"out-$name\"|" -e 's|^device = .*|device = "cpu"|' \
+    "$configs/$name.toml" > "$work/$name.toml"
+  expect_error "the shipped $name.toml parses" "absent-teacher: no such model directory" run "$work/$name.toml"
+done
+printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nstpes = 3\n' > "$work/typo.toml"
+expect_error "run config with an unknown key" \
+  "unknown key 'distill.stpes'; valid keys of [distill]: accumulation, activation_checkpointing, batch, compare_forward_kl" \
+  run "$work/typo.toml"
+printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nactivation_checkpointing = 3\n' > "$work/type.toml"
+expect_error "run config with a wrong type" "key 'distill.activation_checkpointing' must be true or false" run "$work/type.toml"
+printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\naccumulation = 0\n' > "$work/zero.toml"
+expect_error "run config with no accumulation" "key 'distill.accumulation' must be positive, got 0" run "$work/zero.toml"
+
 # bench: a CPU smoke run (no timing is checked), then its bad input.
 bench=(bench --model "$reference/llama" --prompt-len 6 --gen-len 3 --dtype fp32 --device cpu)
 out=$("$exe" "${bench[@]}" --layouts AMA,MMI --mamba-counts 1 --batch 2) || { echo "FAIL bench does not run"; failures=$((failures + 1)); }
