@@ -56,7 +56,7 @@ std::vector<double> generation_accuracy(model::CausalLMImpl& student, const trai
 // " on rank 1 of 2" in a data-parallel job: each rank reports its own memory.
 std::string rank_label(const train::DataParallel& parallel) {
   if (!parallel.distributed()) return "";
-  return " on rank " + std::to_string(parallel.group->rank()) + " of " + std::to_string(parallel.group->size());
+  return " on rank " + std::to_string(parallel.rank()) + " of " + std::to_string(parallel.ranks());
 }
 
 }  // namespace
@@ -91,7 +91,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     return *found->second;
   };
 
-  const bool leader = !options.parallel.distributed() || options.parallel.group->is_leader();
+  const bool leader = options.parallel.leader();
   std::vector<StageOutcome> outcomes;
   for (const auto& stage : plan.stages) {
     if (!needed.count(stage.position)) continue;

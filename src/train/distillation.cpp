@@ -93,8 +93,7 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
   config.weight_decay = settings.weight_decay;
   config.max_grad_norm = settings.max_grad_norm;
   config.accumulation_steps = settings.accumulation;
-  const int ranks = run.parallel.distributed() ? run.parallel.group->size() : 1;
-  const int rank = run.parallel.distributed() ? run.parallel.group->rank() : 0;
+  const int ranks = run.parallel.ranks(), rank = run.parallel.rank();
   if (settings.batch % ranks != 0)
     fail("--batch ", settings.batch, " does not split evenly over ", ranks, " ranks (WORLD_SIZE)");
   const int64_t share = settings.batch / ranks;
@@ -154,7 +153,7 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     if (run.on_step) run.on_step({done, loss, tokens, report.applied});
     if (done % run.checkpoint_every == 0 || done == end) {
       const auto optimizer_state = optimizer.state();  // every rank takes part when the moments are sharded
-      if (rank == 0)
+      if (run.parallel.leader())
         checkpoints.save(done, *result.student, optimizer_state,
                          {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
                           {"tokens", result.tokens}});

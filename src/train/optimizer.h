@@ -46,6 +46,9 @@ struct DataParallel {
   int64_t bucket_bytes = int64_t(25) << 20;  // gradient all-reduce buckets
 
   bool distributed() const { return group && group->size() > 1; }
+  int rank() const { return distributed() ? group->rank() : 0; }
+  int ranks() const { return distributed() ? group->size() : 1; }
+  bool leader() const { return rank() == 0; }  // rank 0 alone writes checkpoints and the store
 };
 
 struct StepReport {
