@@ -150,10 +150,12 @@ StepReport Optimizer::step() {
 std::string Optimizer::state() const {
   torch::serialize::OutputArchive archive;
   if (owners_.empty()) {
+    if (!parallel_.leader()) return {};
     adamw_->save(archive);
   } else {
     const auto full = make_adamw(std::vector<bool>(parameters_.size(), true));
     gather_moments(parameters_, owners_, adamw_.get(), *full, *parallel_.group);
+    if (!parallel_.leader()) return {};
     full->save(archive);
   }
   archive.write("steps", at::tensor(steps_));

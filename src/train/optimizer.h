@@ -81,10 +81,11 @@ class Optimizer {
   const std::vector<std::string>& trained_names() const { return names_; }
 
   // The AdamW moments and the counters, serialized; load() needs an optimizer
-  // over the same parameters. Sharded, state() is collective (every rank calls
-  // it) and gathers all moments to rank 0, whose bytes alone are complete; the
-  // file is the unsharded one, so a checkpoint resumes at any world size, and
-  // load() on each rank keeps its own parameters' moments.
+  // over the same parameters. In a job only rank 0 gets the bytes (the others
+  // get none: it alone writes checkpoints). Sharded, state() is collective
+  // (every rank calls it) and gathers all moments to rank 0; the file is the
+  // unsharded one, so a checkpoint resumes at any world size, and load() on
+  // each rank keeps its own parameters' moments.
   std::string state() const;
   void save(const std::filesystem::path& file) const;  // state(), written atomically
   void load(const std::filesystem::path& file);
