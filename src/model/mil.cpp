@@ -39,19 +39,19 @@ CausalLM derive_hybrid(CausalLMImpl& source, const Layout& layout, const io::Ssm
   if (layout.size() != source.layout.size())
     fail("layout '", layout.to_string(), "' has ", layout.size(), " layers but the model has ", source.layout.size());
   // A layer may lose its mixer or swap attention for Mamba, never gain what the source lacks.
+  bool adds_mamba = false;
   for (int64_t i = 0; i < layout.size(); ++i) {
     if (layout[i] == MixerKind::Attention && source.layout[i] != MixerKind::Attention)
       fail("layer ", i, " is attention in layout '", layout.to_string(), "' but the model's layer is ",
            mixer_name(source.layout[i]));
-    if (layout[i] == MixerKind::Mamba && source.layout[i] != MixerKind::Mamba && source.layout[i] != MixerKind::Attention)
+    if (layout[i] != MixerKind::Mamba || source.layout[i] == MixerKind::Mamba) continue;
+    if (source.layout[i] != MixerKind::Attention)
       fail("layer ", i, " cannot become Mamba by MIL: the source layer has no attention (", mixer_name(source.layout[i]), ")");
+    adds_mamba = true;
   }
   auto config = source.config;
   // The source's Mamba layers were built with its own SSM settings; new ones must agree with them.
   const bool source_has_mamba = source.layout.count(MixerKind::Mamba) > 0 && source.config.ssm;
-  bool adds_mamba = false;
-  for (int64_t i = 0; i < layout.size(); ++i)
-    adds_mamba |= layout[i] == MixerKind::Mamba && source.layout[i] != MixerKind::Mamba;
   if (source_has_mamba && adds_mamba && source.config.ssm->d_state != ssm.d_state)
     fail("derive_hybrid: the new Mamba layers' d_state ", ssm.d_state, " differs from the source's ssm_cfg.d_state ",
          source.config.ssm->d_state);
