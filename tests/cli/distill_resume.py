@@ -9,15 +9,12 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
 
 import torch
 from safetensors.torch import load_file
 
-from job_support import ENV, completed, fail as fail_test, run
+from job_support import ENV, completed, fail as fail_test, kill_midway, run
 
 binary, model_dir, work = sys.argv[1:4]
 shutil.rmtree(work, ignore_errors=True)
@@ -59,17 +56,7 @@ def checkpointed_step(name):
 run("distill_resume", command("whole"))
 
 # The same environment as every other run (one thread), so the weights can be compared bit for bit.
-process = subprocess.Popen(command("killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-deadline = time.time() + 300
-while checkpointed_step("killed") < 14:
-    if process.poll() is not None:
-        fail("the stage ended before it could be killed; raise STEPS")
-    if time.time() > deadline:
-        process.kill()
-        fail("no checkpoint within 300 s")
-    time.sleep(0.002)
-process.send_signal(signal.SIGKILL)
-process.wait()
+kill_midway("distill_resume", command("killed"), lambda: checkpointed_step("killed") >= 14, 300, env=ENV)
 at_kill = checkpointed_step("killed")
 if os.path.exists(os.path.join(stage_dir("killed"), "model", "model.safetensors")):
     fail("the stage had finished when it was killed; raise STEPS")

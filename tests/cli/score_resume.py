@@ -7,13 +7,11 @@ usage: score_resume.py HYBRIDIZE MODEL_DIR WORK_DIR
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
-from job_support import fail as fail_test
+from job_support import fail as fail_test, kill_midway
 
 binary, model_dir, work = sys.argv[1:4]
 shutil.rmtree(work, ignore_errors=True)
@@ -41,17 +39,7 @@ def fail(message):
 reference = json.loads(subprocess.run(command(os.path.join(work, "whole.db")), check=True, capture_output=True).stdout)
 
 killed_db = os.path.join(work, "killed.db")
-process = subprocess.Popen(command(killed_db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-deadline = time.time() + 120
-while scored_samples(killed_db) < 10:
-    if process.poll() is not None:
-        fail("the run ended before it could be killed; raise SAMPLES")
-    if time.time() > deadline:
-        process.kill()
-        fail("no progress within 120 s")
-    time.sleep(0.002)
-process.send_signal(signal.SIGKILL)
-process.wait()
+kill_midway("score_resume", command(killed_db), lambda: scored_samples(killed_db) >= 10, 120)
 done_at_kill = scored_samples(killed_db)
 if not 10 <= done_at_kill < SAMPLES:
     fail(f"{done_at_kill} of {SAMPLES} samples were scored when the run was killed")
