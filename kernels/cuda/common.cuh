@@ -33,11 +33,24 @@ __device__ __forceinline__ __half from_float<__half>(float v) { return __float2h
 // softplus with torch's default threshold (20): above it, the identity. The
 // fast intrinsics keep both off the scan's per-position critical path; their
 // error (a few ulp) is far inside the fp32 tolerance.
-__device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : __logf(1.f + __expf(v)); }
+// Both sides are computed and one selected, so that no branch splits a loop over positions.
+__device__ __forceinline__ float softplus(float v) {
+  const float smooth = __logf(1.f + __expf(fminf(v, 20.f)));
+  return v > 20.f ? v : smooth;
+}
 __device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + __expf(-v)); }
 
 // The scan kernels compute exp(delta * A) as exp2(delta * A * log2 e).
 constexpr float kLog2e = 1.4426950408889634f;
+
+// exp2 on the special-function unit alone. exp2f would add three instructions
+// per state entry and position to keep results below 2^-126, which a decay
+// that small does not need (flushed to zero here).
+__device__ __forceinline__ float fast_exp2(float v) {
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
 
 inline bool kernel_dtype(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;

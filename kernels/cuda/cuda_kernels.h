@@ -4,7 +4,6 @@
 // training. Inputs must be CUDA tensors on one device.
 #include <ATen/ATen.h>
 
-#include <algorithm>
 #include <optional>
 
 #include "kernels/causal_conv1d.h"
@@ -12,7 +11,7 @@
 
 namespace hybridize::kernels::cuda {
 
-// Largest d_state the scan kernels are instantiated for.
+// Largest d_state the scan kernels take (their shared memory and the step kernel's registers grow with it).
 inline constexpr int64_t kMaxScanState = 64;
 // Widest causal convolution the conv kernels take.
 inline constexpr int64_t kMaxConvWidth = 8;
@@ -26,13 +25,8 @@ struct ScanCheckpoints {
   int64_t interval = 0;
 };
 
-// Positions whose states the backward keeps at once in shared memory (fewer for
-// a larger state), and at most how many such sub-chunks one checkpoint interval
-// spans. A backward block's tables take (sub-chunk + sub-chunks + 1) * d_state
-// floats per thread; at d_state 16 that lets six one-warp blocks share an SM,
-// for the checkpoints' memory of one state per 64 positions.
-inline int64_t scan_backward_subchunk(int64_t d_state) { return std::clamp<int64_t>(128 / std::max<int64_t>(d_state, 1), 4, 32); }
-inline constexpr int64_t kScanSubchunksPerInterval = 8;
+// The checkpoint interval: the chunk both scan kernels work in (kernels/cuda/scan_chunks.cuh).
+inline constexpr int64_t kScanCheckpointInterval = 64;
 
 // With `checkpoints`, the forward also fills it for selective_scan_backward.
 ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkpoints = nullptr);

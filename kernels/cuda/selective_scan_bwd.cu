@@ -1,59 +1,57 @@
-// Backward of the selective scan (semantics: kernels/selective_scan.h).
+// Backward of the selective scan (semantics: kernels/selective_scan.h), split
+// over time as kernels/cuda/scan_chunks.cuh describes.
 //
-// One thread per channel, as in the forward; a block is one warp of adjacent
-// channels of one batch row. With h_t = a_t h_{t-1} + dt_t x_t B_t and
-// a_t = exp(dt_t A), the gradient g_t of the loss with respect to h_t runs
-// backwards: g_t = a_{t+1} g_{t+1} + C_t dy_t, seeded by the final state's
-// gradient. Each position's input gradients need h_{t-1}, so the thread walks
-// the forward's checkpoint intervals from the last: from the interval's saved
-// start it recomputes the starts of its sub-chunks (kept in shared memory),
-// then per sub-chunk from the last, the states entering each position (shared
-// memory again), and runs the reverse recurrence over them.
+// With h_t = a_t h_{t-1} + u_t, a_t = exp(dt_t A) and u_t = dt_t x_t B_t, the
+// gradient g_t of the loss with respect to h_t runs backwards:
+// g_t = C_t dy_t + k_{t+1} with k_t = a_t g_t, seeded by the final state's
+// gradient. A block walks its chunks from the last, carrying k from one chunk
+// to the one before in shared memory. Per chunk and state entry, each warp
+// composes its segment both ways (the states forward, k backward), and after
+// the block's barrier starts from the exact state entering its segment (the
+// chunk's saved start composed with the segments before) and the exact k
+// leaving it (the carry composed with the segments after). It then recomputes
+// its states and runs the reverse recurrence over them, one exponential per
+// position and state entry in all. B and C come from the rows the block
+// stages for the chunk, where they fit (kernels/cuda/scan_chunks.cuh).
 //
-// Reductions: dA, dD and delta_bias sum over positions in per-thread
-// accumulators, then over batch rows with one fp32 atomic per block and
-// entry. dB and dC sum over the channels of a group across the warp's lanes,
-// then take one fp32 atomic per group and state entry: where a group's lanes
-// are an aligned power-of-two run (widths 1, 2, 4, .. 32 or multiples of 32),
-// a reduce-scatter spreads the entries' sums over the run's lanes, which then
-// store them in one instruction; other widths take a segmented sum.
-//
-// Few warps share an SM (the tables take its shared memory), so each warp's
-// latencies must overlap within itself: the per-position loops have no
-// branches (loads unconditional, tables padded to MAXN entries), the reverse
-// step issues a slice's B and C loads together and interleaves its shuffles,
-// the recomputation is unrolled over positions, and the gradient of y is
-// fetched a position ahead.
+// Reductions: dA sums over a thread's positions in shared memory, then over
+// warps and batch rows (one fp32 atomic per block and entry); dD and
+// delta_bias likewise. dB and dC sum over the channels of a group across the
+// warp's lanes: where a group's lanes are an aligned power-of-two run (widths
+// 1, 2, 4, .. 32 or multiples of 32), a reduce-scatter spreads the positions'
+// sums over the run's lanes; other widths take a segmented sum. Where one run
+// holds all of a group's channels, each sum is the whole value and is stored
+// in the inputs' dtype; otherwise (groups wider than a warp, or straddling
+// warps) the parts meet by fp32 atomics.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/scan_chunks.cuh"
 #include "kernels/cuda/scan_inputs.cuh"
 
 namespace hybridize::kernels::cuda {
 
 namespace {
 
-constexpr int kWarp = 32;  // channels per block, one thread each
-
 struct BackwardParams : ScanOperands {
   const void* grad_y;
   Strides gs;
   const float *checkpoints, *grad_final;
   void *dx, *ddelta, *dz;           // [batch, length, channels], the streamed element type
-  float *dB, *dC;                   // [batch, length, groups, d_state], zeroed
+  void *dB, *dC;                    // [batch, length, groups, d_state]: see GroupSum::atomic
   float *dA, *dD, *dbias;           // zeroed; dbias null without delta_bias
   float* dinit;                     // [batch, channels, d_state], or null without initial_state
-  int interval, checkpoint_count;   // positions per checkpoint interval; intervals
-  int subchunk, subchunks;          // positions per sub-chunk; most sub-chunks per interval
   int b_span, c_span;               // lanes per aligned run of one B / C group (scatter_span), or 0
+  bool b_atomic, c_atomic;          // dB / dC: zeroed fp32 summed by atomics, else the streamed type, stored
+  int b_rows, c_rows;               // group rows staged per tile (tile_rows)
 };
 
 // Bit k is set when lane + 2^k holds a channel of this lane's group (groups of
 // `width` adjacent channels), i.e. when the segmented sum may add across 2^k.
 __device__ __forceinline__ unsigned segment_steps(int lane, int d, int width) {
   unsigned steps = 0;
-  for (int k = 0; (1 << k) < kWarp; ++k) {
+  for (int k = 0; (1 << k) < kLanes; ++k) {
     const int o = 1 << k;
-    if (lane + o < kWarp && (d + o) / width == d / width) steps |= 1u << k;
+    if (lane + o < kLanes && (d + o) / width == d / width) steps |= 1u << k;
   }
   return steps;
 }
@@ -66,7 +64,7 @@ __device__ __forceinline__ unsigned segment_steps(int lane, int d, int width) {
 template <int K>
 __device__ __forceinline__ void segment_sums(float (&v)[K], unsigned steps) {
 #pragma unroll
-  for (int k = 0; (1 << k) < kWarp; ++k) {
+  for (int k = 0; (1 << k) < kLanes; ++k) {
     const bool add = steps & (1u << k);
 #pragma unroll
     for (int i = 0; i < K; ++i) {
@@ -88,7 +86,7 @@ __device__ __forceinline__ void reduce_scatter(float (&v)[K], int span, int lane
   static_assert((K & (K - 1)) == 0, "K must be a power of two");
   first = 0;
 #pragma unroll
-  for (int s = 0; (1 << s) < kWarp; ++s) {
+  for (int s = 0; (1 << s) < kLanes; ++s) {
     const int o = 1 << s;
     if (o >= span) break;
     const bool upper = lane & o;
@@ -110,29 +108,43 @@ __device__ __forceinline__ void reduce_scatter(float (&v)[K], int span, int lane
   owner = (lane & (span - 1)) < K;
 }
 
-// Adds v, one entry per state entry n0 .. n0 + K - 1 of this lane's group, to
-// the group's row `out` (entries past `valid` are padding) summed over the
-// group's channels: by reduce_scatter where the groups are aligned runs of a
-// power-of-two count of lanes (`span`), else by segment_sums and the group's
-// first lane.
-template <int K>
-__device__ __forceinline__ void add_group_sums(float (&v)[K], int span, unsigned steps, bool head, bool active,
-                                               int lane, float* out, int valid) {
-  if (span) {
+// How one lane's values reach its group's row of dB or dC.
+struct GroupSum {
+  int span;        // lanes per aligned power-of-two run of the group, or 0: the segmented sum
+  unsigned steps;  // the segmented sum's steps (segment_steps)
+  bool head;       // this lane is the group's first in its warp (the segmented sum's result)
+  bool atomic;     // fp32 atomics into a zeroed row, else a store in T
+};
+
+template <class T>
+__device__ __forceinline__ void put(void* out, int64_t index, float v, bool atomic) {
+  if (atomic) atomicAdd(static_cast<float*>(out) + index, v);
+  else static_cast<T*>(out)[index] = from_float<T>(v);
+}
+
+// Sums v, one value per position t0 + i of this lane's group, over the group's
+// channels into out[index + i * stride] (positions from `valid` on are past the end).
+template <class T, int K>
+__device__ __forceinline__ void add_group_sums(float (&v)[K], const GroupSum& g, bool active, int lane, void* out,
+                                               int64_t index, int64_t stride, int valid) {
+  if (g.span) {
     int first, count;
     bool owner;
-    reduce_scatter(v, span, lane, first, count, owner);
-    if (active && owner) {
-#pragma unroll
-      for (int i = 0; i < K; ++i)
-        if (i < count && first + i < valid) atomicAdd(out + first + i, v[i]);
+    reduce_scatter(v, g.span, lane, first, count, owner);
+    if (!active || !owner) return;
+    if (g.span >= K) {  // one sum per lane
+      if (first < valid) put<T>(out, index + first * stride, v[0], g.atomic);
+      return;
     }
+#pragma unroll
+    for (int i = 0; i < K; ++i)
+      if (i < count && first + i < valid) put<T>(out, index + (first + i) * stride, v[i], g.atomic);
   } else {
-    segment_sums(v, steps);
-    if (head) {
+    segment_sums(v, g.steps);
+    if (g.head) {
 #pragma unroll
       for (int i = 0; i < K; ++i)
-        if (i < valid) atomicAdd(out + i, v[i]);
+        if (i < valid) put<T>(out, index + i * stride, v[i], g.atomic);
     }
   }
 }
@@ -141,197 +153,169 @@ __device__ __forceinline__ void add_group_sums(float (&v)[K], int span, unsigned
 // (warps start at multiples of 32 channels, groups at multiples of width), or
 // 0 where the runs are not aligned powers of two.
 int scatter_span(int width) {
-  if (width % kWarp == 0) return kWarp;
+  if (width % kLanes == 0) return kLanes;
   return (width & (width - 1)) == 0 ? width : 0;  // a power of two below 32 divides it
 }
 
-// State entries per slice of the reverse step: a slice's B and C loads issue
-// together and its dB and dC sums run interleaved, without the registers of
-// all MAXN entries at once.
-template <int MAXN>
-constexpr int kSlice = MAXN < 16 ? MAXN : 16;
+__device__ __forceinline__ float sigmoid(float v) { return 1.f / (1.f + __expf(-v)); }
 
-template <class T, int MAXN>
-__global__ void __launch_bounds__(kWarp) scan_backward_kernel(const BackwardParams p) {
-  extern __shared__ float smem[];
-  const int lane = threadIdx.x, b = blockIdx.y, d = blockIdx.x * kWarp + lane;
-  // Every lane runs every loop (the segmented sums need the whole warp); lanes
-  // past the last channel read the last channel's inputs, use zeros instead and
-  // write nothing. Loads are unconditional (an address always valid, the value
-  // selected after) and the tables hold MAXN entries per position, so the
-  // per-position loops have no branches that would keep the compiler from
-  // overlapping their latencies.
+template <class T, bool kStaged>
+__global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const BackwardParams p) {
+  __shared__ SegmentParts parts;
+  __shared__ float part_grad[2][kSegments][kLanes];  // K: k leaving each segment backwards from a zero start
+  extern __shared__ __align__(16) float smem[];
+  const int N = p.d_state, L = p.length;
+  float* carry = smem;                                    // [2][N][kLanes]: k at a chunk's end, by chunk parity
+  float* dA_sums = carry + 2 * N * kLanes;                // [kSegments][N][kLanes]: each thread's dA over its positions
+  float* A_lanes = dA_sums + kSegments * N * kLanes;      // [N][kLanes]: A of each lane's channel
+  float* staged_B = A_lanes + N * kLanes;                 // [b_rows][N][kRowPitch], when staged
+  float* staged_C = staged_B + p.b_rows * N * kRowPitch;  // [c_rows][N][kRowPitch]
+  const int lane = threadIdx.x % kLanes, w = threadIdx.x / kLanes, b = blockIdx.y;
+  const int d = blockIdx.x * kLanes + lane;
+  // Every lane runs every loop (the group sums need the whole warp); lanes past
+  // the last channel read the last channel, compute with zeros and write nothing.
   const bool active = d < p.channels;
-  const int N = p.d_state, L = p.length, d_read = active ? d : p.channels - 1;
-  // Per-thread columns: entry (i, n) of a table at [(i * MAXN + n) * kWarp + lane].
-  float* sub_start = smem;                                     // [subchunks][MAXN]: state entering each sub-chunk
-  float* entering = sub_start + p.subchunks * MAXN * kWarp;   // [subchunk][MAXN]: state entering each position
-  float* dA_sum = entering + p.subchunk * MAXN * kWarp;       // [MAXN]: this channel's dA over positions
-  const auto column = [&](float* table, int i, int n) -> float& { return table[(i * MAXN + n) * kWarp + lane]; };
-
-  const int64_t row = int64_t(b) * L * p.channels + d;  // [b, 0, d] of the contiguous gradients
+  const int d_read = active ? d : p.channels - 1;
   const T* x = static_cast<const T*>(p.x) + b * p.xs.batch + d_read;
   const T* delta = static_cast<const T*>(p.delta) + b * p.ds.batch + d_read;
   const T* z = p.z ? static_cast<const T*>(p.z) + b * p.zs.batch + d_read : nullptr;
   const T* grad_y = static_cast<const T*>(p.grad_y) + b * p.gs.batch + d_read;
-  const int b_group = active ? d / p.b_width : 0, c_group = active ? d / p.c_width : 0;
-  const T* B = static_cast<const T*>(p.B) + b * p.Bs.batch + int64_t(b_group) * N;
-  const T* C = static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_group) * N;
-  const unsigned b_steps = segment_steps(lane, d, p.b_width), c_steps = segment_steps(lane, d, p.c_width);
-  const bool b_head = active && (lane == 0 || (d - 1) / p.b_width != b_group);
-  const bool c_head = active && (lane == 0 || (d - 1) / p.c_width != c_group);
-
-  float A[MAXN], g[MAXN];
-#pragma unroll
-  for (int n = 0; n < MAXN; ++n) {
-    A[n] = active && n < N ? p.A[int64_t(d) * N + n] : 0.f;
-    g[n] = active && n < N && p.grad_final ? p.grad_final[(int64_t(b) * p.channels + d) * N + n] : 0.f;
-    column(dA_sum, 0, n) = 0.f;
-  }
+  const int b_group = d_read / p.b_width, c_group = d_read / p.c_width;
+  const T* B = static_cast<const T*>(p.B) + b * p.Bs.batch;  // this batch row's B and C
+  const T* C = static_cast<const T*>(p.C) + b * p.Cs.batch;
+  const TileRows b_tile = tile_rows_of(p.b_width, p.channels, d_read), c_tile = tile_rows_of(p.c_width, p.channels, d_read);
+  const GroupSum b_sum{p.b_span, segment_steps(lane, d, p.b_width),
+                       active && (lane == 0 || (d - 1) / p.b_width != b_group), p.b_atomic};
+  const GroupSum c_sum{p.c_span, segment_steps(lane, d, p.c_width),
+                       active && (lane == 0 || (d - 1) / p.c_width != c_group), p.c_atomic};
+  const int64_t state_row = (int64_t(b) * p.channels + d) * N;  // [b, d, 0] of a state
   const float skip = active ? p.D[d] : 0.f, bias = active && p.bias ? p.bias[d] : 0.f;
+  const int chunks = (L + kScanCheckpointInterval - 1) / kScanCheckpointInterval;
+
+  for (int n = w; n < N; n += kSegments)
+    carry[((chunks - 1) & 1) * N * kLanes + n * kLanes + lane] = active && p.grad_final ? p.grad_final[state_row + n] : 0.f;
+  for (int n = 0; n < N; ++n) dA_sums[(w * N + n) * kLanes + lane] = 0.f;
+  for (int n = w; n < N; n += kSegments) A_lanes[n * kLanes + lane] = active ? p.A[int64_t(d) * N + n] : 0.f;
+  __syncthreads();
   float dD = 0.f, dbias = 0.f;
-
-  // x, the step size dt and its pre-softplus value at position t.
-  const auto inputs_at = [&](int t, float& xv, float& dt, float& raw) {
-    const float xr = load(x + t * p.xs.length), dr = load(delta + t * p.ds.length);
-    xv = active ? xr : 0.f;
-    raw = (active ? dr : 0.f) + bias;
-    dt = p.softplus ? softplus(raw) : raw;
-  };
-  // Padding entries (n >= N) have A, B and C zero and h and g zero, and stay
-  // zero: the arithmetic needs no n < N guard, only the loads (which read
-  // entry N - 1 and use zero) and the gradients' stores do.
-  const auto b_at = [&](int t, int n) {
-    const float v = load(B + t * p.Bs.length + min(n, N - 1));
-    return active && n < N ? v : 0.f;
-  };
-  const auto c_at = [&](int t, int n) {
-    const float v = load(C + t * p.Cs.length + min(n, N - 1));
-    return active && n < N ? v : 0.f;
-  };
-  const auto dout_at = [&](int t) {
-    const float v = load(grad_y + t * p.gs.length);
-    return active ? v : 0.f;
-  };
-  const auto z_at = [&](int t) {
-    if (!z) return 0.f;
-    const float v = load(z + t * p.zs.length);
-    return active ? v : 0.f;
-  };
-  // h: the state entering position t -> the state after it (the forward's arithmetic).
-  const auto advance = [&](float (&h)[MAXN], int t) {
-    float xv, dt, raw;
-    inputs_at(t, xv, dt, raw);
-    const float dtx = dt * xv;
-#pragma unroll
-    for (int n = 0; n < MAXN; ++n) h[n] = exp2f(dt * (A[n] * kLog2e)) * h[n] + dtx * b_at(t, n);
-  };
-  // Positions advanced per unrolled step of the recomputation (fewer for a
-  // larger state: their loads in flight take registers).
-  constexpr int kAhead = MAXN <= 16 ? 4 : MAXN <= 32 ? 2 : 1;
-  const auto keep = [&](float* table, int i, const float (&h)[MAXN]) {
-#pragma unroll
-    for (int n = 0; n < MAXN; ++n) column(table, i, n) = h[n];
-  };
-
-  for (int j = p.checkpoint_count - 1; j >= 0; --j) {
-    const int t_begin = j * p.interval, t_end = min(t_begin + p.interval, L);
-    const int subs = (t_end - t_begin + p.subchunk - 1) / p.subchunk;
-    float h[MAXN];
-    const float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + j) * p.channels + d) * N;
-#pragma unroll
-    for (int n = 0; n < MAXN; ++n) h[n] = active && n < N ? saved[n] : 0.f;
-    for (int s = 0; s < subs; ++s) {
-      keep(sub_start, s, h);
-      if (s + 1 < subs) {
-        // Unrolled so that the loads of later positions issue before earlier ones finish.
-#pragma unroll kAhead
-        for (int t = t_begin + s * p.subchunk; t < t_begin + (s + 1) * p.subchunk; ++t) advance(h, t);
-      }
+  int buffer = 0;
+  for (int j = chunks - 1; j >= 0; --j) {
+    const float* entering = carry + (j & 1) * N * kLanes;  // k at the chunk's end
+    float* leaving = carry + ((j + 1) & 1) * N * kLanes;   // k at its start, for the chunk before
+    const int c0 = j * int(kScanCheckpointInterval), t0 = c0 + w * kSegment;
+    if constexpr (kStaged) {
+      // The chunk after this one read its staged rows before its last barrier.
+      const int valid = min(int(kScanCheckpointInterval), L - c0);
+      stage_rows(staged_B, B, p.Bs.length, b_tile.first, b_tile.rows, staged_C, C, p.Cs.length, c_tile.first,
+                 c_tile.rows, c0, valid, N);
+      __syncthreads();
     }
-    for (int s = subs - 1; s >= 0; --s) {
-      const int ts = t_begin + s * p.subchunk, te = min(ts + p.subchunk, t_end);
+    const auto B_rows = segment_rows<T, kStaged>(staged_B, b_tile, N, B + int64_t(b_group) * N, p.Bs.length, t0, L);
+    const auto C_rows = segment_rows<T, kStaged>(staged_C, c_tile, N, C + int64_t(c_group) * N, p.Cs.length, t0, L);
+    // Positions past the end get zero step and gradient: decay 1, input 0, nothing added.
+    float dt[kSegment], dtx[kSegment], dy[kSegment];  // dy: the gradient of y before the gate
+    float gB[kSegment], gA[kSegment], y[kSegment];    // sums over n of g B, g a h A, and C h
 #pragma unroll
-      for (int n = 0; n < MAXN; ++n) h[n] = column(sub_start, s, n);
-#pragma unroll kAhead
-      for (int t = ts; t + 1 < te; ++t) {
-        keep(entering, t - ts, h);
-        advance(h, t);
+    for (int i = 0; i < kSegment; ++i) {
+      const int t = min(t0 + i, L - 1);
+      const bool valid = active && t0 + i < L;
+      const float xr = load(x + t * p.xs.length), dr = load(delta + t * p.ds.length);
+      const float gr = load(grad_y + t * p.gs.length), zr = z ? load(z + t * p.zs.length) : 0.f;
+      dt[i] = valid ? step_size(dr + bias, p.softplus) : 0.f;
+      dtx[i] = valid ? dt[i] * xr : 0.f;
+      const float dout = valid ? gr : 0.f;
+      dy[i] = z ? dout * zr * sigmoid(zr) : dout;
+      gB[i] = gA[i] = y[i] = 0.f;
+    }
+    const float* saved_states = p.checkpoints + ((int64_t(b) * chunks + j) * p.channels + d_read) * N;
+    for (int n = 0; n < N; ++n) {
+      const float saved = saved_states[n];  // the chunk's entering state, needed after the barrier
+      const float An = A_lanes[n * kLanes + lane], A2 = An * kLog2e;
+      float a[kSegment], Bv[kSegment], Cv[kSegment];
+      B_rows.read(n, Bv);
+      C_rows.read(n, Cv);
+      float decay = 1.f, state = 0.f, grad = 0.f;
+#pragma unroll
+      for (int i = 0; i < kSegment; ++i) {
+        a[i] = fast_exp2(dt[i] * A2);
+        state = a[i] * state + dtx[i] * Bv[i];
+        decay *= a[i];
       }
-      keep(entering, te - 1 - ts, h);
-      // The gradient of y and the gate (read by no forward pass, so not in
-      // cache) are fetched one position ahead.
-      float dout_next = dout_at(te - 1), z_next = z_at(te - 1);
-      for (int t = te - 1; t >= ts; --t) {
-        const float dout = dout_next, zv = z_next;
-        dout_next = dout_at(max(t - 1, ts));
-        z_next = z_at(max(t - 1, ts));
-        float xv, dt, raw;
-        inputs_at(t, xv, dt, raw);
-        const float dtx = dt * xv;
-        // The gate's factor on y needs no state; its gradient needs y, summed below.
-        const float sig = z ? 1.f / (1.f + __expf(-zv)) : 0.f;
-        const float dy = z ? dout * zv * sig : dout;
-        dD += dy * xv;
-        float y = skip * xv, dx = skip * dy, ddt = 0.f;  // y_t before the gate, from the recomputed state after t
-        float* dB = p.dB + ((int64_t(b) * L + t) * p.b_groups + b_group) * N;
-        float* dC = p.dC + ((int64_t(b) * L + t) * p.c_groups + c_group) * N;
-        constexpr int K = kSlice<MAXN>;
 #pragma unroll
-        for (int n0 = 0; n0 < MAXN; n0 += K) {
-          float dB_part[K], dC_part[K];
+      for (int i = kSegment - 1; i >= 0; --i) grad = a[i] * (Cv[i] * dy[i] + grad);
+      parts.decay[buffer][w][lane] = decay;
+      parts.state[buffer][w][lane] = state;
+      part_grad[buffer][w][lane] = grad;
+      __syncthreads();
+      float h = state_entering(parts, buffer, w, lane, active ? saved : 0.f);
+      float k = entering[n * kLanes + lane];
+      for (int s = kSegments - 1; s > w; --s) k = parts.decay[buffer][s][lane] * k + part_grad[buffer][s][lane];
+
+      // States forward: h before each position, y and dC from the state after it.
+      float before[kSegment], dC[kSegment];
 #pragma unroll
-          for (int i = 0; i < K; ++i) {
-            const int n = n0 + i;
-            const float before = column(entering, t - ts, n), a = exp2f(dt * (A[n] * kLog2e));
-            const float Bn = b_at(t, n), Cn = c_at(t, n), after = a * before + dtx * Bn;
-            y += Cn * after;
-            g[n] += Cn * dy;  // now d loss / d h_t
-            dC_part[i] = dy * after;
-            dB_part[i] = g[n] * dtx;
-            dx += g[n] * dt * Bn;
-            const float g_decay = g[n] * a * before;  // d loss / d (dt * A)
-            ddt += g[n] * xv * Bn + g_decay * A[n];
-            column(dA_sum, 0, n) += g_decay * dt;
-            g[n] *= a;  // now d loss / d h_{t-1} through h_t
-          }
-          add_group_sums(dC_part, p.c_span, c_steps, c_head, active, lane, dC + n0, N - n0);
-          add_group_sums(dB_part, p.b_span, b_steps, b_head, active, lane, dB + n0, N - n0);
-        }
-        const float dz = z ? dout * y * sig * (1.f + zv * (1.f - sig)) : 0.f;
-        // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
-        const float draw = p.softplus ? (raw > 20.f ? ddt : ddt / (1.f + __expf(-raw))) : ddt;
-        dbias += draw;
-        if (active) {
-          const int64_t index = row + int64_t(t) * p.channels;
-          static_cast<T*>(p.dx)[index] = from_float<T>(dx);
-          static_cast<T*>(p.ddelta)[index] = from_float<T>(draw);
-          if (z) static_cast<T*>(p.dz)[index] = from_float<T>(dz);
-        }
+      for (int i = 0; i < kSegment; ++i) {
+        before[i] = h;
+        h = a[i] * h + dtx[i] * Bv[i];
+        y[i] += Cv[i] * h;
+        dC[i] = dy[i] * h;
       }
+      add_group_sums<T>(dC, c_sum, active, lane, p.dC, ((int64_t(b) * L + t0) * p.c_groups + c_group) * N + n,
+                        int64_t(p.c_groups) * N, L - t0);
+      // The gradient backward.
+      float dB[kSegment], dA = 0.f;
+#pragma unroll
+      for (int i = kSegment - 1; i >= 0; --i) {
+        const float g = Cv[i] * dy[i] + k;  // d loss / d h_t
+        dB[i] = g * dtx[i];
+        gB[i] += g * Bv[i];
+        const float g_decay = g * a[i] * before[i];  // d loss / d (dt A)
+        gA[i] += g_decay * An;
+        dA += g_decay * dt[i];
+        k = a[i] * g;  // d loss / d h_{t-1} through h_t
+      }
+      if (w == 0) leaving[n * kLanes + lane] = k;
+      dA_sums[(w * N + n) * kLanes + lane] += dA;
+      add_group_sums<T>(dB, b_sum, active, lane, p.dB, ((int64_t(b) * L + t0) * p.b_groups + b_group) * N + n,
+                        int64_t(p.b_groups) * N, L - t0);
+      buffer ^= 1;
+    }
+    // Every position is computed and only existing ones stored, so the loop has no branches.
+#pragma unroll
+    for (int i = 0; i < kSegment; ++i) {
+      const int t = min(t0 + i, L - 1);
+      const bool valid = active && t0 + i < L;
+      const float xv = valid ? load(x + t * p.xs.length) : 0.f, raw = load(delta + t * p.ds.length) + bias;
+      const float ddt = xv * gB[i] + gA[i];
+      // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
+      const float draw = p.softplus && raw <= 20.f ? ddt * sigmoid(raw) : ddt;
+      const int64_t index = (int64_t(b) * L + t) * p.channels + d;
+      if (valid) {
+        static_cast<T*>(p.dx)[index] = from_float<T>(dt[i] * gB[i] + skip * dy[i]);
+        static_cast<T*>(p.ddelta)[index] = from_float<T>(draw);
+      }
+      if (z) {
+        // The gate's gradient needs y before the gate.
+        const float zv = load(z + t * p.zs.length), sig = sigmoid(zv), dout = load(grad_y + t * p.gs.length);
+        const float dz = dout * (y[i] + skip * xv) * sig * (1.f + zv * (1.f - sig));
+        if (valid) static_cast<T*>(p.dz)[index] = from_float<T>(dz);
+      }
+      dD += dy[i] * xv;
+      dbias += valid ? draw : 0.f;
     }
   }
+  __syncthreads();
   if (active) {
-#pragma unroll
-    for (int n = 0; n < MAXN; ++n) {
-      if (n < N) {
-        if (p.dinit) p.dinit[(int64_t(b) * p.channels + d) * N + n] = g[n];
-        atomicAdd(p.dA + int64_t(d) * N + n, column(dA_sum, 0, n));
-      }
+    const float* start = carry + N * kLanes;  // k at position 0, left by chunk 0
+    for (int n = w; n < N; n += kSegments) {
+      if (p.dinit) p.dinit[state_row + n] = start[n * kLanes + lane];
+      float sum = 0.f;
+      for (int s = 0; s < kSegments; ++s) sum += dA_sums[(s * N + n) * kLanes + lane];
+      atomicAdd(p.dA + int64_t(d) * N + n, sum);
     }
     atomicAdd(p.dD + d, dD);
     if (p.dbias) atomicAdd(p.dbias + d, dbias);
   }
-}
-
-template <class T, int MAXN>
-void launch(const BackwardParams& p, int64_t batch) {
-  const auto kernel = scan_backward_kernel<T, MAXN>;
-  const size_t bytes = size_t(p.subchunks + p.subchunk + 1) * MAXN * kWarp * sizeof(float);
-  if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
-  const dim3 grid(unsigned((p.channels + kWarp - 1) / kWarp), unsigned(batch));
-  kernel<<<grid, kWarp, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
-  check_launch("selective scan backward");
 }
 
 }  // namespace
@@ -346,19 +330,28 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
   const int64_t batch = in.x.size(0), length = in.x.size(1), channels = in.x.size(2), N = in.A.size(1);
   if (batch > 65535) fail(what, ": batch ", batch, " is over 65535");
   const auto states = checkpoints.states;
-  if (!states.defined() || states.dim() != 4 || states.size(0) != batch || states.size(2) != channels ||
-      states.size(3) != N || states.size(1) * checkpoints.interval < length || !states.is_contiguous())
+  const int64_t chunks = (length + kScanCheckpointInterval - 1) / kScanCheckpointInterval;
+  if (!states.defined() || states.dim() != 4 || states.size(0) != batch || states.size(1) != chunks ||
+      states.size(2) != channels || states.size(3) != N || checkpoints.interval != kScanCheckpointInterval ||
+      !states.is_contiguous())
     fail(what, ": the checkpoints do not match the inputs (the forward saved none for them)");
 
+  const int b_width = int(channels / B.size(2)), c_width = int(channels / C.size(2));
+  const int b_span = scatter_span(b_width), c_span = scatter_span(c_width);
+  // A group's sums are whole where one aligned run of a warp holds all its channels.
+  const bool b_atomic = !(b_span && b_width <= kLanes), c_atomic = !(c_span && c_width <= kLanes);
   const auto streamed_options = x.options().dtype(dtype);
   const auto fp32 = x.options().dtype(at::kFloat);
+  const auto group_grad = [&](const at::Tensor& t, bool atomic) {
+    return atomic ? at::zeros(t.sizes(), fp32) : at::empty(t.sizes(), streamed_options);
+  };
   const auto dy = grad_y.defined() ? unit_last_stride(grad_y.to(dtype)) : at::zeros({batch, length, channels}, streamed_options);
   const auto dfinal = grad_final_state.defined() ? grad_final_state.to(at::kFloat).contiguous() : at::Tensor();
   auto dx = at::empty({batch, length, channels}, streamed_options);
   auto ddelta = at::empty({batch, length, channels}, streamed_options);
   auto dz = z.defined() ? at::empty({batch, length, channels}, streamed_options) : at::Tensor();
-  auto dB = at::zeros({batch, length, B.size(2), N}, fp32);
-  auto dC = at::zeros({batch, length, C.size(2), N}, fp32);
+  auto dB = group_grad(B, b_atomic);
+  auto dC = group_grad(C, c_atomic);
   auto dA = at::zeros({channels, N}, fp32);
   auto dD = at::zeros({channels}, fp32);
   auto dbias = bias.defined() ? at::zeros({channels}, fp32) : at::Tensor();
@@ -367,6 +360,8 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
   if (length == 0) {
     // No positions: the final state is the initial one.
     if (dinit.defined()) dinit = dfinal.defined() ? dfinal.clone() : dinit.zero_();
+    dB.zero_();
+    dC.zero_();
   } else if (batch > 0 && channels > 0) {
     BackwardParams p{};
     static_cast<ScanOperands&>(p) = scan_operands(streamed, in.delta_softplus);
@@ -377,24 +372,33 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     p.dx = dx.data_ptr();
     p.ddelta = ddelta.data_ptr();
     p.dz = dz.defined() ? dz.data_ptr() : nullptr;
-    p.dB = dB.data_ptr<float>();
-    p.dC = dC.data_ptr<float>();
+    p.dB = dB.data_ptr();
+    p.dC = dC.data_ptr();
     p.dA = dA.data_ptr<float>();
     p.dD = dD.data_ptr<float>();
     p.dbias = dbias.defined() ? dbias.data_ptr<float>() : nullptr;
     p.dinit = dinit.defined() ? dinit.data_ptr<float>() : nullptr;
-    p.interval = int(checkpoints.interval);
-    p.checkpoint_count = int(states.size(1));
-    p.subchunk = int(scan_backward_subchunk(N));
-    p.subchunks = (p.interval + p.subchunk - 1) / p.subchunk;
-    p.b_span = scatter_span(p.b_width);
-    p.c_span = scatter_span(p.c_width);
+    p.b_span = b_span;
+    p.c_span = c_span;
+    p.b_atomic = b_atomic;
+    p.c_atomic = c_atomic;
+    p.b_rows = int(tile_rows(p.b_width, p.b_groups));
+    p.c_rows = int(tile_rows(p.c_width, p.c_groups));
+    const int64_t staging = staged_rows_bytes(p.b_rows, p.c_rows, N);
+    const bool staged = staging <= kStagedRowsBytes;
+    const size_t bytes = size_t(3 + kSegments) * N * kLanes * sizeof(float) + (staged ? staging : 0);
+    const dim3 grid(unsigned((channels + kLanes - 1) / kLanes), unsigned(batch));
     dispatch_dtype(dtype, what, [&](auto tag) {
       using T = decltype(tag);
-      if (N <= 16) launch<T, 16>(p, batch);
-      else if (N <= 32) launch<T, 32>(p, batch);
-      else launch<T, 64>(p, batch);
+      const auto kernel = staged ? scan_backward_kernel<T, true> : scan_backward_kernel<T, false>;
+      // With the static parts, more than 48 KiB needs the opt-in even where `bytes` alone is less.
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
+      kernel<<<grid, kScanThreads, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
     });
+    check_launch("selective scan backward");
+  } else {
+    dB.zero_();
+    dC.zero_();
   }
   const auto as = [](const at::Tensor& grad, const at::Tensor& input) { return grad.to(input.scalar_type()); };
   ScanGradients grads;

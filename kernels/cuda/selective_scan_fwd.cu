@@ -8,8 +8,9 @@
 // double-buffered: the next stage loads while this one is computed. Only a
 // few threads run per SM at the 15B shape (batch * channels of them), so
 // bytes in flight come from the staging, not from occupancy.
-// For training it also saves the state entering every checkpoint interval (a
-// whole number of stages) for the backward (kernels/cuda/selective_scan_bwd.cu).
+// For training it also saves the state entering every kScanCheckpointInterval
+// positions (a whole number of stages: stages are powers of two) for the
+// backward (kernels/cuda/selective_scan_bwd.cu).
 #include <cuda_pipeline.h>
 
 #include "kernels/cuda/common.cuh"
@@ -23,6 +24,7 @@ namespace {
 constexpr int kTile = 64;                // channels per block, one thread each
 constexpr int kMaxSteps = 32;            // positions per shared-memory stage
 constexpr int kStageBytes = 24 * 1024;   // two stages: four blocks fit one SM
+static_assert(kScanCheckpointInterval % kMaxSteps == 0, "power-of-two stages tile the checkpoint interval");
 
 struct ScanParams : ScanOperands {
   const float* init;
@@ -155,7 +157,7 @@ __global__ void __launch_bounds__(kTile) scan_forward_kernel(const ScanParams p)
       float acc = 0.f;
 #pragma unroll
       for (int n = 0; n < MAXN; ++n) {
-        h[n] = exp2f(dt * A2[n]) * h[n] + dtx * Bv[n];
+        h[n] = fast_exp2(dt * A2[n]) * h[n] + dtx * Bv[n];
         acc += Cv[n] * h[n];
       }
       float out = acc + skip * xv;
@@ -228,18 +230,17 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
 
   const int64_t elem = x.element_size();
   const int64_t step_bytes = ((z.defined() ? 3 : 2) * kTile + (p.b_rows + p.c_rows) * N) * elem;
-  p.steps = int(std::clamp<int64_t>(kStageBytes / step_bytes, 1, std::min<int64_t>(kMaxSteps, length)));
+  // A power of two, so that stages tile the checkpoint interval.
+  p.steps = 1;
+  while (p.steps * 2 <= std::min<int64_t>(kMaxSteps, kStageBytes / step_bytes)) p.steps *= 2;
   p.plane = round8(p.steps * kTile);
   p.b_plane = round8(p.steps * p.b_rows * int(N));
   p.c_plane = round8(p.steps * p.c_rows * int(N));
   p.stage_elems = (z.defined() ? 3 : 2) * p.plane + p.b_plane + p.c_plane;
   if (checkpoints) {
-    // The longest whole number of stages within what one backward block recomputes per interval.
-    const int64_t target = scan_backward_subchunk(N) * kScanSubchunksPerInterval;
-    p.checkpoint_stages = int(std::max<int64_t>(1, target / p.steps));
-    const int64_t interval = int64_t(p.checkpoint_stages) * p.steps;
-    p.checkpoint_count = int((length + interval - 1) / interval);
-    *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), interval};
+    p.checkpoint_stages = int(kScanCheckpointInterval / p.steps);
+    p.checkpoint_count = int((length + kScanCheckpointInterval - 1) / kScanCheckpointInterval);
+    *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), kScanCheckpointInterval};
     p.checkpoints = checkpoints->states.data_ptr<float>();
   }
   p.vectorized = aligned16(x, elem) && aligned16(delta, elem) && (!z.defined() || aligned16(z, elem)) &&

@@ -90,8 +90,8 @@ TEST_CASE("CUDA selective scan forward equals the reference", "[cuda]") {
       {1, 1, 64, 16, 1, 4},        // length 1
       {2, 17, 128, 16, 2, 8},      // odd length, B and C with different group counts
       {3, 33, 96, 16, 6, 96},      // a partial channel tile, one C group per channel
-      {2, 2048, 256, 16, 4, 16},   // long: 64 shared-memory stages
-      {1, 9, 12, 3, 3, 12},        // d_state 3: the unaligned, plain-load path
+      {2, 2048, 256, 16, 4, 16},   // long: 32 chunks
+      {1, 9, 12, 3, 3, 12},        // d_state 3, groups of 4 and 1 channels
       {2, 65, 128, 32, 4, 8},      // d_state 32
       {1, 40, 64, 64, 1, 4},       // d_state 64
   };
@@ -125,7 +125,10 @@ void check_scan_gradients(const Shape& s, at::ScalarType dtype, bool extras, boo
   auto leaves = leaves_of(in), ref_leaves = leaves_of(ref_in);
   for (auto* t : leaves) t->requires_grad_(true);
   for (auto* t : ref_leaves) t->requires_grad_(true);
-  const auto w_y = torch::randn({s.batch, s.length, s.channels}, torch::kDouble);
+  // y's weights are values of its dtype: the gradient reaching the kernels (in
+  // y's dtype) is then the reference's exactly, and a sum of a few terms that
+  // cancel cannot magnify its rounding past the tolerance.
+  const auto w_y = torch::randn({s.batch, s.length, s.channels}).to(dtype).to(torch::kDouble);
   const auto w_state = torch::randn({s.batch, s.channels, s.d_state}, torch::kDouble);
   const auto loss = [&](const ScanOutputs& out) {
     const auto device = out.y.device();
@@ -153,20 +156,21 @@ void check_scan_gradients(const Shape& s, at::ScalarType dtype, bool extras, boo
 TEST_CASE("CUDA selective scan gradients equal the reference's", "[cuda]") {
   REQUIRE(torch::cuda::is_available());
   torch::manual_seed(22);
-  // The backward recomputes states per checkpoint interval (a few dozen to a
-  // few hundred positions, by d_state and stage size) and per sub-chunk within
-  // it, one warp of channels per block, and sums dB and dC over each group's
-  // channels across lanes and blocks: the shapes cover partial intervals and
-  // sub-chunks, several intervals, a partial warp, groups that straddle warps
+  // The backward walks 64-position chunks from the last, eight warps of eight
+  // positions each, 32 channels per block, and sums dB and dC over each
+  // group's channels across lanes (stored whole where a warp holds the group,
+  // else by atomics across warps and blocks): the shapes cover partial chunks
+  // and segments, several chunks, a partial warp, groups that straddle warps
   // or span several, and d_state that is not a power of two.
   const Shape shapes[] = {
-      {2, 37, 64, 16, 2, 8},      // groups of 32 and 8 channels
+      {2, 37, 64, 16, 2, 8},      // groups of 32 and 8 channels, stored whole
       {1, 20, 32, 32, 1, 2},      // d_state 32
       {1, 1, 16, 16, 1, 1},       // length 1, a partial warp
-      {2, 300, 48, 16, 4, 12},    // three intervals, the last partial; groups of 12 straddle the warps
+      {2, 300, 48, 16, 4, 12},    // five chunks, the last partial; groups of 12 straddle the warps
       {1, 129, 40, 5, 5, 1},      // d_state 5; one C group over both warps
-      {1, 70, 64, 64, 1, 4},      // d_state 64: short sub-chunks, several intervals
+      {1, 70, 64, 64, 1, 4},      // d_state 64, two chunks
       {2, 1000, 96, 3, 96, 3},    // d_state 3, one B group per channel
+      {2, 150, 192, 16, 3, 12},   // B groups of 64 channels: two warps' atomics per group
   };
   for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
     for (const auto& s : shapes)

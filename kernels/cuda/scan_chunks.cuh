@@ -1,0 +1,133 @@
+#pragma once
+// How the backward scan kernel splits the work. A block takes
+// kLanes adjacent channels of one batch row, one per lane, and walks the
+// sequence in chunks of kScanCheckpointInterval positions; each of its
+// kSegments warps takes kSegment consecutive positions of a chunk. Splitting
+// time over warps gives the GPU eight times the threads that one thread per
+// channel would, which is what the sequential recurrences need to hide their
+// latencies (the 15B mixer has only batch x 4096 channels).
+//
+// Per state entry n, a warp first composes its segment alone, both ways: over
+// positions i, the states' recurrence h -> a_i h + u_i composes to
+// h -> P h + Q, and the gradient's k -> a_i (c_i + k) to k -> P k + K. The
+// block shares these through shared memory, and each warp then applies the
+// composites of the segments before (or after) its own to the chunk's
+// entering value to start its own positions exactly.
+#include <algorithm>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace hybridize::kernels::cuda {
+
+constexpr int kLanes = 32;
+constexpr int kSegment = 8;
+constexpr int kSegments = int(kScanCheckpointInterval) / kSegment;
+constexpr int kScanThreads = kLanes * kSegments;
+static_assert(kSegments * kSegment == kScanCheckpointInterval, "a chunk is whole segments");
+
+// Each segment's composite per lane, double-buffered so that one barrier per
+// state entry separates a buffer's writes from its reads.
+struct SegmentParts {
+  float decay[2][kSegments][kLanes];  // P: the product of the segment's a_i
+  float state[2][kSegments][kLanes];  // Q: the state after the segment from a zero start
+};
+
+// The state entering segment `w` of a chunk that starts at `h`.
+__device__ __forceinline__ float state_entering(const SegmentParts& parts, int buffer, int w, int lane, float h) {
+  for (int s = 0; s < w; ++s) h = parts.decay[buffer][s][lane] * h + parts.state[buffer][s][lane];
+  return h;
+}
+
+// The step size of a position from its raw delta (bias and softplus as asked).
+__device__ __forceinline__ float step_size(float raw, bool use_softplus) { return use_softplus ? softplus(raw) : raw; }
+
+// B and C rows reach the per-state-entry loops one state entry at a time, for
+// a segment's positions. Where they fit, a block stages the group rows its
+// channels use for a whole chunk in shared memory, as fp32 [row][n][position],
+// so that a warp reads one state entry of its segment in two 16-byte loads;
+// otherwise (many narrow groups and a large state) it reads global memory.
+constexpr int kRowPitch = int(kScanCheckpointInterval) + 4;  // floats per staged (row, n), padded against bank conflicts
+constexpr int64_t kStagedRowsBytes = 40 * 1024;              // at most this much staging per block
+
+// The group rows a tile of kLanes channels may touch, with groups of `width` channels.
+inline int64_t tile_rows(int64_t width, int64_t groups) { return std::min<int64_t>(groups, (kLanes - 1) / width + 2); }
+
+inline int64_t staged_rows_bytes(int64_t b_rows, int64_t c_rows, int64_t d_state) {
+  return (b_rows + c_rows) * d_state * kRowPitch * int64_t(sizeof(float));
+}
+
+// Stages rows [first, first + rows) of B and of C (one batch row each) for
+// positions t_begin .. t_begin + kScanCheckpointInterval - 1, zeros past
+// `valid` positions; every thread takes part, each warp a position in
+// kSegments, and all of a lane's loads are issued before its stores so that
+// their latencies overlap.
+template <class T>
+__device__ __forceinline__ void stage_rows(float* B_dst, const T* B_src, int64_t B_stride, int B_first, int B_rows,
+                                           float* C_dst, const T* C_src, int64_t C_stride, int C_first, int C_rows,
+                                           int t_begin, int valid, int N) {
+  const int lane = threadIdx.x % kLanes, w = threadIdx.x / kLanes;
+  const int B_elems = B_rows * N, C_elems = C_rows * N;
+  constexpr int kPerWarp = int(kScanCheckpointInterval) / kSegments;
+  for (int e = lane; e < max(B_elems, C_elems); e += kLanes) {
+    const int eB = min(e, B_elems - 1), eC = min(e, C_elems - 1);
+    float vB[kPerWarp], vC[kPerWarp];
+#pragma unroll
+    for (int k = 0; k < kPerWarp; ++k) {
+      const int64_t t = t_begin + min(w + k * kSegments, valid - 1);
+      vB[k] = load(B_src + t * B_stride + int64_t(B_first) * N + eB);
+      vC[k] = load(C_src + t * C_stride + int64_t(C_first) * N + eC);
+    }
+#pragma unroll
+    for (int k = 0; k < kPerWarp; ++k) {
+      const int i = w + k * kSegments;
+      if (e < B_elems) B_dst[e * kRowPitch + i] = i < valid ? vB[k] : 0.f;
+      if (e < C_elems) C_dst[e * kRowPitch + i] = i < valid ? vC[k] : 0.f;
+    }
+  }
+}
+
+// One lane's B or C values for its segment's positions, one state entry at a time.
+template <class T, bool kStaged>
+struct SegmentRows {
+  const float* staged;  // kStaged: the lane's row, at its segment's first position
+  const T* row;         // else: the lane's group row at the segment's first position (clamped to the end)
+  int64_t stride;       // and the position stride,
+  int last;             // and the last position of the segment that exists (positions after it read it)
+
+  __device__ __forceinline__ void read(int n, float (&out)[kSegment]) const {
+    if constexpr (kStaged) {
+      const float4* p = reinterpret_cast<const float4*>(staged + n * kRowPitch);
+      const float4 lo = p[0], hi = p[1];
+      out[0] = lo.x, out[1] = lo.y, out[2] = lo.z, out[3] = lo.w;
+      out[4] = hi.x, out[5] = hi.y, out[6] = hi.z, out[7] = hi.w;
+    } else {
+#pragma unroll
+      for (int i = 0; i < kSegment; ++i) out[i] = load(row + min(i, last) * stride + n);
+    }
+  }
+};
+
+// Where a block's B (or C) rows are and which this lane uses.
+struct TileRows {
+  int first, rows, mine;  // the tile's first group row, its row count, this lane's row among them
+};
+
+__device__ __forceinline__ TileRows tile_rows_of(int width, int channels, int d_read) {
+  const int d0 = blockIdx.x * kLanes, d_last = min(d0 + kLanes, channels) - 1;
+  return {d0 / width, d_last / width - d0 / width + 1, d_read / width - d0 / width};
+}
+
+// The segment rows of one chunk for a lane: staged at `staged` (rows of this
+// tile, [row][n][position]) or read from `group_row` (the lane's group row at
+// position 0) directly.
+template <class T, bool kStaged>
+__device__ __forceinline__ SegmentRows<T, kStaged> segment_rows(const float* staged, const TileRows& tile, int N,
+                                                                const T* group_row, int64_t stride, int t0, int L) {
+  const int w = threadIdx.x / kLanes;
+  const int start = min(t0, L - 1);
+  return {staged + int64_t(tile.mine) * N * kRowPitch + w * kSegment, group_row + int64_t(start) * stride, stride,
+          L - 1 - start};
+}
+
+}  // namespace hybridize::kernels::cuda
