@@ -10,8 +10,9 @@
 #            next call's score phase resumes them from the store
 #   quickscore  LOO on 4 samples only (run loo-quick): scores to plan from on a fresh machine
 #   report   per-layer seconds and peak memory of both runs, from the store
-#   distill  a plan's first stage (25 Mamba layers, the paper's first ratio) on both GPUs
-#            with the sharded optimizer: tokens/s, model FLOP utilisation, memory per GPU
+#   distill  a plan's first stage (25 Mamba layers, the paper's first ratio) on GPUS GPUs
+#            (2: the sharded optimizer, 4 samples a rank; 1: two micro-batches of 4), the same
+#            8 x 4096 tokens a step: tokens/s, model FLOP utilisation, memory per GPU
 #   clean    removes the work folder
 # SHAPE, SEQ_LEN, TARGET (Mamba layers of the stage), KEEP and DEVICE change the
 # model and the run; WORK and HYBRIDIZE the folder and the executable (a CPU
@@ -107,22 +108,26 @@ fi
 
 if want distill; then
   [ -f "$db" ] || { echo "distill: no store; run the score phase first"; exit 1; }
-  timeout 60 $exe plan --db "$db" --run "${RUN:-loo-256k}" --targets "${TARGET:-25}" --strategy loo --keep "${KEEP:-0,49}" 2>&1 | head -n 3
+  timeout 60 $exe plan --db "$db" --run "${RUN:-loo-256k}" --targets "${TARGET:-25}" --strategy loo --keep "${KEEP:-0,49}" \
+    >"$work/plan.log" 2>&1 || { tail -n 3 "$work/plan.log"; exit 1; }
+  head -n 3 "$work/plan.log"
   plan=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(id) FROM plans").fetchone()[0])' "$db")
-  # 2 GPUs x 4 samples x 4096 tokens a step; rank 0 writes the stage's checkpoint and model at the end.
+  # 8 samples x 4096 tokens a step on either count; rank 0 writes the stage's checkpoint and model at the end.
+  gpus=${GPUS:-2}
+  if [ "$gpus" = 1 ]; then split=(--batch 4 --accumulation 2); else split=(--batch 8 --shard-optimizer); fi
   out=$work/distill
   avail=$(df --output=avail -BG "$work" | tail -n 1 | tr -dc 0-9)
   if [ "$avail" -lt 100 ]; then out=/dev/shm/scale-distill; echo "distill: ${avail} GB free on disk; the stage writes to $out"; fi
   rm -rf "$out"
   start=$(date +%s)
   limit=$(( ${CALL_SECONDS:-575} - SECONDS ))
-  timeout "$limit" python3 tests/cli/launch.py --timeout "$(( limit - 5 ))" 2 $exe distill --db "$db" --plan "$plan" --stages 0 --out "$out" \
-    --device "$device" --dtype bf16 "${data[@]}" --train-samples 384 --eval-samples 8 --steps "${STEPS:-10}" --batch 8 \
-    --warmup 2 --train mixers --shard-optimizer --activation-checkpointing --checkpoint-every 100000 --json \
+  timeout "$limit" python3 tests/cli/launch.py --timeout "$(( limit - 5 ))" "$gpus" $exe distill --db "$db" --plan "$plan" \
+    --stages 0 --out "$out" --device "$device" --dtype bf16 "${data[@]}" --train-samples 384 --eval-samples 8 \
+    --steps "${STEPS:-10}" "${split[@]}" --warmup 2 --train mixers --activation-checkpointing --checkpoint-every 100000 --json \
     >"$work/distill.json" 2>"$work/distill.log"
   echo "distill: exit $?, $(( $(date +%s) - start )) s"
   grep -E "tokens/s|error|Error|out of memory" "$work/distill.log" | head -n 10
-  python3 - "$work/distill.json" "$work/teacher/config.json" "$seq_len" "${TARGET:-25}" <<'PY'
+  python3 - "$work/distill.json" "$work/teacher/config.json" "$seq_len" "${TARGET:-25}" "$gpus" <<'PY'
 import json, sys
 # Model FLOPs per token of a stage that trains the mixers only: the teacher's
 # forward, the student's forward, the gradient with respect to every layer's
@@ -131,7 +136,7 @@ import json, sys
 c = json.load(open(sys.argv[2]))
 h, L, inter, V, heads, kv = (c[k] for k in ("hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size",
                                             "num_attention_heads", "num_key_value_heads"))
-hd, T, mamba_layers = c.get("head_dim") or h // heads, int(sys.argv[3]), int(sys.argv[4])
+hd, T, mamba_layers, gpus = c.get("head_dim") or h // heads, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 attention = h * heads * hd * 2 + h * kv * hd * 2
 mlp = 3 * h * inter
 d_inner, d_xb, dt_rank = heads * hd, kv * hd, (h + 15) // 16
@@ -146,8 +151,8 @@ try:
 except Exception as error:
     sys.exit(f"distill: no result ({error})")
 rate = metrics["train_tokens_per_second"]
-print(f"stage {metrics.get('tokens')} tokens; {rate:.0f} tokens/s over the steps on 2 GPUs; "
-      f"{flops / 1e9:.1f} GFLOP per token; MFU {100 * rate * flops / (2 * 989e12):.1f}% of 2 x 989 TFLOP/s; "
+print(f"stage {metrics.get('tokens')} tokens; {rate:.0f} tokens/s over the steps on {gpus} GPU(s); "
+      f"{flops / 1e9:.1f} GFLOP per token; MFU {100 * rate * flops / (gpus * 989e12):.1f}% of {gpus} x 989 TFLOP/s; "
       + (f"rank 0 peak memory {metrics['peak_memory_bytes'] / 2**30:.1f} GiB; " if metrics.get("peak_memory_bytes") else "")
       + f"stage wall {metrics['seconds']:.0f} s")
 PY
