@@ -21,14 +21,22 @@
 // step, where their time falls. Recomputed work (the loss's logits in backward,
 // checkpointed layers) is not counted. MFU divides by the card's dense bf16 peak.
 //
-// usage: train_bench [--layers N] [--batch B] [--seq-len T] [--steps S] [--checkpoint-activations] [--cpu]
-// (--cpu: a smoke run of the same code, e.g. --layers 2 --seq-len 64; no MFU)
+// usage: train_bench [--layers N] [--batch B] [--seq-len T] [--steps S] [--checkpoint-activations] [--profile] [--cpu]
+// (--profile: after each layout's timed steps, one more step under the Kineto
+// profiler, and its GPU time by kernel, largest first; --cpu: a smoke run of
+// the same code, e.g. --layers 2 --seq-len 64; no MFU)
 #include <cuda_runtime_api.h>
 #include <torch/torch.h>
 
+#include <torch/csrc/autograd/profiler_kineto.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "infer/bench.h"
@@ -48,6 +56,7 @@ struct BenchOptions {
   int64_t seq_len = 4096;
   int64_t steps = 2;  // timed, after one warm-up step
   bool checkpoint_activations = false;
+  bool profile = false;
   bool cpu = false;
 };
 
@@ -55,8 +64,8 @@ BenchOptions parse_options(int argc, char** argv) {
   BenchOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--checkpoint-activations" || flag == "--cpu") {
-      (flag == "--cpu" ? options.cpu : options.checkpoint_activations) = true;
+    if (flag == "--checkpoint-activations" || flag == "--cpu" || flag == "--profile") {
+      (flag == "--cpu" ? options.cpu : flag == "--profile" ? options.profile : options.checkpoint_activations) = true;
       continue;
     }
     if (i + 1 >= argc) fail("train_bench: ", flag, " needs a value");
@@ -142,6 +151,38 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Prints the GPU time of the kernels `body` launched, by kernel name, largest
+// first (the top `rows`), with each one's share of the step's GPU time.
+void print_kernel_profile(const std::string& title, const std::function<void()>& body, std::size_t rows = 20) {
+  namespace profiler = torch::autograd::profiler;
+  using torch::profiler::impl::ActivityType;
+  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
+  const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
+  profiler::prepareProfiler(config, activities);
+  profiler::enableProfiler(config, activities);
+  body();
+  const auto result = profiler::disableProfiler();
+  struct Total {
+    double ms = 0;
+    int64_t calls = 0;
+  };
+  std::map<std::string, Total> by_name;
+  double all_ms = 0;
+  for (const auto& event : result->events()) {
+    if (event.deviceType() != c10::DeviceType::CUDA) continue;
+    auto& total = by_name[event.name()];
+    total.ms += double(event.durationNs()) / 1e6;
+    total.calls += 1;
+    all_ms += double(event.durationNs()) / 1e6;
+  }
+  std::vector<std::pair<std::string, Total>> sorted(by_name.begin(), by_name.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  std::printf("profile of one step, %s: %.1f ms of GPU time in %zu kernel names\n", title.c_str(), all_ms, sorted.size());
+  for (std::size_t i = 0; i < std::min(rows, sorted.size()); ++i)
+    std::printf("  %8.2f ms %5.1f%% %5lld x  %.110s\n", sorted[i].second.ms, 100 * sorted[i].second.ms / all_ms,
+                (long long)sorted[i].second.calls, sorted[i].first.c_str());
+}
+
 Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, const BenchOptions& options,
                     const at::Tensor& ids) {
   const at::Device device = ids.device();
@@ -150,7 +191,7 @@ Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, c
   student->train();
   student->model->checkpoint_layers = options.checkpoint_activations;
   train::OptimizerConfig config;
-  config.schedule = {1e-4, 0, options.steps + 1, 1e-5};
+  config.schedule = {1e-4, 0, options.steps + 2, 1e-5};  // warm-up, timed steps, profiled step
   train::Optimizer optimizer(*student, config);
   const auto autocast = train::resolve_autocast(train::Autocast::On, teacher.model->embed_tokens->weight);
   const auto teacher_head = train::head_of(teacher), student_head = train::head_of(*student);
@@ -160,8 +201,8 @@ Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, c
   out.layout = layout.to_string();
   for (const auto& parameter : student->parameters()) out.parameters += parameter.numel();
   out.flops = flops_per_token(*student, teacher, options.seq_len);
-  search::reset_peak_memory(device);
-  for (int64_t step = 0; step <= options.steps; ++step) {
+  // One distillation step; returns the teacher's and the student's seconds.
+  const auto step = [&] {
     synchronize(device);
     const auto start = std::chrono::steady_clock::now();
     at::Tensor teacher_hidden;
@@ -181,11 +222,17 @@ Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, c
                                                   train::Divergence::ReverseKL));
     if (!optimizer.step().applied) fail("train_bench: a step of ", out.layout, " was skipped (non-finite)");
     synchronize(device);
-    if (step == 0) continue;  // warm-up: allocator, cuBLAS/cuDNN plans
+    return std::pair{teacher_seconds, seconds_since(student_start)};
+  };
+  search::reset_peak_memory(device);
+  step();  // warm-up: allocator, cuBLAS/cuDNN plans
+  for (int64_t i = 0; i < options.steps; ++i) {
+    const auto [teacher_seconds, student_seconds] = step();
     out.teacher_seconds += teacher_seconds / double(options.steps);
-    out.student_seconds += seconds_since(student_start) / double(options.steps);
+    out.student_seconds += student_seconds / double(options.steps);
   }
   out.peak_gib = double(search::peak_memory_bytes(device).value_or(0)) / double(1ll << 30);
+  if (options.profile) print_kernel_profile(out.layout, [&] { step(); });
   return out;
 }
 
@@ -228,12 +275,12 @@ int main(int argc, char** argv) try {
               device_name.c_str(), peak > 0 ? "989 TFLOP/s" : "unknown (no MFU)", (long long)config.num_layers,
               (long long)options.batch, (long long)options.seq_len, options.checkpoint_activations ? "on" : "off",
               (long long)options.steps);
+  const auto transformer = measure(*teacher, model::Layout::all_attention(config.num_layers), options, ids);
+  const auto hybrid_result = measure(*teacher, model::Layout::parse(hybrid, config.num_layers, "hybrid"), options, ids);
   std::printf("%-18s %8s %9s %9s %11s %9s %11s %9s %8s\n", "layout", "params", "teacher s", "student s",
               "step tok/s", "step MFU", "dist. tok/s", "dist. MFU", "peak GiB");
   const double tokens = double(options.batch * options.seq_len);
-  const auto transformer = measure(*teacher, model::Layout::all_attention(config.num_layers), options, ids);
   print_row(transformer, tokens, peak);
-  const auto hybrid_result = measure(*teacher, model::Layout::parse(hybrid, config.num_layers, "hybrid"), options, ids);
   print_row(hybrid_result, tokens, peak);
   std::printf("hybrid / transformer: student step time %.2fx, distillation step time %.2fx\n",
               hybrid_result.student_seconds / transformer.student_seconds,

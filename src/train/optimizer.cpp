@@ -1,5 +1,8 @@
 #include "train/optimizer.h"
 
+#include <ATen/ops/_foreach_mul.h>
+#include <ATen/ops/_foreach_norm.h>
+#include <ATen/ops/_fused_adamw.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize.h>
 
@@ -24,6 +27,63 @@ void OptimizerConfig::validate() const {
   if (accumulation_steps <= 0) fail("gradient accumulation steps must be positive, got ", accumulation_steps);
   if (max_consecutive_skips < 0) fail("max consecutive skipped steps must be >= 0, got ", max_consecutive_skips);
 }
+
+namespace {
+
+// On CUDA, clipping and AdamW run as ATen's multi-tensor kernels (what
+// torch.nn.utils.clip_grad_norm_(foreach=True) and torch.optim.AdamW(fused=True)
+// run): a few launches over all parameters instead of a chain of element-wise
+// kernels per parameter, which took a fifth of a 1B model's training step.
+// The CPU keeps LibTorch's per-parameter path, whose steps the tests pin bit for bit.
+
+// The global L2 norm of the gradients; scales them by max_norm / (norm + 1e-6)
+// where that is below 1, as torch::nn::utils::clip_grad_norm_ does.
+double clip_gradients_fused(const std::vector<at::Tensor>& parameters, double max_norm) {
+  std::vector<at::Tensor> grads;
+  for (const auto& parameter : parameters)
+    if (parameter.grad().defined()) grads.push_back(parameter.grad());
+  if (grads.empty()) return 0;
+  const double norm = at::stack(at::_foreach_norm(grads, 2)).norm().item<double>();
+  const double scale = max_norm / (norm + 1e-6);
+  if (std::isfinite(norm) && scale < 1) at::_foreach_mul_(grads, scale);
+  return norm;
+}
+
+// One AdamW step of every parameter with a gradient, on the moments kept in
+// `adamw`'s own state (created as its step() would), so that save() and load()
+// see the same state either way.
+void adamw_step_fused(torch::optim::AdamW& adamw) {
+  for (auto& group : adamw.param_groups()) {
+    const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+    std::vector<float> steps;
+    for (auto& parameter : group.params()) {
+      if (!parameter.grad().defined()) continue;
+      auto& slot = adamw.state()[parameter.unsafeGetTensorImpl()];
+      if (!slot) {
+        auto state = std::make_unique<torch::optim::AdamWParamState>();
+        state->exp_avg(torch::zeros_like(parameter, at::MemoryFormat::Preserve));
+        state->exp_avg_sq(torch::zeros_like(parameter, at::MemoryFormat::Preserve));
+        slot = std::move(state);
+      }
+      auto& state = static_cast<torch::optim::AdamWParamState&>(*slot);
+      state.step(state.step() + 1);
+      params.push_back(parameter);
+      grads.push_back(parameter.grad());
+      exp_avgs.push_back(state.exp_avg());
+      exp_avg_sqs.push_back(state.exp_avg_sq());
+      steps.push_back(float(state.step()));
+    }
+    if (params.empty()) continue;
+    // The kernel reads each parameter's step count from device memory.
+    const auto step_counts = at::tensor(steps).to(params.front().device()).unbind();
+    const auto [beta1, beta2] = options.betas();
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, step_counts, options.lr(), beta1, beta2,
+                      options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+  }
+}
+
+}  // namespace
 
 ParameterFilter all_parameters() {
   return [](const std::string&) { return true; };
@@ -123,14 +183,17 @@ StepReport Optimizer::step() {
   StepReport report;
   report.learning_rate = config_.schedule.at(steps_);
   const double max_norm = config_.max_grad_norm > 0 ? config_.max_grad_norm : std::numeric_limits<double>::infinity();
+  const bool fused = parameters_.front().is_cuda();
   report.grad_norm = poisoned_ ? std::numeric_limits<double>::quiet_NaN()
+                     : fused   ? clip_gradients_fused(parameters_, max_norm)
                                : torch::nn::utils::clip_grad_norm_(parameters_, max_norm);
   report.applied = std::isfinite(report.grad_norm);
   if (report.applied) {
     if (adamw_) {
       for (auto& group : adamw_->param_groups())
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(report.learning_rate);
-      adamw_->step();
+      if (fused) adamw_step_fused(*adamw_);
+      else adamw_->step();
     }
     if (!owners_.empty()) broadcast_from_owners(parameters_, owners_, *parallel_.group);
     consecutive_skips_ = 0;

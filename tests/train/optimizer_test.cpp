@@ -198,3 +198,48 @@ TEST_CASE("a saved optimizer state continues bit-identically after loading", "[t
   hybridize::testing::write_text(dir / "broken.pt", "not an archive");
   REQUIRE_ERROR(second.load(dir / "broken.pt"), "broken.pt: cannot read optimizer state");
 }
+
+TEST_CASE("on CUDA the fused clipping and AdamW take the CPU path's steps, and their state resumes on the CPU",
+          "[cuda][train][optimizer]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(6);
+  const auto x = torch::randn({8, 4}) * 10, y = torch::randn({8, 2}) * 10;
+  TempDir dir;
+  TwoLayers on_cpu, on_gpu;
+  on_gpu.to(at::kCUDA);
+  auto config = config_with(1, 0.01);  // clipping acts at every step
+  config.weight_decay = 0.1;
+  train::Optimizer cpu_opt(on_cpu, config), gpu_opt(on_gpu, config);
+  const auto step_both = [&](int step) {
+    const auto xs = x * (step + 1), ys = y.roll(step, 0);
+    cpu_opt.accumulate(batch_loss(on_cpu, xs, ys));
+    gpu_opt.accumulate(batch_loss(on_gpu, xs.cuda(), ys.cuda()));
+    const auto cpu_report = cpu_opt.step(), gpu_report = gpu_opt.step();
+    CHECK(gpu_report.applied);
+    CHECK(gpu_report.grad_norm == Approx(cpu_report.grad_norm).epsilon(1e-5));
+    CHECK(gpu_report.grad_norm > 0.01);
+    const auto a = snapshot(on_cpu), b = snapshot(on_gpu);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i].cpu(), 1e-5, 1e-6));
+  };
+  for (int step = 0; step < 3; ++step) step_both(step);
+  for (const auto& p : on_gpu.parameters()) CHECK(!p.grad().defined());
+  // The fused path keeps the moments where LibTorch's AdamW keeps them: its
+  // state, saved on the GPU, continues the CPU model's steps on the CPU.
+  gpu_opt.save(dir / "optimizer.pt");
+  TwoLayers moved;
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < moved.parameters().size(); ++i) moved.parameters()[i].copy_(on_gpu.parameters()[i].cpu());
+  train::Optimizer moved_opt(moved, config);
+  moved_opt.load(dir / "optimizer.pt");
+  CHECK(moved_opt.steps_taken() == 3);
+  {
+    const at::AutoGradMode grad_mode(true);
+    const auto xs = x * 4, ys = y.roll(3, 0);
+    moved_opt.accumulate(batch_loss(moved, xs, ys));
+    moved_opt.step();
+    cpu_opt.accumulate(batch_loss(on_cpu, xs, ys));
+    cpu_opt.step();
+  }
+  const auto a = snapshot(on_cpu), b = snapshot(moved);
+  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
+}
