@@ -34,19 +34,54 @@ at::Tensor float_logits(const at::Tensor& hidden, const at::Tensor& weight) {
   return at::linear(hidden, weight.to(hidden.scalar_type())).to(at::kFloat);
 }
 
-// Per-token losses [c] (fp32) of one chunk of c tokens; differentiable through
-// the student's hidden states and head. The teacher tensors are unused for CE,
-// the targets for KL.
+// log_softmax(logits / temperature), without the division at temperature 1
+// (a pass over a [chunk, vocabulary] fp32 tensor saved).
+at::Tensor log_probs(const at::Tensor& logits, double temperature) {
+  return at::log_softmax(temperature == 1 ? logits : logits / temperature, -1);
+}
+
+// Per-token losses [c] (fp32) of one chunk of c tokens. The teacher tensors
+// are unused for CE, the targets for KL.
 at::Tensor chunk_losses(LossKind kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,
                         const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, const at::Tensor& targets,
                         double temperature) {
   const auto student_logits = float_logits(student_hidden, student_weight);
   if (kind == LossKind::CrossEntropy)
     return -at::log_softmax(student_logits, -1).gather(1, targets.unsqueeze(1)).squeeze(1);
-  const auto log_student = at::log_softmax(student_logits / temperature, -1);
-  const auto log_teacher = at::log_softmax(float_logits(teacher_hidden, teacher_weight) / temperature, -1);
+  const auto log_student = log_probs(student_logits, temperature);
+  const auto log_teacher = log_probs(float_logits(teacher_hidden, teacher_weight), temperature);
   if (kind == LossKind::ReverseKL) return (log_student.exp() * (log_student - log_teacher)).sum(-1);
   return (log_teacher.exp() * (log_teacher - log_student)).sum(-1);
+}
+
+// The gradient of one chunk's per-token losses with respect to the student's
+// logits (fp32 [c, vocabulary]), in closed form: autograd through log_softmax,
+// exp and the sums would take several more passes over the chunk's logits.
+// With p = softmax(logits / T) for the student and q for the teacher:
+//   reverse KL  sum p (log p - log q):  p * ((log p - log q) - KL) / T
+//   forward KL  sum q (log q - log p):  (p - q) / T
+//   CE          -log p[target]:         p - onehot(target)
+at::Tensor chunk_logit_gradients(LossKind kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,
+                                 const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight,
+                                 const at::Tensor& targets, double temperature) {
+  const auto student_logits = float_logits(student_hidden, student_weight);
+  if (kind == LossKind::CrossEntropy) {
+    auto grad = at::softmax(student_logits, -1);
+    grad.scatter_add_(1, targets.unsqueeze(1), at::full({targets.size(0), 1}, -1.0, grad.options()));
+    return grad;
+  }
+  const auto log_student = log_probs(student_logits, temperature);
+  const auto log_teacher = log_probs(float_logits(teacher_hidden, teacher_weight), temperature);
+  at::Tensor grad;
+  if (kind == LossKind::ReverseKL) {
+    const auto student = log_student.exp();
+    auto log_ratio = log_student - log_teacher;
+    const auto kl = (student * log_ratio).sum(-1, /*keepdim=*/true);
+    grad = log_ratio.sub_(kl).mul_(student);
+  } else {
+    grad = log_student.exp().sub_(log_teacher.exp());
+  }
+  return temperature == 1 ? grad : grad.div_(temperature);
 }
 
 // Tensors a loss kind does not use travel through autograd as empty placeholders
@@ -93,27 +128,27 @@ struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const double temperature = ctx->saved_data["temperature"].toDouble();
     const bool need_hidden = ctx->needs_input_grad(0), need_weight = ctx->needs_input_grad(1);
-    at::Tensor grad_hidden = need_hidden ? at::zeros_like(student_hidden) : at::Tensor();
+    at::Tensor grad_hidden = need_hidden ? at::empty_like(student_hidden) : at::Tensor();
     // The head's gradient sums over every chunk: accumulate in fp32 whatever the weight's dtype.
     at::Tensor grad_weight = need_weight ? at::zeros_like(student_weight, at::kFloat) : at::Tensor();
-    // The leaf is the head in the hidden states' dtype; its gradient is the fp32 weight's.
-    const auto weight = in_dtype_of(student_weight.detach(), student_hidden).requires_grad_(need_weight);
+    // The logits' matmuls run in the hidden states' dtype, the forward's and so their gradients'.
+    const auto weight = in_dtype_of(student_weight.detach(), student_hidden);
     const auto teacher_head = in_dtype_of(teacher_weight, teacher_hidden);
     const int64_t n = student_hidden.size(0);
-    torch::AutoGradMode enable_grad(true);
+    torch::NoGradGuard no_grad;
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t count = std::min(chunk, n - start);
-      const auto hidden = student_hidden.narrow(0, start, count).detach().requires_grad_(need_hidden);
-      const auto loss = (chunk_losses(kind, hidden, weight, rows(teacher_hidden, start, count), teacher_head,
-                                      rows(targets, start, count), temperature) *
-                         weights.narrow(0, start, count))
-                            .sum();
-      std::vector<at::Tensor> inputs;
-      if (need_hidden) inputs.push_back(hidden);
-      if (need_weight) inputs.push_back(weight);
-      const auto grads = torch::autograd::grad({loss}, inputs, {grad_outputs[0]});
-      if (need_hidden) grad_hidden.narrow(0, start, count).copy_(grads[0]);
-      if (need_weight) grad_weight += grads.back();
+      const auto hidden = student_hidden.narrow(0, start, count);
+      const auto scale = (weights.narrow(0, start, count) * grad_outputs[0]).unsqueeze(1);
+      const auto grad_logits = chunk_logit_gradients(kind, hidden, weight, rows(teacher_hidden, start, count),
+                                                     teacher_head, rows(targets, start, count), temperature)
+                                   .mul_(scale)
+                                   .to(hidden.scalar_type());
+      if (need_hidden) {
+        auto slice = grad_hidden.narrow(0, start, count);
+        at::mm_out(slice, grad_logits, weight);
+      }
+      if (need_weight) grad_weight += at::mm(grad_logits.t(), hidden);
     }
     if (need_weight) grad_weight = grad_weight.to(student_weight.scalar_type());
     return {grad_hidden, grad_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
