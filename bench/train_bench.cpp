@@ -23,7 +23,8 @@
 //
 // usage: train_bench [--layers N] [--batch B] [--seq-len T] [--steps S] [--checkpoint-activations] [--profile] [--cpu]
 // (--profile: after each layout's timed steps, one more step under the Kineto
-// profiler, and its GPU time by kernel, largest first; --cpu: a smoke run of
+// profiler, and its GPU time by kernel and by launching operator, largest
+// first; --cpu: a smoke run of
 // the same code, e.g. --layers 2 --seq-len 64; no MFU)
 #include <cuda_runtime_api.h>
 #include <torch/torch.h>
@@ -151,8 +152,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Prints the GPU time of the kernels `body` launched, by kernel name, largest
-// first (the top `rows`), with each one's share of the step's GPU time.
+// Prints the GPU time of the kernels `body` launched, by kernel name and by
+// the ATen operator that launched them, largest first (the top `rows` of
+// each), with each one's share of the step's GPU time.
 void print_kernel_profile(const std::string& title, const std::function<void()>& body, std::size_t rows = 20) {
   namespace profiler = torch::autograd::profiler;
   using torch::profiler::impl::ActivityType;
@@ -166,21 +168,51 @@ void print_kernel_profile(const std::string& title, const std::function<void()>&
     double ms = 0;
     int64_t calls = 0;
   };
-  std::map<std::string, Total> by_name;
+  // A kernel's linked correlation id names the CPU-side operator that launched
+  // it; that operator is named with the nearest enclosing event that is not an
+  // ATen operator (an autograd node, say), found by a sweep over each thread.
+  std::vector<const torch::autograd::profiler::KinetoEvent*> cpu;
+  for (const auto& event : result->events())
+    if (event.deviceType() == c10::DeviceType::CPU) cpu.push_back(&event);
+  std::sort(cpu.begin(), cpu.end(), [](const auto* a, const auto* b) {
+    return std::pair{a->startThreadId(), a->startNs()} < std::pair{b->startThreadId(), b->startNs()};
+  });
+  std::map<uint64_t, std::string> launcher;
+  std::vector<const torch::autograd::profiler::KinetoEvent*> open;
+  for (const auto* event : cpu) {
+    while (!open.empty() && (open.back()->startThreadId() != event->startThreadId() ||
+                             open.back()->endNs() <= event->startNs()))
+      open.pop_back();
+    if (event->correlationId() != 0) {
+      std::string context;
+      for (auto it = open.rbegin(); it != open.rend() && context.empty(); ++it)
+        if ((*it)->name().rfind("aten::", 0) != 0) context = (*it)->name();
+      launcher[event->correlationId()] = event->name() + (context.empty() ? "" : " < " + context);
+    }
+    open.push_back(event);
+  }
+  std::map<std::string, Total> by_kernel, by_operator;
   double all_ms = 0;
   for (const auto& event : result->events()) {
     if (event.deviceType() != c10::DeviceType::CUDA) continue;
-    auto& total = by_name[event.name()];
-    total.ms += double(event.durationNs()) / 1e6;
-    total.calls += 1;
-    all_ms += double(event.durationNs()) / 1e6;
+    const double ms = double(event.durationNs()) / 1e6;
+    const auto found = launcher.find(event.linkedCorrelationId());
+    for (auto* total : {&by_kernel[event.name()], &by_operator[found == launcher.end() ? "?" : found->second]}) {
+      total->ms += ms;
+      total->calls += 1;
+    }
+    all_ms += ms;
   }
-  std::vector<std::pair<std::string, Total>> sorted(by_name.begin(), by_name.end());
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
-  std::printf("profile of one step, %s: %.1f ms of GPU time in %zu kernel names\n", title.c_str(), all_ms, sorted.size());
-  for (std::size_t i = 0; i < std::min(rows, sorted.size()); ++i)
-    std::printf("  %8.2f ms %5.1f%% %5lld x  %.110s\n", sorted[i].second.ms, 100 * sorted[i].second.ms / all_ms,
-                (long long)sorted[i].second.calls, sorted[i].first.c_str());
+  const auto print_top = [&](const char* what, const std::map<std::string, Total>& totals) {
+    std::vector<std::pair<std::string, Total>> sorted(totals.begin(), totals.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    std::printf("profile of one step, %s, by %s: %.1f ms of GPU time\n", title.c_str(), what, all_ms);
+    for (std::size_t i = 0; i < std::min(rows, sorted.size()); ++i)
+      std::printf("  %8.2f ms %5.1f%% %5lld x  %.110s\n", sorted[i].second.ms, 100 * sorted[i].second.ms / all_ms,
+                  (long long)sorted[i].second.calls, sorted[i].first.c_str());
+  };
+  print_top("kernel", by_kernel);
+  print_top("launching operator", by_operator);
 }
 
 Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, const BenchOptions& options,
