@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/hashing.h"
+#include "core/spelling.h"
 #include "data/open_token_source.h"
 #include "data/sample_packing.h"
 #include "data/synthetic_vocabulary.h"
@@ -108,10 +109,10 @@ SequenceBatch SequenceSet::gather(const std::vector<int64_t>& rows, at::Device d
 }
 
 data::synthetic::Split parse_split(const std::string& name) {
-  if (name == "train") return data::synthetic::Split::Train;
-  if (name == "validation") return data::synthetic::Split::Validation;
-  if (name == "test") return data::synthetic::Split::Test;
-  fail("--split: '", name, "' is not a split (train, validation or test)");
+  using data::synthetic::Split;
+  static constexpr Spelling<Split> kSplits[] = {{Split::Train, "train"}, {Split::Validation, "validation"},
+                                                 {Split::Test, "test"}};
+  return parse_spelling(kSplits, name, "--split");
 }
 
 SequenceSet load_sequences(const SequenceSpec& spec, int64_t vocab_size) {
