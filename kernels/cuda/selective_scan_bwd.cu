@@ -16,7 +16,8 @@
 //
 // Reductions: dA sums over a thread's positions in shared memory, then over
 // warps and batch rows (one fp32 atomic per block and entry); dD and
-// delta_bias likewise. dB and dC sum over the channels of a group across the
+// delta_bias over a thread's positions, then by one fp32 atomic per thread.
+// dB and dC sum over the channels of a group across the
 // warp's lanes: where a group's lanes are an aligned power-of-two run (widths
 // 1, 2, 4, .. 32 or multiples of 32), a reduce-scatter spreads the positions'
 // sums over the run's lanes; other widths take a segmented sum. Where one run
