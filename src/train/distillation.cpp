@@ -26,28 +26,20 @@ Trainable parse_trainable(const std::string& name) { return parse_spelling(kTrai
 const char* trainable_name(Trainable trainable) { return spelling_of(kTrainable, trainable); }
 
 void DistillationSettings::validate() const {
-  if (steps <= 0) fail("distillation steps must be positive, got ", steps);
-  if (batch <= 0) fail("distillation batch must be positive, got ", batch);
-  if (accumulation <= 0) fail("gradient accumulation must be positive, got ", accumulation);
+  OptimizationSettings::validate("distillation ");
   if (temperature <= 0) fail("distillation temperature must be positive, got ", temperature);
   if (d_state <= 0) fail("d_state must be positive, got ", d_state);
 }
 
 nlohmann::json DistillationSettings::to_json() const {
-  return {{"divergence", divergence_key(divergence)},
-          {"temperature", temperature},
-          {"train", trainable_name(trainable)},
-          {"steps", steps},
-          {"batch", batch},
-          {"accumulation", accumulation},
-          {"learning_rate", learning_rate},
-          {"min_learning_rate", min_learning_rate},
-          {"warmup_steps", warmup_steps},
-          {"weight_decay", weight_decay},
-          {"max_grad_norm", max_grad_norm},
-          {"d_state", d_state},
-          {"seed", seed},
-          {"autocast", autocast_name(autocast)}};
+  auto json = OptimizationSettings::to_json();
+  json.update({{"divergence", divergence_key(divergence)},
+               {"temperature", temperature},
+               {"train", trainable_name(trainable)},
+               {"d_state", d_state},
+               {"seed", seed},
+               {"autocast", autocast_name(autocast)}});
+  return json;
 }
 
 namespace {
@@ -88,11 +80,7 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
   result.student->train();
   result.student->model->checkpoint_layers = run.checkpoint_activations;
 
-  OptimizerConfig config;
-  config.schedule = {settings.learning_rate, settings.warmup_steps, settings.steps, settings.min_learning_rate};
-  config.weight_decay = settings.weight_decay;
-  config.max_grad_norm = settings.max_grad_norm;
-  config.accumulation_steps = settings.accumulation;
+  const auto config = settings.optimizer_config();
   const int ranks = run.parallel.ranks(), rank = run.parallel.rank();
   if (settings.batch % ranks != 0)
     fail("--batch ", settings.batch, " does not split evenly over ", ranks, " ranks (WORLD_SIZE)");

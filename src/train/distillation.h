@@ -15,6 +15,7 @@
 #include "model/causal_lm.h"
 #include "train/losses.h"
 #include "train/mixed_precision.h"
+#include "train/optimizer.h"
 #include "train/sequence_set.h"
 #include "train/training_run.h"
 
@@ -29,18 +30,15 @@ enum class Trainable {
 Trainable parse_trainable(const std::string& name);
 const char* trainable_name(Trainable trainable);
 
-struct DistillationSettings {
+// A stage's steps, batch and schedule are its OptimizationSettings.
+struct DistillationSettings : OptimizationSettings {
+  DistillationSettings()
+      : OptimizationSettings{.steps = 200, .batch = 16, .learning_rate = 1e-3, .min_learning_rate = 1e-4,
+                             .warmup_steps = 20, .weight_decay = 0.0} {}
+
   Divergence divergence = Divergence::ReverseKL;
   double temperature = 1.0;
   Trainable trainable = Trainable::Mixers;
-  int64_t steps = 200;
-  int64_t batch = 16;
-  int64_t accumulation = 1;
-  double learning_rate = 1e-3;
-  double min_learning_rate = 1e-4;
-  int64_t warmup_steps = 20;
-  double weight_decay = 0.0;
-  double max_grad_norm = 1.0;
   int64_t d_state = 16;
   uint64_t seed = 1;  // fresh mixer parts and data order
   Autocast autocast = Autocast::Auto;  // bf16 autocast of the student's forward pass

@@ -85,6 +85,32 @@ void adamw_step_fused(torch::optim::AdamW& adamw) {
 
 }  // namespace
 
+OptimizerConfig OptimizationSettings::optimizer_config() const {
+  OptimizerConfig config;
+  config.schedule = {learning_rate, warmup_steps, steps, min_learning_rate};
+  config.weight_decay = weight_decay;
+  config.max_grad_norm = max_grad_norm;
+  config.accumulation_steps = accumulation;
+  return config;
+}
+
+void OptimizationSettings::validate(const std::string& prefix) const {
+  if (steps <= 0) fail(prefix, "steps must be positive, got ", steps);
+  if (batch <= 0) fail(prefix, "batch must be positive, got ", batch);
+  if (accumulation <= 0) fail("gradient accumulation must be positive, got ", accumulation);
+}
+
+nlohmann::json OptimizationSettings::to_json() const {
+  return {{"steps", steps},
+          {"batch", batch},
+          {"accumulation", accumulation},
+          {"learning_rate", learning_rate},
+          {"min_learning_rate", min_learning_rate},
+          {"warmup_steps", warmup_steps},
+          {"weight_decay", weight_decay},
+          {"max_grad_norm", max_grad_norm}};
+}
+
 ParameterFilter all_parameters() {
   return [](const std::string&) { return true; };
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,26 @@ struct OptimizerConfig {
   int64_t max_consecutive_skips = 5;  // one more non-finite step than this stops training
 
   void validate() const;
+};
+
+// What every training run sets of its optimisation (teacher training and
+// distillation stages derive from it, each with its own defaults). The JSON
+// keys are part of stored run identities.
+struct OptimizationSettings {
+  int64_t steps = 0;
+  int64_t batch = 0;  // samples (or problems) per micro-batch
+  int64_t accumulation = 1;
+  double learning_rate = 0;
+  double min_learning_rate = 0;  // the cosine decay's floor
+  int64_t warmup_steps = 0;
+  double weight_decay = 0;
+  double max_grad_norm = 1.0;
+
+  // The optimizer's configuration: warm-up and cosine decay over `steps`.
+  OptimizerConfig optimizer_config() const;
+  // Throws Error naming the setting, its name after `prefix` ("distillation steps must be positive").
+  void validate(const std::string& prefix) const;
+  nlohmann::json to_json() const;
 };
 
 // Which parameters train, by HF name ("model.layers.3.mixer.in_proj.weight").

@@ -49,32 +49,25 @@ io::TransformerConfig teacher_config(const TeacherShape& shape, const synthetic:
 
 void TeacherTraining::validate() const {
   (void)teacher_config(shape, task);
-  if (steps <= 0) fail("steps must be positive, got ", steps);
-  if (batch <= 0) fail("batch must be positive, got ", batch);
+  OptimizationSettings::validate("");
   if (train_problems <= 0) fail("train problems must be positive, got ", train_problems);
 }
 
 nlohmann::json TeacherTraining::to_json() const {
-  return {{"layers", shape.layers},
-          {"hidden", shape.hidden},
-          {"heads", shape.heads},
-          {"kv_heads", shape.kv_heads},
-          {"intermediate", shape.intermediate},
-          {"task", {{"min_steps", task.min_steps},
-                    {"max_steps", task.max_steps},
-                    {"modulus", task.modulus},
-                    {"initial_variables", task.initial_variables},
-                    {"variable_count", task.variable_count}}},
-          {"steps", steps},
-          {"batch", batch},
-          {"accumulation", accumulation},
-          {"learning_rate", learning_rate},
-          {"min_learning_rate", min_learning_rate},
-          {"warmup_steps", warmup_steps},
-          {"weight_decay", weight_decay},
-          {"max_grad_norm", max_grad_norm},
-          {"seed", seed},
-          {"train_problems", train_problems}};
+  auto json = OptimizationSettings::to_json();
+  json.update({{"layers", shape.layers},
+               {"hidden", shape.hidden},
+               {"heads", shape.heads},
+               {"kv_heads", shape.kv_heads},
+               {"intermediate", shape.intermediate},
+               {"task", {{"min_steps", task.min_steps},
+                         {"max_steps", task.max_steps},
+                         {"modulus", task.modulus},
+                         {"initial_variables", task.initial_variables},
+                         {"variable_count", task.variable_count}}},
+               {"seed", seed},
+               {"train_problems", train_problems}});
+  return json;
 }
 
 namespace {
@@ -101,12 +94,7 @@ model::CausalLM train_teacher(const TeacherTraining& settings, const TrainingRun
   model::CausalLM teacher(teacher_config(settings.shape, settings.task),
                           model::Layout::all_attention(settings.shape.layers), at::TensorOptions().dtype(at::kFloat));
   initialize_weights(*teacher, settings.seed);
-  OptimizerConfig config;
-  config.schedule = {settings.learning_rate, settings.warmup_steps, settings.steps, settings.min_learning_rate};
-  config.weight_decay = settings.weight_decay;
-  config.max_grad_norm = settings.max_grad_norm;
-  config.accumulation_steps = settings.accumulation;
-  Optimizer optimizer(*teacher, config);
+  Optimizer optimizer(*teacher, settings.optimizer_config());
 
   const auto problems = synthetic::generate_split(settings.task, synthetic::Split::Train,
                                                   static_cast<std::size_t>(settings.train_problems));

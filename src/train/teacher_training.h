@@ -10,6 +10,7 @@
 
 #include "data/synthetic_task.h"
 #include "model/causal_lm.h"
+#include "train/optimizer.h"
 #include "train/training_run.h"
 
 namespace hybridize::train {
@@ -29,17 +30,14 @@ io::TransformerConfig teacher_config(const TeacherShape& shape, const data::synt
 // The defaults make the demo teacher (configs/demo-teacher/README.md). Its task
 // is easier than the generator's defaults so that a teacher of this size learns
 // it within CPU minutes (that README says what the harder settings gave).
-struct TeacherTraining {
+// Its steps, batch (problems per micro-batch) and schedule are its OptimizationSettings.
+struct TeacherTraining : OptimizationSettings {
+  TeacherTraining()
+      : OptimizationSettings{.steps = 5000, .batch = 32, .learning_rate = 5e-3, .min_learning_rate = 5e-4,
+                             .warmup_steps = 100, .weight_decay = 0.01} {}
+
   TeacherShape shape;
   data::synthetic::TaskConfig task = data::synthetic::kDemoTask;
-  int64_t steps = 5000;
-  int64_t batch = 32;  // problems per micro-batch
-  int64_t accumulation = 1;
-  double learning_rate = 5e-3;
-  double min_learning_rate = 5e-4;
-  int64_t warmup_steps = 100;
-  double weight_decay = 0.01;
-  double max_grad_norm = 1.0;
   uint64_t seed = 1;  // weights and data order
   int64_t train_problems = 20000;
 
