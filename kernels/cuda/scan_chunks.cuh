@@ -57,11 +57,11 @@ inline int64_t staged_rows_bytes(int64_t b_rows, int64_t c_rows, int64_t d_state
   return (b_rows + c_rows) * d_state * kRowPitch * int64_t(sizeof(float));
 }
 
-// Stages rows [first, first + rows) of B and of C (one batch row each) for
-// positions t_begin .. t_begin + kScanCheckpointInterval - 1, zeros past
-// `valid` positions; every thread takes part, each warp a position in
-// kSegments, and all of a lane's loads are issued before its stores so that
-// their latencies overlap.
+// Stages the group rows [B_first, B_first + B_rows) of B and [C_first,
+// C_first + C_rows) of C (one batch row each) for positions t_begin ..
+// t_begin + kScanCheckpointInterval - 1, zeros from `valid` positions on.
+// Every thread takes part, warp w every kSegments-th position from w, and all
+// of a lane's loads are issued before its stores so that their latencies overlap.
 template <class T>
 __device__ __forceinline__ void stage_rows(float* B_dst, const T* B_src, int64_t B_stride, int B_first, int B_rows,
                                            float* C_dst, const T* C_src, int64_t C_stride, int C_first, int C_rows,
