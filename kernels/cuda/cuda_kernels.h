@@ -11,7 +11,8 @@
 
 namespace hybridize::kernels::cuda {
 
-// Largest d_state the scan kernels take (their shared memory and the step kernel's registers grow with it).
+// Largest d_state the scan kernels take (the forward's and the step kernel's
+// registers and the backward's shared memory grow with it).
 inline constexpr int64_t kMaxScanState = 64;
 // Widest causal convolution the conv kernels take.
 inline constexpr int64_t kMaxConvWidth = 8;
@@ -25,7 +26,8 @@ struct ScanCheckpoints {
   int64_t interval = 0;
 };
 
-// The checkpoint interval: the chunk both scan kernels work in (kernels/cuda/scan_chunks.cuh).
+// The checkpoint interval: the forward saves a state this often, and the
+// backward works in chunks of this many positions (kernels/cuda/scan_chunks.cuh).
 inline constexpr int64_t kScanCheckpointInterval = 64;
 
 // With `checkpoints`, the forward also fills it for selective_scan_backward.

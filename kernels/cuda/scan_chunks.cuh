@@ -39,9 +39,6 @@ __device__ __forceinline__ float state_entering(const SegmentParts& parts, int b
   return h;
 }
 
-// The step size of a position from its raw delta (bias and softplus as asked).
-__device__ __forceinline__ float step_size(float raw, bool use_softplus) { return use_softplus ? softplus(raw) : raw; }
-
 // B and C rows reach the per-state-entry loops one state entry at a time, for
 // a segment's positions. Where they fit, a block stages the group rows its
 // channels use for a whole chunk in shared memory, as fp32 [row][n][position],

@@ -222,7 +222,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       const bool valid = active && t0 + i < L;
       const float xr = load(x + t * p.xs.length), dr = load(delta + t * p.ds.length);
       const float gr = load(grad_y + t * p.gs.length), zr = z ? load(z + t * p.zs.length) : 0.f;
-      dt[i] = valid ? step_size(dr + bias, p.softplus) : 0.f;
+      const float raw = dr + bias;
+      dt[i] = valid ? (p.softplus ? softplus(raw) : raw) : 0.f;
       dtx[i] = valid ? dt[i] * xr : 0.f;
       const float dout = valid ? gr : 0.f;
       dy[i] = z ? dout * zr * sigmoid(zr) : dout;

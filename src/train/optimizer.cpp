@@ -33,7 +33,7 @@ namespace {
 // On CUDA, clipping and AdamW run as ATen's multi-tensor kernels (what
 // torch.nn.utils.clip_grad_norm_(foreach=True) and torch.optim.AdamW(fused=True)
 // run): a few launches over all parameters instead of a chain of element-wise
-// kernels per parameter, which took a fifth of a 1B model's training step.
+// kernels per parameter, about a tenth of a 1B model's training step.
 // The CPU keeps LibTorch's per-parameter path, whose steps the tests pin bit for bit.
 
 // The global L2 norm of the gradients; scales them by max_norm / (norm + 1e-6)
