@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "kernels/causal_conv1d.h"
+#include "kernels/logit_loss.h"
 #include "kernels/selective_scan.h"
 
 namespace hybridize::kernels::cuda {
@@ -50,6 +51,8 @@ struct ConvGradients {
 };
 ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                                      const at::Tensor& grad_out);
+LogitLossOutputs logit_loss(const LogitLossInputs& in);
+
 ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias);
 

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/spelling.h"
+#include "kernels/logit_loss.h"
 
 namespace hybridize::train {
 
@@ -21,67 +22,37 @@ const char* divergence_key(Divergence divergence) { return spelling_of(kStoredSp
 
 namespace {
 
-enum class LossKind : int64_t { ReverseKL, ForwardKL, CrossEntropy };
+using kernels::LogitLoss;
 
-LossKind loss_kind(Divergence kind) {
-  return kind == Divergence::ReverseKL ? LossKind::ReverseKL : LossKind::ForwardKL;
+LogitLoss loss_kind(Divergence kind) {
+  return kind == Divergence::ReverseKL ? LogitLoss::ReverseKL : LogitLoss::ForwardKL;
 }
 
-// The matmul runs in the hidden states' dtype: under bf16 autocast they are bf16
-// while the head keeps fp32 master weights, and the backward pass (on autograd's
-// thread, outside the autocast region) must make the same logits.
-at::Tensor float_logits(const at::Tensor& hidden, const at::Tensor& weight) {
-  return at::linear(hidden, weight.to(hidden.scalar_type())).to(at::kFloat);
-}
-
-// log_softmax(logits / temperature), without the division at temperature 1
-// (a pass over a [chunk, vocabulary] fp32 tensor saved).
-at::Tensor log_probs(const at::Tensor& logits, double temperature) {
-  return at::log_softmax(temperature == 1 ? logits : logits / temperature, -1);
-}
-
-// Per-token losses [c] (fp32) of one chunk of c tokens. The teacher tensors
-// are unused for CE, the targets for KL.
-at::Tensor chunk_losses(LossKind kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,
-                        const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, const at::Tensor& targets,
-                        double temperature) {
-  const auto student_logits = float_logits(student_hidden, student_weight);
-  if (kind == LossKind::CrossEntropy)
-    return -at::log_softmax(student_logits, -1).gather(1, targets.unsqueeze(1)).squeeze(1);
-  const auto log_student = log_probs(student_logits, temperature);
-  const auto log_teacher = log_probs(float_logits(teacher_hidden, teacher_weight), temperature);
-  if (kind == LossKind::ReverseKL) return (log_student.exp() * (log_student - log_teacher)).sum(-1);
-  return (log_teacher.exp() * (log_teacher - log_student)).sum(-1);
-}
-
-// The gradient of one chunk's per-token losses with respect to the student's
-// logits (fp32 [c, vocabulary]), in closed form: autograd through log_softmax,
-// exp and the sums would take several more passes over the chunk's logits.
-// With p = softmax(logits / T) for the student and q for the teacher:
-//   reverse KL  sum p (log p - log q):  p * ((log p - log q) - KL) / T
-//   forward KL  sum q (log q - log p):  (p - q) / T
-//   CE          -log p[target]:         p - onehot(target)
-at::Tensor chunk_logit_gradients(LossKind kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,
-                                 const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight,
-                                 const at::Tensor& targets, double temperature) {
-  const auto student_logits = float_logits(student_hidden, student_weight);
-  if (kind == LossKind::CrossEntropy) {
-    auto grad = at::softmax(student_logits, -1);
-    grad.scatter_add_(1, targets.unsqueeze(1), at::full({targets.size(0), 1}, -1.0, grad.options()));
-    return grad;
-  }
-  const auto log_student = log_probs(student_logits, temperature);
-  const auto log_teacher = log_probs(float_logits(teacher_hidden, teacher_weight), temperature);
-  at::Tensor grad;
-  if (kind == LossKind::ReverseKL) {
-    const auto student = log_student.exp();
-    auto log_ratio = log_student - log_teacher;
-    const auto kl = (student * log_ratio).sum(-1, /*keepdim=*/true);
-    grad = log_ratio.sub_(kl).mul_(student);
+// Per-token losses [c] (fp32) of one chunk of c tokens and, given grad_scale
+// [c], the gradient of their weighted sum with respect to the student's logits
+// (kernels/logit_loss.h). The teacher tensors are unused for CE, the targets
+// for KL. The logits' matmuls run in the hidden states' dtype (under bf16
+// autocast bf16, while the heads keep fp32 master weights).
+kernels::LogitLossOutputs chunk_loss(LogitLoss kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,
+                                     const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight,
+                                     const at::Tensor& targets, double temperature,
+                                     const at::Tensor& grad_scale = at::Tensor()) {
+  kernels::LogitLossInputs in;
+  in.kind = kind;
+  in.student = at::linear(student_hidden, student_weight);
+  in.temperature = temperature;
+  in.grad_scale = grad_scale;
+  if (kind == LogitLoss::CrossEntropy) {
+    in.targets = targets;
   } else {
-    grad = log_student.exp().sub_(log_teacher.exp());
+    in.teacher = at::linear(teacher_hidden, teacher_weight);
+    // A teacher and student of different precisions meet in fp32 (exact widening).
+    if (in.teacher.scalar_type() != in.student.scalar_type()) {
+      in.teacher = in.teacher.to(at::kFloat);
+      in.student = in.student.to(at::kFloat);
+    }
   }
-  return temperature == 1 ? grad : grad.div_(temperature);
+  return kernels::logit_loss(in);
 }
 
 // Tensors a loss kind does not use travel through autograd as empty placeholders
@@ -94,65 +65,58 @@ at::Tensor rows(const at::Tensor& tensor, int64_t start, int64_t count) {
 // hidden head costs about as much as one chunk's matmul).
 at::Tensor in_dtype_of(const at::Tensor& weight, const at::Tensor& hidden) { return weight.to(hidden.scalar_type()); }
 
-// sum_i weights_i * loss_i over all rows, chunk by chunk; the backward pass
-// recomputes each chunk's logits instead of keeping them.
+// acc (fp32) += a b. On CUDA cuBLAS sums reduced-precision products straight
+// into fp32: no rounded product, no separate pass to add it.
+void add_product(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b) {
+  if (a.scalar_type() == at::kFloat) acc.addmm_(a, b);
+  else if (acc.is_cuda()) at::addmm_out(acc, acc, a, b, at::kFloat);
+  else acc += at::mm(a, b).to(at::kFloat);
+}
+
+// sum_i weights_i * loss_i over all rows, chunk by chunk. The gradients come
+// from the same pass over each chunk's logits as the loss (the forward's, when
+// gradients are wanted), so no chunk's logits are made twice; the backward
+// only scales them by the loss's gradient.
 struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& student_hidden,
                             const at::Tensor& student_weight, const at::Tensor& teacher_hidden,
                             const at::Tensor& teacher_weight, const at::Tensor& targets, const at::Tensor& weights,
-                            int64_t kind, int64_t chunk, double temperature) {
-    ctx->save_for_backward({student_hidden, student_weight, teacher_hidden, teacher_weight, targets, weights});
-    ctx->saved_data["kind"] = kind;
-    ctx->saved_data["chunk"] = chunk;
-    ctx->saved_data["temperature"] = temperature;
+                            int64_t kind, int64_t chunk, double temperature, bool need_hidden, bool need_weight) {
     auto total = at::zeros({}, student_hidden.options().dtype(at::kFloat));
     const auto student_head = in_dtype_of(student_weight, student_hidden);
     const auto teacher_head = in_dtype_of(teacher_weight, teacher_hidden);
+    // The head's gradient sums over every chunk: accumulated in fp32 whatever the weight's dtype.
+    auto grad_hidden = need_hidden ? at::empty_like(student_hidden) : at::Tensor();
+    auto grad_weight = need_weight ? at::zeros_like(student_weight, at::kFloat) : at::Tensor();
     const int64_t n = student_hidden.size(0);
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t count = std::min(chunk, n - start);
-      const auto losses = chunk_losses(static_cast<LossKind>(kind), rows(student_hidden, start, count), student_head,
-                                       rows(teacher_hidden, start, count), teacher_head, rows(targets, start, count),
-                                       temperature);
-      total += (losses * weights.narrow(0, start, count)).sum();
+      const auto hidden = student_hidden.narrow(0, start, count), weight = weights.narrow(0, start, count);
+      const auto out = chunk_loss(static_cast<LogitLoss>(kind), hidden, student_head, rows(teacher_hidden, start, count),
+                                  teacher_head, rows(targets, start, count), temperature,
+                                  need_hidden || need_weight ? weight : at::Tensor());
+      total += (out.losses * weight).sum();
+      const auto grad_logits = out.grad.defined() ? out.grad.to(hidden.scalar_type()) : at::Tensor();
+      if (need_hidden) {
+        auto slice = grad_hidden.narrow(0, start, count);
+        at::mm_out(slice, grad_logits, student_head);
+      }
+      if (need_weight) add_product(grad_weight, grad_logits.t(), hidden);
     }
+    ctx->save_for_backward({grad_hidden, grad_weight});
+    ctx->saved_data["weight_dtype"] = student_weight.scalar_type();
     return total;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
-    const auto &student_hidden = saved[0], &student_weight = saved[1], &teacher_hidden = saved[2],
-               &teacher_weight = saved[3], &targets = saved[4], &weights = saved[5];
-    const auto kind = static_cast<LossKind>(ctx->saved_data["kind"].toInt());
-    const int64_t chunk = ctx->saved_data["chunk"].toInt();
-    const double temperature = ctx->saved_data["temperature"].toDouble();
-    const bool need_hidden = ctx->needs_input_grad(0), need_weight = ctx->needs_input_grad(1);
-    at::Tensor grad_hidden = need_hidden ? at::empty_like(student_hidden) : at::Tensor();
-    // The head's gradient sums over every chunk: accumulate in fp32 whatever the weight's dtype.
-    at::Tensor grad_weight = need_weight ? at::zeros_like(student_weight, at::kFloat) : at::Tensor();
-    // The logits' matmuls run in the hidden states' dtype, the forward's and so their gradients'.
-    const auto weight = in_dtype_of(student_weight.detach(), student_hidden);
-    const auto teacher_head = in_dtype_of(teacher_weight, teacher_hidden);
-    const int64_t n = student_hidden.size(0);
-    torch::NoGradGuard no_grad;
-    for (int64_t start = 0; start < n; start += chunk) {
-      const int64_t count = std::min(chunk, n - start);
-      const auto hidden = student_hidden.narrow(0, start, count);
-      const auto scale = (weights.narrow(0, start, count) * grad_outputs[0]).unsqueeze(1);
-      const auto grad_logits = chunk_logit_gradients(kind, hidden, weight, rows(teacher_hidden, start, count),
-                                                     teacher_head, rows(targets, start, count), temperature)
-                                   .mul_(scale)
-                                   .to(hidden.scalar_type());
-      if (need_hidden) {
-        auto slice = grad_hidden.narrow(0, start, count);
-        at::mm_out(slice, grad_logits, weight);
-      }
-      if (need_weight) grad_weight += at::mm(grad_logits.t(), hidden);
-    }
-    if (need_weight) grad_weight = grad_weight.to(student_weight.scalar_type());
+    const auto& scale = grad_outputs[0];
+    const auto grad_hidden = saved[0].defined() ? saved[0] * scale : at::Tensor();
+    const auto grad_weight =
+        saved[1].defined() ? (saved[1] * scale).to(ctx->saved_data["weight_dtype"].toScalarType()) : at::Tensor();
     return {grad_hidden, grad_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(),  at::Tensor(),  at::Tensor()};
+            at::Tensor(),  at::Tensor(),  at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -186,7 +150,7 @@ void check_per_token(const at::Tensor& tensor, at::ScalarType dtype, int64_t tok
 
 // The chunked loss summed over the rows `mask` selects, divided by `mean_over`
 // (0: by their count, the mean).
-at::Tensor masked_mean(LossKind kind, const LogitHead& student_head, const at::Tensor& student_hidden,
+at::Tensor masked_mean(LogitLoss kind, const LogitHead& student_head, const at::Tensor& student_hidden,
                        const at::Tensor& teacher_hidden, const at::Tensor& teacher_weight, const at::Tensor& targets,
                        const at::Tensor& mask, double temperature, int64_t mean_over = 0) {
   check_per_token(mask, at::kBool, student_hidden.size(0), "mask");
@@ -200,8 +164,12 @@ at::Tensor masked_mean(LossKind kind, const LogitHead& student_head, const at::T
   if (mean_over < 0) fail("mean_over must be >= 0, got ", mean_over);
   const double divisor = static_cast<double>(mean_over > 0 ? mean_over : count);
   const auto weights = at::full({count}, 1.0 / divisor, student_hidden.options().dtype(at::kFloat));
-  return ChunkedLoss::apply(select(student_hidden), student_head.weight, detached(select(teacher_hidden)), detached(teacher_weight), select(targets),
-                            weights, static_cast<int64_t>(kind), student_head.chunk_tokens, temperature);
+  // The gradients are made in the forward pass, so only where autograd will want them.
+  const bool grad = at::GradMode::is_enabled();
+  return ChunkedLoss::apply(select(student_hidden), student_head.weight, detached(select(teacher_hidden)),
+                            detached(teacher_weight), select(targets), weights, static_cast<int64_t>(kind),
+                            student_head.chunk_tokens, temperature, grad && student_hidden.requires_grad(),
+                            grad && student_head.weight.requires_grad());
 }
 
 // Per-token values [n] made `chunk` rows at a time by values(start, count),
@@ -230,9 +198,10 @@ at::Tensor token_kl(const LogitHead& teacher_head, const at::Tensor& teacher_hid
   const auto teacher_weight = in_dtype_of(teacher_head.weight, teacher_hidden);
   return chunk_by_chunk(student_hidden.size(0), student_head.chunk_tokens, student_hidden.options().dtype(at::kFloat),
                         [&](int64_t start, int64_t count) {
-                          return chunk_losses(loss_kind(kind), student_hidden.narrow(0, start, count), student_weight,
-                                              teacher_hidden.narrow(0, start, count), teacher_weight, at::Tensor(),
-                                              temperature);
+                          return chunk_loss(loss_kind(kind), student_hidden.narrow(0, start, count), student_weight,
+                                            teacher_hidden.narrow(0, start, count), teacher_weight, at::Tensor(),
+                                            temperature)
+                              .losses;
                         });
 }
 
@@ -242,8 +211,9 @@ at::Tensor token_nll(const LogitHead& head, const at::Tensor& hidden, const at::
   const auto weight = in_dtype_of(head.weight, hidden);
   return chunk_by_chunk(hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kFloat),
                         [&](int64_t start, int64_t count) {
-                          return chunk_losses(LossKind::CrossEntropy, hidden.narrow(0, start, count), weight,
-                                              at::Tensor(), at::Tensor(), targets.narrow(0, start, count), 1.0);
+                          return chunk_loss(LogitLoss::CrossEntropy, hidden.narrow(0, start, count), weight,
+                                            at::Tensor(), at::Tensor(), targets.narrow(0, start, count), 1.0)
+                              .losses;
                         });
 }
 
@@ -268,7 +238,7 @@ at::Tensor cross_entropy_loss(const LogitHead& head, const at::Tensor& hidden, c
                               const at::Tensor& mask) {
   check_head(head, hidden, "model");
   check_per_token(targets, at::kLong, hidden.size(0), "targets");
-  return masked_mean(LossKind::CrossEntropy, head, hidden, at::Tensor(), at::Tensor(), targets, mask, 1.0);
+  return masked_mean(LogitLoss::CrossEntropy, head, hidden, at::Tensor(), at::Tensor(), targets, mask, 1.0);
 }
 
 }  // namespace hybridize::train

@@ -1,6 +1,7 @@
-// The CUDA kernels behind selective_scan(), causal_conv1d() and their steps
-// against the LibTorch-ops references run in double on the CPU: forward
-// outputs, final states, every input gradient, and decoding token by token.
+// The CUDA kernels behind selective_scan(), causal_conv1d(), their steps and
+// logit_loss() against the LibTorch-ops references run in double on the CPU:
+// forward outputs, final states, every input gradient, decoding token by
+// token, and the losses' values and logit gradients.
 // Tagged [cuda]: they run in the GPU preset only (model_cuda).
 #include <torch/torch.h>
 
@@ -10,6 +11,7 @@
 
 #include "catch.h"
 #include "kernels/causal_conv1d.h"
+#include "kernels/logit_loss.h"
 #include "kernels/selective_scan.h"
 
 using namespace hybridize::kernels;
@@ -22,10 +24,11 @@ struct Shape {
 
 double tolerance(at::ScalarType dtype) { return dtype == at::kFloat ? 1e-4 : 1e-2; }
 
-// Largest deviation relative to the largest reference value; NaN fails.
-double max_relative(const at::Tensor& out, const at::Tensor& ref) {
+// Largest deviation relative to the largest reference value (or to `floor`,
+// where all are smaller); NaN fails.
+double max_relative(const at::Tensor& out, const at::Tensor& ref, double floor = 1e-12) {
   const auto a = out.to(at::kCPU, at::kDouble), b = ref.to(at::kCPU, at::kDouble);
-  const double scale = std::max(b.abs().max().item<double>(), 1e-12);
+  const double scale = std::max(b.abs().max().item<double>(), floor);
   const double error = (a - b).abs().max().item<double>() / scale;
   return std::isfinite(error) ? error : 1e30;
 }
@@ -252,6 +255,52 @@ TEST_CASE("CUDA causal conv1d and its step equal the reference, with gradients",
           }
           CHECK(torch::equal(state, causal_conv1d_state(x, width)));
         }
+}
+
+TEST_CASE("CUDA logit losses and their gradients equal the reference's", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(11);
+  const auto o = torch::TensorOptions().device(at::kCUDA);
+  // Vocabularies: one entry; odd (element by element); 16-byte vectors in every dtype; a real one's size.
+  for (const int64_t vocab : {1, 37, 4096, 128256}) {
+    for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+      for (const auto kind : {LogitLoss::ReverseKL, LogitLoss::ForwardKL, LogitLoss::CrossEntropy}) {
+        for (const double temperature : {1.0, 2.0}) {
+          if (kind == LogitLoss::CrossEntropy && temperature != 1) continue;
+          const int64_t rows = vocab > 4096 ? 3 : 5;
+          INFO("vocab " << vocab << " dtype " << c10::toString(dtype) << " kind " << int(kind) << " temperature "
+                        << temperature);
+          LogitLossInputs in;
+          in.kind = kind;
+          in.temperature = temperature;
+          // Logits of a trained model's spread, the teacher near the student.
+          in.student = (torch::randn({rows, vocab}, o) * 3).to(dtype);
+          in.teacher = (in.student.to(at::kFloat) + torch::randn({rows, vocab}, o)).to(dtype);
+          in.targets = torch::randint(vocab, {rows}, o.dtype(at::kLong));
+          in.targets[0] = vocab - 1;
+          in.grad_scale = torch::rand({rows}, o) + 0.5;
+          const auto out = logit_loss(in);
+
+          auto ref_in = in;
+          ref_in.student = in.student.to(at::kCPU, at::kDouble);
+          ref_in.teacher = in.teacher.to(at::kCPU, at::kDouble);
+          ref_in.targets = in.targets.cpu();
+          ref_in.grad_scale = in.grad_scale.cpu();
+          const auto ref = logit_loss_reference(ref_in);
+          CHECK(out.grad.scalar_type() == dtype);
+          // Both read the same values and sum in fp32 or better; only the gradient's rounding differs by
+          // dtype. The floors cover the one-entry vocabulary, whose losses and gradients are all zero.
+          CHECK(max_relative(out.losses, ref.losses, 1.0) < 1e-4);
+          CHECK(max_relative(out.grad, ref.grad, 1e-3) < tolerance(dtype));
+
+          in.grad_scale = at::Tensor();
+          const auto losses_only = logit_loss(in);
+          CHECK(!losses_only.grad.defined());
+          CHECK(max_relative(losses_only.losses, ref.losses, 1.0) < 1e-4);
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("the CUDA kernels refuse what they are not built for, naming it", "[cuda][bad-input]") {

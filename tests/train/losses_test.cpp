@@ -16,16 +16,18 @@ struct Inputs {
   at::Tensor teacher_hidden, teacher_weight, student_hidden, student_weight, targets, mask;
 };
 
-Inputs random_inputs(uint64_t seed) {
+Inputs random_inputs(uint64_t seed, int64_t vocab = kVocab, const at::Device& device = at::kCPU) {
   torch::manual_seed(seed);
   Inputs in;
   in.teacher_hidden = torch::randn({kTokens, kHidden});
-  in.teacher_weight = torch::randn({kVocab, kHidden});
+  in.teacher_weight = torch::randn({vocab, kHidden});
   in.student_hidden = torch::randn({kTokens, kHidden});
-  in.student_weight = torch::randn({kVocab, kHidden});
-  in.targets = torch::randint(kVocab, {kTokens}, torch::kLong);
+  in.student_weight = torch::randn({vocab, kHidden});
+  in.targets = torch::randint(vocab, {kTokens}, torch::kLong);
   in.mask = torch::rand({kTokens}) > 0.3;
   in.mask[0] = true;
+  for (auto* t : {&in.teacher_hidden, &in.teacher_weight, &in.student_hidden, &in.student_weight, &in.targets, &in.mask})
+    *t = t->to(device);
   return in;
 }
 
@@ -92,8 +94,39 @@ TEST_CASE("KL of a model against itself is zero", "[train][losses]") {
   }
 }
 
-TEST_CASE("chunked training losses and their gradients equal autograd through full logits", "[train][losses]") {
-  const auto in = random_inputs(3);
+namespace {
+// bf16 hidden states with an fp32 head (as under autocast) against fp32 throughout.
+void check_bf16_against_fp32(const Inputs& in) {
+  const auto hidden = in.student_hidden.to(at::kBFloat16).requires_grad_(true);
+  const auto weight = in.student_weight.clone().requires_grad_(true);
+  const auto loss = train::distillation_loss({in.teacher_weight, 3}, in.teacher_hidden.to(at::kBFloat16), {weight, 3},
+                                             hidden, in.mask, Divergence::ReverseKL);
+  loss.backward();
+  CHECK(loss.scalar_type() == at::kFloat);
+  CHECK(hidden.grad().scalar_type() == at::kBFloat16);
+  CHECK(weight.grad().scalar_type() == at::kFloat);
+
+  const auto ref_hidden = in.student_hidden.clone().requires_grad_(true);
+  const auto ref_weight = in.student_weight.clone().requires_grad_(true);
+  const auto reference = masked_mean(reference_kl(in, ref_hidden, ref_weight, Divergence::ReverseKL, 1.0), in.mask);
+  reference.backward();
+  CHECK(loss.item<double>() == Approx(reference.item<double>()).epsilon(3e-2));
+  const auto relative = [](const at::Tensor& a, const at::Tensor& b) {
+    return ((a.to(at::kFloat) - b).norm() / b.norm()).item<double>();
+  };
+  CHECK(relative(hidden.grad(), ref_hidden.grad()) < 3e-2);
+  CHECK(relative(weight.grad(), ref_weight.grad()) < 3e-2);
+}
+
+}  // namespace
+
+TEST_CASE("bf16 hidden states with an fp32 head (as under autocast) match fp32 to bf16 precision", "[train][losses]") {
+  check_bf16_against_fp32(random_inputs(6));
+}
+
+namespace {
+// The chunked losses and gradients of `in` at several chunk sizes, against autograd through full logits.
+void check_against_full_logits(const Inputs& in) {
   for (const int64_t chunk : {1, 4, 1024}) {
     for (const double temperature : {1.0, 2.0}) {
       for (const auto kind : {Divergence::ReverseKL, Divergence::ForwardKL}) {
@@ -132,6 +165,20 @@ TEST_CASE("chunked training losses and their gradients equal autograd through fu
   }
 }
 
+}  // namespace
+
+TEST_CASE("chunked training losses and their gradients equal autograd through full logits", "[train][losses]") {
+  check_against_full_logits(random_inputs(3));
+}
+
+TEST_CASE("on CUDA, the chunked losses and gradients equal autograd through full logits", "[cuda][train][losses]") {
+  REQUIRE(torch::cuda::is_available());
+  // A vocabulary the fused kernel reads element by element, and one it reads in 16-byte vectors.
+  check_against_full_logits(random_inputs(3, kVocab, at::kCUDA));
+  check_against_full_logits(random_inputs(4, 4096, at::kCUDA));
+  check_bf16_against_fp32(random_inputs(6, 4096, at::kCUDA));
+}
+
 TEST_CASE("a frozen student head gets no gradient and an empty mask gives a zero loss", "[train][losses]") {
   const auto in = random_inputs(4);
   const auto hidden = in.student_hidden.clone().requires_grad_(true);
@@ -147,29 +194,6 @@ TEST_CASE("a frozen student head gets no gradient and an empty mask gives a zero
   CHECK(zero.item<double>() == 0);
   zero.backward();
   CHECK(hidden2.grad().abs().max().item<double>() == 0);
-}
-
-TEST_CASE("bf16 hidden states with an fp32 head (as under autocast) match fp32 to bf16 precision", "[train][losses]") {
-  const auto in = random_inputs(6);
-  const auto hidden = in.student_hidden.to(at::kBFloat16).requires_grad_(true);
-  const auto weight = in.student_weight.clone().requires_grad_(true);
-  const auto loss = train::distillation_loss({in.teacher_weight, 3}, in.teacher_hidden.to(at::kBFloat16), {weight, 3},
-                                             hidden, in.mask, Divergence::ReverseKL);
-  loss.backward();
-  CHECK(loss.scalar_type() == at::kFloat);
-  CHECK(hidden.grad().scalar_type() == at::kBFloat16);
-  CHECK(weight.grad().scalar_type() == at::kFloat);
-
-  const auto ref_hidden = in.student_hidden.clone().requires_grad_(true);
-  const auto ref_weight = in.student_weight.clone().requires_grad_(true);
-  const auto reference = masked_mean(reference_kl(in, ref_hidden, ref_weight, Divergence::ReverseKL, 1.0), in.mask);
-  reference.backward();
-  CHECK(loss.item<double>() == Approx(reference.item<double>()).epsilon(3e-2));
-  const auto relative = [](const at::Tensor& a, const at::Tensor& b) {
-    return ((a.to(at::kFloat) - b).norm() / b.norm()).item<double>();
-  };
-  CHECK(relative(hidden.grad(), ref_hidden.grad()) < 3e-2);
-  CHECK(relative(weight.grad(), ref_weight.grad()) < 3e-2);
 }
 
 TEST_CASE("losses refuse mismatched shapes naming what disagrees", "[train][losses][bad-input]") {
