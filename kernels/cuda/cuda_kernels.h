@@ -53,6 +53,17 @@ ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weig
                                      const at::Tensor& grad_out);
 LogitLossOutputs logit_loss(const LogitLossInputs& in);
 
+// RMSNorm (kernels/rms_norm.h) with the per-row 1 / rms the backward needs.
+struct RmsNormForward {
+  at::Tensor y, rstd;  // rstd: [rows] fp32
+};
+RmsNormForward rms_norm_forward(const at::Tensor& x, const at::Tensor& weight, double eps, at::ScalarType out_dtype);
+struct RmsNormGradients {
+  at::Tensor x, weight;  // weight fp32; undefined unless asked for
+};
+RmsNormGradients rms_norm_backward(const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& weight,
+                                   const at::Tensor& rstd, bool need_weight);
+
 ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias);
 

@@ -1,5 +1,8 @@
 #include "model/rms_norm.h"
 
+#include "kernels/rms_norm.h"
+#include "model/autocast_region.h"
+
 namespace hybridize::model {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& options) : eps(eps_) {
@@ -7,9 +10,12 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& opti
 }
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& input) {
-  const auto x = input.to(at::kFloat);
-  const auto normed = x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * normed.to(input.scalar_type());
+  auto out_dtype = at::promote_types(input.scalar_type(), weight.scalar_type());
+  // Every consumer of a norm's output is a projection (or the loss's head),
+  // which autocast would run in its dtype: the norm emits that dtype itself.
+  const auto autocast = AutocastState::current(input.device().type());
+  if (autocast.enabled && out_dtype == at::kFloat) out_dtype = autocast.dtype;
+  return kernels::rms_norm(input, weight, eps, out_dtype);
 }
 
 }  // namespace hybridize::model

@@ -1,7 +1,7 @@
-// The CUDA kernels behind selective_scan(), causal_conv1d(), their steps and
-// logit_loss() against the LibTorch-ops references run in double on the CPU:
-// forward outputs, final states, every input gradient, decoding token by
-// token, and the losses' values and logit gradients.
+// The CUDA kernels behind selective_scan(), causal_conv1d(), their steps,
+// logit_loss() and rms_norm() against the LibTorch-ops references run in
+// double on the CPU: forward outputs, final states, every input gradient,
+// decoding token by token, and the losses' values and logit gradients.
 // Tagged [cuda]: they run in the GPU preset only (model_cuda).
 #include <torch/torch.h>
 
@@ -12,6 +12,7 @@
 #include "catch.h"
 #include "kernels/causal_conv1d.h"
 #include "kernels/logit_loss.h"
+#include "kernels/rms_norm.h"
 #include "kernels/selective_scan.h"
 
 using namespace hybridize::kernels;
@@ -299,6 +300,45 @@ TEST_CASE("CUDA logit losses and their gradients equal the reference's", "[cuda]
           CHECK(max_relative(losses_only.losses, ref.losses, 1.0) < 1e-4);
         }
       }
+    }
+  }
+}
+
+TEST_CASE("CUDA RMSNorm and its gradients equal the reference's", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(12);
+  const auto o = torch::TensorOptions().device(at::kCUDA);
+  struct Case {
+    at::ScalarType x, weight, out;
+  };
+  // Plain precisions, a bf16 teacher's, and autocast's: fp32 activations and weight, bf16 out.
+  const Case cases[] = {{at::kFloat, at::kFloat, at::kFloat},
+                        {at::kBFloat16, at::kBFloat16, at::kBFloat16},
+                        {at::kHalf, at::kHalf, at::kHalf},
+                        {at::kBFloat16, at::kFloat, at::kFloat},
+                        {at::kFloat, at::kFloat, at::kBFloat16}};
+  for (const auto& sizes : std::vector<std::vector<int64_t>>{{3, 5, 64}, {7, 2048}, {2, 1, 5120}, {4, 1000}, {0, 8}}) {
+    for (const auto& c : cases) {
+      INFO("sizes " << at::IntArrayRef(sizes) << " x " << c10::toString(c.x) << " weight " << c10::toString(c.weight)
+                    << " out " << c10::toString(c.out));
+      const auto x = (torch::randn(sizes, o) * 2 + 0.5).to(c.x).requires_grad_(true);
+      const auto weight = (torch::rand({sizes.back()}, o) + 0.5).to(c.weight).requires_grad_(true);
+      const auto y = rms_norm(x, weight, 1e-5, c.out);
+      CHECK(y.scalar_type() == c.out);
+      const auto grad_y = torch::randn(sizes, o).to(c.out);
+      y.backward(grad_y);
+
+      const auto ref_x = x.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+      const auto ref_weight = weight.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+      const auto ref_y = rms_norm_reference(ref_x, ref_weight, 1e-5, at::kDouble);
+      ref_y.backward(grad_y.to(at::kCPU, at::kDouble));
+      if (x.numel() == 0) continue;
+      const double tol = std::max(tolerance(c.x), tolerance(c.out));
+      CHECK(max_relative(y, ref_y) < tol);
+      CHECK(max_relative(x.grad(), ref_x.grad()) < tol);
+      CHECK(x.grad().scalar_type() == c.x);
+      CHECK(max_relative(weight.grad(), ref_weight.grad()) < tol);
+      CHECK(weight.grad().scalar_type() == c.weight);
     }
   }
 }
