@@ -40,16 +40,28 @@ struct SegmentParts {
   }
 
   // Applies the composites of the segments before `w` to h, the state entering
-  // the chunk, and those after it to k, the gradient entering its end. Every
-  // warp runs the same loads and predicated steps, without branches.
+  // the chunk, and those after it to k, the gradient entering its end. w is
+  // the same across a warp: one branch picks its straight-line steps.
   __device__ __forceinline__ void enter(int buffer, int w, int lane, float& h, float& k) const {
-    float2 pair[kSegments];
+    switch (w) {
+      case 0: return enter<0>(buffer, lane, h, k);
+      case 1: return enter<1>(buffer, lane, h, k);
+      case 2: return enter<2>(buffer, lane, h, k);
+      case 3: return enter<3>(buffer, lane, h, k);
+      case 4: return enter<4>(buffer, lane, h, k);
+      case 5: return enter<5>(buffer, lane, h, k);
+      case 6: return enter<6>(buffer, lane, h, k);
+      default: return enter<kSegments - 1>(buffer, lane, h, k);
+    }
+  }
+
+  template <int kW>
+  __device__ __forceinline__ void enter(int buffer, int lane, float& h, float& k) const {
+    static_assert(kSegments == 8, "enter's cases cover eight segments");
 #pragma unroll
-    for (int s = 0; s < kSegments; ++s) pair[s] = pairs[buffer][s][s > w][lane];  // s == w: unused
+    for (int s = 0; s < kW; ++s) h = pairs[buffer][s][0][lane].y * h + pairs[buffer][s][0][lane].x;
 #pragma unroll
-    for (int s = 0; s < kSegments; ++s) h = s < w ? pair[s].y * h + pair[s].x : h;
-#pragma unroll
-    for (int s = kSegments - 1; s >= 0; --s) k = s > w ? pair[s].x * k + pair[s].y : k;
+    for (int s = kSegments - 1; s > kW; --s) k = pairs[buffer][s][1][lane].x * k + pairs[buffer][s][1][lane].y;
   }
 };
 

@@ -11,7 +11,8 @@
 // chunk's saved start composed with the segments before) and the exact k
 // leaving it (the carry composed with the segments after). It then recomputes
 // its states and runs the reverse recurrence over them, one exponential per
-// position and state entry in all. B and C come from the rows the block
+// position and state entry in all (and one per segment and entry for the
+// composite's decay, from the segment's summed steps). B and C come from the rows the block
 // stages for the chunk, where they fit (kernels/cuda/scan_chunks.cuh).
 //
 // Reductions: dA sums over a thread's positions in shared memory, then over
@@ -23,7 +24,10 @@
 // sums over the run's lanes; other widths take a segmented sum. Where one run
 // holds all of a group's channels, each sum is the whole value and is stored
 // in the inputs' dtype; otherwise (groups wider than a warp, or straddling
-// warps) the parts meet by fp32 atomics.
+// warps) the parts meet by fp32 atomics. The mixer's layout (B groups of 64
+// channels by atomics, C groups of 16 stored) is fixed at compile time, so
+// that its reduce-scatters have no run-time loops or branches; other widths
+// read theirs from the params.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/scan_chunks.cuh"
@@ -168,6 +172,12 @@ int scatter_span(int width) {
   return (width & (width - 1)) == 0 ? width : 0;  // a power of two below 32 divides it
 }
 
+// v, but unknown to the compiler, so that nothing computed from it is shared with earlier code.
+__device__ __forceinline__ int opaque(int v) {
+  asm volatile("" : "+r"(v));
+  return v;
+}
+
 __device__ __forceinline__ float sigmoid(float v) { return 1.f / (1.f + __expf(-v)); }
 
 // BSum and CSum: the GroupSum layouts of dB and dC.
@@ -215,7 +225,9 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     float* leaving = carry + ((j + 1) & 1) * N * kLanes;   // k at its start, for the chunk before
     const int c0 = j * int(kScanCheckpointInterval), t0 = c0 + w * kSegment;
     if constexpr (kStaged) {
-      // The chunk after this one read its staged rows before its last barrier.
+      // The chunk after this one reads its staged rows after its last per-entry
+      // barrier too: every warp must be done with them before they are replaced.
+      __syncthreads();
       const int valid = min(int(kScanCheckpointInterval), L - c0);
       stage_rows(staged_B, B, p.Bs.length, b_tile.first, b_tile.rows, staged_C, C, p.Cs.length, c_tile.first,
                  c_tile.rows, c0, valid, N);
@@ -245,6 +257,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     for (int n = 0; n < N; ++n) {
       const float saved = saved_states[n];  // the chunk's entering state, needed after the barrier
       const float An = A_lanes[n * kLanes + lane], A2 = An * kLog2e;
+      // B and C are read again after the barrier rather than kept through it (registers).
       float a[kSegment], Bv[kSegment], Cv[kSegment], cdy[kSegment];  // cdy: C dy, the part of g from y
       B_rows.read(n, Bv);
       C_rows.read(n, Cv);
@@ -265,6 +278,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       __syncthreads();
       float h = active ? saved : 0.f, k = entering[n * kLanes + lane];
       parts.enter(buffer, w, lane, h, k);
+      B_rows.read(n, Bv);
+      C_rows.read(n, Cv);
 
       // States forward: h before each position; y and dC take the state after it.
       float before[kSegment];
@@ -299,9 +314,11 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       buffer ^= 1;
     }
     // Every position is computed and only existing ones stored, so the loop has no branches.
+    // The addresses are computed afresh: kept from the loads above, through the n loop, they spilled.
+    const int t_clamp = opaque(L - 1);
 #pragma unroll
     for (int i = 0; i < kSegment; ++i) {
-      const int t = min(t0 + i, L - 1);
+      const int t = min(t0 + i, t_clamp);
       const bool valid = active && t0 + i < L;
       const float xv = valid ? load(x + t * p.xs.length) : 0.f, raw = load(delta + t * p.ds.length) + bias;
       const float ddt = xv * gB[i] + gA[i];
