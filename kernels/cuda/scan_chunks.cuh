@@ -26,18 +26,44 @@ constexpr int kSegments = int(kScanCheckpointInterval) / kSegment;
 constexpr int kScanThreads = kLanes * kSegments;
 static_assert(kSegments * kSegment == kScanCheckpointInterval, "a chunk is whole segments");
 
-// Each segment's composite per lane, double-buffered so that one barrier per
-// state entry separates a buffer's writes from its reads.
+// Each segment's composites per lane, double-buffered so that one barrier per
+// state entry separates a buffer's writes from its reads. The states' (Q, P)
+// and the gradient's (P, K) are kept apart, so that a warp reads each
+// segment's pair in one conflict-free 8-byte load: (Q, P) of the segments
+// before its own, (P, K) of those after.
 struct SegmentParts {
-  float decay[2][kSegments][kLanes];  // P: the product of the segment's a_i
-  float state[2][kSegments][kLanes];  // Q: the state after the segment from a zero start
-};
+  float2 pairs[2][kSegments][2][kLanes];  // [buffer][segment][0: (Q, P), 1: (P, K)][lane]
 
-// The state entering segment `w` of a chunk that starts at `h`.
-__device__ __forceinline__ float state_entering(const SegmentParts& parts, int buffer, int w, int lane, float h) {
-  for (int s = 0; s < w; ++s) h = parts.decay[buffer][s][lane] * h + parts.state[buffer][s][lane];
-  return h;
-}
+  __device__ __forceinline__ void put(int buffer, int w, int lane, float P, float Q, float K) {
+    pairs[buffer][w][0][lane] = make_float2(Q, P);
+    pairs[buffer][w][1][lane] = make_float2(P, K);
+  }
+
+  // Applies the composites of the segments before `w` to h, the state entering
+  // the chunk, and those after it to k, the gradient entering its end. w is
+  // the same across a warp: one branch picks its straight-line steps.
+  __device__ __forceinline__ void enter(int buffer, int w, int lane, float& h, float& k) const {
+    switch (w) {
+      case 0: return enter<0>(buffer, lane, h, k);
+      case 1: return enter<1>(buffer, lane, h, k);
+      case 2: return enter<2>(buffer, lane, h, k);
+      case 3: return enter<3>(buffer, lane, h, k);
+      case 4: return enter<4>(buffer, lane, h, k);
+      case 5: return enter<5>(buffer, lane, h, k);
+      case 6: return enter<6>(buffer, lane, h, k);
+      default: return enter<kSegments - 1>(buffer, lane, h, k);
+    }
+  }
+
+  template <int kW>
+  __device__ __forceinline__ void enter(int buffer, int lane, float& h, float& k) const {
+    static_assert(kSegments == 8, "enter's cases cover eight segments");
+#pragma unroll
+    for (int s = 0; s < kW; ++s) h = pairs[buffer][s][0][lane].y * h + pairs[buffer][s][0][lane].x;
+#pragma unroll
+    for (int s = kSegments - 1; s > kW; --s) k = pairs[buffer][s][1][lane].x * k + pairs[buffer][s][1][lane].y;
+  }
+};
 
 // B and C rows reach the per-state-entry loops one state entry at a time, for
 // a segment's positions. Where they fit, a block stages the group rows its

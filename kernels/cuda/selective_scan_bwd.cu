@@ -11,7 +11,8 @@
 // chunk's saved start composed with the segments before) and the exact k
 // leaving it (the carry composed with the segments after). It then recomputes
 // its states and runs the reverse recurrence over them, one exponential per
-// position and state entry in all. B and C come from the rows the block
+// position and state entry in all (and one per segment and entry for the
+// composite's decay, from the segment's summed steps). B and C come from the rows the block
 // stages for the chunk, where they fit (kernels/cuda/scan_chunks.cuh).
 //
 // Reductions: dA sums over a thread's positions in shared memory, then over
@@ -23,7 +24,10 @@
 // sums over the run's lanes; other widths take a segmented sum. Where one run
 // holds all of a group's channels, each sum is the whole value and is stored
 // in the inputs' dtype; otherwise (groups wider than a warp, or straddling
-// warps) the parts meet by fp32 atomics.
+// warps) the parts meet by fp32 atomics. The mixer's layout (B groups of 64
+// channels by atomics, C groups of 16 stored) is fixed at compile time, so
+// that its reduce-scatters have no run-time loops or branches; other widths
+// read theirs from the params.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/scan_chunks.cuh"
@@ -109,12 +113,21 @@ __device__ __forceinline__ void reduce_scatter(float (&v)[K], int span, int lane
   owner = (lane & (span - 1)) < K;
 }
 
-// How one lane's values reach its group's row of dB or dC.
+// How one lane's values reach its group's row of dB or dC. kSpan and kAtomic
+// fix the layout at compile time for the shapes that matter, so that the
+// reduce-scatter's loops and branches fold away; kAnySpan reads it from the
+// params (span and atomic below).
+constexpr int kAnySpan = -1;
+
+template <int kSpan, bool kAtomic = false>
 struct GroupSum {
   int span;        // lanes per aligned power-of-two run of the group, or 0: the segmented sum
   unsigned steps;  // the segmented sum's steps (segment_steps)
   bool head;       // this lane is the group's first in its warp (the segmented sum's result)
   bool atomic;     // fp32 atomics into a zeroed row, else a store in T
+
+  __device__ __forceinline__ int run() const { return kSpan == kAnySpan ? span : kSpan; }
+  __device__ __forceinline__ bool atomics() const { return kSpan == kAnySpan ? atomic : kAtomic; }
 };
 
 template <class T>
@@ -125,27 +138,28 @@ __device__ __forceinline__ void put(void* out, int64_t index, float v, bool atom
 
 // Sums v, one value per position t0 + i of this lane's group, over the group's
 // channels into out[index + i * stride] (positions from `valid` on are past the end).
-template <class T, int K>
-__device__ __forceinline__ void add_group_sums(float (&v)[K], const GroupSum& g, bool active, int lane, void* out,
-                                               int64_t index, int64_t stride, int valid) {
-  if (g.span) {
+template <class T, int K, int kSpan, bool kAtomic>
+__device__ __forceinline__ void add_group_sums(float (&v)[K], const GroupSum<kSpan, kAtomic>& g, bool active, int lane,
+                                               void* out, int64_t index, int64_t stride, int valid) {
+  const int span = g.run();
+  if (span) {
     int first, count;
     bool owner;
-    reduce_scatter(v, g.span, lane, first, count, owner);
+    reduce_scatter(v, span, lane, first, count, owner);
     if (!active || !owner) return;
-    if (g.span >= K) {  // one sum per lane
-      if (first < valid) put<T>(out, index + first * stride, v[0], g.atomic);
+    if (span >= K) {  // one sum per lane
+      if (first < valid) put<T>(out, index + first * stride, v[0], g.atomics());
       return;
     }
 #pragma unroll
     for (int i = 0; i < K; ++i)
-      if (i < count && first + i < valid) put<T>(out, index + (first + i) * stride, v[i], g.atomic);
+      if (i < count && first + i < valid) put<T>(out, index + (first + i) * stride, v[i], g.atomics());
   } else {
     segment_sums(v, g.steps);
     if (g.head) {
 #pragma unroll
       for (int i = 0; i < K; ++i)
-        if (i < valid) put<T>(out, index + i * stride, v[i], g.atomic);
+        if (i < valid) put<T>(out, index + i * stride, v[i], g.atomics());
     }
   }
 }
@@ -158,12 +172,18 @@ int scatter_span(int width) {
   return (width & (width - 1)) == 0 ? width : 0;  // a power of two below 32 divides it
 }
 
+// v, but unknown to the compiler, so that nothing computed from it is shared with earlier code.
+__device__ __forceinline__ int opaque(int v) {
+  asm volatile("" : "+r"(v));
+  return v;
+}
+
 __device__ __forceinline__ float sigmoid(float v) { return 1.f / (1.f + __expf(-v)); }
 
-template <class T, bool kStaged>
+// BSum and CSum: the GroupSum layouts of dB and dC.
+template <class T, bool kStaged, class BSum, class CSum>
 __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const BackwardParams p) {
   __shared__ SegmentParts parts;
-  __shared__ float part_grad[2][kSegments][kLanes];  // K: k leaving each segment backwards from a zero start
   extern __shared__ __align__(16) float smem[];
   const int N = p.d_state, L = p.length;
   float* carry = smem;                                    // [2][N][kLanes]: k at a chunk's end, by chunk parity
@@ -185,9 +205,9 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
   const T* B = static_cast<const T*>(p.B) + b * p.Bs.batch;  // this batch row's B and C
   const T* C = static_cast<const T*>(p.C) + b * p.Cs.batch;
   const TileRows b_tile = tile_rows_of(p.b_width, p.channels, d_read), c_tile = tile_rows_of(p.c_width, p.channels, d_read);
-  const GroupSum b_sum{p.b_span, segment_steps(lane, d, p.b_width),
+  const BSum b_sum{p.b_span, segment_steps(lane, d, p.b_width),
                        active && (lane == 0 || (d - 1) / p.b_width != b_group), p.b_atomic};
-  const GroupSum c_sum{p.c_span, segment_steps(lane, d, p.c_width),
+  const CSum c_sum{p.c_span, segment_steps(lane, d, p.c_width),
                        active && (lane == 0 || (d - 1) / p.c_width != c_group), p.c_atomic};
   const int64_t state_row = (int64_t(b) * p.channels + d) * N;  // [b, d, 0] of a state
   const float skip = active ? p.D[d] : 0.f, bias = active && p.bias ? p.bias[d] : 0.f;
@@ -205,7 +225,9 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     float* leaving = carry + ((j + 1) & 1) * N * kLanes;   // k at its start, for the chunk before
     const int c0 = j * int(kScanCheckpointInterval), t0 = c0 + w * kSegment;
     if constexpr (kStaged) {
-      // The chunk after this one read its staged rows before its last barrier.
+      // The chunk after this one reads its staged rows after its last per-entry
+      // barrier too: every warp must be done with them before they are replaced.
+      __syncthreads();
       const int valid = min(int(kScanCheckpointInterval), L - c0);
       stage_rows(staged_B, B, p.Bs.length, b_tile.first, b_tile.rows, staged_C, C, p.Cs.length, c_tile.first,
                  c_tile.rows, c0, valid, N);
@@ -216,6 +238,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     // Positions past the end get zero step and gradient: decay 1, input 0, nothing added.
     float dt[kSegment], dtx[kSegment], dy[kSegment];  // dy: the gradient of y before the gate
     float gB[kSegment], gA[kSegment], y[kSegment];    // sums over n of g B, g a h A, and C h
+    float dt_sum = 0.f;                               // the segment's decay is exp(dt_sum A)
 #pragma unroll
     for (int i = 0; i < kSegment; ++i) {
       const int t = min(t0 + i, L - 1);
@@ -228,53 +251,61 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       const float dout = valid ? gr : 0.f;
       dy[i] = z ? dout * zr * sigmoid(zr) : dout;
       gB[i] = gA[i] = y[i] = 0.f;
+      dt_sum += dt[i];
     }
     const float* saved_states = p.checkpoints + ((int64_t(b) * chunks + j) * p.channels + d_read) * N;
     for (int n = 0; n < N; ++n) {
       const float saved = saved_states[n];  // the chunk's entering state, needed after the barrier
       const float An = A_lanes[n * kLanes + lane], A2 = An * kLog2e;
-      float a[kSegment], Bv[kSegment], Cv[kSegment];
+      // B and C are read again after the barrier rather than kept through it (registers).
+      float a[kSegment], Bv[kSegment], Cv[kSegment], cdy[kSegment];  // cdy: C dy, the part of g from y
       B_rows.read(n, Bv);
       C_rows.read(n, Cv);
-      float decay = 1.f, state = 0.f, grad = 0.f;
+      // The segment's composites from zero starts: the state after it, and k
+      // leaving it backwards. With g_i = C_i dy_i + a_{i+1} g_{i+1} one fma a
+      // step, k leaving is a_0 g_0; the product of the a_i is one exponential.
+      float state = 0.f;
 #pragma unroll
       for (int i = 0; i < kSegment; ++i) {
         a[i] = fast_exp2(dt[i] * A2);
         state = a[i] * state + dtx[i] * Bv[i];
-        decay *= a[i];
+        cdy[i] = Cv[i] * dy[i];
       }
+      float g_first = cdy[kSegment - 1];
 #pragma unroll
-      for (int i = kSegment - 1; i >= 0; --i) grad = a[i] * (Cv[i] * dy[i] + grad);
-      parts.decay[buffer][w][lane] = decay;
-      parts.state[buffer][w][lane] = state;
-      part_grad[buffer][w][lane] = grad;
+      for (int i = kSegment - 2; i >= 0; --i) g_first = a[i + 1] * g_first + cdy[i];
+      parts.put(buffer, w, lane, fast_exp2(dt_sum * A2), state, a[0] * g_first);
       __syncthreads();
-      float h = state_entering(parts, buffer, w, lane, active ? saved : 0.f);
-      float k = entering[n * kLanes + lane];
-      for (int s = kSegments - 1; s > w; --s) k = parts.decay[buffer][s][lane] * k + part_grad[buffer][s][lane];
+      float h = active ? saved : 0.f, k = entering[n * kLanes + lane];
+      parts.enter(buffer, w, lane, h, k);
+      B_rows.read(n, Bv);
+      C_rows.read(n, Cv);
 
-      // States forward: h before each position, y and dC from the state after it.
-      float before[kSegment], dC[kSegment];
+      // States forward: h before each position; y and dC take the state after it.
+      float before[kSegment];
 #pragma unroll
       for (int i = 0; i < kSegment; ++i) {
         before[i] = h;
         h = a[i] * h + dtx[i] * Bv[i];
         y[i] += Cv[i] * h;
-        dC[i] = dy[i] * h;
       }
+      // Summed and stored before dB is computed, so that the two arrays are never live together.
+      float dC[kSegment];
+#pragma unroll
+      for (int i = 0; i < kSegment; ++i) dC[i] = dy[i] * (i + 1 < kSegment ? before[i + 1] : h);
       add_group_sums<T>(dC, c_sum, active, lane, p.dC, ((int64_t(b) * L + t0) * p.c_groups + c_group) * N + n,
                         int64_t(p.c_groups) * N, L - t0);
       // The gradient backward.
       float dB[kSegment], dA = 0.f;
 #pragma unroll
       for (int i = kSegment - 1; i >= 0; --i) {
-        const float g = Cv[i] * dy[i] + k;  // d loss / d h_t
+        const float g = cdy[i] + k;  // d loss / d h_t
         dB[i] = g * dtx[i];
         gB[i] += g * Bv[i];
-        const float g_decay = g * a[i] * before[i];  // d loss / d (dt A)
+        k = a[i] * g;                         // d loss / d h_{t-1} through h_t
+        const float g_decay = k * before[i];  // d loss / d (dt A)
         gA[i] += g_decay * An;
         dA += g_decay * dt[i];
-        k = a[i] * g;  // d loss / d h_{t-1} through h_t
       }
       if (w == 0) leaving[n * kLanes + lane] = k;
       dA_sums[(w * N + n) * kLanes + lane] += dA;
@@ -283,9 +314,11 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       buffer ^= 1;
     }
     // Every position is computed and only existing ones stored, so the loop has no branches.
+    // The addresses are computed afresh: kept from the loads above, through the n loop, they spilled.
+    const int t_clamp = opaque(L - 1);
 #pragma unroll
     for (int i = 0; i < kSegment; ++i) {
-      const int t = min(t0 + i, L - 1);
+      const int t = min(t0 + i, t_clamp);
       const bool valid = active && t0 + i < L;
       const float xv = valid ? load(x + t * p.xs.length) : 0.f, raw = load(delta + t * p.ds.length) + bias;
       const float ddt = xv * gB[i] + gA[i];
@@ -338,22 +371,28 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
       !states.is_contiguous())
     fail(what, ": the checkpoints do not match the inputs (the forward saved none for them)");
 
-  const int b_width = int(channels / B.size(2)), c_width = int(channels / C.size(2));
-  const int b_span = scatter_span(b_width), c_span = scatter_span(c_width);
+  BackwardParams p{};
+  static_cast<ScanOperands&>(p) = scan_operands(streamed, in.delta_softplus);
+  p.b_span = scatter_span(p.b_width);
+  p.c_span = scatter_span(p.c_width);
   // A group's sums are whole where one aligned run of a warp holds all its channels.
-  const bool b_atomic = !(b_span && b_width <= kLanes), c_atomic = !(c_span && c_width <= kLanes);
+  p.b_atomic = !(p.b_span && p.b_width <= kLanes);
+  p.c_atomic = !(p.c_span && p.c_width <= kLanes);
   const auto streamed_options = x.options().dtype(dtype);
   const auto fp32 = x.options().dtype(at::kFloat);
+  const bool launch = length > 0 && batch > 0 && channels > 0;
+  // Atomics add into zeros, and without a launch the sums are zero; else the kernel stores every element.
   const auto group_grad = [&](const at::Tensor& t, bool atomic) {
-    return atomic ? at::zeros(t.sizes(), fp32) : at::empty(t.sizes(), streamed_options);
+    const auto options = atomic ? fp32 : streamed_options;
+    return atomic || !launch ? at::zeros(t.sizes(), options) : at::empty(t.sizes(), options);
   };
   const auto dy = grad_y.defined() ? unit_last_stride(grad_y.to(dtype)) : at::zeros({batch, length, channels}, streamed_options);
   const auto dfinal = grad_final_state.defined() ? grad_final_state.to(at::kFloat).contiguous() : at::Tensor();
   auto dx = at::empty({batch, length, channels}, streamed_options);
   auto ddelta = at::empty({batch, length, channels}, streamed_options);
   auto dz = z.defined() ? at::empty({batch, length, channels}, streamed_options) : at::Tensor();
-  auto dB = group_grad(B, b_atomic);
-  auto dC = group_grad(C, c_atomic);
+  auto dB = group_grad(B, p.b_atomic);
+  auto dC = group_grad(C, p.c_atomic);
   auto dA = at::zeros({channels, N}, fp32);
   auto dD = at::zeros({channels}, fp32);
   auto dbias = bias.defined() ? at::zeros({channels}, fp32) : at::Tensor();
@@ -362,11 +401,7 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
   if (length == 0) {
     // No positions: the final state is the initial one.
     if (dinit.defined()) dinit = dfinal.defined() ? dfinal.clone() : dinit.zero_();
-    dB.zero_();
-    dC.zero_();
-  } else if (batch > 0 && channels > 0) {
-    BackwardParams p{};
-    static_cast<ScanOperands&>(p) = scan_operands(streamed, in.delta_softplus);
+  } else if (launch) {
     p.grad_y = dy.data_ptr();
     p.gs = {dy.stride(0), dy.stride(1)};
     p.checkpoints = states.data_ptr<float>();
@@ -380,27 +415,27 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     p.dD = dD.data_ptr<float>();
     p.dbias = dbias.defined() ? dbias.data_ptr<float>() : nullptr;
     p.dinit = dinit.defined() ? dinit.data_ptr<float>() : nullptr;
-    p.b_span = b_span;
-    p.c_span = c_span;
-    p.b_atomic = b_atomic;
-    p.c_atomic = c_atomic;
     p.b_rows = int(tile_rows(p.b_width, p.b_groups));
     p.c_rows = int(tile_rows(p.c_width, p.c_groups));
     const int64_t staging = staged_rows_bytes(p.b_rows, p.c_rows, N);
     const bool staged = staging <= kStagedRowsBytes;
     const size_t bytes = size_t(3 + kSegments) * N * kLanes * sizeof(float) + (staged ? staging : 0);
     const dim3 grid(unsigned((channels + kLanes - 1) / kLanes), unsigned(batch));
+    // The mixer's groups (B over 64 channels, by atomics; C over 16, stored)
+    // get their sums' layout at compile time; other widths read it at run time.
+    const bool mixer_groups = p.b_span == kLanes && p.b_atomic && p.c_span == 16 && !p.c_atomic;
     dispatch_dtype(dtype, what, [&](auto tag) {
       using T = decltype(tag);
-      const auto kernel = staged ? scan_backward_kernel<T, true> : scan_backward_kernel<T, false>;
+      using Any = GroupSum<kAnySpan>;
+      const auto kernel = mixer_groups ? (staged ? scan_backward_kernel<T, true, GroupSum<kLanes, true>, GroupSum<16>>
+                                                 : scan_backward_kernel<T, false, GroupSum<kLanes, true>, GroupSum<16>>)
+                                       : (staged ? scan_backward_kernel<T, true, Any, Any>
+                                                 : scan_backward_kernel<T, false, Any, Any>);
       // With the static parts, more than 48 KiB needs the opt-in even where `bytes` alone is less.
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
       kernel<<<grid, kScanThreads, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
     });
     check_launch("selective scan backward");
-  } else {
-    dB.zero_();
-    dC.zero_();
   }
   const auto as = [](const at::Tensor& grad, const at::Tensor& input) { return grad.to(input.scalar_type()); };
   ScanGradients grads;
