@@ -8,6 +8,11 @@
 // double-buffered: the next stage loads while this one is computed. Only a
 // few threads run per SM at the 15B shape (batch * channels of them), so
 // bytes in flight come from the staging, not from occupancy.
+// Once a stage lands, the block converts its B and C rows to fp32 (each row
+// serves up to kTile channels), and the loop over positions is one branch-free
+// block of code, its exponentials split between the special-function unit
+// and the FMA pipe: at the 15B shape both that unit and the issue slots are
+// near their limits.
 // For training it also saves the state entering every kScanCheckpointInterval
 // positions (a whole number of stages: stages are powers of two) for the
 // backward (kernels/cuda/selective_scan_bwd.cu).
@@ -26,11 +31,13 @@ namespace {
 constexpr int kTile = 64;               // channels per block, one thread each
 constexpr int kMaxSteps = 32;           // positions per shared-memory stage
 constexpr int kBlockBytes = 54 * 1024;  // shared memory per block: four blocks fit one SM (228 KB, 1 KB reserved each)
-// One state in kPolyEvery has its exponential computed on the FMA pipe rather
-// than the special-function unit (16 results per clock and SM), which the
-// exponentials, softplus and the gate would otherwise saturate while the
-// issue slots have room: with 16 states, 18 special-function results against
-// ~140 instructions per channel and position, both near 1.1 clocks per SM.
+// One state in kPolyEvery has its exponential computed on the FMA pipe (11
+// instructions) rather than the special-function unit (16 results per clock
+// and SM), which the exponentials, softplus and the gate would otherwise
+// saturate while the issue slots (128 per clock and SM) have room. At the 15B
+// shape a channel's position then takes 18 of that unit's results (1.13
+// clocks) and ~140 instructions in the loop plus ~15 for the stage's copies
+// (~1.2 clocks); one in 16 would give 1.19 and 1.12, a tie at this precision.
 constexpr int kPolyEvery = 8;
 static_assert(kScanCheckpointInterval % kMaxSteps == 0, "power-of-two stages tile the checkpoint interval");
 
