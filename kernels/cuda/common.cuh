@@ -30,16 +30,6 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { re
 template <>
 __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
 
-// softplus with torch's default threshold (20): above it, the identity. The
-// fast intrinsics keep both off the scan's per-position critical path; their
-// error (a few ulp) is far inside the fp32 tolerance.
-// Both sides are computed and one selected, so that no branch splits a loop over positions.
-__device__ __forceinline__ float softplus(float v) {
-  const float smooth = __logf(1.f + __expf(fminf(v, 20.f)));
-  return v > 20.f ? v : smooth;
-}
-__device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + __expf(-v)); }
-
 // The scan kernels compute exp(delta * A) as exp2(delta * A * log2 e).
 constexpr float kLog2e = 1.4426950408889634f;
 
@@ -50,6 +40,38 @@ __device__ __forceinline__ float fast_exp2(float v) {
   float r;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
   return r;
+}
+
+// softplus with torch's default threshold (20): above it, the identity. The
+// fast intrinsics keep both off the scan's per-position critical path; their
+// error (a few ulp) is far inside the fp32 tolerance. Their exponentials are
+// fast_exp2, two instructions to __expf's five: it flushes results below
+// 2^-126, where 1 + e is 1 all the same, so the values are __expf's.
+// Both sides are computed and one selected, so that no branch splits a loop over positions.
+__device__ __forceinline__ float softplus(float v) {
+  const float smooth = __logf(1.f + fast_exp2(fminf(v, 20.f) * kLog2e));
+  return v > 20.f ? v : smooth;
+}
+__device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + fast_exp2(-v * kLog2e)); }
+
+// exp2 on the FMA pipe (11 instructions), for kernels whose special-function
+// unit is the bottleneck: 2^v = 2^j * p(v - j), j = v rounded to an integer
+// and p a degree-5 fit of 2^f on [-1/2, 1/2] with p(0) = 1; at most 2 ulp off,
+// as ex2.approx. v is clamped to [-127, 128], so that adding j to p's exponent
+// bits cannot wrap: -127 gives exactly 0 and 128 infinity; results below
+// 2^-126 come out as zero or denormals.
+__device__ __forceinline__ float fma_exp2(float v) {
+  v = fminf(fmaxf(v, -127.f), 128.f);
+  constexpr float kRound = 12582912.f;  // 1.5 * 2^23: v + kRound holds j in its low mantissa bits
+  const float t = v + kRound;
+  const float f = v - (t - kRound);
+  float p = 0x1.5a8506p-10f;
+  p = fmaf(p, f, 0x1.3cec2p-7f);
+  p = fmaf(p, f, 0x1.c6baaap-5f);
+  p = fmaf(p, f, 0x1.ebf9b6p-3f);
+  p = fmaf(p, f, 0x1.62e426p-1f);
+  p = fmaf(p, f, 1.f);
+  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
 }
 
 inline bool kernel_dtype(at::ScalarType t) {
