@@ -292,7 +292,7 @@ TEST_CASE("CUDA logit losses and their gradients equal the reference's", "[cuda]
           // Both read the same values and sum in fp32 or better; only the gradient's rounding differs by
           // dtype. The floors cover the one-entry vocabulary, whose losses and gradients are all zero.
           CHECK(max_relative(out.losses, ref.losses, 1.0) < 1e-4);
-          CHECK(max_relative(out.grad, ref.grad, 1e-3) < tolerance(dtype));
+          CHECK(max_relative(out.grad, ref.grad, 1e-2) < tolerance(dtype));
 
           in.grad_scale = at::Tensor();
           const auto losses_only = logit_loss(in);
