@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the .cu files: element loads/stores converting to fp32,
+// Helpers shared by the .cu files: element and vector loads/stores converting to fp32,
 // dtype dispatch, device checks and launch error checks.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -29,6 +29,40 @@ template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <>
 __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+
+// v rounded to T and back, as a reference's intermediate tensors in T round.
+template <class T>
+__device__ __forceinline__ float round_to(float v) {
+  return to_float(from_float<T>(v));
+}
+
+// kVec elements of p as floats: one 16-byte load when kVec > 1 (p then 16-byte aligned).
+template <class T, int kVec>
+__device__ __forceinline__ void load_vector(const T* p, float (&out)[kVec]) {
+  if constexpr (kVec == 1) {
+    out[0] = load(p);
+  } else {
+    static_assert(kVec * sizeof(T) == 16, "a vector is 16 bytes");
+    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
+    const T* v = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) out[e] = to_float(v[e]);
+  }
+}
+
+template <class T, int kVec>
+__device__ __forceinline__ void store_vector(T* p, const float (&in)[kVec]) {
+  if constexpr (kVec == 1) {
+    p[0] = from_float<T>(in[0]);
+  } else {
+    static_assert(kVec * sizeof(T) == 16, "a vector is 16 bytes");
+    uint4 raw;
+    T* v = reinterpret_cast<T*>(&raw);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) v[e] = from_float<T>(in[e]);
+    *reinterpret_cast<uint4*>(p) = raw;
+  }
+}
 
 // The scan kernels compute exp(delta * A) as exp2(delta * A * log2 e).
 constexpr float kLog2e = 1.4426950408889634f;
@@ -106,6 +140,8 @@ template <class T>
 T* mutable_data(at::Tensor& t) {
   return reinterpret_cast<T*>(t.data_ptr());
 }
+
+inline bool data_aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
 
 // Channels-last activations need unit stride along channels only; other strides are passed on.
 inline at::Tensor unit_last_stride(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }

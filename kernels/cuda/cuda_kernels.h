@@ -51,6 +51,10 @@ struct ConvGradients {
 };
 ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                                      const at::Tensor& grad_out);
+ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
+                            const std::optional<at::Tensor>& bias);
+
+// Per-row losses and logit gradients of one chunk (kernels/logit_loss.h).
 LogitLossOutputs logit_loss(const LogitLossInputs& in);
 
 // RMSNorm (kernels/rms_norm.h) with the per-row 1 / rms the backward needs.
@@ -64,7 +68,11 @@ struct RmsNormGradients {
 RmsNormGradients rms_norm_backward(const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& weight,
                                    const at::Tensor& rstd, bool need_weight);
 
-ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
-                            const std::optional<at::Tensor>& bias);
+// silu(gate) * up (kernels/swiglu.h) and its gradients.
+at::Tensor swiglu_forward(const at::Tensor& gate, const at::Tensor& up);
+struct SwiGLUGradients {
+  at::Tensor gate, up;
+};
+SwiGLUGradients swiglu_backward(const at::Tensor& grad, const at::Tensor& gate, const at::Tensor& up);
 
 }  // namespace hybridize::kernels::cuda

@@ -51,32 +51,6 @@ __device__ __forceinline__ Stats block_merge(Stats s, Stats* shared) {
   return all;
 }
 
-template <class T, int kVec>
-__device__ __forceinline__ void load_vector(const T* p, float (&out)[kVec]) {
-  if constexpr (kVec == 1) {
-    out[0] = load(p);
-  } else {
-    static_assert(kVec * sizeof(T) == 16, "a vector is 16 bytes");
-    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
-    const T* v = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-    for (int e = 0; e < kVec; ++e) out[e] = to_float(v[e]);
-  }
-}
-
-template <class T, int kVec>
-__device__ __forceinline__ void store_vector(T* p, const float (&in)[kVec]) {
-  if constexpr (kVec == 1) {
-    p[0] = from_float<T>(in[0]);
-  } else {
-    uint4 raw;
-    T* v = reinterpret_cast<T*>(&raw);
-#pragma unroll
-    for (int e = 0; e < kVec; ++e) v[e] = from_float<T>(in[e]);
-    *reinterpret_cast<uint4*>(p) = raw;
-  }
-}
-
 // Adds values v (and per-value d, for w) to running statistics s, one vector
 // at a time: one rescale per vector instead of one per value.
 template <int kVec>
@@ -177,8 +151,6 @@ __global__ void __launch_bounds__(kThreads) logit_loss_kernel(const LossParams p
   }
 }
 
-bool aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
-
 template <class T, int kVec>
 void launch(LogitLoss kind, const LossParams& p, int64_t rows) {
   const auto stream = at::cuda::getCurrentCUDAStream();
@@ -225,8 +197,8 @@ LogitLossOutputs logit_loss(const LogitLossInputs& in) {
   p.scale2 = float(1.4426950408889634 / in.temperature);
   p.inv_temperature = float(1.0 / in.temperature);
   const int64_t per_vector = 16 / student.element_size();
-  const bool vectorized = vocab % per_vector == 0 && aligned16(student) && (!kl || aligned16(teacher)) &&
-                          (!out.grad.defined() || aligned16(out.grad));
+  const bool vectorized = vocab % per_vector == 0 && data_aligned16(student) && (!kl || data_aligned16(teacher)) &&
+                          (!out.grad.defined() || data_aligned16(out.grad));
   dispatch_dtype(student.scalar_type(), what, [&](auto tag) {
     using T = decltype(tag);
     if (vectorized) launch<T, 16 / sizeof(T)>(in.kind, p, rows);

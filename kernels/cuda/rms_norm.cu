@@ -26,12 +26,6 @@ __device__ __forceinline__ float block_sum(float v, float* shared) {
   return sum;
 }
 
-// v rounded to T, as the reference's cast of the normalised values does.
-template <class T>
-__device__ __forceinline__ float round_to(float v) {
-  return to_float(from_float<T>(v));
-}
-
 template <class Tx, class Ty>
 __global__ void __launch_bounds__(kThreads) rms_norm_forward_kernel(const Tx* x, const float* weight, Ty* y, float* rstd,
                                                                      int hidden, float eps) {

@@ -1,5 +1,7 @@
 #include "model/mlp.h"
 
+#include "kernels/swiglu.h"
+
 namespace hybridize::model {
 
 MLPImpl::MLPImpl(const io::TransformerConfig& config, const at::TensorOptions& options) {
@@ -9,7 +11,7 @@ MLPImpl::MLPImpl(const io::TransformerConfig& config, const at::TensorOptions& o
 }
 
 at::Tensor MLPImpl::forward(const at::Tensor& hidden) {
-  return down_proj(at::silu(gate_proj(hidden)) * up_proj(hidden));
+  return down_proj(kernels::swiglu(gate_proj(hidden), up_proj(hidden)));
 }
 
 }  // namespace hybridize::model

@@ -1,5 +1,5 @@
 // The CUDA kernels behind selective_scan(), causal_conv1d(), their steps,
-// logit_loss() and rms_norm() against the LibTorch-ops references run in
+// logit_loss(), rms_norm() and swiglu() against the LibTorch-ops references run in
 // double on the CPU: forward outputs, final states, every input gradient,
 // decoding token by token, and the losses' values and logit gradients.
 // Tagged [cuda]: they run in the GPU preset only (model_cuda).
@@ -14,6 +14,7 @@
 #include "kernels/logit_loss.h"
 #include "kernels/rms_norm.h"
 #include "kernels/selective_scan.h"
+#include "kernels/swiglu.h"
 
 using namespace hybridize::kernels;
 
@@ -339,6 +340,43 @@ TEST_CASE("CUDA RMSNorm and its gradients equal the reference's", "[cuda]") {
       CHECK(x.grad().scalar_type() == c.x);
       CHECK(max_relative(weight.grad(), ref_weight.grad()) < tol);
       CHECK(weight.grad().scalar_type() == c.weight);
+    }
+  }
+}
+
+TEST_CASE("CUDA SwiGLU and its gradients equal the reference's", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(13);
+  const auto o = torch::TensorOptions().device(at::kCUDA);
+  // 16-byte vectors; an odd count (element by element); a slice whose start is not 16-byte aligned.
+  for (const auto& sizes : std::vector<std::vector<int64_t>>{{2, 3, 64}, {5, 7}, {0, 4}}) {
+    for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+      for (const bool sliced : {false, true}) {
+        INFO("sizes " << at::IntArrayRef(sizes) << " dtype " << c10::toString(dtype) << " sliced " << sliced);
+        auto gate = (torch::randn(sizes, o) * 3).to(dtype), up = torch::randn(sizes, o).to(dtype);
+        if (sliced) {
+          const auto shifted = [&](const at::Tensor& t) {
+            return at::cat({t.flatten(), t.flatten().narrow(0, 0, 1)}).narrow(0, 1, t.numel()).view(sizes).detach();
+          };
+          gate = shifted(gate);
+          up = shifted(up);
+        }
+        gate.requires_grad_(true);
+        up.requires_grad_(true);
+        const auto y = swiglu(gate, up);
+        const auto grad = torch::randn(sizes, o).to(dtype);
+        y.backward(grad);
+
+        const auto ref_gate = gate.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+        const auto ref_up = up.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+        const auto ref_y = swiglu_reference(ref_gate, ref_up);
+        ref_y.backward(grad.to(at::kCPU, at::kDouble));
+        CHECK(y.scalar_type() == dtype);
+        if (y.numel() == 0) continue;
+        CHECK(max_relative(y, ref_y) < tolerance(dtype));
+        CHECK(max_relative(gate.grad(), ref_gate.grad()) < tolerance(dtype));
+        CHECK(max_relative(up.grad(), ref_up.grad()) < tolerance(dtype));
+      }
     }
   }
 }
