@@ -354,7 +354,7 @@ TEST_CASE("CUDA SwiGLU and its gradients equal the reference's", "[cuda]") {
       for (const bool sliced : {false, true}) {
         INFO("sizes " << at::IntArrayRef(sizes) << " dtype " << c10::toString(dtype) << " sliced " << sliced);
         auto gate = (torch::randn(sizes, o) * 3).to(dtype), up = torch::randn(sizes, o).to(dtype);
-        if (sliced) {
+        if (sliced && gate.numel() > 0) {
           const auto shifted = [&](const at::Tensor& t) {
             return at::cat({t.flatten(), t.flatten().narrow(0, 0, 1)}).narrow(0, 1, t.numel()).view(sizes).detach();
           };
