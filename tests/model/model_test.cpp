@@ -3,6 +3,8 @@
 
 #include "io/json_file.h"
 #include "model/attention.h"
+#include "model/autocast_region.h"
+#include "model/linear.h"
 #include "model/summary.h"
 #include "model/weights.h"
 #include "gradients.h"
@@ -142,4 +144,41 @@ TEST_CASE("a 15B-shaped model is described on the meta device without memory", "
   CHECK(model::kv_cache_bytes_per_token(config, layout, at::kBFloat16) == 50 * 2 * 8 * 128 * 2);
   const auto half = model::Layout::parse(std::string(25, 'A') + std::string(25, 'I'), 50, "test");
   CHECK(model::kv_cache_bytes_per_token(config, half, at::kBFloat16) == 25 * 2 * 8 * 128 * 2);
+}
+
+TEST_CASE("on CUDA under bf16 autocast a linear layer's weight gradient keeps fp32 accumulation", "[cuda][model]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(14);
+  const auto options = torch::TensorOptions().device(at::kCUDA);
+  for (const bool has_bias : {false, true}) {
+    INFO("bias " << has_bias);
+    model::Linear linear(256, 96, has_bias, options);
+    torch::nn::init::normal_(linear->weight, 0, 0.05);
+    if (has_bias) torch::nn::init::normal_(linear->bias, 0, 0.05);
+    const auto input = torch::randn({2, 512, 256}, options).to(at::kBFloat16).requires_grad_(true);
+    at::Tensor output;
+    {
+      const model::AutocastRegion autocast(at::kCUDA, {true, at::kBFloat16});
+      output = linear(input);
+    }
+    const auto grad = torch::randn(output.sizes(), options).to(at::kBFloat16);
+    output.backward(grad);
+    CHECK(output.scalar_type() == at::kBFloat16);
+    CHECK(linear->weight.grad().scalar_type() == at::kFloat);
+
+    // In double from the same bf16 operands, as autocast rounds them.
+    const auto x = input.detach().to(at::kDouble).reshape({-1, 256});
+    const auto w = linear->weight.detach().to(at::kBFloat16).to(at::kDouble);
+    const auto g = grad.to(at::kDouble).reshape({-1, 96});
+    auto expected = at::mm(x, w.t());
+    if (has_bias) expected = expected + linear->bias.detach().to(at::kBFloat16).to(at::kDouble);
+    const auto relative = [](const at::Tensor& a, const at::Tensor& b) {
+      return ((a.to(at::kDouble) - b).norm() / b.norm()).item<double>();
+    };
+    CHECK(relative(output.reshape({-1, 96}), expected) < 1e-2);
+    CHECK(relative(input.grad().reshape({-1, 256}), at::mm(g, w)) < 1e-2);
+    // A weight gradient rounded to bf16 would be about 2e-3 off; summed in fp32, it is exact to fp32.
+    CHECK(relative(linear->weight.grad(), at::mm(g.t(), x)) < 1e-5);
+    if (has_bias) CHECK(relative(linear->bias.grad(), g.sum(0)) < 1e-5);
+  }
 }
