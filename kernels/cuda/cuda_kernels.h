@@ -8,6 +8,7 @@
 
 #include "kernels/causal_conv1d.h"
 #include "kernels/logit_loss.h"
+#include "kernels/rotary.h"
 #include "kernels/selective_scan.h"
 
 namespace hybridize::kernels::cuda {
@@ -74,5 +75,11 @@ struct SwiGLUGradients {
   at::Tensor gate, up;
 };
 SwiGLUGradients swiglu_backward(const at::Tensor& grad, const at::Tensor& gate, const at::Tensor& up);
+
+
+// The RoPE rotation (kernels/rotary.h) of x, or with `transposed` its
+// transpose, which takes out's gradient to x's.
+at::Tensor rotary_forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, at::ScalarType out_dtype,
+                          bool transposed);
 
 }  // namespace hybridize::kernels::cuda

@@ -8,6 +8,11 @@ AutocastState AutocastState::current(at::DeviceType device) {
   return {at::autocast::is_autocast_enabled(device), at::autocast::get_autocast_dtype(device)};
 }
 
+at::ScalarType consumed_dtype(at::DeviceType device, at::ScalarType natural) {
+  const auto state = AutocastState::current(device);
+  return state.enabled && natural == at::kFloat ? state.dtype : natural;
+}
+
 AutocastRegion::AutocastRegion(at::DeviceType device, AutocastState state)
     : device_(device), previous_(AutocastState::current(device)) {
   at::autocast::set_autocast_enabled(device_, state.enabled);

@@ -16,6 +16,12 @@ struct AutocastState {
   static AutocastState current(at::DeviceType device);
 };
 
+// The dtype for a result whose every consumer autocast would run in its own
+// dtype (a projection, attention): that dtype where autocast is on for
+// `device` and `natural` is fp32, else `natural`. Writing it directly saves
+// the consumers' casts and gives them the same values.
+at::ScalarType consumed_dtype(at::DeviceType device, at::ScalarType natural);
+
 class AutocastRegion {
  public:
   AutocastRegion(at::DeviceType device, AutocastState state);

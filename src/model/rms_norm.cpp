@@ -10,11 +10,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& opti
 }
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& input) {
-  auto out_dtype = at::promote_types(input.scalar_type(), weight.scalar_type());
-  // Every consumer of a norm's output is a projection (or the loss's head),
-  // which autocast would run in its dtype: the norm emits that dtype itself.
-  const auto autocast = AutocastState::current(input.device().type());
-  if (autocast.enabled && out_dtype == at::kFloat) out_dtype = autocast.dtype;
+  // Every consumer of a norm's output is a projection (or the loss's head).
+  const auto out_dtype = consumed_dtype(input.device().type(), at::promote_types(input.scalar_type(), weight.scalar_type()));
   return kernels::rms_norm(input, weight, eps, out_dtype);
 }
 

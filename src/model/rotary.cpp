@@ -4,6 +4,9 @@
 #include <numbers>
 #include <vector>
 
+#include "kernels/rotary.h"
+#include "model/autocast_region.h"
+
 namespace hybridize::model {
 
 at::Tensor rope_inverse_frequencies(int64_t head_dim, double theta, const io::RopeScaling& scaling) {
@@ -44,12 +47,9 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbeddingImpl::forward(const at::Tensor&
 }
 
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  // Broadcast [T, D] or [B, T, D] over the heads dimension.
-  const auto c = cos.dim() == 3 ? cos.unsqueeze(1) : cos;
-  const auto s = sin.dim() == 3 ? sin.unsqueeze(1) : sin;
-  const auto halves = x.chunk(2, -1);
-  const auto rotated = at::cat({-halves[1], halves[0]}, -1);
-  return x * c + rotated * s;
+  // The rotated heads go to attention (or, decoding, to the cache, which copies them in its dtype).
+  const auto out_dtype = consumed_dtype(x.device().type(), at::promote_types(x.scalar_type(), cos.scalar_type()));
+  return kernels::rotary(x, cos, sin, out_dtype);
 }
 
 }  // namespace hybridize::model

@@ -1,5 +1,5 @@
 // The CUDA kernels behind selective_scan(), causal_conv1d(), their steps,
-// logit_loss(), rms_norm() and swiglu() against the LibTorch-ops references run in
+// logit_loss(), rms_norm(), rotary() and swiglu() against the LibTorch-ops references run in
 // double on the CPU: forward outputs, final states, every input gradient,
 // decoding token by token, and the losses' values and logit gradients.
 // Tagged [cuda]: they run in the GPU preset only (model_cuda).
@@ -13,6 +13,7 @@
 #include "kernels/causal_conv1d.h"
 #include "kernels/logit_loss.h"
 #include "kernels/rms_norm.h"
+#include "kernels/rotary.h"
 #include "kernels/selective_scan.h"
 #include "kernels/swiglu.h"
 
@@ -377,6 +378,43 @@ TEST_CASE("CUDA SwiGLU and its gradients equal the reference's", "[cuda]") {
         CHECK(max_relative(gate.grad(), ref_gate.grad()) < tolerance(dtype));
         CHECK(max_relative(up.grad(), ref_up.grad()) < tolerance(dtype));
       }
+    }
+  }
+}
+
+TEST_CASE("CUDA RoPE rotation and its gradient equal the reference's", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  torch::manual_seed(15);
+  const auto o = torch::TensorOptions().device(at::kCUDA);
+  struct Case {
+    at::ScalarType x, table, out;
+  };
+  // Plain precisions, and autocast's: bf16 heads, fp32 tables, bf16 out.
+  const Case cases[] = {{at::kFloat, at::kFloat, at::kFloat},
+                        {at::kBFloat16, at::kBFloat16, at::kBFloat16},
+                        {at::kHalf, at::kHalf, at::kHalf},
+                        {at::kBFloat16, at::kFloat, at::kBFloat16}};
+  const int64_t batch = 2, heads = 3, length = 5, dim = 8;
+  for (const bool per_row : {false, true}) {
+    for (const auto& c : cases) {
+      INFO("per-row tables " << per_row << " x " << c10::toString(c.x) << " tables " << c10::toString(c.table));
+      // Heads as attention makes them: [B, T, heads, D] transposed. Tables with
+      // different halves (not HF's), so that the gradient's transpose is checked.
+      const auto x = torch::randn({batch, length, heads, dim}, o).to(c.x).transpose(1, 2).detach().requires_grad_(true);
+      const std::vector<int64_t> table_sizes = per_row ? std::vector<int64_t>{batch, length, dim} : std::vector<int64_t>{length, dim};
+      const auto angles = torch::randn(table_sizes, o) * 3;
+      const auto cos = angles.cos().to(c.table), sin = (angles * 1.3).sin().to(c.table);
+      const auto y = rotary(x, cos, sin, c.out);
+      CHECK(y.scalar_type() == c.out);
+      const auto grad = torch::randn(y.sizes(), o).to(c.out);
+      y.backward(grad);
+
+      const auto ref_x = x.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
+      const auto ref_y = rotary_reference(ref_x, cos.to(at::kCPU, at::kDouble), sin.to(at::kCPU, at::kDouble), at::kDouble);
+      ref_y.backward(grad.to(at::kCPU, at::kDouble));
+      CHECK(max_relative(y, ref_y) < tolerance(c.out));
+      CHECK(max_relative(x.grad(), ref_x.grad()) < tolerance(c.x));
+      CHECK(x.grad().scalar_type() == c.x);
     }
   }
 }
