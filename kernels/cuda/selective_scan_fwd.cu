@@ -66,6 +66,8 @@ struct ScanParams : ScanOperands {
 };
 
 int round8(int n) { return (n + 7) / 8 * 8; }
+// Floats of a stage's fp32 B and C rows, rounded so that the partial sums after them take 8-byte loads.
+__host__ __device__ int row_floats(int stage_rows, int npad) { return (stage_rows * npad + 1) / 2 * 2; }
 int log2_of(int n) {  // n a power of two
   int s = 0;
   while ((1 << s) < n) ++s;
@@ -88,6 +90,22 @@ __device__ __forceinline__ void load_entries(const float* src, float* out) {
       out[j] = v.x, out[j + 1] = v.y, out[j + 2] = v.z, out[j + 3] = v.w;
     }
   }
+}
+
+// Two adjacent channels' elements, converted to and from fp32 in one access:
+// the per-(position, channel) work takes channel pairs, which halves its
+// loads, stores and loop overhead.
+template <class T>
+__device__ __forceinline__ float2 load_pair(const T* src) {
+  if constexpr (std::is_same_v<T, float>) return *reinterpret_cast<const float2*>(src);
+  else if constexpr (std::is_same_v<T, __half>) return __half22float2(*reinterpret_cast<const __half2*>(src));
+  else return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(src));
+}
+template <class T>
+__device__ __forceinline__ void store_pair(T* dst, float a, float b) {
+  if constexpr (std::is_same_v<T, float>) *reinterpret_cast<float2*>(dst) = make_float2(a, b);
+  else if constexpr (std::is_same_v<T, __half>) *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(a, b);
+  else *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(a, b);
 }
 
 // A thread's share of copying `rows` rows of `row_elems` elements, in units
@@ -123,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   float2* dtdx = reinterpret_cast<float2*>(smem + 2 * p.stage_elems);
   float* rows = reinterpret_cast<float*>(dtdx + p.steps * p.tile);
   const int b_stage_rows = p.steps * p.b_rows, stage_rows = p.steps * (p.b_rows + p.c_rows);
-  float* parts = rows + stage_rows * p.npad;
+  float* parts = rows + row_floats(stage_rows, p.npad);
 
   const int N = p.d_state, S = p.split, tile_w = p.tile;
   const int b = blockIdx.y, tid = threadIdx.x, d0 = blockIdx.x * tile_w;
@@ -159,11 +177,20 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     __pipeline_commit();
   };
 
-  // Per-(position, channel) work is shared out with the channel fastest: this
-  // thread always takes channel ce of the tile and positions pe0, pe0 + S, ...
-  const int ce = tid & (tile_w - 1), pe0 = tid >> (kThreadsLog2 - p.split_shift);
+  // Per-(position, channel) work is shared out by channel pairs, fastest
+  // along channels: this thread always takes channels ce and ce + 1 of the
+  // tile and positions pe0, pe0 + 2S, ..., which lie 2 * kThreads elements
+  // apart (2S * tile_w). A pair is whole or past the tile where channels is
+  // even; the second channel of a pair past it is computed from unloaded
+  // values and not stored.
+  const int ce = 2 * (tid & (tile_w / 2 - 1)), pe0 = tid >> (kThreadsLog2 - 1 - p.split_shift);
   const bool ce_active = ce < tile;
-  const float bias_e = ce_active && p.bias ? p.bias[d0 + ce] : 0.f, skip_e = ce_active ? p.D[d0 + ce] : 0.f;
+  float2 bias_e = make_float2(0.f, 0.f), skip_e = bias_e;
+  if (ce_active) {
+    const bool second = ce + 1 < tile;
+    skip_e = make_float2(p.D[d0 + ce], second ? p.D[d0 + ce + 1] : 0.f);
+    if (p.bias) bias_e = make_float2(p.bias[d0 + ce], second ? p.bias[d0 + ce + 1] : 0.f);
+  }
 
   // The block converts a stage's B and C rows to fp32 once, rather than each
   // of the channels sharing a row converting it per position; threads then
@@ -191,35 +218,49 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     }
   };
   // dt and dt * x, once per (position, channel): softplus's two special-function
-  // results are not repeated by the S threads of the channel. A thread's
-  // positions pe0, pe0 + S, ... lie kThreads elements apart (S * tile_w).
+  // results are not repeated by the S threads of the channel.
   auto prepare = [&](const T* s, int n_rows) {
     convert_rows(s);
     if (!ce_active) return;
     const T* xs = s + pe0 * tile_w + ce;
-    float2* out = dtdx + pe0 * tile_w + ce;
-    for (int i = pe0; i < n_rows; i += S, xs += kThreads, out += kThreads) {
-      float dt = to_float(xs[p.plane]) + bias_e;
-      if constexpr (kSoftplus) dt = softplus(dt);
-      *out = make_float2(dt, dt * to_float(*xs));
+    float4* out = reinterpret_cast<float4*>(dtdx + pe0 * tile_w + ce);
+    for (int i = pe0; i < n_rows; i += 2 * S, xs += 2 * kThreads, out += kThreads) {
+      const float2 xv = load_pair(xs), dv = load_pair(xs + p.plane);
+      float dt0 = dv.x + bias_e.x, dt1 = dv.y + bias_e.y;
+      if constexpr (kSoftplus) dt0 = softplus(dt0), dt1 = softplus(dt1);
+      *out = make_float4(dt0, dt0 * xv.x, dt1, dt1 * xv.y);
     }
   };
   // y of a stage: the S partial sums, D * x and the gate, stored coalesced.
+  // Offsets within a stage fit 32 bits (steps * channels).
   T* y = static_cast<T*>(p.y) + (int64_t(b) * p.length + pe0) * p.channels + d0 + ce;
-  const int part_step = S * S * p.part_pitch;  // between a thread's positions
+  const int part_step = 2 * S * S * p.part_pitch, y_step = 2 * S * p.channels;  // between a thread's positions
+  const bool pair_store = p.channels % 2 == 0;  // else the pair may straddle the tile's end, and y's alignment
   auto finish = [&](int chunk) {
     if (!ce_active) return;
     const T* xs = smem + (chunk & 1) * p.stage_elems + pe0 * tile_w + ce;
     const float* part = parts + pe0 * S * p.part_pitch + ce;
     T* out = y + int64_t(chunk) * p.steps * p.channels;
     const int n_rows = stage_len(chunk);
-    for (int i = pe0; i < n_rows; i += S, xs += kThreads, part += part_step, out += int64_t(S) * p.channels) {
-      float acc = *part;
+    for (int i = pe0, o = 0; i < n_rows; i += 2 * S, xs += 2 * kThreads, part += part_step, o += y_step) {
+      float2 acc = *reinterpret_cast<const float2*>(part);
 #pragma unroll 1
-      for (const float *q = part + p.part_pitch, *end = part + S * p.part_pitch; q < end; q += p.part_pitch) acc += *q;
-      acc += skip_e * to_float(*xs);
-      if constexpr (kGate) acc *= silu(to_float(xs[z_off]));
-      *out = from_float<T>(acc);
+      for (int j = 1; j < S; ++j) {
+        const float2 v = *reinterpret_cast<const float2*>(part + j * p.part_pitch);
+        acc.x += v.x, acc.y += v.y;
+      }
+      const float2 xv = load_pair(xs);
+      acc.x += skip_e.x * xv.x, acc.y += skip_e.y * xv.y;
+      if constexpr (kGate) {
+        const float2 zv = load_pair(xs + z_off);
+        acc.x *= silu(zv.x), acc.y *= silu(zv.y);
+      }
+      if (pair_store) {
+        store_pair(out + o, acc.x, acc.y);
+      } else {
+        out[o] = from_float<T>(acc.x);
+        if (ce + 1 < tile) out[o + 1] = from_float<T>(acc.y);
+      }
     }
   };
 
@@ -317,7 +358,8 @@ void launch(const ScanParams& p, int64_t batch) {
   const auto kernel = p.softplus ? (p.z ? scan_forward_kernel<T, P, true, true> : scan_forward_kernel<T, P, true, false>)
                                  : (p.z ? scan_forward_kernel<T, P, false, true> : scan_forward_kernel<T, P, false, false>);
   const size_t bytes = size_t(2) * p.stage_elems * sizeof(T) +
-                       size_t(p.steps) * (2 * p.tile + (p.b_rows + p.c_rows) * p.npad + p.split * p.part_pitch) * sizeof(float);
+                       (size_t(p.steps) * (2 * p.tile + p.split * p.part_pitch) +
+                        row_floats(p.steps * (p.b_rows + p.c_rows), p.npad)) * sizeof(float);
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
   const dim3 grid((p.channels + p.tile - 1) / p.tile, unsigned(batch));
   kernel<<<grid, kThreads, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
