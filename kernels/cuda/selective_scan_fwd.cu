@@ -58,7 +58,7 @@ struct ScanParams : ScanOperands {
   int checkpoint_stages, checkpoint_count;  // stages per checkpoint interval; intervals
   int split, split_shift, tile;  // S threads per channel (1 << split_shift); tile = kThreads / S channels per block
   int npad, npad_shift;          // S * P: entries per fp32 B / C row (padding zero)
-  int part_pitch;                // floats between the partial sums of two threads of a channel
+  int part_pitch, part_stride;   // floats between the partial sums of two threads of a channel; of two positions
   int steps;                     // positions per stage
   int b_rows, c_rows;            // most B / C group rows one tile touches
   int plane, b_plane, c_plane, stage_elems;  // staged layout, in elements (multiples of 8)
@@ -232,22 +232,34 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     }
   };
   // y of a stage: the S partial sums, D * x and the gate, stored coalesced.
-  // Offsets within a stage fit 32 bits (steps * channels).
-  T* y = static_cast<T*>(p.y) + (int64_t(b) * p.length + pe0) * p.channels + d0 + ce;
-  const int part_step = 2 * S * S * p.part_pitch, y_step = 2 * S * p.channels;  // between a thread's positions
+  // A stage's start is block-uniform; offsets within it fit 32 bits (steps * channels).
+  T* const y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d0;
+  const int y_first = pe0 * p.channels + ce;
+  const int part_step = 2 * S * p.part_stride, y_step = 2 * S * p.channels;  // between a thread's positions
   const bool pair_store = p.channels % 2 == 0;  // else the pair may straddle the tile's end, and y's alignment
   auto finish = [&](int chunk) {
     if (!ce_active) return;
     const T* xs = smem + (chunk & 1) * p.stage_elems + pe0 * tile_w + ce;
-    const float* part = parts + pe0 * S * p.part_pitch + ce;
-    T* out = y + int64_t(chunk) * p.steps * p.channels;
+    const float* part = parts + pe0 * p.part_stride + ce;
+    int64_t start = int64_t(chunk) * p.steps * p.channels;
+    // Opaque to the compiler, which would otherwise redo this 64-bit product
+    // in every trip of the loop to save two registers.
+    asm("" : "+l"(start));
+    T* out = y + start;
     const int n_rows = stage_len(chunk);
-    for (int i = pe0, o = 0; i < n_rows; i += 2 * S, xs += 2 * kThreads, part += part_step, o += y_step) {
-      float2 acc = *reinterpret_cast<const float2*>(part);
-#pragma unroll 1
-      for (int j = 1; j < S; ++j) {
+    for (int i = pe0, o = y_first; i < n_rows; i += 2 * S, xs += 2 * kThreads, part += part_step, o += y_step) {
+      float2 acc = make_float2(0.f, 0.f);
+      const auto add = [&](int j) {
         const float2 v = *reinterpret_cast<const float2*>(part + j * p.part_pitch);
         acc.x += v.x, acc.y += v.y;
+      };
+      // S is a power of two: four parts per trip where it has them.
+      if (S >= 4) {
+#pragma unroll 1
+        for (int j = 0; j < S; j += 4) add(j), add(j + 1), add(j + 2), add(j + 3);
+      } else {
+        add(0);
+        if (S == 2) add(1);
       }
       const float2 xv = load_pair(xs);
       acc.x += skip_e.x * xv.x, acc.y += skip_e.y * xv.y;
@@ -280,7 +292,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   const int b_stride = p.b_rows * p.npad, c_stride = p.c_rows * p.npad;  // between positions
   const float2* my_dtdx = dtdx + ch;
   float* my_part = parts + sub * p.part_pitch + ch;
-  const int part_stride = S * p.part_pitch;
+  const int part_stride = p.part_stride;
 
   // One position (dt and dt * x, B and C): advances h and returns this
   // thread's part of C . h.
@@ -358,7 +370,7 @@ void launch(const ScanParams& p, int64_t batch) {
   const auto kernel = p.softplus ? (p.z ? scan_forward_kernel<T, P, true, true> : scan_forward_kernel<T, P, true, false>)
                                  : (p.z ? scan_forward_kernel<T, P, false, true> : scan_forward_kernel<T, P, false, false>);
   const size_t bytes = size_t(2) * p.stage_elems * sizeof(T) +
-                       (size_t(p.steps) * (2 * p.tile + p.split * p.part_pitch) +
+                       (size_t(p.steps) * (2 * p.tile + p.part_stride) +
                         row_floats(p.steps * (p.b_rows + p.c_rows), p.npad)) * sizeof(float);
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
   const dim3 grid((p.channels + p.tile - 1) / p.tile, unsigned(batch));
@@ -412,13 +424,18 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   // Writes of one position's partial sums by a warp (32 / S channels, S each)
   // then fall in distinct banks.
   p.part_pitch = p.tile + ((32 / std::min(p.split, 32) - p.tile) & 31);
+  // Where a tile is narrower than the banks, a warp's reads of the sums
+  // (pairs of channels) span several positions; consecutive positions then
+  // start tile banks apart.
+  p.part_stride = p.split * p.part_pitch;
+  if (p.tile < 32) p.part_stride += (p.tile - p.part_stride) & 31;
   p.b_rows = int(std::min<int64_t>(B.size(2), (p.tile - 1) / p.b_width + 2));
   p.c_rows = int(std::min<int64_t>(C.size(2), (p.tile - 1) / p.c_width + 2));
 
   const int64_t elem = x.element_size(), gr = p.b_rows + p.c_rows;
   // Per position: two staged buffers, dt and dt * x, fp32 B and C rows, partial sums.
   const int64_t step_bytes = 2 * ((z.defined() ? 3 : 2) * p.tile + gr * N) * elem +
-                             (2 * p.tile + gr * p.npad + p.split * p.part_pitch) * int64_t(sizeof(float));
+                             (2 * p.tile + gr * p.npad + p.part_stride) * int64_t(sizeof(float));
   // A power of two, so that stages tile the checkpoint interval.
   p.steps = 1;
   while (p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes)) p.steps *= 2;
