@@ -27,6 +27,8 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <cuda_pipeline.h>
 
+#include <algorithm>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
@@ -119,12 +121,15 @@ __device__ __forceinline__ Walk walk_of(int row_elems, int unit) {
   const int chunks = row_elems / unit, dr = kThreads / chunks, r = threadIdx.x / chunks;
   return {r, int(threadIdx.x - r * chunks) * unit, dr, (kThreads - dr * chunks) * unit};
 }
+// Offsets within a stage fit 32 bits (the host sizes stages so), which
+// spares each copy 64-bit address arithmetic.
 template <bool kVector, class T>
-__device__ __forceinline__ void copy_rows(const Walk& w, T* dst, int dst_stride, const T* src, int64_t src_stride,
+__device__ __forceinline__ void copy_rows(const Walk& w, T* dst, int dst_stride, const T* src, int src_stride,
                                           int rows, int row_elems) {
   for (int r = w.r, c = w.c; r < rows;) {
-    if constexpr (kVector) __pipeline_memcpy_async(dst + r * dst_stride + c, src + r * src_stride + c, 16);
-    else dst[r * dst_stride + c] = src[r * src_stride + c];
+    const int from = r * src_stride + c, to = r * dst_stride + c;
+    if constexpr (kVector) __pipeline_memcpy_async(dst + to, src + from, 16);
+    else dst[to] = src[from];
     r += w.dr, c += w.dc;
     if (c >= row_elems) c -= row_elems, ++r;
   }
@@ -166,11 +171,11 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     T* s = smem + (chunk & 1) * p.stage_elems;
     const auto copy = [&](auto vector_tag) {
       constexpr bool kVector = decltype(vector_tag)::value;
-      copy_rows<kVector>(w_run, s, tile_w, x + t0 * p.xs.length, p.xs.length, n_rows, tile);
-      copy_rows<kVector>(w_run, s + p.plane, tile_w, delta + t0 * p.ds.length, p.ds.length, n_rows, tile);
-      if (kGate) copy_rows<kVector>(w_run, s + z_off, tile_w, z + t0 * p.zs.length, p.zs.length, n_rows, tile);
-      copy_rows<kVector>(w_B, s + B_off, p.b_rows * N, Bg + t0 * p.Bs.length, p.Bs.length, n_rows, b_count * N);
-      copy_rows<kVector>(w_C, s + C_off, p.c_rows * N, Cg + t0 * p.Cs.length, p.Cs.length, n_rows, c_count * N);
+      copy_rows<kVector>(w_run, s, tile_w, x + t0 * p.xs.length, int(p.xs.length), n_rows, tile);
+      copy_rows<kVector>(w_run, s + p.plane, tile_w, delta + t0 * p.ds.length, int(p.ds.length), n_rows, tile);
+      if (kGate) copy_rows<kVector>(w_run, s + z_off, tile_w, z + t0 * p.zs.length, int(p.zs.length), n_rows, tile);
+      copy_rows<kVector>(w_B, s + B_off, p.b_rows * N, Bg + t0 * p.Bs.length, int(p.Bs.length), n_rows, b_count * N);
+      copy_rows<kVector>(w_C, s + C_off, p.c_rows * N, Cg + t0 * p.Cs.length, int(p.Cs.length), n_rows, c_count * N);
     };
     if (p.vectorized) copy(std::true_type{});
     else copy(std::false_type{});
@@ -436,9 +441,15 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   // Per position: two staged buffers, dt and dt * x, fp32 B and C rows, partial sums.
   const int64_t step_bytes = 2 * ((z.defined() ? 3 : 2) * p.tile + gr * N) * elem +
                              (2 * p.tile + gr * p.npad + p.part_stride) * int64_t(sizeof(float));
-  // A power of two, so that stages tile the checkpoint interval.
+  // A power of two, so that stages tile the checkpoint interval; a stage's
+  // input offsets (rows times position strides) must fit 32 bits.
+  int64_t max_stride = std::max({x.stride(1), delta.stride(1), B.stride(1), C.stride(1)});
+  if (z.defined()) max_stride = std::max(max_stride, z.stride(1));
+  const int64_t max_row = std::max<int64_t>(p.tile, gr * N);
   p.steps = 1;
-  while (p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes)) p.steps *= 2;
+  while (p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes) &&
+         (p.steps * 2 - 1) * max_stride + max_row < std::numeric_limits<int32_t>::max())
+    p.steps *= 2;
   p.plane = round8(p.steps * p.tile);
   p.b_plane = round8(p.steps * p.b_rows * int(N));
   p.c_plane = round8(p.steps * p.c_rows * int(N));
