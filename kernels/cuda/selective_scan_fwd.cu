@@ -441,13 +441,14 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   // Per position: two staged buffers, dt and dt * x, fp32 B and C rows, partial sums.
   const int64_t step_bytes = 2 * ((z.defined() ? 3 : 2) * p.tile + gr * N) * elem +
                              (2 * p.tile + gr * p.npad + p.part_stride) * int64_t(sizeof(float));
-  // A power of two, so that stages tile the checkpoint interval; a stage's
-  // input offsets (rows times position strides) must fit 32 bits.
+  // A power of two, so that stages tile the checkpoint interval, and no
+  // longer than the sequence needs; a stage's input offsets (rows times
+  // position strides) must fit 32 bits.
   int64_t max_stride = std::max({x.stride(1), delta.stride(1), B.stride(1), C.stride(1)});
   if (z.defined()) max_stride = std::max(max_stride, z.stride(1));
   const int64_t max_row = std::max<int64_t>(p.tile, gr * N);
   p.steps = 1;
-  while (p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes) &&
+  while (p.steps < length && p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes) &&
          (p.steps * 2 - 1) * max_stride + max_row < std::numeric_limits<int32_t>::max())
     p.steps *= 2;
   p.plane = round8(p.steps * p.tile);
