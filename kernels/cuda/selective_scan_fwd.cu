@@ -1,23 +1,34 @@
 // Forward selective scan (semantics: kernels/selective_scan.h).
 //
-// One thread per channel keeps that channel's d_state entries in registers and
-// walks the sequence; a block holds kTile adjacent channels of one batch row.
+// S threads share a channel, each keeping P of its d_state entries in
+// registers (S * P >= d_state, both powers of two), and walk the sequence; a
+// block of kThreads holds kThreads / S adjacent channels of one batch row.
+// Splitting the state multiplies the threads over one per channel, which at
+// the 1B training shape (batch * channels = 4096) left a warp per SM,
+// latency-bound. The host takes the largest P (at most kMaxPart) whose grid
+// still has kMinWarpsPerSM: larger P spreads each position's loads, partial
+// sum and loop over more entries (15B shape: P = 8, S = 2; 1B: P = 1, S = 16).
 // Channels-last inputs make a block's reads of one position one contiguous
 // run, so the block stages `steps` positions of x, delta, z and the B and C
 // group rows its channels use into shared memory with asynchronous copies,
-// double-buffered: the next stage loads while this one is computed. Only a
-// few threads run per SM at the 15B shape (batch * channels of them), so
-// bytes in flight come from the staging, not from occupancy.
-// Once a stage lands, the block converts its B and C rows to fp32 (each row
-// serves up to kTile channels), and the loop over positions is one branch-free
-// block of code, its exponentials split between the special-function unit
-// and the FMA pipe: at the 15B shape both that unit and the issue slots are
-// near their limits.
+// double-buffered: the next stage loads while this one is scanned.
+// Per stage the block first computes, once per (position, channel) rather than
+// once per thread of it, dt = softplus(delta + bias) and dt * x in fp32, and
+// converts the B and C rows to fp32 (each row serves many channels). The scan
+// then leaves each thread's part of C . h per position in shared memory; the
+// block sums a channel's S parts, adds D * x, applies the gate and stores y
+// (coalesced) while it prepares the next stage. Per state entry and position
+// the loop is then one exponential on the special-function unit and four FMA-
+// pipe instructions; the issue slots, not that unit, are the limit at the 15B
+// shape, so no exponential is moved to the FMA pipe.
 // For training it also saves the state entering every kScanCheckpointInterval
 // positions (a whole number of stages: stages are powers of two) for the
-// backward (kernels/cuda/selective_scan_bwd.cu).
+// backward (kernels/cuda/selective_scan_bwd.cu); each thread saves its entries.
+#include <ATen/cuda/CUDAContext.h>
 #include <cuda_pipeline.h>
 
+#include <algorithm>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/cuda/common.cuh"
@@ -28,18 +39,18 @@ namespace hybridize::kernels::cuda {
 
 namespace {
 
-constexpr int kTile = 64;               // channels per block, one thread each
-constexpr int kMaxSteps = 32;           // positions per shared-memory stage
-constexpr int kBlockBytes = 54 * 1024;  // shared memory per block: four blocks fit one SM (228 KB, 1 KB reserved each)
-// One state in kPolyEvery has its exponential computed on the FMA pipe (11
-// instructions) rather than the special-function unit (16 results per clock
-// and SM), which the exponentials, softplus and the gate would otherwise
-// saturate while the issue slots (128 per clock and SM) have room. At the 15B
-// shape a channel's position then takes 18 of that unit's results (1.13
-// clocks) and ~140 instructions in the loop plus ~15 for the stage's copies
-// (~1.2 clocks); one in 16 would give 1.19 and 1.12, a tie at this precision.
-constexpr int kPolyEvery = 8;
+constexpr int kThreadsLog2 = 8;
+constexpr int kThreads = 1 << kThreadsLog2;  // per block: kThreads / S channels
+constexpr int kMaxSteps = 32;                // positions per shared-memory stage
+// Two blocks of 128 registers a thread fill an SM's registers (16 warps), and
+// two of this much shared memory its 228 KB (1 KB reserved each).
+constexpr int kBlocksPerSM = 2;
+constexpr int kBlockBytes = 110 * 1024;
+constexpr int kMaxPart = 8;          // most state entries per thread
+constexpr int kMaxSplit = 16;        // most threads per channel: d_state 64 needs P = 4
+constexpr int kMinWarpsPerSM = 12;   // P is the largest whose grid has this many warps per SM
 static_assert(kScanCheckpointInterval % kMaxSteps == 0, "power-of-two stages tile the checkpoint interval");
+static_assert(kMaxPart * kMaxSplit >= kMaxScanState, "d_state fits the split");
 
 struct ScanParams : ScanOperands {
   const float* init;
@@ -47,55 +58,102 @@ struct ScanParams : ScanOperands {
   float* final_state;
   float* checkpoints;  // [batch, checkpoint_count, channels, d_state], or null
   int checkpoint_stages, checkpoint_count;  // stages per checkpoint interval; intervals
-  int steps;           // positions per stage
-  int b_rows, c_rows;  // most B / C group rows one tile touches
+  int split, split_shift, tile;  // S threads per channel (1 << split_shift); tile = kThreads / S channels per block
+  int npad, npad_shift;          // S * P: entries per fp32 B / C row (padding zero)
+  int part_pitch, part_stride;   // floats between the partial sums of two threads of a channel; of two positions
+  int steps;                     // positions per stage
+  int b_rows, c_rows;            // most B / C group rows one tile touches
   int plane, b_plane, c_plane, stage_elems;  // staged layout, in elements (multiples of 8)
-  bool vectorized;
+  bool vectorized, dense_rows;   // 16-byte copies; B / C rows need no padding (N == npad, N % 8 == 0)
 };
 
 int round8(int n) { return (n + 7) / 8 * 8; }
+// Floats of a stage's fp32 B and C rows, rounded so that the partial sums after them take 8-byte loads.
+__host__ __device__ int row_floats(int stage_rows, int npad) { return (stage_rows * npad + 1) / 2 * 2; }
+int log2_of(int n) {  // n a power of two
+  int s = 0;
+  while ((1 << s) < n) ++s;
+  return s;
+}
 
-int max_state(int64_t N) { return N <= 16 ? 16 : N <= 32 ? 32 : 64; }
-
-// Copies `rows` rows of `row_elems` elements into shared memory: 16-byte
-// asynchronous copies when every row start and length allows, else plain loads.
-// The block's threads take the copies in turn; each steps its pointers, row
-// and column rather than dividing a running index by the row length each time.
-template <class T>
-__device__ __forceinline__ void copy_rows(T* dst, int dst_stride, const T* src, int64_t src_stride, int rows,
-                                          int row_elems, bool vectorized) {
-  const auto walk = [&](auto unit_tag, auto copy) {
-    constexpr int unit = decltype(unit_tag)::value;  // elements per copy
-    const int chunks = row_elems / unit, dr = kTile / chunks, dc = (kTile - dr * chunks) * unit;
-    int r = threadIdx.x / chunks, c = (threadIdx.x - r * chunks) * unit;
-    T* d = dst + r * dst_stride + c;
-    const T* s = src + r * src_stride + c;
-    for (; r < rows; r += dr, d += dr * dst_stride + dc, s += dr * src_stride + dc) {
-      copy(d, s);
-      c += dc;
-      if (c >= row_elems) c -= row_elems, ++r, d += dst_stride - row_elems, s += src_stride - row_elems;
+// P consecutive fp32 entries of a row, with the widest shared-memory loads
+// their alignment (a multiple of P floats) allows.
+template <int P>
+__device__ __forceinline__ void load_entries(const float* src, float* out) {
+  if constexpr (P == 1) {
+    out[0] = *src;
+  } else if constexpr (P == 2) {
+    const float2 v = *reinterpret_cast<const float2*>(src);
+    out[0] = v.x, out[1] = v.y;
+  } else {
+#pragma unroll
+    for (int j = 0; j < P; j += 4) {
+      const float4 v = *reinterpret_cast<const float4*>(src + j);
+      out[j] = v.x, out[j + 1] = v.y, out[j + 2] = v.z, out[j + 3] = v.w;
     }
-  };
-  if (vectorized) walk(std::integral_constant<int, 16 / sizeof(T)>{}, [](T* d, const T* s) { __pipeline_memcpy_async(d, s, 16); });
-  else walk(std::integral_constant<int, 1>{}, [](T* d, const T* s) { *d = *s; });
+  }
+}
+
+// Two adjacent channels' elements, converted to and from fp32 in one access:
+// the per-(position, channel) work takes channel pairs, which halves its
+// loads, stores and loop overhead.
+template <class T>
+__device__ __forceinline__ float2 load_pair(const T* src) {
+  if constexpr (std::is_same_v<T, float>) return *reinterpret_cast<const float2*>(src);
+  else if constexpr (std::is_same_v<T, __half>) return __half22float2(*reinterpret_cast<const __half2*>(src));
+  else return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(src));
+}
+template <class T>
+__device__ __forceinline__ void store_pair(T* dst, float a, float b) {
+  if constexpr (std::is_same_v<T, float>) *reinterpret_cast<float2*>(dst) = make_float2(a, b);
+  else if constexpr (std::is_same_v<T, __half>) *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(a, b);
+  else *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(a, b);
+}
+
+// A thread's share of copying `rows` rows of `row_elems` elements, in units
+// of `unit` elements taken by the block's threads in turn: its first row and
+// column, and the rows and columns it steps between copies. The same each
+// stage, so that the divisions are done once.
+struct Walk {
+  int r, c, dr, dc;
+};
+__device__ __forceinline__ Walk walk_of(int row_elems, int unit) {
+  const int chunks = row_elems / unit, dr = kThreads / chunks, r = threadIdx.x / chunks;
+  return {r, int(threadIdx.x - r * chunks) * unit, dr, (kThreads - dr * chunks) * unit};
+}
+// Offsets within a stage fit 32 bits (the host sizes stages so), which
+// spares each copy 64-bit address arithmetic.
+template <bool kVector, class T>
+__device__ __forceinline__ void copy_rows(const Walk& w, T* dst, int dst_stride, const T* src, int src_stride,
+                                          int rows, int row_elems) {
+  for (int r = w.r, c = w.c; r < rows;) {
+    const int from = r * src_stride + c, to = r * dst_stride + c;
+    if constexpr (kVector) __pipeline_memcpy_async(dst + to, src + from, 16);
+    else dst[to] = src[from];
+    r += w.dr, c += w.dc;
+    if (c >= row_elems) c -= row_elems, ++r;
+  }
 }
 
 // Softplus and the gate are template arguments: a branch on either inside the
 // loop over positions would cut it into blocks the compiler cannot interleave.
-template <class T, int MAXN, bool kSoftplus, bool kGate>
-__global__ void __launch_bounds__(kTile) scan_forward_kernel(const ScanParams p) {
+template <class T, int P, bool kSoftplus, bool kGate>
+__global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(const ScanParams p) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
+  // Two staged buffers of raw inputs, then fp32: dt and dt * x per (position,
+  // channel), the B and C rows, and the partial sums of C . h.
   T* smem = reinterpret_cast<T*>(smem_raw);
-  // A stage's B rows, then its C rows, as fp32 rows of MAXN entries.
-  float* rows = reinterpret_cast<float*>(smem + 2 * p.stage_elems);
-  const int b = blockIdx.y, tid = threadIdx.x, d0 = blockIdx.x * kTile, d = d0 + tid;
-  const int d_end = min(d0 + kTile, p.channels), tile = d_end - d0;
-  const bool active = d < p.channels;
-  const int N = p.d_state;
+  float2* dtdx = reinterpret_cast<float2*>(smem + 2 * p.stage_elems);
+  float* rows = reinterpret_cast<float*>(dtdx + p.steps * p.tile);
+  const int b_stage_rows = p.steps * p.b_rows, stage_rows = p.steps * (p.b_rows + p.c_rows);
+  float* parts = rows + row_floats(stage_rows, p.npad);
+
+  const int N = p.d_state, S = p.split, tile_w = p.tile;
+  const int b = blockIdx.y, tid = threadIdx.x, d0 = blockIdx.x * tile_w;
+  const int d_end = min(d0 + tile_w, p.channels), tile = d_end - d0;
   const int b_lo = d0 / p.b_width, b_count = (d_end - 1) / p.b_width - b_lo + 1;
   const int c_lo = d0 / p.c_width, c_count = (d_end - 1) / p.c_width - c_lo + 1;
   const int z_off = 2 * p.plane, B_off = (kGate ? 3 : 2) * p.plane, C_off = B_off + p.b_plane;
-  const int b_stage_rows = p.steps * p.b_rows, stage_rows = p.steps * (p.b_rows + p.c_rows);
 
   const T* x = static_cast<const T*>(p.x) + b * p.xs.batch + d0;
   const T* delta = static_cast<const T*>(p.delta) + b * p.ds.batch + d0;
@@ -103,26 +161,52 @@ __global__ void __launch_bounds__(kTile) scan_forward_kernel(const ScanParams p)
   const T* Bg = static_cast<const T*>(p.B) + b * p.Bs.batch + int64_t(b_lo) * N;
   const T* Cg = static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_lo) * N;
 
+  const int chunks = (p.length + p.steps - 1) / p.steps;
+  const auto stage_len = [&](int chunk) { return min(p.steps, p.length - chunk * p.steps); };
+  // x, delta and z rows share one walk.
+  const int unit = p.vectorized ? 16 / sizeof(T) : 1;
+  const Walk w_run = walk_of(tile, unit), w_B = walk_of(b_count * N, unit), w_C = walk_of(c_count * N, unit);
   auto load_stage = [&](int chunk) {
-    const int t0 = chunk * p.steps, n_rows = min(p.steps, p.length - t0);
+    const int t0 = chunk * p.steps, n_rows = stage_len(chunk);
     T* s = smem + (chunk & 1) * p.stage_elems;
-    copy_rows(s, kTile, x + t0 * p.xs.length, p.xs.length, n_rows, tile, p.vectorized);
-    copy_rows(s + p.plane, kTile, delta + t0 * p.ds.length, p.ds.length, n_rows, tile, p.vectorized);
-    if (kGate) copy_rows(s + z_off, kTile, z + t0 * p.zs.length, p.zs.length, n_rows, tile, p.vectorized);
-    copy_rows(s + B_off, p.b_rows * N, Bg + t0 * p.Bs.length, p.Bs.length, n_rows, b_count * N, p.vectorized);
-    copy_rows(s + C_off, p.c_rows * N, Cg + t0 * p.Cs.length, p.Cs.length, n_rows, c_count * N, p.vectorized);
+    const auto copy = [&](auto vector_tag) {
+      constexpr bool kVector = decltype(vector_tag)::value;
+      copy_rows<kVector>(w_run, s, tile_w, x + t0 * p.xs.length, int(p.xs.length), n_rows, tile);
+      copy_rows<kVector>(w_run, s + p.plane, tile_w, delta + t0 * p.ds.length, int(p.ds.length), n_rows, tile);
+      if (kGate) copy_rows<kVector>(w_run, s + z_off, tile_w, z + t0 * p.zs.length, int(p.zs.length), n_rows, tile);
+      copy_rows<kVector>(w_B, s + B_off, p.b_rows * N, Bg + t0 * p.Bs.length, int(p.Bs.length), n_rows, b_count * N);
+      copy_rows<kVector>(w_C, s + C_off, p.c_rows * N, Cg + t0 * p.Cs.length, int(p.Cs.length), n_rows, c_count * N);
+    };
+    if (p.vectorized) copy(std::true_type{});
+    else copy(std::false_type{});
     __pipeline_commit();
   };
 
+  // Per-(position, channel) work is shared out by channel pairs, fastest
+  // along channels: this thread always takes channels ce and ce + 1 of the
+  // tile and positions pe0, pe0 + 2S, ..., which lie 2 * kThreads elements
+  // apart (2S * tile_w). A pair is whole or past the tile where channels is
+  // even; the second channel of a pair past it is computed from unloaded
+  // values and not stored.
+  const int ce = 2 * (tid & (tile_w / 2 - 1)), pe0 = tid >> (kThreadsLog2 - 1 - p.split_shift);
+  const bool ce_active = ce < tile;
+  float2 bias_e = make_float2(0.f, 0.f), skip_e = bias_e;
+  if (ce_active) {
+    const bool second = ce + 1 < tile;
+    skip_e = make_float2(p.D[d0 + ce], second ? p.D[d0 + ce + 1] : 0.f);
+    if (p.bias) bias_e = make_float2(p.bias[d0 + ce], second ? p.bias[d0 + ce + 1] : 0.f);
+  }
+
   // The block converts a stage's B and C rows to fp32 once, rather than each
-  // of the (up to 64) channels sharing a row converting it per position;
-  // channels then read them with 16-byte loads.
+  // of the channels sharing a row converting it per position; threads then
+  // read their P entries with one vector load. Padding entries are zero, which
+  // keeps the padding states zero.
   auto convert_rows = [&](const T* s) {
-    if (N == MAXN) {
-      // The staged rows have the same layout, B's and C's back to back (no rounding up: N is a multiple of 16).
+    if (p.dense_rows) {
+      // The staged rows have the same layout, B's and C's back to back (no rounding up: N is a multiple of 8).
       constexpr int per = 16 / sizeof(T);
       const uint4* src = reinterpret_cast<const uint4*>(s + B_off);
-      for (int i = tid; i < stage_rows * MAXN / per; i += kTile) {
+      for (int i = tid; i < stage_rows * N / per; i += kThreads) {
         const uint4 raw = src[i];
         const T* v = reinterpret_cast<const T*>(&raw);
         float4* dst = reinterpret_cast<float4*>(rows + i * per);
@@ -131,119 +215,183 @@ __global__ void __launch_bounds__(kTile) scan_forward_kernel(const ScanParams p)
           dst[j] = make_float4(to_float(v[4 * j]), to_float(v[4 * j + 1]), to_float(v[4 * j + 2]), to_float(v[4 * j + 3]));
       }
     } else {
-      for (int r = tid; r < stage_rows; r += kTile) {
+      for (int e = tid; e < stage_rows * p.npad; e += kThreads) {
+        const int r = e >> p.npad_shift, n = e & (p.npad - 1);
         const T* src = r < b_stage_rows ? s + B_off + r * N : s + C_off + (r - b_stage_rows) * N;
-#pragma unroll
-        for (int n = 0; n < MAXN; ++n)
-          if (n < N) rows[r * MAXN + n] = to_float(src[n]);
+        rows[e] = n < N ? to_float(src[n]) : 0.f;
       }
     }
   };
-  // Padding entries, written once: zero B and C keep the padding states zero.
-  if (N < MAXN)
-    for (int e = tid; e < stage_rows * MAXN; e += kTile)
-      if (e % MAXN >= N) rows[e] = 0.f;
+  // dt and dt * x, once per (position, channel): softplus's two special-function
+  // results are not repeated by the S threads of the channel.
+  auto prepare = [&](const T* s, int n_rows) {
+    convert_rows(s);
+    if (!ce_active) return;
+    const T* xs = s + pe0 * tile_w + ce;
+    float4* out = reinterpret_cast<float4*>(dtdx + pe0 * tile_w + ce);
+    for (int i = pe0; i < n_rows; i += 2 * S, xs += 2 * kThreads, out += kThreads) {
+      const float2 xv = load_pair(xs), dv = load_pair(xs + p.plane);
+      float dt0 = dv.x + bias_e.x, dt1 = dv.y + bias_e.y;
+      if constexpr (kSoftplus) dt0 = softplus(dt0), dt1 = softplus(dt1);
+      *out = make_float4(dt0, dt0 * xv.x, dt1, dt1 * xv.y);
+    }
+  };
+  // y of a stage: the S partial sums, D * x and the gate, stored coalesced.
+  // A stage's start is block-uniform; offsets within it fit 32 bits (steps * channels).
+  T* const y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d0;
+  const int y_first = pe0 * p.channels + ce;
+  const int part_step = 2 * S * p.part_stride, y_step = 2 * S * p.channels;  // between a thread's positions
+  const bool pair_store = p.channels % 2 == 0;  // else the pair may straddle the tile's end, and y's alignment
+  auto finish = [&](int chunk) {
+    if (!ce_active) return;
+    const T* xs = smem + (chunk & 1) * p.stage_elems + pe0 * tile_w + ce;
+    const float* part = parts + pe0 * p.part_stride + ce;
+    int64_t start = int64_t(chunk) * p.steps * p.channels;
+    // Opaque to the compiler, which would otherwise redo this 64-bit product
+    // in every trip of the loop to save two registers.
+    asm("" : "+l"(start));
+    T* out = y + start;
+    const int n_rows = stage_len(chunk);
+    for (int i = pe0, o = y_first; i < n_rows; i += 2 * S, xs += 2 * kThreads, part += part_step, o += y_step) {
+      float2 acc = make_float2(0.f, 0.f);
+      const auto add = [&](int j) {
+        const float2 v = *reinterpret_cast<const float2*>(part + j * p.part_pitch);
+        acc.x += v.x, acc.y += v.y;
+      };
+      // S is a power of two: four parts per trip where it has them.
+      if (S >= 4) {
+#pragma unroll 1
+        for (int j = 0; j < S; j += 4) add(j), add(j + 1), add(j + 2), add(j + 3);
+      } else {
+        add(0);
+        if (S == 2) add(1);
+      }
+      const float2 xv = load_pair(xs);
+      acc.x += skip_e.x * xv.x, acc.y += skip_e.y * xv.y;
+      if constexpr (kGate) {
+        const float2 zv = load_pair(xs + z_off);
+        acc.x *= silu(zv.x), acc.y *= silu(zv.y);
+      }
+      if (pair_store) {
+        store_pair(out + o, acc.x, acc.y);
+      } else {
+        out[o] = from_float<T>(acc.x);
+        if (ce + 1 < tile) out[o + 1] = from_float<T>(acc.y);
+      }
+    }
+  };
 
+  // This thread's channel and entries: n = sub * P + j.
+  const int ch = tid >> p.split_shift, sub = tid & (S - 1), d = d0 + ch, n0 = sub * P;
+  const bool active = d < p.channels;
   // exp(delta * A) is computed as exp2(delta * A * log2 e).
-  float A2[MAXN], h[MAXN];
+  float A2[P], h[P];
 #pragma unroll
-  for (int n = 0; n < MAXN; ++n) {
-    A2[n] = active && n < N ? p.A[int64_t(d) * N + n] * kLog2e : 0.f;
-    h[n] = active && n < N && p.init ? p.init[(int64_t(b) * p.channels + d) * N + n] : 0.f;
+  for (int j = 0; j < P; ++j) {
+    const bool real = active && n0 + j < N;
+    A2[j] = real ? p.A[int64_t(d) * N + n0 + j] * kLog2e : 0.f;
+    h[j] = real && p.init ? p.init[(int64_t(b) * p.channels + d) * N + n0 + j] : 0.f;
   }
-  const float skip = active ? p.D[d] : 0.f, bias = active && p.bias ? p.bias[d] : 0.f;
-  const float* B_rows = rows + (active ? d / p.b_width - b_lo : 0) * MAXN;
-  const float* C_rows = rows + (b_stage_rows + (active ? d / p.c_width - c_lo : 0)) * MAXN;
-  const int b_stride = p.b_rows * MAXN, c_stride = p.c_rows * MAXN;  // between positions
-  T* y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d;
+  const float* B_rows = rows + (active ? d / p.b_width - b_lo : 0) * p.npad + n0;
+  const float* C_rows = rows + (b_stage_rows + (active ? d / p.c_width - c_lo : 0)) * p.npad + n0;
+  const int b_stride = p.b_rows * p.npad, c_stride = p.c_rows * p.npad;  // between positions
+  const float2* my_dtdx = dtdx + ch;
+  float* my_part = parts + sub * p.part_pitch + ch;
+  const int part_stride = p.part_stride;
 
-  const int chunks = (p.length + p.steps - 1) / p.steps;
+  // One position (dt and dt * x, B and C): advances h and returns this
+  // thread's part of C . h.
+  auto advance = [&](float2 dd, const float* Bq, const float* Cq) {
+    float Bv[P], Cv[P];
+    load_entries<P>(Bq, Bv);
+    load_entries<P>(Cq, Cv);
+    // No n < N guard: padding states have A, B and C zero and stay zero, and a
+    // guard would turn each state's update into a branch the compiler cannot overlap.
+    float acc = 0.f;
+#pragma unroll
+    for (int j = 0; j < P; ++j) {
+      const float v = dd.x * A2[j];
+      h[j] = fast_exp2(v) * h[j] + dd.y * Bv[j];
+      acc += Cv[j] * h[j];
+    }
+    return acc;
+  };
+  auto scan = [&](int n_rows) {
+    // Few warps may run per SM, so a position's chain of latencies (shared
+    // loads, the exponentials, the C . h sum) would set the pace. kUnroll
+    // positions at a time, their sums stored after, let the compiler overlap
+    // the chains; only h's one multiply-add per position is serial. The
+    // pointers step once per group: within it, offsets are block-uniform.
+    constexpr int kUnroll = P >= 8 ? 2 : 8 / P;
+    const float2* dd = my_dtdx;
+    const float *Bq = B_rows, *Cq = C_rows;
+    float* out = my_part;
+    const auto step = [&](int n) { dd += n * tile_w, Bq += n * b_stride, Cq += n * c_stride, out += n * part_stride; };
+    int i = 0;
+    for (; i + kUnroll <= n_rows; i += kUnroll, step(kUnroll)) {
+      float acc[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) acc[u] = advance(dd[u * tile_w], Bq + u * b_stride, Cq + u * c_stride);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) out[u * part_stride] = acc[u];
+    }
+    for (; i < n_rows; ++i, step(1)) out[0] = advance(dd[0], Bq, Cq);
+  };
+
   if (chunks > 0) load_stage(0);
   for (int k = 0; k < chunks; ++k) {
     __pipeline_wait_prior(0);
-    // Stage k is visible to all, and all are done with stage k - 1: its
-    // buffer can take stage k + 1, loading while this one is computed.
+    // Stage k is visible to all, and all are done scanning stage k - 1: its
+    // partial sums are complete and the fp32 buffers are free.
+    __syncthreads();
+    prepare(smem + (k & 1) * p.stage_elems, stage_len(k));
+    if (k > 0) finish(k - 1);
+    // All are done with stage k - 1's buffer (finish read its x and z): it can
+    // take stage k + 1, loading while this one is scanned.
     __syncthreads();
     if (k + 1 < chunks) load_stage(k + 1);
-    const T* s = smem + (k & 1) * p.stage_elems;
-    convert_rows(s);
-    if (p.checkpoints && active && k % p.checkpoint_stages == 0) {
-      // h is the state entering position k * steps, the start of interval k / checkpoint_stages.
-      float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + k / p.checkpoint_stages) * p.channels + d) * N;
-#pragma unroll
-      for (int n = 0; n < MAXN; ++n)
-        if (n < N) saved[n] = h[n];
-    }
-    __syncthreads();
-    const int n_rows = min(p.steps, p.length - k * p.steps);
-    T* y_stage = y + int64_t(k) * p.steps * p.channels;
-    // One position: advances h and returns y.
-    auto advance = [&](int i) {
-      const float xv = to_float(s[i * kTile + tid]);
-      float dt = to_float(s[p.plane + i * kTile + tid]) + bias;
-      if constexpr (kSoftplus) dt = softplus(dt);
-      const float dtx = dt * xv;
-      float Bv[MAXN], Cv[MAXN];
-      const float4* Bq = reinterpret_cast<const float4*>(B_rows + i * b_stride);
-      const float4* Cq = reinterpret_cast<const float4*>(C_rows + i * c_stride);
-#pragma unroll
-      for (int j = 0; j < MAXN / 4; ++j) {
-        const float4 bv = Bq[j], cv = Cq[j];
-        Bv[4 * j] = bv.x, Bv[4 * j + 1] = bv.y, Bv[4 * j + 2] = bv.z, Bv[4 * j + 3] = bv.w;
-        Cv[4 * j] = cv.x, Cv[4 * j + 1] = cv.y, Cv[4 * j + 2] = cv.z, Cv[4 * j + 3] = cv.w;
-      }
-      // No n < N guard: padding states have A, B and C zero and stay zero, and a
-      // guard would turn each state's update into a branch the compiler cannot overlap.
-      float acc = 0.f;
-#pragma unroll
-      for (int n = 0; n < MAXN; ++n) {
-        const float v = dt * A2[n];
-        const float decay = n % kPolyEvery == kPolyEvery - 1 ? fma_exp2(v) : fast_exp2(v);
-        h[n] = decay * h[n] + dtx * Bv[n];
-        acc += Cv[n] * h[n];
-      }
-      float out = acc + skip * xv;
-      if constexpr (kGate) out *= silu(to_float(s[z_off + i * kTile + tid]));
-      return out;
-    };
     if (active) {
-      // Few warps run per SM, so a position's chain of latencies (shared loads,
-      // softplus, exponentials, the C.h sum, the gate) would set the pace.
-      // kUnroll positions at a time, their y stored after, let the compiler
-      // overlap the chains; only h's one multiply-add per position is serial.
-      constexpr int kUnroll = MAXN <= 16 ? 4 : MAXN <= 32 ? 2 : 1;
-      int i = 0;
-      for (; i + kUnroll <= n_rows; i += kUnroll) {
-        float out[kUnroll];
+      if (p.checkpoints && k % p.checkpoint_stages == 0) {
+        // h is the state entering position k * steps, the start of interval k / checkpoint_stages.
+        float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + k / p.checkpoint_stages) * p.channels + d) * N + n0;
 #pragma unroll
-        for (int u = 0; u < kUnroll; ++u) out[u] = advance(i + u);
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) y_stage[int64_t(i + u) * p.channels] = from_float<T>(out[u]);
+        for (int j = 0; j < P; ++j)
+          if (n0 + j < N) saved[j] = h[j];
       }
-      for (; i < n_rows; ++i) y_stage[int64_t(i) * p.channels] = from_float<T>(advance(i));
+      scan(stage_len(k));
     }
   }
+  __syncthreads();
+  if (chunks > 0) finish(chunks - 1);
   if (active) {
 #pragma unroll
-    for (int n = 0; n < MAXN; ++n)
-      if (n < N) p.final_state[(int64_t(b) * p.channels + d) * N + n] = h[n];
+    for (int j = 0; j < P; ++j)
+      if (n0 + j < N) p.final_state[(int64_t(b) * p.channels + d) * N + n0 + j] = h[j];
   }
 }
 
-template <class T, int MAXN>
+template <class T, int P>
 void launch(const ScanParams& p, int64_t batch) {
-  const auto kernel = p.softplus ? (p.z ? scan_forward_kernel<T, MAXN, true, true> : scan_forward_kernel<T, MAXN, true, false>)
-                                 : (p.z ? scan_forward_kernel<T, MAXN, false, true> : scan_forward_kernel<T, MAXN, false, false>);
-  const size_t bytes = size_t(2) * p.stage_elems * sizeof(T) + size_t(p.steps) * (p.b_rows + p.c_rows) * MAXN * sizeof(float);
+  const auto kernel = p.softplus ? (p.z ? scan_forward_kernel<T, P, true, true> : scan_forward_kernel<T, P, true, false>)
+                                 : (p.z ? scan_forward_kernel<T, P, false, true> : scan_forward_kernel<T, P, false, false>);
+  const size_t bytes = size_t(2) * p.stage_elems * sizeof(T) +
+                       (size_t(p.steps) * (2 * p.tile + p.part_stride) +
+                        row_floats(p.steps * (p.b_rows + p.c_rows), p.npad)) * sizeof(float);
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
-  const dim3 grid((p.channels + kTile - 1) / kTile, unsigned(batch));
-  kernel<<<grid, kTile, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
+  const dim3 grid((p.channels + p.tile - 1) / p.tile, unsigned(batch));
+  kernel<<<grid, kThreads, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
   check_launch("selective scan forward");
 }
 
 bool aligned16(const at::Tensor& t, int64_t elem) {
   return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0 && (t.stride(0) * elem) % 16 == 0 &&
          (t.stride(1) * elem) % 16 == 0;
+}
+
+int64_t pow2_ceil(int64_t n) {
+  int64_t v = 1;
+  while (v < n) v *= 2;
+  return v;
 }
 
 }  // namespace
@@ -267,20 +415,47 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   p.init = data_or_null(init);
   p.y = y.data_ptr();
   p.final_state = final_state.data_ptr<float>();
-  p.b_rows = int(std::min<int64_t>(B.size(2), (kTile - 1) / p.b_width + 2));
-  p.c_rows = int(std::min<int64_t>(C.size(2), (kTile - 1) / p.c_width + 2));
 
-  const int64_t elem = x.element_size();
-  // Per position: two staged buffers and one of fp32 B and C rows.
-  const int64_t step_bytes = 2 * ((z.defined() ? 3 : 2) * kTile + (p.b_rows + p.c_rows) * N) * elem +
-                             (p.b_rows + p.c_rows) * max_state(N) * int64_t(sizeof(float));
-  // A power of two, so that stages tile the checkpoint interval.
+  // P: at least d_state / kMaxSplit; doubled while the grid keeps kMinWarpsPerSM.
+  const auto split_for = [&](int64_t part) { return pow2_ceil((N + part - 1) / part); };
+  int part = int(pow2_ceil((N + kMaxSplit - 1) / kMaxSplit));
+  const int64_t min_threads = int64_t(at::cuda::getCurrentDeviceProperties()->multiProcessorCount) * kMinWarpsPerSM * 32;
+  while (part < kMaxPart && split_for(part) > 1 && batch * channels * split_for(2 * part) >= min_threads) part *= 2;
+  p.split = int(split_for(part));
+  p.split_shift = log2_of(p.split);
+  p.tile = kThreads / p.split;
+  p.npad = p.split * part;
+  p.npad_shift = log2_of(p.npad);
+  // Writes of one position's partial sums by a warp (32 / S channels, S each)
+  // then fall in distinct banks.
+  p.part_pitch = p.tile + ((32 / std::min(p.split, 32) - p.tile) & 31);
+  // Where a tile is narrower than the banks, a warp's reads of the sums
+  // (pairs of channels) span several positions; consecutive positions then
+  // start tile banks apart.
+  p.part_stride = p.split * p.part_pitch;
+  if (p.tile < 32) p.part_stride += (p.tile - p.part_stride) & 31;
+  p.b_rows = int(std::min<int64_t>(B.size(2), (p.tile - 1) / p.b_width + 2));
+  p.c_rows = int(std::min<int64_t>(C.size(2), (p.tile - 1) / p.c_width + 2));
+
+  const int64_t elem = x.element_size(), gr = p.b_rows + p.c_rows;
+  // Per position: two staged buffers, dt and dt * x, fp32 B and C rows, partial sums.
+  const int64_t step_bytes = 2 * ((z.defined() ? 3 : 2) * p.tile + gr * N) * elem +
+                             (2 * p.tile + gr * p.npad + p.part_stride) * int64_t(sizeof(float));
+  // A power of two, so that stages tile the checkpoint interval, and no
+  // longer than the sequence needs; a stage's input offsets (rows times
+  // position strides) must fit 32 bits.
+  int64_t max_stride = std::max({x.stride(1), delta.stride(1), B.stride(1), C.stride(1)});
+  if (z.defined()) max_stride = std::max(max_stride, z.stride(1));
+  const int64_t max_row = std::max<int64_t>(p.tile, gr * N);
   p.steps = 1;
-  while (p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes)) p.steps *= 2;
-  p.plane = round8(p.steps * kTile);
+  while (p.steps < length && p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes) &&
+         (p.steps * 2 - 1) * max_stride + max_row < std::numeric_limits<int32_t>::max())
+    p.steps *= 2;
+  p.plane = round8(p.steps * p.tile);
   p.b_plane = round8(p.steps * p.b_rows * int(N));
   p.c_plane = round8(p.steps * p.c_rows * int(N));
   p.stage_elems = (z.defined() ? 3 : 2) * p.plane + p.b_plane + p.c_plane;
+  p.dense_rows = N == p.npad && N % 8 == 0;
   if (checkpoints) {
     p.checkpoint_stages = int(kScanCheckpointInterval / p.steps);
     p.checkpoint_count = int((length + kScanCheckpointInterval - 1) / kScanCheckpointInterval);
@@ -292,9 +467,10 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
 
   dispatch_dtype(dtype, what, [&](auto tag) {
     using T = decltype(tag);
-    if (N <= 16) launch<T, 16>(p, batch);
-    else if (N <= 32) launch<T, 32>(p, batch);
-    else launch<T, 64>(p, batch);
+    if (part == 1) launch<T, 1>(p, batch);
+    else if (part == 2) launch<T, 2>(p, batch);
+    else if (part == 4) launch<T, 4>(p, batch);
+    else launch<T, 8>(p, batch);
   });
   return {y.to(in.x.scalar_type()), final_state};
 }

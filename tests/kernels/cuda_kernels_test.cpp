@@ -100,6 +100,11 @@ TEST_CASE("CUDA selective scan forward equals the reference", "[cuda]") {
       {1, 9, 12, 3, 3, 12},        // d_state 3, groups of 4 and 1 channels
       {2, 65, 128, 32, 4, 8},      // d_state 32
       {1, 40, 64, 64, 1, 4},       // d_state 64
+      {1, 5, 45, 4, 5, 3},         // odd channels: a channel pair straddles the tile's end
+      // Many channels: the forward gives each thread more state entries (on
+      // an H100 8 and 4 of d_state 16, as at the 15B shape), a partial last stage.
+      {8, 70, 4096, 16, 64, 256},
+      {4, 33, 4096, 16, 64, 256},
   };
   for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
     for (const auto& s : shapes)
