@@ -88,26 +88,6 @@ __device__ __forceinline__ float softplus(float v) {
 }
 __device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + fast_exp2(-v * kLog2e)); }
 
-// exp2 on the FMA pipe (11 instructions), for kernels whose special-function
-// unit is the bottleneck: 2^v = 2^j * p(v - j), j = v rounded to an integer
-// and p a degree-5 fit of 2^f on [-1/2, 1/2] with p(0) = 1; at most 2 ulp off,
-// as ex2.approx. v is clamped to [-127, 128], so that adding j to p's exponent
-// bits cannot wrap: -127 gives exactly 0 and 128 infinity; results below
-// 2^-126 come out as zero or denormals.
-__device__ __forceinline__ float fma_exp2(float v) {
-  v = fminf(fmaxf(v, -127.f), 128.f);
-  constexpr float kRound = 12582912.f;  // 1.5 * 2^23: v + kRound holds j in its low mantissa bits
-  const float t = v + kRound;
-  const float f = v - (t - kRound);
-  float p = 0x1.5a8506p-10f;
-  p = fmaf(p, f, 0x1.3cec2p-7f);
-  p = fmaf(p, f, 0x1.c6baaap-5f);
-  p = fmaf(p, f, 0x1.ebf9b6p-3f);
-  p = fmaf(p, f, 0x1.62e426p-1f);
-  p = fmaf(p, f, 1.f);
-  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
-}
-
 inline bool kernel_dtype(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
 }
