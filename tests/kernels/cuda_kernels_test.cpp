@@ -36,6 +36,16 @@ double max_relative(const at::Tensor& out, const at::Tensor& ref, double floor =
   return std::isfinite(error) ? error : 1e30;
 }
 
+// The dtypes of a kernel's input, its parameter (weight or tables) and its output.
+struct Precisions {
+  at::ScalarType x, param, out;
+};
+
+// fp32, bf16 and fp16 throughout.
+std::vector<Precisions> plain_precisions() {
+  return {{at::kFloat, at::kFloat, at::kFloat}, {at::kBFloat16, at::kBFloat16, at::kBFloat16}, {at::kHalf, at::kHalf, at::kHalf}};
+}
+
 // A slice of a wider channels-last tensor, as the mixer's in_proj split gives.
 at::Tensor strided(const at::Tensor& dense) {
   auto sizes = dense.sizes().vec();
@@ -315,21 +325,16 @@ TEST_CASE("CUDA RMSNorm and its gradients equal the reference's", "[cuda]") {
   REQUIRE(torch::cuda::is_available());
   torch::manual_seed(12);
   const auto o = torch::TensorOptions().device(at::kCUDA);
-  struct Case {
-    at::ScalarType x, weight, out;
-  };
-  // Plain precisions, a bf16 teacher's, and autocast's: fp32 activations and weight, bf16 out.
-  const Case cases[] = {{at::kFloat, at::kFloat, at::kFloat},
-                        {at::kBFloat16, at::kBFloat16, at::kBFloat16},
-                        {at::kHalf, at::kHalf, at::kHalf},
-                        {at::kBFloat16, at::kFloat, at::kFloat},
-                        {at::kFloat, at::kFloat, at::kBFloat16}};
+  // A bf16 teacher's, and autocast's: fp32 activations and weight, bf16 out.
+  auto cases = plain_precisions();
+  cases.push_back({at::kBFloat16, at::kFloat, at::kFloat});
+  cases.push_back({at::kFloat, at::kFloat, at::kBFloat16});
   for (const auto& sizes : std::vector<std::vector<int64_t>>{{3, 5, 64}, {7, 2048}, {2, 1, 5120}, {4, 1000}, {0, 8}}) {
     for (const auto& c : cases) {
-      INFO("sizes " << at::IntArrayRef(sizes) << " x " << c10::toString(c.x) << " weight " << c10::toString(c.weight)
+      INFO("sizes " << at::IntArrayRef(sizes) << " x " << c10::toString(c.x) << " weight " << c10::toString(c.param)
                     << " out " << c10::toString(c.out));
       const auto x = (torch::randn(sizes, o) * 2 + 0.5).to(c.x).requires_grad_(true);
-      const auto weight = (torch::rand({sizes.back()}, o) + 0.5).to(c.weight).requires_grad_(true);
+      const auto weight = (torch::rand({sizes.back()}, o) + 0.5).to(c.param).requires_grad_(true);
       const auto y = rms_norm(x, weight, 1e-5, c.out);
       CHECK(y.scalar_type() == c.out);
       const auto grad_y = torch::randn(sizes, o).to(c.out);
@@ -345,7 +350,7 @@ TEST_CASE("CUDA RMSNorm and its gradients equal the reference's", "[cuda]") {
       CHECK(max_relative(x.grad(), ref_x.grad()) < tol);
       CHECK(x.grad().scalar_type() == c.x);
       CHECK(max_relative(weight.grad(), ref_weight.grad()) < tol);
-      CHECK(weight.grad().scalar_type() == c.weight);
+      CHECK(weight.grad().scalar_type() == c.param);
     }
   }
 }
@@ -391,24 +396,19 @@ TEST_CASE("CUDA RoPE rotation and its gradient equal the reference's", "[cuda]")
   REQUIRE(torch::cuda::is_available());
   torch::manual_seed(15);
   const auto o = torch::TensorOptions().device(at::kCUDA);
-  struct Case {
-    at::ScalarType x, table, out;
-  };
-  // Plain precisions, and autocast's: bf16 heads, fp32 tables, bf16 out.
-  const Case cases[] = {{at::kFloat, at::kFloat, at::kFloat},
-                        {at::kBFloat16, at::kBFloat16, at::kBFloat16},
-                        {at::kHalf, at::kHalf, at::kHalf},
-                        {at::kBFloat16, at::kFloat, at::kBFloat16}};
+  // Autocast's: bf16 heads, fp32 tables, bf16 out.
+  auto cases = plain_precisions();
+  cases.push_back({at::kBFloat16, at::kFloat, at::kBFloat16});
   const int64_t batch = 2, heads = 3, length = 5, dim = 8;
   for (const bool per_row : {false, true}) {
     for (const auto& c : cases) {
-      INFO("per-row tables " << per_row << " x " << c10::toString(c.x) << " tables " << c10::toString(c.table));
+      INFO("per-row tables " << per_row << " x " << c10::toString(c.x) << " tables " << c10::toString(c.param));
       // Heads as attention makes them: [B, T, heads, D] transposed. Tables with
       // different halves (not HF's), so that the gradient's transpose is checked.
       const auto x = torch::randn({batch, length, heads, dim}, o).to(c.x).transpose(1, 2).detach().requires_grad_(true);
       const std::vector<int64_t> table_sizes = per_row ? std::vector<int64_t>{batch, length, dim} : std::vector<int64_t>{length, dim};
       const auto angles = torch::randn(table_sizes, o) * 3;
-      const auto cos = angles.cos().to(c.table), sin = (angles * 1.3).sin().to(c.table);
+      const auto cos = angles.cos().to(c.param), sin = (angles * 1.3).sin().to(c.param);
       const auto y = rotary(x, cos, sin, c.out);
       CHECK(y.scalar_type() == c.out);
       const auto grad = torch::randn(y.sizes(), o).to(c.out);
