@@ -2,6 +2,7 @@
 // Helpers shared by the .cu files: element and vector loads/stores converting to fp32,
 // dtype dispatch, device checks and launch error checks.
 #include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_bf16.h>
@@ -122,6 +123,13 @@ T* mutable_data(at::Tensor& t) {
 }
 
 inline bool data_aligned16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+// Blocks of `threads` for a grid-stride loop over `items` (at least 1): one
+// item a thread, up to 16 blocks an SM, past which each thread takes several.
+inline int64_t grid_stride_blocks(int64_t items, int threads) {
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  return std::max<int64_t>(1, std::min<int64_t>((items + threads - 1) / threads, 16 * sms));
+}
 
 // Channels-last activations need unit stride along channels only; other strides are passed on.
 inline at::Tensor unit_last_stride(const at::Tensor& t) { return t.stride(-1) == 1 ? t : t.contiguous(); }

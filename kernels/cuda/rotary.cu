@@ -4,8 +4,6 @@
 // sum in fp32, and attention then casts the result back to bf16; here each
 // thread reads one pair of elements (i, i + head_dim / 2) and writes the pair
 // in the output's dtype.
-#include <ATen/cuda/CUDAContext.h>
-
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -71,8 +69,7 @@ at::Tensor rotary_forward(const at::Tensor& x_in, const at::Tensor& cos, const a
   p.table_batch_stride = c.dim() == 3 ? c.stride(0) : 0;
   p.pairs = x.numel() / 2;
   if (p.pairs == 0) return out;
-  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  const int64_t blocks = std::min<int64_t>((p.pairs + kThreads - 1) / kThreads, sms * 16);
+  const int64_t blocks = grid_stride_blocks(p.pairs, kThreads);
   dispatch_dtype(x.scalar_type(), what, [&](auto x_tag) {
     using Tx = decltype(x_tag);
     dispatch_dtype(out_dtype, what, [&](auto y_tag) {

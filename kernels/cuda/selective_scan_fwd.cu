@@ -384,7 +384,7 @@ void launch(const ScanParams& p, int64_t batch) {
 }
 
 bool aligned16(const at::Tensor& t, int64_t elem) {
-  return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0 && (t.stride(0) * elem) % 16 == 0 &&
+  return data_aligned16(t) && (t.stride(0) * elem) % 16 == 0 &&
          (t.stride(1) * elem) % 16 == 0;
 }
 

@@ -3,8 +3,6 @@
 // forward, and in backward two products and silu's gradient, and keeps
 // silu(gate) for it: nine passes over [tokens, intermediate] tensors where
 // these take five, and one activation less saved.
-#include <ATen/cuda/CUDAContext.h>
-
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -56,12 +54,11 @@ void dispatch(const std::vector<at::Tensor>& tensors, const char* what, Launch&&
   const int64_t numel = first.numel();
   bool vectorized = numel % (16 / first.element_size()) == 0;
   for (const auto& t : tensors) vectorized = vectorized && data_aligned16(t);
-  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
   dispatch_dtype(first.scalar_type(), what, [&](auto tag) {
     using T = decltype(tag);
     constexpr int kVector = 16 / sizeof(T);
     const int64_t vectors = vectorized ? numel / kVector : numel;
-    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((vectors + kThreads - 1) / kThreads, sms * 16));
+    const int64_t blocks = grid_stride_blocks(vectors, kThreads);
     if (vectorized) launch(tag, std::integral_constant<int, kVector>{}, vectors, blocks);
     else launch(tag, std::integral_constant<int, 1>{}, vectors, blocks);
   });

@@ -47,7 +47,7 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbeddingImpl::forward(const at::Tensor&
 }
 
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  // The rotated heads go to attention (or, decoding, to the cache, which copies them in its dtype).
+  // The rotated heads go to attention (decoding, which runs without autocast, also to the cache).
   const auto out_dtype = consumed_dtype(x.device().type(), at::promote_types(x.scalar_type(), cos.scalar_type()));
   return kernels::rotary(x, cos, sin, out_dtype);
 }
