@@ -56,6 +56,13 @@ inline StreamedScan stream_scan_inputs(const ScanInputs& in, const char* what) {
 
 inline const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
+// Whether every [batch, position] row of a streamed tensor starts 16-byte
+// aligned, so that a kernel may copy its rows in 16-byte pieces.
+inline bool rows_aligned16(const at::Tensor& t) {
+  const int64_t elem = t.element_size();
+  return data_aligned16(t) && (t.stride(0) * elem) % 16 == 0 && (t.stride(1) * elem) % 16 == 0;
+}
+
 struct Strides {
   int64_t batch, length;
 };

@@ -28,6 +28,8 @@
 // channels by atomics, C groups of 16 stored) is fixed at compile time, so
 // that its reduce-scatters have no run-time loops or branches; other widths
 // read theirs from the params.
+#include <cuda_pipeline.h>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/scan_chunks.cuh"
@@ -48,7 +50,49 @@ struct BackwardParams : ScanOperands {
   int b_span, c_span;               // lanes per aligned run of one B / C group (scatter_span), or 0
   bool b_atomic, c_atomic;          // dB / dC: zeroed fp32 summed by atomics, else the streamed type, stored
   int b_rows, c_rows;               // group rows staged per tile (tile_rows)
+  bool vector_rows;                 // x, delta, grad_y and z rows copy in 16-byte pieces (prefetch_chunk)
 };
+
+// 16-bit inputs prefetch each chunk's rows of x, delta, grad_y and z for the
+// block's channels into shared memory, [kChunkInputs][position][lane], while
+// the chunk before is computed: read from global memory where they are used,
+// at the head and tail of every chunk, they held a third of the backward's
+// stall cycles at the 15B shape. Double-buffered fp32 rows would leave too
+// little shared memory for two blocks per SM, so fp32 reads global memory.
+constexpr int kChunkInputs = 4;  // x, delta, grad_y, z
+constexpr int kChunkElems = kChunkInputs * int(kScanCheckpointInterval) * kLanes;  // one buffer
+
+template <class T>
+constexpr bool kPrefetches = sizeof(T) == 2;
+
+// Copies the rows of x, delta, grad_y and z at positions c0 .. c0 + interval - 1
+// for the block's channels into dst; positions past the end, channels past the
+// last and an absent z are zeros. With vector_rows the copies are asynchronous
+// (committed by the caller).
+template <class T>
+__device__ __forceinline__ void prefetch_chunk(T* dst, const BackwardParams& p, int b, int c0) {
+  constexpr int kPer = 16 / int(sizeof(T)), kPieces = kLanes / kPer;  // 16-byte pieces per row
+  const int d0 = blockIdx.x * kLanes, tile = min(kLanes, p.channels - d0);
+  const int valid = min(int(kScanCheckpointInterval), p.length - c0);
+  for (int e = threadIdx.x; e < kChunkInputs * int(kScanCheckpointInterval) * kPieces; e += kScanThreads) {
+    const int row = e / kPieces, c = (e - row * kPieces) * kPer;
+    const int input = row / int(kScanCheckpointInterval), i = row - input * int(kScanCheckpointInterval);
+    const void* base = input == 0 ? p.x : input == 1 ? p.delta : input == 2 ? p.grad_y : p.z;
+    const Strides s = input == 0 ? p.xs : input == 1 ? p.ds : input == 2 ? p.gs : p.zs;
+    T* to = dst + row * kLanes + c;
+    if (base && i < valid && c < tile) {
+      const T* from = static_cast<const T*>(base) + b * s.batch + (c0 + i) * s.length + d0 + c;
+      if (p.vector_rows) {
+        __pipeline_memcpy_async(to, from, 16);
+      } else {
+#pragma unroll
+        for (int k = 0; k < kPer; ++k) to[k] = c + k < tile ? from[k] : from_float<T>(0.f);
+      }
+    } else {
+      *reinterpret_cast<uint4*>(to) = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
 
 // Bit k is set when lane + 2^k holds a channel of this lane's group (groups of
 // `width` adjacent channels), i.e. when the segmented sum may add across 2^k.
@@ -185,8 +229,10 @@ template <class T, bool kStaged, class BSum, class CSum>
 __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const BackwardParams p) {
   __shared__ SegmentParts parts;
   extern __shared__ __align__(16) float smem[];
+  constexpr bool kPrefetch = kPrefetches<T>;
   const int N = p.d_state, L = p.length;
-  float* carry = smem;                                    // [2][N][kLanes]: k at a chunk's end, by chunk parity
+  T* chunk_rows = reinterpret_cast<T*>(smem);             // kPrefetch: [2][kChunkElems], by chunk parity
+  float* carry = smem + (kPrefetch ? 2 * kChunkElems * int(sizeof(T)) / 4 : 0);  // [2][N][kLanes]: k at a chunk's end, by chunk parity
   float* dA_sums = carry + 2 * N * kLanes;                // [kSegments][N][kLanes]: each thread's dA over its positions
   float* A_lanes = dA_sums + kSegments * N * kLanes;      // [N][kLanes]: A of each lane's channel
   float* staged_B = A_lanes + N * kLanes;                 // [b_rows][N][kRowPitch], when staged
@@ -213,6 +259,10 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
   const float skip = active ? p.D[d] : 0.f, bias = active && p.bias ? p.bias[d] : 0.f;
   const int chunks = (L + kScanCheckpointInterval - 1) / kScanCheckpointInterval;
 
+  if constexpr (kPrefetch) {
+    prefetch_chunk(chunk_rows + ((chunks - 1) & 1) * kChunkElems, p, b, (chunks - 1) * int(kScanCheckpointInterval));
+    __pipeline_commit();
+  }
   for (int n = w; n < N; n += kSegments)
     carry[((chunks - 1) & 1) * N * kLanes + n * kLanes + lane] = active && p.grad_final ? p.grad_final[state_row + n] : 0.f;
   for (int n = 0; n < N; ++n) dA_sums[(w * N + n) * kLanes + lane] = 0.f;
@@ -224,15 +274,31 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     const float* entering = carry + (j & 1) * N * kLanes;  // k at the chunk's end
     float* leaving = carry + ((j + 1) & 1) * N * kLanes;   // k at its start, for the chunk before
     const int c0 = j * int(kScanCheckpointInterval), t0 = c0 + w * kSegment;
-    if constexpr (kStaged) {
-      // The chunk after this one reads its staged rows after its last per-entry
-      // barrier too: every warp must be done with them before they are replaced.
+    if constexpr (kStaged || kPrefetch) {
+      // The chunk after this one reads its staged and prefetched rows after its
+      // last per-entry barrier too: every warp must be done with them before
+      // they are replaced.
       __syncthreads();
-      const int valid = min(int(kScanCheckpointInterval), L - c0);
-      stage_rows(staged_B, B, p.Bs.length, b_tile.first, b_tile.rows, staged_C, C, p.Cs.length, c_tile.first,
-                 c_tile.rows, c0, valid, N);
+      if constexpr (kPrefetch) {
+        if (j > 0) prefetch_chunk(chunk_rows + ((j - 1) & 1) * kChunkElems, p, b, c0 - int(kScanCheckpointInterval));
+        __pipeline_commit();
+      }
+      if constexpr (kStaged) {
+        const int valid = min(int(kScanCheckpointInterval), L - c0);
+        stage_rows(staged_B, B, p.Bs.length, b_tile.first, b_tile.rows, staged_C, C, p.Cs.length, c_tile.first,
+                   c_tile.rows, c0, valid, N);
+      }
+      if constexpr (kPrefetch) __pipeline_wait_prior(1);  // this chunk's rows, committed a chunk ago
       __syncthreads();
     }
+    // A lane's input k (0 x, 1 delta, 2 grad_y, 3 z) at its segment's position
+    // i, prefetched; `global` (the same value in global memory) is read only
+    // without the prefetch.
+    const T* rows = chunk_rows + (j & 1) * kChunkElems + w * kSegment * kLanes + lane;
+    const auto input = [&](int k, int i, const T* global) {
+      if constexpr (kPrefetch) return to_float(rows[(k * int(kScanCheckpointInterval) + i) * kLanes]);
+      else return load(global);
+    };
     const auto B_rows = segment_rows<T, kStaged>(staged_B, b_tile, N, B + int64_t(b_group) * N, p.Bs.length, t0, L);
     const auto C_rows = segment_rows<T, kStaged>(staged_C, c_tile, N, C + int64_t(c_group) * N, p.Cs.length, t0, L);
     // Positions past the end get zero step and gradient: decay 1, input 0, nothing added.
@@ -243,8 +309,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     for (int i = 0; i < kSegment; ++i) {
       const int t = min(t0 + i, L - 1);
       const bool valid = active && t0 + i < L;
-      const float xr = load(x + t * p.xs.length), dr = load(delta + t * p.ds.length);
-      const float gr = load(grad_y + t * p.gs.length), zr = z ? load(z + t * p.zs.length) : 0.f;
+      const float xr = input(0, i, x + t * p.xs.length), dr = input(1, i, delta + t * p.ds.length);
+      const float gr = input(2, i, grad_y + t * p.gs.length), zr = z ? input(3, i, z + t * p.zs.length) : 0.f;
       const float raw = dr + bias;
       dt[i] = valid ? (p.softplus ? softplus(raw) : raw) : 0.f;
       dtx[i] = valid ? dt[i] * xr : 0.f;
@@ -320,7 +386,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     for (int i = 0; i < kSegment; ++i) {
       const int t = min(t0 + i, t_clamp);
       const bool valid = active && t0 + i < L;
-      const float xv = valid ? load(x + t * p.xs.length) : 0.f, raw = load(delta + t * p.ds.length) + bias;
+      const float xv = valid ? input(0, i, x + t * p.xs.length) : 0.f, raw = input(1, i, delta + t * p.ds.length) + bias;
       const float ddt = xv * gB[i] + gA[i];
       // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
       const float draw = p.softplus && raw <= 20.f ? ddt * sigmoid(raw) : ddt;
@@ -331,7 +397,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       }
       if (z) {
         // The gate's gradient needs y before the gate.
-        const float zv = load(z + t * p.zs.length), sig = sigmoid(zv), dout = load(grad_y + t * p.gs.length);
+        const float zv = input(3, i, z + t * p.zs.length), sig = sigmoid(zv), dout = input(2, i, grad_y + t * p.gs.length);
         const float dz = dout * (y[i] + skip * xv) * sig * (1.f + zv * (1.f - sig));
         if (valid) static_cast<T*>(p.dz)[index] = from_float<T>(dz);
       }
@@ -419,7 +485,9 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     p.c_rows = int(tile_rows(p.c_width, p.c_groups));
     const int64_t staging = staged_rows_bytes(p.b_rows, p.c_rows, N);
     const bool staged = staging <= kStagedRowsBytes;
-    const size_t bytes = size_t(3 + kSegments) * N * kLanes * sizeof(float) + (staged ? staging : 0);
+    p.vector_rows = rows_aligned16(x) && rows_aligned16(delta) && rows_aligned16(dy) &&
+                    (!z.defined() || rows_aligned16(z)) && (channels * x.element_size()) % 16 == 0;
+    const size_t shared_bytes = size_t(3 + kSegments) * N * kLanes * sizeof(float) + (staged ? staging : 0);
     const dim3 grid(unsigned((channels + kLanes - 1) / kLanes), unsigned(batch));
     // The mixer's groups (B over 64 channels, by atomics; C over 16, stored)
     // get their sums' layout at compile time; other widths read it at run time.
@@ -431,6 +499,7 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
                                                  : scan_backward_kernel<T, false, GroupSum<kLanes, true>, GroupSum<16>>)
                                        : (staged ? scan_backward_kernel<T, true, Any, Any>
                                                  : scan_backward_kernel<T, false, Any, Any>);
+      const size_t bytes = shared_bytes + (kPrefetches<T> ? 2 * kChunkElems * sizeof(T) : 0);
       // With the static parts, more than 48 KiB needs the opt-in even where `bytes` alone is less.
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
       kernel<<<grid, kScanThreads, bytes, at::cuda::getCurrentCUDAStream()>>>(p);

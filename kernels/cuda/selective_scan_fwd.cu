@@ -383,11 +383,6 @@ void launch(const ScanParams& p, int64_t batch) {
   check_launch("selective scan forward");
 }
 
-bool aligned16(const at::Tensor& t, int64_t elem) {
-  return data_aligned16(t) && (t.stride(0) * elem) % 16 == 0 &&
-         (t.stride(1) * elem) % 16 == 0;
-}
-
 int64_t pow2_ceil(int64_t n) {
   int64_t v = 1;
   while (v < n) v *= 2;
@@ -462,8 +457,8 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
     *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), kScanCheckpointInterval};
     p.checkpoints = checkpoints->states.data_ptr<float>();
   }
-  p.vectorized = aligned16(x, elem) && aligned16(delta, elem) && (!z.defined() || aligned16(z, elem)) &&
-                 aligned16(B, elem) && aligned16(C, elem) && (channels * elem) % 16 == 0 && (N * elem) % 16 == 0;
+  p.vectorized = rows_aligned16(x) && rows_aligned16(delta) && (!z.defined() || rows_aligned16(z)) &&
+                 rows_aligned16(B) && rows_aligned16(C) && (channels * elem) % 16 == 0 && (N * elem) % 16 == 0;
 
   dispatch_dtype(dtype, what, [&](auto tag) {
     using T = decltype(tag);

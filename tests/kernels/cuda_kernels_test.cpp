@@ -182,7 +182,9 @@ TEST_CASE("CUDA selective scan gradients equal the reference's", "[cuda]") {
   // group's channels across lanes (stored whole where a warp holds the group,
   // else by atomics across warps and blocks): the shapes cover partial chunks
   // and segments, several chunks, a partial warp, groups that straddle warps
-  // or span several, and d_state that is not a power of two.
+  // or span several, and d_state that is not a power of two. 16-bit inputs
+  // prefetch each chunk's rows in 16-byte pieces, or element by element where
+  // a row's bytes are not a multiple of 16 (36 channels).
   const Shape shapes[] = {
       {2, 37, 64, 16, 2, 8},      // groups of 32 and 8 channels, stored whole
       {1, 20, 32, 32, 1, 2},      // d_state 32
@@ -192,6 +194,7 @@ TEST_CASE("CUDA selective scan gradients equal the reference's", "[cuda]") {
       {1, 70, 64, 64, 1, 4},      // d_state 64, two chunks
       {2, 1000, 96, 3, 96, 3},    // d_state 3, one B group per channel
       {2, 150, 192, 16, 3, 12},   // B groups of 64 channels: two warps' atomics per group
+      {2, 100, 36, 16, 3, 9},     // 36 channels: rows of 72 bytes in 16-bit types
   };
   for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
     for (const auto& s : shapes)
