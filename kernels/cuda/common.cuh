@@ -88,6 +88,8 @@ __device__ __forceinline__ float softplus(float v) {
   return v > 20.f ? v : smooth;
 }
 __device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + fast_exp2(-v * kLog2e)); }
+// The logistic function with the same fast intrinsics (an IEEE division would add its slow-path branch).
+__device__ __forceinline__ float fast_sigmoid(float v) { return __fdividef(1.f, 1.f + fast_exp2(-v * kLog2e)); }
 
 inline bool kernel_dtype(at::ScalarType t) {
   return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;

@@ -67,31 +67,33 @@ constexpr bool kPrefetches = sizeof(T) == 2;
 
 // Copies the rows of x, delta, grad_y and z at positions c0 .. c0 + interval - 1
 // for the block's channels into dst; positions past the end, channels past the
-// last and an absent z are zeros. With vector_rows the copies are asynchronous
-// (committed by the caller).
+// last and an absent z are zeros. Each thread copies one 16-byte piece of each
+// input's rows: with vector_rows asynchronously (committed by the caller),
+// else element by element.
 template <class T>
 __device__ __forceinline__ void prefetch_chunk(T* dst, const BackwardParams& p, int b, int c0) {
   constexpr int kPer = 16 / int(sizeof(T)), kPieces = kLanes / kPer;  // 16-byte pieces per row
-  const int d0 = blockIdx.x * kLanes, tile = min(kLanes, p.channels - d0);
-  const int valid = min(int(kScanCheckpointInterval), p.length - c0);
-  for (int e = threadIdx.x; e < kChunkInputs * int(kScanCheckpointInterval) * kPieces; e += kScanThreads) {
-    const int row = e / kPieces, c = (e - row * kPieces) * kPer;
-    const int input = row / int(kScanCheckpointInterval), i = row - input * int(kScanCheckpointInterval);
-    const void* base = input == 0 ? p.x : input == 1 ? p.delta : input == 2 ? p.grad_y : p.z;
-    const Strides s = input == 0 ? p.xs : input == 1 ? p.ds : input == 2 ? p.gs : p.zs;
-    T* to = dst + row * kLanes + c;
-    if (base && i < valid && c < tile) {
-      const T* from = static_cast<const T*>(base) + b * s.batch + (c0 + i) * s.length + d0 + c;
+  static_assert(kPieces * int(kScanCheckpointInterval) == kScanThreads, "a piece of each input a thread");
+  const int i = threadIdx.x / kPieces, c = (threadIdx.x % kPieces) * kPer, d = blockIdx.x * kLanes + c;
+  const bool inside = c0 + i < p.length && d < p.channels;
+  const auto piece = [&](int input, const void* base, const Strides& s) {
+    T* to = dst + (input * int(kScanCheckpointInterval) + i) * kLanes + c;
+    if (base && inside) {
+      const T* from = static_cast<const T*>(base) + b * s.batch + (c0 + i) * s.length + d;
       if (p.vector_rows) {
         __pipeline_memcpy_async(to, from, 16);
       } else {
 #pragma unroll
-        for (int k = 0; k < kPer; ++k) to[k] = c + k < tile ? from[k] : from_float<T>(0.f);
+        for (int k = 0; k < kPer; ++k) to[k] = d + k < p.channels ? from[k] : from_float<T>(0.f);
       }
     } else {
       *reinterpret_cast<uint4*>(to) = make_uint4(0, 0, 0, 0);
     }
-  }
+  };
+  piece(0, p.x, p.xs);
+  piece(1, p.delta, p.ds);
+  piece(2, p.grad_y, p.gs);
+  piece(3, p.z, p.zs);
 }
 
 // Bit k is set when lane + 2^k holds a channel of this lane's group (groups of
@@ -222,8 +224,6 @@ __device__ __forceinline__ int opaque(int v) {
   return v;
 }
 
-__device__ __forceinline__ float sigmoid(float v) { return 1.f / (1.f + __expf(-v)); }
-
 // BSum and CSum: the GroupSum layouts of dB and dC.
 template <class T, bool kStaged, class BSum, class CSum>
 __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const BackwardParams p) {
@@ -302,6 +302,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     const auto B_rows = segment_rows<T, kStaged>(staged_B, b_tile, N, B + int64_t(b_group) * N, p.Bs.length, t0, L);
     const auto C_rows = segment_rows<T, kStaged>(staged_C, c_tile, N, C + int64_t(c_group) * N, p.Cs.length, t0, L);
     // Positions past the end get zero step and gradient: decay 1, input 0, nothing added.
+    // Both sides of the softplus and gate choices are computed and one selected:
+    // branches on them split the unrolled positions into blocks (as in the tail).
     float dt[kSegment], dtx[kSegment], dy[kSegment];  // dy: the gradient of y before the gate
     float gB[kSegment], gA[kSegment], y[kSegment];    // sums over n of g B, g a h A, and C h
     float dt_sum = 0.f;                               // the segment's decay is exp(dt_sum A)
@@ -310,12 +312,13 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       const int t = min(t0 + i, L - 1);
       const bool valid = active && t0 + i < L;
       const float xr = input(0, i, x + t * p.xs.length), dr = input(1, i, delta + t * p.ds.length);
-      const float gr = input(2, i, grad_y + t * p.gs.length), zr = z ? input(3, i, z + t * p.zs.length) : 0.f;
-      const float raw = dr + bias;
-      dt[i] = valid ? (p.softplus ? softplus(raw) : raw) : 0.f;
-      dtx[i] = valid ? dt[i] * xr : 0.f;
-      const float dout = valid ? gr : 0.f;
-      dy[i] = z ? dout * zr * sigmoid(zr) : dout;
+      const float gr = input(2, i, grad_y + t * p.gs.length);
+      const float zr = kPrefetch ? input(3, i, z) : z ? load(z + t * p.zs.length) : 0.f;  // prefetched z is 0 without z
+      const float raw = dr + bias, smooth = softplus(raw);
+      dt[i] = valid ? (p.softplus ? smooth : raw) : 0.f;
+      dtx[i] = dt[i] * xr;
+      const float dout = valid ? gr : 0.f, gated = dout * zr * fast_sigmoid(zr);
+      dy[i] = z ? gated : dout;
       gB[i] = gA[i] = y[i] = 0.f;
       dt_sum += dt[i];
     }
@@ -382,6 +385,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     // Every position is computed and only existing ones stored, so the loop has no branches.
     // The addresses are computed afresh: kept from the loads above, through the n loop, they spilled.
     const int t_clamp = opaque(L - 1);
+    const int64_t first = (int64_t(b) * L + t0) * p.channels + d;  // [b, t0, d] of the outputs
 #pragma unroll
     for (int i = 0; i < kSegment; ++i) {
       const int t = min(t0 + i, t_clamp);
@@ -389,17 +393,16 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       const float xv = valid ? input(0, i, x + t * p.xs.length) : 0.f, raw = input(1, i, delta + t * p.ds.length) + bias;
       const float ddt = xv * gB[i] + gA[i];
       // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
-      const float draw = p.softplus && raw <= 20.f ? ddt * sigmoid(raw) : ddt;
-      const int64_t index = (int64_t(b) * L + t) * p.channels + d;
+      const float draw = p.softplus && raw <= 20.f ? ddt * fast_sigmoid(raw) : ddt;
+      // The gate's gradient needs y before the gate.
+      const float zv = kPrefetch ? input(3, i, z) : z ? load(z + t * p.zs.length) : 0.f;
+      const float sig = fast_sigmoid(zv), dout = input(2, i, grad_y + t * p.gs.length);
+      const float dz = dout * (y[i] + skip * xv) * sig * (1.f + zv * (1.f - sig));
+      const int64_t index = first + i * p.channels;
       if (valid) {
         static_cast<T*>(p.dx)[index] = from_float<T>(dt[i] * gB[i] + skip * dy[i]);
         static_cast<T*>(p.ddelta)[index] = from_float<T>(draw);
-      }
-      if (z) {
-        // The gate's gradient needs y before the gate.
-        const float zv = input(3, i, z + t * p.zs.length), sig = sigmoid(zv), dout = input(2, i, grad_y + t * p.gs.length);
-        const float dz = dout * (y[i] + skip * xv) * sig * (1.f + zv * (1.f - sig));
-        if (valid) static_cast<T*>(p.dz)[index] = from_float<T>(dz);
+        if (z) static_cast<T*>(p.dz)[index] = from_float<T>(dz);
       }
       dD += dy[i] * xv;
       dbias += valid ? draw : 0.f;
