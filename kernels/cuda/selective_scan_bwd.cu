@@ -326,8 +326,9 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     for (int n = 0; n < N; ++n) {
       const float saved = saved_states[n];  // the chunk's entering state, needed after the barrier
       const float An = A_lanes[n * kLanes + lane], A2 = An * kLog2e;
-      // B and C are read again after the barrier rather than kept through it (registers).
-      float a[kSegment], Bv[kSegment], Cv[kSegment], cdy[kSegment];  // cdy: C dy, the part of g from y
+      // a and the state's input u are kept through the barrier; B and C are
+      // read again after it rather than kept too (registers).
+      float a[kSegment], u[kSegment], Bv[kSegment], Cv[kSegment];
       B_rows.read(n, Bv);
       C_rows.read(n, Cv);
       // The segment's composites from zero starts: the state after it, and k
@@ -337,12 +338,12 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
 #pragma unroll
       for (int i = 0; i < kSegment; ++i) {
         a[i] = fast_exp2(dt[i] * A2);
-        state = a[i] * state + dtx[i] * Bv[i];
-        cdy[i] = Cv[i] * dy[i];
+        u[i] = dtx[i] * Bv[i];
+        state = a[i] * state + u[i];
       }
-      float g_first = cdy[kSegment - 1];
+      float g_first = Cv[kSegment - 1] * dy[kSegment - 1];
 #pragma unroll
-      for (int i = kSegment - 2; i >= 0; --i) g_first = a[i + 1] * g_first + cdy[i];
+      for (int i = kSegment - 2; i >= 0; --i) g_first = a[i + 1] * g_first + Cv[i] * dy[i];
       parts.put(buffer, w, lane, fast_exp2(dt_sum * A2), state, a[0] * g_first);
       __syncthreads();
       float h = active ? saved : 0.f, k = entering[n * kLanes + lane];
@@ -355,7 +356,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
 #pragma unroll
       for (int i = 0; i < kSegment; ++i) {
         before[i] = h;
-        h = a[i] * h + dtx[i] * Bv[i];
+        h = a[i] * h + u[i];
         y[i] += Cv[i] * h;
       }
       // Summed and stored before dB is computed, so that the two arrays are never live together.
@@ -368,7 +369,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       float dB[kSegment], dA = 0.f;
 #pragma unroll
       for (int i = kSegment - 1; i >= 0; --i) {
-        const float g = cdy[i] + k;  // d loss / d h_t
+        const float g = Cv[i] * dy[i] + k;  // d loss / d h_t
         dB[i] = g * dtx[i];
         gB[i] += g * Bv[i];
         k = a[i] * g;                         // d loss / d h_{t-1} through h_t
