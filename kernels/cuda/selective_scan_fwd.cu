@@ -57,7 +57,7 @@ struct ScanParams : ScanOperands {
   void* y;
   float* final_state;
   float* checkpoints;  // [batch, checkpoint_count, channels, d_state], or null
-  int checkpoint_stages, checkpoint_count;  // stages per checkpoint interval; intervals
+  int checkpoint_shift, checkpoint_count;  // log2 of the stages per checkpoint interval; intervals
   int split, split_shift, tile;  // S threads per channel (1 << split_shift); tile = kThreads / S channels per block
   int npad, npad_shift;          // S * P: entries per fp32 B / C row (padding zero)
   int part_pitch, part_stride;   // floats between the partial sums of two threads of a channel; of two positions
@@ -99,50 +99,97 @@ __device__ __forceinline__ void load_entries(const float* src, float* out) {
 // loads, stores and loop overhead.
 template <class T>
 __device__ __forceinline__ float2 load_pair(const T* src) {
-  if constexpr (std::is_same_v<T, float>) return *reinterpret_cast<const float2*>(src);
-  else if constexpr (std::is_same_v<T, __half>) return __half22float2(*reinterpret_cast<const __half2*>(src));
-  else return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(src));
+  if constexpr (std::is_same_v<T, float>) {
+    return *reinterpret_cast<const float2*>(src);
+  } else if constexpr (std::is_same_v<T, __half>) {
+    return __half22float2(*reinterpret_cast<const __half2*>(src));
+  } else {
+    // A bf16 is the upper half of an fp32: a shift and a mask widen the pair
+    // exactly, one instruction each (the intrinsic takes two for the upper one).
+    const unsigned bits = *reinterpret_cast<const unsigned*>(src);
+    return make_float2(__uint_as_float(bits << 16), __uint_as_float(bits & 0xffff0000u));
+  }
+}
+// A store to global memory through a pointer the kernel read from shared
+// memory, where the compiler cannot see its space (it would store generically).
+template <class V>
+__device__ __forceinline__ void store_global(void* ptr, V value) {
+  static_assert(sizeof(V) == 2 || sizeof(V) == 4 || sizeof(V) == 8, "a 2-, 4- or 8-byte store");
+  const size_t address = __cvta_generic_to_global(ptr);
+  if constexpr (sizeof(V) == 2)
+    asm volatile("st.global.b16 [%0], %1;" ::"l"(address), "h"(reinterpret_cast<unsigned short&>(value)));
+  else if constexpr (sizeof(V) == 4)
+    asm volatile("st.global.b32 [%0], %1;" ::"l"(address), "r"(reinterpret_cast<unsigned&>(value)));
+  else
+    asm volatile("st.global.b64 [%0], %1;" ::"l"(address), "l"(reinterpret_cast<unsigned long long&>(value)));
 }
 template <class T>
 __device__ __forceinline__ void store_pair(T* dst, float a, float b) {
-  if constexpr (std::is_same_v<T, float>) *reinterpret_cast<float2*>(dst) = make_float2(a, b);
-  else if constexpr (std::is_same_v<T, __half>) *reinterpret_cast<__half2*>(dst) = __floats2half2_rn(a, b);
-  else *reinterpret_cast<__nv_bfloat162*>(dst) = __floats2bfloat162_rn(a, b);
+  if constexpr (std::is_same_v<T, float>) store_global(dst, make_float2(a, b));
+  else if constexpr (std::is_same_v<T, __half>) store_global(dst, __floats2half2_rn(a, b));
+  else store_global(dst, __floats2bfloat162_rn(a, b));
 }
 
-// A thread's share of copying `rows` rows of `row_elems` elements, in units
-// of `unit` elements taken by the block's threads in turn: its first row and
-// column, and the rows and columns it steps between copies. The same each
-// stage, so that the divisions are done once.
+// A thread's share of copying a stage's rows of one input, `row_elems`
+// elements each, in units of 2^unit_log2 elements: the row is taken as
+// 2^lanes_log2 units (rounded up to a power of two, units past its end
+// skipped), dealt out to the block's threads in turn along the rows. Powers of
+// two keep the walk to shifts and masks, and a thread to one column of units
+// where a row has no more of them than the block has threads.
 struct Walk {
-  int r, c, dr, dc;
+  int r, c;            // first row and column (elements)
+  int dr, dc;          // rows between a thread's rows; elements between its columns in a row
 };
-__device__ __forceinline__ Walk walk_of(int row_elems, int unit) {
-  const int chunks = row_elems / unit, dr = kThreads / chunks, r = threadIdx.x / chunks;
-  return {r, int(threadIdx.x - r * chunks) * unit, dr, (kThreads - dr * chunks) * unit};
+__device__ __forceinline__ Walk walk_of(int row_elems, int unit_log2) {
+  const int units = (row_elems - 1) >> unit_log2, lanes_log2 = min(32 - __clz(units), kThreadsLog2);
+  const int lane = threadIdx.x & ((1 << lanes_log2) - 1);
+  return {int(threadIdx.x >> lanes_log2), lane << unit_log2, 1 << (kThreadsLog2 - lanes_log2),
+          1 << (lanes_log2 + unit_log2)};
 }
-// Offsets within a stage fit 32 bits (the host sizes stages so), which
-// spares each copy 64-bit address arithmetic.
+// copy(r, c) for each of the thread's units in the first `rows` rows.
+template <class Copy>
+__device__ __forceinline__ void walk_units(const Walk& w, int rows, int row_elems, Copy&& copy) {
+  for (int r = w.r; r < rows; r += w.dr)
+    for (int c = w.c; c < row_elems; c += w.dc) copy(r, c);
+}
+// One unit: 16 bytes, asynchronously, or one element (through the read-only
+// data cache: the inputs are not written while the kernel runs, and __ldg
+// names the global space the compiler cannot see in the table's pointers).
 template <bool kVector, class T>
-__device__ __forceinline__ void copy_rows(const Walk& w, T* dst, int dst_stride, const T* src, int src_stride,
-                                          int rows, int row_elems) {
-  for (int r = w.r, c = w.c; r < rows;) {
-    const int from = r * src_stride + c, to = r * dst_stride + c;
-    if constexpr (kVector) __pipeline_memcpy_async(dst + to, src + from, 16);
-    else dst[to] = src[from];
-    r += w.dr, c += w.dc;
-    if (c >= row_elems) c -= row_elems, ++r;
-  }
+__device__ __forceinline__ void copy_unit(T* dst, const T* src) {
+  if constexpr (kVector) __pipeline_memcpy_async(dst, src, 16);
+  else *dst = __ldg(src);
 }
+// 16 bytes asynchronously to shared memory at base + offset, unless offset
+// is negative: predicated rather than branched around, so that a stage's
+// copies issue back to back.
+__device__ __forceinline__ void copy16_unless_negative(unsigned base, int offset, const void* src) {
+  asm volatile(
+      "{\n .reg .pred p;\n .reg .u32 a;\n setp.ge.s32 p, %1, 0;\n add.u32 a, %0, %1;\n"
+      " @p cp.async.cg.shared.global [a], [%2], 16;\n}" ::"r"(base),
+      "r"(offset), "l"(src)
+      : "memory");
+}
+
+// Where the block's rows of each input start at a stage's first position,
+// and y's at the stage before's (see the kernel's `starts`).
+template <class T>
+struct alignas(16) StageStarts {
+  const T *x, *delta, *z, *B, *C;
+  T* y;
+};
+constexpr int kStartsBytes = 2 * sizeof(StageStarts<float>);  // for stages of either parity
 
 // Softplus and the gate are template arguments: a branch on either inside the
 // loop over positions would cut it into blocks the compiler cannot interleave.
 template <class T, int P, bool kSoftplus, bool kGate>
 __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(const ScanParams p) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  // Two staged buffers of raw inputs, then fp32: dt and dt * x per (position,
-  // channel), the B and C rows, and the partial sums of C . h.
-  T* smem = reinterpret_cast<T*>(smem_raw);
+  // Stage starts (below), two staged buffers of raw inputs, then fp32: dt and
+  // dt * x per (position, channel), the B and C rows, and the partial sums of
+  // C . h.
+  StageStarts<T>* const starts = reinterpret_cast<StageStarts<T>*>(smem_raw);
+  T* smem = reinterpret_cast<T*>(smem_raw + kStartsBytes);
   float2* dtdx = reinterpret_cast<float2*>(smem + 2 * p.stage_elems);
   float* rows = reinterpret_cast<float*>(dtdx + p.steps * p.tile);
   const int b_stage_rows = p.steps * p.b_rows, stage_rows = p.steps * (p.b_rows + p.c_rows);
@@ -155,30 +202,91 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   const int c_lo = d0 / p.c_width, c_count = (d_end - 1) / p.c_width - c_lo + 1;
   const int z_off = 2 * p.plane, B_off = (kGate ? 3 : 2) * p.plane, C_off = B_off + p.b_plane;
 
-  const T* x = static_cast<const T*>(p.x) + b * p.xs.batch + d0;
-  const T* delta = static_cast<const T*>(p.delta) + b * p.ds.batch + d0;
-  const T* z = kGate ? static_cast<const T*>(p.z) + b * p.zs.batch + d0 : nullptr;
-  const T* Bg = static_cast<const T*>(p.B) + b * p.Bs.batch + int64_t(b_lo) * N;
-  const T* Cg = static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_lo) * N;
-
   const int chunks = (p.length + p.steps - 1) / p.steps;
-  const auto stage_len = [&](int chunk) { return min(p.steps, p.length - chunk * p.steps); };
-  // x, delta and z rows share one walk.
-  const int unit = p.vectorized ? 16 / sizeof(T) : 1;
-  const Walk w_run = walk_of(tile, unit), w_B = walk_of(b_count * N, unit), w_C = walk_of(c_count * N, unit);
+  const int last_len = p.length - (chunks - 1) * p.steps;  // the last stage may be partial
+  const auto stage_len = [&](int chunk) { return chunk + 1 < chunks ? p.steps : last_len; };
+  // starts[c & 1] holds where stage c's inputs and stage c - 1's y start: the
+  // block loads stage c a stage before scanning it and finishes stage c - 1 a
+  // stage after, so that one slot serves both in the same iteration. Each
+  // thread reads them there once a stage, rather than holding 64-bit pointers
+  // in registers through the scan or recomputing them with 64-bit products;
+  // thread 0 moves a slot on two stages once the barrier after its last reads
+  // is passed.
+  const int x_stride = int(p.xs.length), delta_stride = int(p.ds.length), z_stride = int(p.zs.length);
+  const int B_stride = int(p.Bs.length), C_stride = int(p.Cs.length);
+  const auto next_stage = [&](const StageStarts<T>& at) {
+    return StageStarts<T>{at.x + p.steps * p.xs.length, at.delta + p.steps * p.ds.length,
+                          kGate ? at.z + p.steps * p.zs.length : nullptr, at.B + p.steps * p.Bs.length,
+                          at.C + p.steps * p.Cs.length, at.y + p.steps * p.channels};
+  };
+  if (tid == 0) {
+    T* const y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d0;
+    const StageStarts<T> first{static_cast<const T*>(p.x) + b * p.xs.batch + d0,
+                               static_cast<const T*>(p.delta) + b * p.ds.batch + d0,
+                               kGate ? static_cast<const T*>(p.z) + b * p.zs.batch + d0 : nullptr,
+                               static_cast<const T*>(p.B) + b * p.Bs.batch + int64_t(b_lo) * N,
+                               static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_lo) * N, y};
+    starts[0] = first;  // its y is not read
+    starts[1] = next_stage(first);
+    starts[1].y = y;
+  }
+  __syncthreads();
+  // A unit of the x, delta and z walk copies all three. Offsets within a
+  // stage fit 32 bits (the host sizes stages so), which spares each copy
+  // 64-bit address arithmetic.
+  const int B_pitch = p.b_rows * N, C_pitch = p.c_rows * N;  // staged B and C rows
+  const int unit_log2 = p.vectorized ? 4 - (sizeof(T) == 4 ? 2 : 1) : 0;  // 16 bytes, or one element
+  const int B_elems = b_count * N, C_elems = c_count * N;
+  const Walk w_run = walk_of(tile, unit_log2), w_B = walk_of(B_elems, unit_log2), w_C = walk_of(C_elems, unit_log2);
+  // Where copies are 16 bytes, a stage has no more rows than a walk's rows
+  // apart and a thread one column (the 15B shape), each thread copies at most
+  // the first unit of each walk in a stage, from and to the same offsets every
+  // full stage: in the inputs' rows (elements), and in the stage (bytes, with
+  // the input's plane; -1 where the thread has no unit). Those stages copy
+  // so, predicated rather than walked; a partial last one walks.
+  const bool one_unit = p.vectorized && p.steps <= min(w_run.dr, min(w_B.dr, w_C.dr)) &&
+                        max(tile - w_run.dc, max(B_elems - w_B.dc, C_elems - w_C.dc)) <= 0;
+  const int straight_stages = !one_unit ? 0 : last_len == p.steps ? chunks : chunks - 1;
+  const auto to_of = [&](const Walk& w, int row_elems, int plane_off, int pitch) {
+    return w.c < row_elems && w.r < p.steps ? int(sizeof(T)) * (plane_off + w.r * pitch + w.c) : -1;
+  };
+  const auto from_of = [](const Walk& w, int stride) { return unsigned(w.r) * unsigned(stride) + w.c; };
+  int run_to = to_of(w_run, tile, 0, tile_w), B_to = to_of(w_B, B_elems, B_off, B_pitch);
+  int C_to = to_of(w_C, C_elems, C_off, C_pitch);
+  unsigned x_from = from_of(w_run, x_stride), delta_from = from_of(w_run, delta_stride);
+  unsigned z_from = from_of(w_run, z_stride), B_from = from_of(w_B, B_stride), C_from = from_of(w_C, C_stride);
+  // Opaque to the compiler, which would otherwise recompute them every stage.
+  asm("" : "+r"(run_to), "+r"(B_to), "+r"(C_to));
+  asm("" : "+r"(x_from), "+r"(delta_from), "+r"(z_from), "+r"(B_from), "+r"(C_from));
   auto load_stage = [&](int chunk) {
-    const int t0 = chunk * p.steps, n_rows = stage_len(chunk);
+    const int n_rows = stage_len(chunk);
     T* s = smem + (chunk & 1) * p.stage_elems;
-    const auto copy = [&](auto vector_tag) {
-      constexpr bool kVector = decltype(vector_tag)::value;
-      copy_rows<kVector>(w_run, s, tile_w, x + t0 * p.xs.length, int(p.xs.length), n_rows, tile);
-      copy_rows<kVector>(w_run, s + p.plane, tile_w, delta + t0 * p.ds.length, int(p.ds.length), n_rows, tile);
-      if (kGate) copy_rows<kVector>(w_run, s + z_off, tile_w, z + t0 * p.zs.length, int(p.zs.length), n_rows, tile);
-      copy_rows<kVector>(w_B, s + B_off, p.b_rows * N, Bg + t0 * p.Bs.length, int(p.Bs.length), n_rows, b_count * N);
-      copy_rows<kVector>(w_C, s + C_off, p.c_rows * N, Cg + t0 * p.Cs.length, int(p.Cs.length), n_rows, c_count * N);
-    };
-    if (p.vectorized) copy(std::true_type{});
-    else copy(std::false_type{});
+    const StageStarts<T>& at = starts[chunk & 1];
+    const T *x_t = at.x, *delta_t = at.delta, *z_t = at.z, *B_t = at.B, *C_t = at.C;
+    if (chunk < straight_stages) {
+      const unsigned s_addr = unsigned(__cvta_generic_to_shared(s));
+      copy16_unless_negative(s_addr, run_to, x_t + x_from);
+      copy16_unless_negative(s_addr + sizeof(T) * p.plane, run_to, delta_t + delta_from);
+      if constexpr (kGate) copy16_unless_negative(s_addr + sizeof(T) * z_off, run_to, z_t + z_from);
+      copy16_unless_negative(s_addr, B_to, B_t + B_from);
+      copy16_unless_negative(s_addr, C_to, C_t + C_from);
+    } else {
+      const auto walk = [&](auto vector_tag) {
+        constexpr bool kVector = decltype(vector_tag)::value;
+        walk_units(w_run, n_rows, tile, [&](int r, int c) {
+          const int to = r * tile_w + c;
+          copy_unit<kVector>(s + to, x_t + (r * x_stride + c));
+          copy_unit<kVector>(s + p.plane + to, delta_t + (r * delta_stride + c));
+          if constexpr (kGate) copy_unit<kVector>(s + z_off + to, z_t + (r * z_stride + c));
+        });
+        walk_units(w_B, n_rows, B_elems,
+                   [&](int r, int c) { copy_unit<kVector>(s + B_off + r * B_pitch + c, B_t + (r * B_stride + c)); });
+        walk_units(w_C, n_rows, C_elems,
+                   [&](int r, int c) { copy_unit<kVector>(s + C_off + r * C_pitch + c, C_t + (r * C_stride + c)); });
+      };
+      if (p.vectorized) walk(std::true_type{});
+      else walk(std::false_type{});
+    }
     __pipeline_commit();
   };
 
@@ -190,6 +298,10 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   // values and not stored.
   const int ce = 2 * (tid & (tile_w / 2 - 1)), pe0 = tid >> (kThreadsLog2 - 1 - p.split_shift);
   const bool ce_active = ce < tile;
+  // Where the thread's first pair lies in a stage's rows, partial sums and y's rows.
+  int pair_first = pe0 * tile_w + ce, part_first = pe0 * p.part_stride + ce, y_first = pe0 * p.channels + ce;
+  // Opaque to the compiler, which would otherwise recompute them every stage.
+  asm("" : "+r"(pair_first), "+r"(part_first), "+r"(y_first));
   float2 bias_e = make_float2(0.f, 0.f), skip_e = bias_e;
   if (ce_active) {
     const bool second = ce + 1 < tile;
@@ -206,13 +318,18 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
       // The staged rows have the same layout, B's and C's back to back (no rounding up: N is a multiple of 8).
       constexpr int per = 16 / sizeof(T);
       const uint4* src = reinterpret_cast<const uint4*>(s + B_off);
-      for (int i = tid; i < stage_rows * N / per; i += kThreads) {
-        const uint4 raw = src[i];
+      const uint4* const src_end = src + stage_rows * N / per;
+      float4* dst = reinterpret_cast<float4*>(rows) + tid * (per / 4);
+      // Most threads convert one or two pieces a stage: unrolling would only add a remainder loop.
+#pragma unroll 1
+      for (src += tid; src < src_end; src += kThreads, dst += kThreads * (per / 4)) {
+        const uint4 raw = *src;
         const T* v = reinterpret_cast<const T*>(&raw);
-        float4* dst = reinterpret_cast<float4*>(rows + i * per);
 #pragma unroll
-        for (int j = 0; j < per / 4; ++j)
-          dst[j] = make_float4(to_float(v[4 * j]), to_float(v[4 * j + 1]), to_float(v[4 * j + 2]), to_float(v[4 * j + 3]));
+        for (int j = 0; j < per / 4; ++j) {
+          const float2 lo = load_pair(v + 4 * j), hi = load_pair(v + 4 * j + 2);
+          dst[j] = make_float4(lo.x, lo.y, hi.x, hi.y);
+        }
       }
     } else {
       for (int e = tid; e < stage_rows * p.npad; e += kThreads) {
@@ -223,13 +340,16 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     }
   };
   // dt and dt * x, once per (position, channel): softplus's two special-function
-  // results are not repeated by the S threads of the channel.
+  // results are not repeated by the S threads of the channel. A thread's
+  // positions lie below the stage's end (n_rows * tile_w) exactly while its
+  // pointer does, which spares a position counter.
   auto prepare = [&](const T* s, int n_rows) {
     convert_rows(s);
     if (!ce_active) return;
-    const T* xs = s + pe0 * tile_w + ce;
-    float4* out = reinterpret_cast<float4*>(dtdx + pe0 * tile_w + ce);
-    for (int i = pe0; i < n_rows; i += 2 * S, xs += 2 * kThreads, out += kThreads) {
+    const T* xs = s + pair_first;
+    const T* const xs_end = s + n_rows * tile_w;
+    float4* out = reinterpret_cast<float4*>(dtdx + pair_first);
+    for (; xs < xs_end; xs += 2 * kThreads, out += kThreads) {
       const float2 xv = load_pair(xs), dv = load_pair(xs + p.plane);
       float dt0 = dv.x + bias_e.x, dt1 = dv.y + bias_e.y;
       if constexpr (kSoftplus) dt0 = softplus(dt0), dt1 = softplus(dt1);
@@ -237,48 +357,54 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     }
   };
   // y of a stage: the S partial sums, D * x and the gate, stored coalesced.
-  // A stage's start is block-uniform; offsets within it fit 32 bits (steps * channels).
-  T* const y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d0;
-  const int y_first = pe0 * p.channels + ce;
+  const int part_pitch = p.part_pitch;
   const int part_step = 2 * S * p.part_stride, y_step = 2 * S * p.channels;  // between a thread's positions
   const bool pair_store = p.channels % 2 == 0;  // else the pair may straddle the tile's end, and y's alignment
   auto finish = [&](int chunk) {
     if (!ce_active) return;
-    const T* xs = smem + (chunk & 1) * p.stage_elems + pe0 * tile_w + ce;
-    const float* part = parts + pe0 * p.part_stride + ce;
-    int64_t start = int64_t(chunk) * p.steps * p.channels;
-    // Opaque to the compiler, which would otherwise redo this 64-bit product
-    // in every trip of the loop to save two registers.
-    asm("" : "+l"(start));
-    T* out = y + start;
-    const int n_rows = stage_len(chunk);
-    for (int i = pe0, o = y_first; i < n_rows; i += 2 * S, xs += 2 * kThreads, part += part_step, o += y_step) {
-      float2 acc = make_float2(0.f, 0.f);
-      const auto add = [&](int j) {
-        const float2 v = *reinterpret_cast<const float2*>(part + j * p.part_pitch);
-        acc.x += v.x, acc.y += v.y;
-      };
-      // S is a power of two: four parts per trip where it has them.
-      if (S >= 4) {
+    T* const y_t = starts[~chunk & 1].y;
+    const T* const s = smem + (chunk & 1) * p.stage_elems;
+    const T* xs = s + pair_first;
+    const T* const xs_end = s + stage_len(chunk) * tile_w;
+    const float* part = parts + part_first;
+    T* out = y_t + y_first;
+    // Each trip of the sum over the S parts (a power of two) adds kTrip of
+    // them: S where S < 4 (one trip), else four. A loop over positions for
+    // each choice of kTrip and of pair stores keeps the choices out of it.
+    const auto store_rows = [&](auto trip_tag, auto pair_tag) {
+      constexpr int kTrip = decltype(trip_tag)::value;
+      const int trips = kTrip < 4 ? 1 : S / 4;
+      for (; xs < xs_end; xs += 2 * kThreads, part += part_step, out += y_step) {
+        float2 acc = make_float2(0.f, 0.f);
+        const float* q = part;
 #pragma unroll 1
-        for (int j = 0; j < S; j += 4) add(j), add(j + 1), add(j + 2), add(j + 3);
-      } else {
-        add(0);
-        if (S == 2) add(1);
+        for (int t = 0; t < trips; ++t)
+#pragma unroll
+          for (int j = 0; j < kTrip; ++j, q += part_pitch) {
+            const float2 v = *reinterpret_cast<const float2*>(q);
+            acc.x += v.x, acc.y += v.y;
+          }
+        const float2 xv = load_pair(xs);
+        acc.x += skip_e.x * xv.x, acc.y += skip_e.y * xv.y;
+        if constexpr (kGate) {
+          const float2 zv = load_pair(xs + z_off);
+          acc.x *= silu(zv.x), acc.y *= silu(zv.y);
+        }
+        if constexpr (decltype(pair_tag)::value) {
+          store_pair(out, acc.x, acc.y);
+        } else {
+          store_global(out, from_float<T>(acc.x));
+          if (ce + 1 < tile) store_global(out + 1, from_float<T>(acc.y));
+        }
       }
-      const float2 xv = load_pair(xs);
-      acc.x += skip_e.x * xv.x, acc.y += skip_e.y * xv.y;
-      if constexpr (kGate) {
-        const float2 zv = load_pair(xs + z_off);
-        acc.x *= silu(zv.x), acc.y *= silu(zv.y);
-      }
-      if (pair_store) {
-        store_pair(out + o, acc.x, acc.y);
-      } else {
-        out[o] = from_float<T>(acc.x);
-        if (ce + 1 < tile) out[o + 1] = from_float<T>(acc.y);
-      }
-    }
+    };
+    const auto with_trip = [&](auto trip_tag) {
+      if (pair_store) store_rows(trip_tag, std::true_type{});
+      else store_rows(trip_tag, std::false_type{});
+    };
+    if (S == 1) with_trip(std::integral_constant<int, 1>{});
+    else if (S == 2) with_trip(std::integral_constant<int, 2>{});
+    else with_trip(std::integral_constant<int, 4>{});
   };
 
   // This thread's channel and entries: n = sub * P + j.
@@ -338,6 +464,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     for (; i < n_rows; ++i, step(1)) out[0] = advance(dd[0], Bq, Cq);
   };
 
+  // Stages per checkpoint interval are a power of two.
+  const int checkpoint_mask = (1 << p.checkpoint_shift) - 1;
   if (chunks > 0) load_stage(0);
   for (int k = 0; k < chunks; ++k) {
     __pipeline_wait_prior(0);
@@ -347,13 +475,17 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     prepare(smem + (k & 1) * p.stage_elems, stage_len(k));
     if (k > 0) finish(k - 1);
     // All are done with stage k - 1's buffer (finish read its x and z): it can
-    // take stage k + 1, loading while this one is scanned.
+    // take stage k + 1, loading while this one is scanned. And with the starts
+    // of stage k's inputs and stage k - 1's y: their slot can take stage k + 2's
+    // and stage k + 1's.
     __syncthreads();
+    if (tid == 0) starts[k & 1] = next_stage(starts[~k & 1]);
     if (k + 1 < chunks) load_stage(k + 1);
     if (active) {
-      if (p.checkpoints && k % p.checkpoint_stages == 0) {
-        // h is the state entering position k * steps, the start of interval k / checkpoint_stages.
-        float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + k / p.checkpoint_stages) * p.channels + d) * N + n0;
+      if (p.checkpoints && (k & checkpoint_mask) == 0) {
+        // h is the state entering position k * steps, the start of the interval.
+        const int interval = k >> p.checkpoint_shift;
+        float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + interval) * p.channels + d) * N + n0;
 #pragma unroll
         for (int j = 0; j < P; ++j)
           if (n0 + j < N) saved[j] = h[j];
@@ -374,7 +506,7 @@ template <class T, int P>
 void launch(const ScanParams& p, int64_t batch) {
   const auto kernel = p.softplus ? (p.z ? scan_forward_kernel<T, P, true, true> : scan_forward_kernel<T, P, true, false>)
                                  : (p.z ? scan_forward_kernel<T, P, false, true> : scan_forward_kernel<T, P, false, false>);
-  const size_t bytes = size_t(2) * p.stage_elems * sizeof(T) +
+  const size_t bytes = kStartsBytes + size_t(2) * p.stage_elems * sizeof(T) +
                        (size_t(p.steps) * (2 * p.tile + p.part_stride) +
                         row_floats(p.steps * (p.b_rows + p.c_rows), p.npad)) * sizeof(float);
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
@@ -452,7 +584,7 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   p.stage_elems = (z.defined() ? 3 : 2) * p.plane + p.b_plane + p.c_plane;
   p.dense_rows = N == p.npad && N % 8 == 0;
   if (checkpoints) {
-    p.checkpoint_stages = int(kScanCheckpointInterval / p.steps);
+    p.checkpoint_shift = log2_of(int(kScanCheckpointInterval / p.steps));
     p.checkpoint_count = int((length + kScanCheckpointInterval - 1) / kScanCheckpointInterval);
     *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), kScanCheckpointInterval};
     p.checkpoints = checkpoints->states.data_ptr<float>();
