@@ -57,11 +57,14 @@ struct ScanParams : ScanOperands {
   void* y;
   float* final_state;
   float* checkpoints;  // [batch, checkpoint_count, channels, d_state], or null
-  int checkpoint_shift, checkpoint_count;  // log2 of the stages per checkpoint interval; intervals
+  int checkpoint_mask, checkpoint_shift;  // stages per checkpoint interval (a power of two) less one; its log2
+  int checkpoint_count;                   // intervals
   int split, split_shift, tile;  // S threads per channel (1 << split_shift); tile = kThreads / S channels per block
   int npad, npad_shift;          // S * P: entries per fp32 B / C row (padding zero)
   int part_pitch, part_stride;   // floats between the partial sums of two threads of a channel; of two positions
   int steps;                     // positions per stage
+  // Elements from one stage's rows of each input, and of y, to the next's: steps times the position stride.
+  int64_t x_stage, delta_stage, z_stage, B_stage, C_stage, y_stage;
   int b_rows, c_rows;            // most B / C group rows one tile touches
   int plane, b_plane, c_plane, stage_elems;  // staged layout, in elements (multiples of 8)
   bool vectorized, dense_rows;   // 16-byte copies; B / C rows need no padding (N == npad, N % 8 == 0)
@@ -212,12 +215,9 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   // in registers through the scan or recomputing them with 64-bit products;
   // thread 0 moves a slot on two stages once the barrier after its last reads
   // is passed.
-  const int x_stride = int(p.xs.length), delta_stride = int(p.ds.length), z_stride = int(p.zs.length);
-  const int B_stride = int(p.Bs.length), C_stride = int(p.Cs.length);
   const auto next_stage = [&](const StageStarts<T>& at) {
-    return StageStarts<T>{at.x + p.steps * p.xs.length, at.delta + p.steps * p.ds.length,
-                          kGate ? at.z + p.steps * p.zs.length : nullptr, at.B + p.steps * p.Bs.length,
-                          at.C + p.steps * p.Cs.length, at.y + p.steps * p.channels};
+    return StageStarts<T>{at.x + p.x_stage, at.delta + p.delta_stage, kGate ? at.z + p.z_stage : nullptr,
+                          at.B + p.B_stage, at.C + p.C_stage, at.y + p.y_stage};
   };
   if (tid == 0) {
     T* const y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d0;
@@ -234,6 +234,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   // A unit of the x, delta and z walk copies all three. Offsets within a
   // stage fit 32 bits (the host sizes stages so), which spares each copy
   // 64-bit address arithmetic.
+  const int x_stride = int(p.xs.length), delta_stride = int(p.ds.length), z_stride = int(p.zs.length);
+  const int B_stride = int(p.Bs.length), C_stride = int(p.Cs.length);
   const int B_pitch = p.b_rows * N, C_pitch = p.c_rows * N;  // staged B and C rows
   const int unit_log2 = p.vectorized ? 4 - (sizeof(T) == 4 ? 2 : 1) : 0;  // 16 bytes, or one element
   const int B_elems = b_count * N, C_elems = c_count * N;
@@ -464,8 +466,6 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     for (; i < n_rows; ++i, step(1)) out[0] = advance(dd[0], Bq, Cq);
   };
 
-  // Stages per checkpoint interval are a power of two.
-  const int checkpoint_mask = (1 << p.checkpoint_shift) - 1;
   if (chunks > 0) load_stage(0);
   for (int k = 0; k < chunks; ++k) {
     __pipeline_wait_prior(0);
@@ -482,7 +482,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
     if (tid == 0) starts[k & 1] = next_stage(starts[~k & 1]);
     if (k + 1 < chunks) load_stage(k + 1);
     if (active) {
-      if (p.checkpoints && (k & checkpoint_mask) == 0) {
+      if (p.checkpoints && (k & p.checkpoint_mask) == 0) {
         // h is the state entering position k * steps, the start of the interval.
         const int interval = k >> p.checkpoint_shift;
         float* saved = p.checkpoints + ((int64_t(b) * p.checkpoint_count + interval) * p.channels + d) * N + n0;
@@ -578,13 +578,16 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   while (p.steps < length && p.steps * 2 <= std::min<int64_t>(kMaxSteps, kBlockBytes / step_bytes) &&
          (p.steps * 2 - 1) * max_stride + max_row < std::numeric_limits<int32_t>::max())
     p.steps *= 2;
+  p.x_stage = p.steps * p.xs.length, p.delta_stage = p.steps * p.ds.length, p.z_stage = p.steps * p.zs.length;
+  p.B_stage = p.steps * p.Bs.length, p.C_stage = p.steps * p.Cs.length, p.y_stage = p.steps * channels;
   p.plane = round8(p.steps * p.tile);
   p.b_plane = round8(p.steps * p.b_rows * int(N));
   p.c_plane = round8(p.steps * p.c_rows * int(N));
   p.stage_elems = (z.defined() ? 3 : 2) * p.plane + p.b_plane + p.c_plane;
   p.dense_rows = N == p.npad && N % 8 == 0;
   if (checkpoints) {
-    p.checkpoint_shift = log2_of(int(kScanCheckpointInterval / p.steps));
+    p.checkpoint_mask = int(kScanCheckpointInterval / p.steps) - 1;
+    p.checkpoint_shift = log2_of(p.checkpoint_mask + 1);
     p.checkpoint_count = int((length + kScanCheckpointInterval - 1) / kScanCheckpointInterval);
     *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), kScanCheckpointInterval};
     p.checkpoints = checkpoints->states.data_ptr<float>();
