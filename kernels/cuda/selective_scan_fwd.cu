@@ -165,12 +165,12 @@ __device__ __forceinline__ void copy_unit(T* dst, const T* src) {
 }
 // 16 bytes asynchronously to shared memory at base + offset, unless offset
 // is negative: predicated rather than branched around, so that a stage's
-// copies issue back to back.
+// copies issue back to back. cp.async takes a global-space source address.
 __device__ __forceinline__ void copy16_unless_negative(unsigned base, int offset, const void* src) {
   asm volatile(
       "{\n .reg .pred p;\n .reg .u32 a;\n setp.ge.s32 p, %1, 0;\n add.u32 a, %0, %1;\n"
       " @p cp.async.cg.shared.global [a], [%2], 16;\n}" ::"r"(base),
-      "r"(offset), "l"(src)
+      "r"(offset), "l"(__cvta_generic_to_global(src))
       : "memory");
 }
 
