@@ -19,8 +19,10 @@
 // block sums a channel's S parts, adds D * x, applies the gate and stores y
 // (coalesced) while it prepares the next stage. Per state entry and position
 // the loop is then one exponential on the special-function unit and four FMA-
-// pipe instructions; the issue slots, not that unit, are the limit at the 15B
-// shape, so no exponential is moved to the FMA pipe.
+// pipe instructions. At the 15B shape the issue slots and that unit bound the
+// kernel about equally (bench/RESULTS.md, session 7), so no exponential is
+// moved to the FMA pipe: a polynomial there costs more issue slots than the
+// unit's time it frees.
 // For training it also saves the state entering every kScanCheckpointInterval
 // positions (a whole number of stages: stages are powers of two) for the
 // backward (kernels/cuda/selective_scan_bwd.cu); each thread saves its entries.
