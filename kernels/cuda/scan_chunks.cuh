@@ -83,15 +83,51 @@ inline int64_t staged_rows_bytes(int64_t b_rows, int64_t c_rows, int64_t d_state
 // Stages the group rows [B_first, B_first + B_rows) of B and [C_first,
 // C_first + C_rows) of C (one batch row each) for positions t_begin ..
 // t_begin + kScanCheckpointInterval - 1, zeros from `valid` positions on.
-// Every thread takes part, warp w every kSegments-th position from w, and all
-// of a lane's loads are issued before its stores so that their latencies overlap.
+// Every thread takes part, and issues its loads before its stores so that
+// their latencies overlap. With `pieces` (every row 16-byte aligned, N
+// elements a multiple of 16 bytes) a thread copies 16-byte pieces, each of
+// one position, consecutive threads consecutive positions so that the
+// transposed stores are conflict-free. Else warp w copies every kSegments-th
+// position from w element by element.
 template <class T>
 __device__ __forceinline__ void stage_rows(float* B_dst, const T* B_src, int64_t B_stride, int B_first, int B_rows,
                                            float* C_dst, const T* C_src, int64_t C_stride, int C_first, int C_rows,
-                                           int t_begin, int valid, int N) {
+                                           int t_begin, int valid, int N, bool pieces) {
+  constexpr int kPositions = int(kScanCheckpointInterval);
   const int lane = threadIdx.x % kLanes, w = threadIdx.x / kLanes;
+  if (pieces) {
+    // A unit is one piece at kLanes consecutive positions, one per lane: a warp's piece is the same for all its lanes.
+    constexpr int kPer = 16 / int(sizeof(T)), kHalves = kPositions / kLanes;
+    constexpr int kInFlight = 3;  // a lane's units whose loads are in flight together: the 15B shape has 2.5 a warp
+    const int B_pieces = B_rows * N / kPer, units = (B_pieces + C_rows * N / kPer) * kHalves;
+    const T* B_first_row = B_src + t_begin * B_stride + int64_t(B_first) * N;
+    const T* C_first_row = C_src + t_begin * C_stride + int64_t(C_first) * N;
+    for (int first = w; first < units; first += kInFlight * kSegments) {
+      uint4 raw[kInFlight];
+#pragma unroll
+      for (int k = 0; k < kInFlight; ++k) {
+        const int unit = first + k * kSegments, piece = unit / kHalves, i = unit % kHalves * kLanes + lane;
+        const bool in_B = piece < B_pieces;
+        const T* src = (in_B ? B_first_row : C_first_row) + i * (in_B ? B_stride : C_stride) +
+                       (in_B ? piece : piece - B_pieces) * kPer;
+        raw[k] = unit < units && i < valid ? __ldg(reinterpret_cast<const uint4*>(src)) : make_uint4(0, 0, 0, 0);
+      }
+#pragma unroll
+      for (int k = 0; k < kInFlight; ++k) {
+        const int unit = first + k * kSegments, piece = unit / kHalves, i = unit % kHalves * kLanes + lane;
+        const bool in_B = piece < B_pieces;
+        float* dst = (in_B ? B_dst : C_dst) + (in_B ? piece : piece - B_pieces) * kPer * kRowPitch + i;
+        const T* v = reinterpret_cast<const T*>(&raw[k]);
+        if (unit < units) {
+#pragma unroll
+          for (int e = 0; e < kPer; ++e) dst[e * kRowPitch] = to_float(v[e]);
+        }
+      }
+    }
+    return;
+  }
   const int B_elems = B_rows * N, C_elems = C_rows * N;
-  constexpr int kPerWarp = int(kScanCheckpointInterval) / kSegments;
+  constexpr int kPerWarp = kPositions / kSegments;
   for (int e = lane; e < max(B_elems, C_elems); e += kLanes) {
     const int eB = min(e, B_elems - 1), eC = min(e, C_elems - 1);
     float vB[kPerWarp], vC[kPerWarp];

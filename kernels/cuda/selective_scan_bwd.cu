@@ -51,6 +51,7 @@ struct BackwardParams : ScanOperands {
   bool b_atomic, c_atomic;          // dB / dC: zeroed fp32 summed by atomics, else the streamed type, stored
   int b_rows, c_rows;               // group rows staged per tile (tile_rows)
   bool vector_rows;                 // x, delta, grad_y and z rows copy in 16-byte pieces (prefetch_chunk)
+  bool vector_group_rows;           // B and C rows stage in 16-byte pieces (stage_rows)
 };
 
 // 16-bit inputs prefetch each chunk's rows of x, delta, grad_y and z for the
@@ -286,7 +287,7 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
       if constexpr (kStaged) {
         const int valid = min(int(kScanCheckpointInterval), L - c0);
         stage_rows(staged_B, B, p.Bs.length, b_tile.first, b_tile.rows, staged_C, C, p.Cs.length, c_tile.first,
-                   c_tile.rows, c0, valid, N);
+                   c_tile.rows, c0, valid, N, p.vector_group_rows);
       }
       if constexpr (kPrefetch) __pipeline_wait_prior(1);  // this chunk's rows, committed a chunk ago
       __syncthreads();
@@ -491,6 +492,7 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     const bool staged = staging <= kStagedRowsBytes;
     p.vector_rows = rows_aligned16(x) && rows_aligned16(delta) && rows_aligned16(dy) &&
                     (!z.defined() || rows_aligned16(z)) && (channels * x.element_size()) % 16 == 0;
+    p.vector_group_rows = rows_aligned16(B) && rows_aligned16(C) && (N * B.element_size()) % 16 == 0;
     const size_t shared_bytes = size_t(3 + kSegments) * N * kLanes * sizeof(float) + (staged ? staging : 0);
     const dim3 grid(unsigned((channels + kLanes - 1) / kLanes), unsigned(batch));
     // The mixer's groups (B over 64 channels, by atomics; C over 16, stored)
