@@ -37,18 +37,20 @@ __device__ __forceinline__ float round_to(float v) {
   return to_float(from_float<T>(v));
 }
 
+// The kVec elements of type T that 16 bytes hold, as floats.
+template <class T, int kVec>
+__device__ __forceinline__ void unpack(const uint4& raw, float (&out)[kVec]) {
+  static_assert(kVec * sizeof(T) == 16, "a vector is 16 bytes");
+  const T* v = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+  for (int e = 0; e < kVec; ++e) out[e] = to_float(v[e]);
+}
+
 // kVec elements of p as floats: one 16-byte load when kVec > 1 (p then 16-byte aligned).
 template <class T, int kVec>
 __device__ __forceinline__ void load_vector(const T* p, float (&out)[kVec]) {
-  if constexpr (kVec == 1) {
-    out[0] = load(p);
-  } else {
-    static_assert(kVec * sizeof(T) == 16, "a vector is 16 bytes");
-    const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
-    const T* v = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-    for (int e = 0; e < kVec; ++e) out[e] = to_float(v[e]);
-  }
+  if constexpr (kVec == 1) out[0] = load(p);
+  else unpack<T>(__ldg(reinterpret_cast<const uint4*>(p)), out);
 }
 
 template <class T, int kVec>

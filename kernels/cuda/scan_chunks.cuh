@@ -100,27 +100,37 @@ __device__ __forceinline__ void stage_rows(float* B_dst, const T* B_src, int64_t
     constexpr int kPer = 16 / int(sizeof(T)), kHalves = kPositions / kLanes;
     constexpr int kInFlight = 3;  // a lane's units whose loads are in flight together: the 15B shape has 2.5 a warp
     const int B_pieces = B_rows * N / kPer, units = (B_pieces + C_rows * N / kPer) * kHalves;
+    struct Place {
+      bool in_B;
+      int e, i;  // the piece's first element in its staged rows; the lane's position
+    };
+    const auto place = [&](int unit) {
+      const int piece = unit / kHalves;
+      const bool in_B = piece < B_pieces;
+      return Place{in_B, (in_B ? piece : piece - B_pieces) * kPer, unit % kHalves * kLanes + lane};
+    };
     const T* B_first_row = B_src + t_begin * B_stride + int64_t(B_first) * N;
     const T* C_first_row = C_src + t_begin * C_stride + int64_t(C_first) * N;
     for (int first = w; first < units; first += kInFlight * kSegments) {
+      // Raw, and selected rather than branched around: all of a lane's loads issue before the first is waited on.
       uint4 raw[kInFlight];
 #pragma unroll
       for (int k = 0; k < kInFlight; ++k) {
-        const int unit = first + k * kSegments, piece = unit / kHalves, i = unit % kHalves * kLanes + lane;
-        const bool in_B = piece < B_pieces;
-        const T* src = (in_B ? B_first_row : C_first_row) + i * (in_B ? B_stride : C_stride) +
-                       (in_B ? piece : piece - B_pieces) * kPer;
-        raw[k] = unit < units && i < valid ? __ldg(reinterpret_cast<const uint4*>(src)) : make_uint4(0, 0, 0, 0);
+        const int unit = first + k * kSegments;
+        const Place at = place(unit);
+        const T* src = (at.in_B ? B_first_row : C_first_row) + at.i * (at.in_B ? B_stride : C_stride) + at.e;
+        raw[k] = unit < units && at.i < valid ? __ldg(reinterpret_cast<const uint4*>(src)) : make_uint4(0, 0, 0, 0);
       }
 #pragma unroll
       for (int k = 0; k < kInFlight; ++k) {
-        const int unit = first + k * kSegments, piece = unit / kHalves, i = unit % kHalves * kLanes + lane;
-        const bool in_B = piece < B_pieces;
-        float* dst = (in_B ? B_dst : C_dst) + (in_B ? piece : piece - B_pieces) * kPer * kRowPitch + i;
-        const T* v = reinterpret_cast<const T*>(&raw[k]);
+        const int unit = first + k * kSegments;
+        const Place at = place(unit);
+        float v[kPer];
+        unpack<T>(raw[k], v);
+        float* dst = (at.in_B ? B_dst : C_dst) + at.e * kRowPitch + at.i;
         if (unit < units) {
 #pragma unroll
-          for (int e = 0; e < kPer; ++e) dst[e * kRowPitch] = to_float(v[e]);
+          for (int e = 0; e < kPer; ++e) dst[e * kRowPitch] = v[e];
         }
       }
     }
