@@ -38,4 +38,11 @@ std::string utc_timestamp() {
   return text;
 }
 
+std::string bounded_excerpt(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  std::size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  return std::string(text.substr(0, cut)) + "... (" + std::to_string(text.size() - cut) + " bytes more)";
+}
+
 }  // namespace hybridize

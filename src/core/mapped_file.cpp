@@ -12,13 +12,29 @@
 
 namespace hybridize {
 
+namespace {
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "a special file";
+}
+}  // namespace
+
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path.string(), ": cannot open: ", std::strerror(errno));
+  // Non-blocking, so that a FIFO (or a device) is refused by fstat instead of
+  // hanging in open() until some writer appears.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) fail(path.string(), ": no such file");
+    fail(path.string(), ": cannot open: ", std::strerror(errno));
+  }
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    const mode_t mode = info.st_mode;
     ::close(fd);
-    fail(path.string(), ": not a regular file");
+    fail(path.string(), ": is ", file_kind(mode), ", not a regular file");
   }
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ > 0) {
@@ -35,6 +51,11 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+std::string read_whole_file(const std::filesystem::path& path) {
+  const MappedFile file(path);
+  return {reinterpret_cast<const char*>(file.bytes().data()), file.size()};
 }
 
 }  // namespace hybridize

@@ -4,12 +4,14 @@
 #include <cstddef>
 #include <filesystem>
 #include <span>
+#include <string>
 
 namespace hybridize {
 
 class MappedFile {
  public:
-  // Throws Error naming the path when it is missing, not a regular file or unreadable.
+  // Throws Error naming the path when it is missing, not a regular file (a
+  // directory, FIFO, device: never blocks on one) or unreadable.
   explicit MappedFile(const std::filesystem::path& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
@@ -24,5 +26,8 @@ class MappedFile {
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
 };
+
+// The whole file's bytes (config files, small JSON and text), with MappedFile's checks.
+std::string read_whole_file(const std::filesystem::path& path);
 
 }  // namespace hybridize

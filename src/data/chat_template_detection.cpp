@@ -1,10 +1,10 @@
 #include "data/chat_template_detection.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/json_file.h"
+#include "core/mapped_file.h"
 
 namespace hybridize::data {
 
@@ -27,14 +27,6 @@ std::string chatml_default_system(std::string_view jinja) {
   return "";
 }
 
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 ChatTemplate detect_chat_template_text(std::string_view jinja, const std::string& where) {
@@ -52,18 +44,12 @@ ChatTemplate detect_chat_template_text(std::string_view jinja, const std::string
 
 ChatTemplate detect_chat_template(const std::filesystem::path& tokenizer_config) {
   const std::string file = tokenizer_config.string();
-  if (!std::filesystem::is_regular_file(tokenizer_config)) fail(file, ": no such file");
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_text_file(tokenizer_config));
-  } catch (const nlohmann::json::parse_error& error) {
-    fail(file, ": not valid JSON (", error.what(), ")");
-  }
+  const nlohmann::json config = read_json_file(tokenizer_config);
   const std::string where = file + ": key 'chat_template'";
   if (!config.is_object() || !config.contains("chat_template")) {
     // transformers >= 4.43 may save the template beside the config instead.
     const auto beside = tokenizer_config.parent_path() / "chat_template.jinja";
-    if (std::filesystem::is_regular_file(beside)) return detect_chat_template_text(read_text_file(beside), beside.string());
+    if (std::filesystem::exists(beside)) return detect_chat_template_text(read_whole_file(beside), beside.string());
     fail(where, ": missing, so the chat format cannot be detected; pass --chat-template chatml|qwen2|llama3|mistral");
   }
   const auto& value = config.at("chat_template");

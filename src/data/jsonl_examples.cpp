@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/log.h"
 #include "core/mapped_file.h"
 
@@ -22,12 +23,7 @@ bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") ==
 }  // namespace
 
 ChatExample parse_chat_example(std::string_view line) {
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
-    fail("not valid JSON (", error.what(), ")");
-  }
+  const nlohmann::json value = parse_json(line, "");
   if (!value.is_object()) fail("not a JSON object");
 
   ChatExample example;

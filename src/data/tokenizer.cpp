@@ -1,9 +1,9 @@
 #include "data/tokenizer.h"
 
-#include <fstream>
 #include <set>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/log.h"
 #include "data/byte_level.h"
 #include "data/utf8.h"
@@ -11,17 +11,6 @@
 namespace hybridize::data {
 
 namespace {
-
-nlohmann::json read_json(const std::filesystem::path& path) {
-  if (!std::filesystem::is_regular_file(path)) fail(path.string(), ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& error) {
-    fail(path.string(), ": not valid JSON (", error.what(), ")");
-  }
-}
 
 // The top-level object, checked for keys that would change the ids we cannot honour.
 const nlohmann::json& checked(const nlohmann::json& json, const std::string& source) {
@@ -92,7 +81,7 @@ std::vector<AddedToken> read_added_tokens(const nlohmann::json& json, const BpeM
 
 }  // namespace
 
-Tokenizer::Tokenizer(const std::filesystem::path& path) : Tokenizer(read_json(path), path.string()) {}
+Tokenizer::Tokenizer(const std::filesystem::path& path) : Tokenizer(read_json_file(path), path.string()) {}
 
 Tokenizer::Tokenizer(const nlohmann::json& json, const std::string& source) try
     : source_(source),

@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "io/json_file.h"
+#include "core/json_file.h"
 
 namespace hybridize::io {
 

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "io/json_file.h"
+#include "core/json_file.h"
 
 namespace hybridize::io {
 
@@ -212,6 +212,9 @@ void parse_hybrid_layout(const Reader& r, TransformerConfig& config) {
 
 void validate_ssm_config(const SsmConfig& ssm, const std::string& where) {
   const std::string prefix = where + ": key 'ssm_cfg.";
+  for (const auto& [key, value] : {std::pair{"d_state", ssm.d_state}, {"d_inner", ssm.d_inner}, {"d_xb", ssm.d_xb},
+                                   {"d_conv", ssm.d_conv}, {"dt_rank", ssm.dt_rank}})
+    if (value <= 0) fail(prefix, key, "': must be a positive integer, got ", value);
   if (ssm.d_inner % ssm.d_state != 0)
     fail(prefix, "d_inner': ", ssm.d_inner, " is not a multiple of d_state ", ssm.d_state);
   if (ssm.d_xb % ssm.d_state != 0) fail(prefix, "d_xb': ", ssm.d_xb, " is not a multiple of d_state ", ssm.d_state);

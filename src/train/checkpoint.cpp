@@ -4,14 +4,14 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <regex>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/file_tree.h"
+#include "core/json_file.h"
+#include "core/mapped_file.h"
 #include "io/checkpoint_files.h"
-#include "io/json_file.h"
 #include "model/weights.h"
 
 namespace hybridize::train {
@@ -36,9 +36,7 @@ void sync_directory(const fs::path& directory) {
 }
 
 std::string read_latest(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file.string(), ": cannot read");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text = read_whole_file(file);
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
 }
@@ -90,7 +88,7 @@ nlohmann::json CheckpointDirectory::restore(const fs::path& checkpoint, model::C
   const auto unused = model::load_trained_parameters(model, files);
   if (!unused.empty()) fail((checkpoint / "model").string(), ": tensor ", unused.front(), " belongs to no parameter");
   optimizer.load(checkpoint / "optimizer.pt");
-  return io::read_json_file(checkpoint / "state.json");
+  return read_json_file(checkpoint / "state.json");
 }
 
 }  // namespace hybridize::train

@@ -2,7 +2,7 @@
 // Apriel-H export/import, and what is refused.
 #include <torch/torch.h>
 
-#include "io/json_file.h"
+#include "core/json_file.h"
 #include "model/mil.h"
 #include "model/weights.h"
 #include "gradients.h"
@@ -104,7 +104,7 @@ TEST_CASE("Apriel-H export and import round-trip bit-identical weights and ident
     INFO("max shard bytes " << shard_bytes);
     const auto out = dir / ("hybrid-" + std::to_string(shard_bytes));
     model::save_causal_lm(*student, out, shard_bytes);
-    const auto config = io::read_json_file(out / "config.json");
+    const auto config = read_json_file(out / "config.json");
     CHECK(config["model_type"] == "apriel_hybrid_ssm");
     CHECK(config["hybrid_block_layout"] == nlohmann::json({"m2", "t"}));
     CHECK(config["ssm_cfg"]["d_xb"] == 24);
@@ -132,8 +132,8 @@ TEST_CASE("a teacher exported keeps its family and its logits", "[model]") {
   auto teacher = mistral_teacher();
   TempDir dir;
   model::save_causal_lm(*teacher.model, dir / "teacher");
-  CHECK(io::read_json_file(dir / "teacher" / "config.json")["model_type"] == "mistral");
-  CHECK(io::read_json_file(dir / "teacher" / "config.json")["sliding_window"] == 5);
+  CHECK(read_json_file(dir / "teacher" / "config.json")["model_type"] == "mistral");
+  CHECK(read_json_file(dir / "teacher" / "config.json")["sliding_window"] == 5);
   torch::NoGradGuard no_grad;
   CHECK(torch::equal(model::load_causal_lm(dir / "teacher")(teacher.ids), teacher.model(teacher.ids)));
 }

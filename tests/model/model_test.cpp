@@ -1,7 +1,7 @@
 // Model construction, layouts, weight loading and its errors, size figures.
 #include <torch/torch.h>
 
-#include "io/json_file.h"
+#include "core/json_file.h"
 #include "model/attention.h"
 #include "model/autocast_region.h"
 #include "model/linear.h"
@@ -72,7 +72,7 @@ TEST_CASE("loading refuses a checkpoint that disagrees with its config, naming t
   TempDir dir;
   SECTION("shape mismatch") {
     const auto model_dir = copy_model("mistral", dir);
-    auto config = io::read_json_file(model_dir / "config.json");
+    auto config = read_json_file(model_dir / "config.json");
     config["intermediate_size"] = 128;
     write_text(model_dir / "config.json", config.dump());
     REQUIRE_ERROR(model::load_causal_lm(model_dir),
@@ -101,7 +101,7 @@ TEST_CASE("loading refuses a checkpoint that disagrees with its config, naming t
   }
   SECTION("config with inconsistent heads") {
     const auto model_dir = copy_model("llama", dir);
-    auto config = io::read_json_file(model_dir / "config.json");
+    auto config = read_json_file(model_dir / "config.json");
     config["num_key_value_heads"] = 3;
     write_text(model_dir / "config.json", config.dump());
     REQUIRE_ERROR(model::load_causal_lm(model_dir), "config.json: key 'num_key_value_heads': 3 does not divide num_attention_heads 4");

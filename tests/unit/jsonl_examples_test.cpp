@@ -1,4 +1,6 @@
 // Chat-style SFT examples from JSON Lines, and malformed lines by number.
+#include <sys/stat.h>
+
 #include "catch.h"
 #include "data/jsonl_examples.h"
 #include "temp_dir.h"
@@ -56,7 +58,25 @@ TEST_CASE("malformed JSONL lines: fail names the line, skip counts them", "[data
   REQUIRE(read.examples.size() == 2);
   CHECK(read.examples[0].line == 1);
   CHECK(read.examples[1].line == 7);
-  REQUIRE_ERROR(read_jsonl_examples(dir / "absent.jsonl", MalformedLines::Skip), "absent.jsonl: cannot open");
+  REQUIRE_ERROR(read_jsonl_examples(dir / "absent.jsonl", MalformedLines::Skip), "absent.jsonl: no such file");
+}
+
+TEST_CASE("a huge malformed line is quoted by a bounded excerpt, and a FIFO is refused without blocking",
+          "[data][bad-input]") {
+  TempDir dir;
+  const auto path = dir / "huge.jsonl";
+  write_text(path, R"({"prompt": ")" + std::string(5'000'000, 'x') + R"(\q"})" + "\n");  // an invalid escape at the end
+  try {
+    read_jsonl_examples(path, MalformedLines::Fail);
+    FAIL("no error for an invalid escape");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    CHECK(message.find(path.string() + ": line 1: not valid JSON (") == 0);
+    CHECK(message.find("bytes more)") != std::string::npos);
+    CHECK(message.size() < 600);
+  }
+  REQUIRE(::mkfifo((dir / "fifo.jsonl").c_str(), 0600) == 0);
+  REQUIRE_ERROR(read_jsonl_examples(dir / "fifo.jsonl", MalformedLines::Fail), "fifo.jsonl: is a FIFO, not a regular file");
 }
 
 TEST_CASE("each kind of malformed example has its own reason", "[data][bad-input]") {

@@ -89,7 +89,7 @@ TEST_CASE("damaged safetensors files are refused with the file and tensor named"
   const auto path = dir / "bad.safetensors";
   const std::string file = path.string();
 
-  SECTION("missing file") { REQUIRE_ERROR(SafetensorsFile::open(dir / "absent.safetensors"), "absent.safetensors: cannot open"); }
+  SECTION("missing file") { REQUIRE_ERROR(SafetensorsFile::open(dir / "absent.safetensors"), "absent.safetensors: no such file"); }
   SECTION("shorter than the length prefix") {
     write_text(path, "abc");
     REQUIRE_ERROR(SafetensorsFile::open(path), file + ": truncated safetensors file");
