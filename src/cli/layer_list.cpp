@@ -8,11 +8,18 @@
 namespace hybridize::cli {
 
 namespace {
+// Bounds every number before a range is expanded, so "0-99999999999" fails at
+// once instead of filling memory; the caller checks against the model's own count.
+constexpr int64_t kMostLayers = 100000;
+
 int64_t parse_layer(const std::string& text, const std::string& item, const std::string& flag) {
   int64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 0)
+  if (text.empty() || end != text.data() + text.size() || value < 0 ||
+      (error != std::errc() && error != std::errc::result_out_of_range))
     fail(flag, ": '", item, "' is not a layer number or range (like 3 or 7-9)");
+  if (error == std::errc::result_out_of_range || value >= kMostLayers)
+    fail(flag, ": '", item, "' goes beyond ", kMostLayers - 1, ", more layers than any model has");
   return value;
 }
 }  // namespace

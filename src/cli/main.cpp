@@ -8,11 +8,13 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/log.h"
 
 namespace {
 int report(const std::string& message) {
-  std::fprintf(stderr, "hybridize: error: %s\n", message.c_str());
+  // Bounded, so a message quoting user input (a huge JSON value, say) stays one readable line.
+  std::fprintf(stderr, "hybridize: error: %s\n", hybridize::bounded_excerpt(message, 2000).c_str());
   return 1;
 }
 }  // namespace
@@ -38,7 +40,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // --help and --version print and succeed; every other parse error is bad input, reported as one line.
+    if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(error);
+    return report(error.what());
   } catch (const hybridize::Error& error) {
     return report(error.what());
   } catch (const c10::Error& error) {
