@@ -43,7 +43,7 @@ void run_report(const ReportCommandOptions& options) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(options.database, error))
     fail(options.database, ": no such results database");
-  store::ResultsStore results(options.database);
+  store::ResultsStore results(options.database, store::Access::ReadOnly);
   const auto run = choose_run(results, options.run);
   const auto model = reports::read_report(results, run);
   const std::string html =

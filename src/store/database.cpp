@@ -1,14 +1,60 @@
 #include "store/database.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
 
 #include "core/error.h"
 
 namespace hybridize::store {
 
-Database::Database(const std::filesystem::path& path, int busy_timeout_ms) : path_(path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &handle_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+namespace {
+
+void require_file_path(const std::filesystem::path& path) {
+  const std::string text = path.string();
+  if (text.empty()) fail("the results database needs a file path, got ''");
+  if (text == ":memory:" || text.rfind("file:", 0) == 0)
+    fail(text, ": the results database must be a file path, not an in-memory or URI database (its results would be lost)");
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
+    fail(text, ": not a regular file, so not a results database");
+}
+
+bool directory_writable(const std::filesystem::path& path) {
+  const auto parent = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  return ::access(parent.c_str(), W_OK) == 0;
+}
+
+// "file:" URI of `path` with immutable=1: SQLite then needs no -shm or -wal
+// beside a WAL database, which it cannot create on read-only media.
+std::string immutable_uri(const std::filesystem::path& path) {
+  std::string uri = "file:";
+  for (const unsigned char c : std::filesystem::absolute(path).string()) {
+    if (std::isalnum(c) || std::strchr("/-_.~", c) != nullptr) {
+      uri += char(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      uri += escaped;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+}  // namespace
+
+Database::Database(const std::filesystem::path& path, Access access, int busy_timeout_ms) : path_(path) {
+  require_file_path(path);
+  const bool read_only = access == Access::ReadOnly;
+  const bool immutable = read_only && !directory_writable(path);
+  const std::string name = immutable ? immutable_uri(path) : path.string();
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                    (immutable ? SQLITE_OPEN_URI : 0) | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(name.c_str(), &handle_, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = handle_ ? sqlite3_errmsg(handle_) : sqlite3_errstr(rc);
     sqlite3_close(handle_);
@@ -18,7 +64,8 @@ Database::Database(const std::filesystem::path& path, int busy_timeout_ms) : pat
   sqlite3_busy_timeout(handle_, busy_timeout_ms);
   // A file that is not SQLite fails here, on the first read, with SQLITE_NOTADB.
   try {
-    execute("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
+    execute(read_only ? "PRAGMA foreign_keys=ON; SELECT count(*) FROM sqlite_master;"
+                      : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
   } catch (...) {
     sqlite3_close(handle_);
     handle_ = nullptr;

@@ -54,11 +54,18 @@ class Statement {
   std::string sql_;
 };
 
+enum class Access {
+  ReadWrite,  // created when missing
+  ReadOnly,   // never written; on a read-only directory (media), opened as immutable
+};
+
 class Database {
  public:
-  // Opens (creating when missing) with WAL journaling, foreign keys on and a
-  // busy timeout, so several processes can share one file.
-  explicit Database(const std::filesystem::path& path, int busy_timeout_ms = 30000);
+  // Opens with WAL journaling (read-write), foreign keys on and a busy
+  // timeout, so several processes can share one file. Refuses, naming it, a
+  // path that is not a file on disk: "", ":memory:", a "file:" URI (results
+  // would vanish with the process), a directory or FIFO.
+  explicit Database(const std::filesystem::path& path, Access access = Access::ReadWrite, int busy_timeout_ms = 30000);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

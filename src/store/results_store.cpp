@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 
 #include "core/error.h"
@@ -25,12 +26,22 @@ std::string host_name() {
   return name;
 }
 
-// True when `worker` names a process on this host that no longer exists.
+// True for a zombie: killed, but not yet reaped by its parent, so kill(pid, 0) still finds it.
+bool is_zombie(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  const auto name_end = text.rfind(')');  // the state follows the parenthesised command name
+  return name_end != std::string::npos && name_end + 2 < text.size() &&
+         (text[name_end + 2] == 'Z' || text[name_end + 2] == 'X');
+}
+
+// True when `worker` names a process on this host that no longer exists, or has died and awaits reaping.
 bool worker_is_dead_here(const std::string& worker) {
   const auto colon = worker.rfind(':');
   if (colon == std::string::npos || worker.substr(0, colon) != host_name()) return false;
   const pid_t pid = static_cast<pid_t>(std::stoll(worker.substr(colon + 1)));
-  return ::kill(pid, 0) != 0 && errno == ESRCH;
+  return (::kill(pid, 0) != 0 && errno == ESRCH) || is_zombie(pid);
 }
 
 int64_t insert_or_find(Database& database, const char* find_sql, const std::string& hash,
@@ -55,7 +66,23 @@ int64_t find_or_add_model(Database& database, const ModelRecord& model) {
 
 std::string this_worker() { return host_name() + ":" + std::to_string(::getpid()); }
 
-ResultsStore::ResultsStore(const std::filesystem::path& path) : database_(path) { migrate(database_); }
+namespace {
+// Reading needs the current schema: an older store is opened for writing, to migrate it.
+Access access_to_read(const std::filesystem::path& path) {
+  Database current(path, Access::ReadOnly);
+  const int version = known_schema_version(current);
+  if (version == kSchemaVersion) return Access::ReadOnly;
+  if (::access(path.c_str(), W_OK) != 0)
+    fail(path.string(), ": results database has schema version ", version, ", older than this hybridize's ",
+         kSchemaVersion, ", and cannot be migrated where it is (read-only)");
+  return Access::ReadWrite;
+}
+}  // namespace
+
+ResultsStore::ResultsStore(const std::filesystem::path& path, Access access)
+    : database_(path, access == Access::ReadOnly ? access_to_read(path) : Access::ReadWrite) {
+  migrate(database_);  // nothing to do on a store opened read-only, which is current
+}
 
 std::optional<RunRecord> ResultsStore::find_run(const std::string& name) {
   Statement query(database_,

@@ -145,8 +145,10 @@ std::string this_worker();
 
 class ResultsStore {
  public:
-  // Opens or creates the database and migrates it to the current schema.
-  explicit ResultsStore(const std::filesystem::path& path);
+  // ReadWrite: opens or creates the database and migrates it to the current
+  // schema. ReadOnly (reports): opens an existing one without writing, also on
+  // read-only media; one at an older schema is migrated first where it can be.
+  explicit ResultsStore(const std::filesystem::path& path, Access access = Access::ReadWrite);
 
   const std::filesystem::path& path() const { return database_.path(); }
 

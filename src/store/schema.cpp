@@ -148,11 +148,16 @@ int user_version(Database& database) {
 
 }  // namespace
 
-void migrate(Database& database) {
+int known_schema_version(Database& database) {
   const int found = user_version(database);
   if (found > kSchemaVersion)
     fail(database.path().string(), ": results database has schema version ", found, " but this hybridize knows up to ",
          kSchemaVersion, "; use a newer hybridize");
+  return found;
+}
+
+void migrate(Database& database) {
+  const int found = known_schema_version(database);
   for (int version = found; version < kSchemaVersion; ++version) {
     Transaction transaction(database);
     if (user_version(database) != version) continue;  // another process migrated meanwhile

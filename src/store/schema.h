@@ -8,6 +8,10 @@ namespace hybridize::store {
 
 inline constexpr int kSchemaVersion = 2;
 
+// The schema version `database` is at (0: a new, empty file). Refuses, naming
+// the file, a version newer than kSchemaVersion.
+int known_schema_version(Database& database);
+
 // Brings `database` to kSchemaVersion. Refuses, naming the file, a database
 // written by a newer hybridize (a higher user_version).
 void migrate(Database& database);

@@ -125,6 +125,48 @@ TEST_CASE("probes are claimed once; a dead or silent worker's claims are taken o
   CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, dead_worker, 60, 10).size() == 1);
   CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);  // its heartbeat is fresh
   CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, "elsewhere:2", 60, 10).empty());  // now held by a live one
+
+  // So does one killed but not yet reaped by its parent (a zombie, which kill(pid, 0) still finds).
+  pid_t zombie = ::fork();
+  if (zombie == 0) ::_exit(0);
+  const std::string zombie_worker = std::string(host) + ":" + std::to_string(zombie);
+  results.release_probes({taken[0].id, taken[1].id}, alive);
+  REQUIRE(results.claim_probes(run.id, "loo", "mixer", {2}, zombie_worker, 60, 10).size() == 1);
+  siginfo_t exited{};
+  for (int wait = 0; wait < 500 && exited.si_pid == 0; ++wait) {  // until it has exited, without reaping it
+    ::waitid(P_PID, id_t(zombie), &exited, WEXITED | WNOHANG | WNOWAIT);
+    if (exited.si_pid == 0) ::usleep(10000);
+  }
+  REQUIRE(exited.si_pid == zombie);
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);
+  ::waitpid(zombie, &status, 0);
+}
+
+TEST_CASE("a results store must be a file: in-memory, URI and special paths are refused", "[store][bad-input]") {
+  TempDir dir;
+  REQUIRE_ERROR(store::ResultsStore(""), "the results database needs a file path, got ''");
+  REQUIRE_ERROR(store::ResultsStore(":memory:"), ":memory:: the results database must be a file path");
+  REQUIRE_ERROR(store::ResultsStore("file:x?mode=memory"), "file:x?mode=memory: the results database must be a file path");
+  REQUIRE_ERROR(store::ResultsStore(dir.path()), "not a regular file, so not a results database");
+  CHECK_FALSE(std::filesystem::exists("file:x?mode=memory"));
+}
+
+TEST_CASE("a store opened read-only is read without being written", "[store]") {
+  TempDir dir;
+  const auto path = dir / "results.db";
+  {
+    store::ResultsStore results(path);
+    results.open_run("r", kModel, kData, {}, "test", 7);
+  }
+  store::ResultsStore reader(path, store::Access::ReadOnly);
+  REQUIRE(reader.runs().size() == 1);
+  REQUIRE_ERROR(reader.set_run_status(reader.runs().front().id, "done"), "readonly database");
+
+  SECTION("a store at an older schema is migrated first, where it can be written") {
+    write_text(dir / "empty.db", "");
+    CHECK(store::ResultsStore(dir / "empty.db", store::Access::ReadOnly).runs().empty());
+    CHECK(user_version(dir / "empty.db") == store::kSchemaVersion);
+  }
 }
 
 TEST_CASE("samples and summaries round-trip, and a finished probe is never claimed again", "[store]") {
