@@ -13,8 +13,19 @@ namespace hybridize::train {
 
 namespace {
 
-SequenceSet from_sequences(const std::vector<std::vector<int64_t>>& sequences, const std::vector<int64_t>& first_counted,
-                       int64_t pad_id) {
+// The first position from which every later id is a target and none before
+// (from 1: position 0 is never predicted), or -1 when the flags are no such suffix.
+int64_t suffix_start(const std::vector<uint8_t>& counted) {
+  int64_t first = int64_t(counted.size());
+  while (first > 1 && counted[std::size_t(first - 1)]) --first;
+  for (int64_t t = 1; t < first; ++t)
+    if (counted[std::size_t(t)]) return -1;
+  return first;
+}
+
+// `counted[i]`: whether sequence id i is a prediction that counts.
+SequenceSet from_sequences(const std::vector<std::vector<int64_t>>& sequences,
+                           const std::vector<std::vector<uint8_t>>& counted, int64_t pad_id) {
   int64_t longest = 0;
   for (const auto& sequence : sequences) longest = std::max<int64_t>(longest, int64_t(sequence.size()) - 1);
   const int64_t count = int64_t(sequences.size());
@@ -31,10 +42,16 @@ SequenceSet from_sequences(const std::vector<std::vector<int64_t>>& sequences, c
     for (int64_t t = 0; t + 1 < int64_t(sequence.size()); ++t) {
       ids[row][t] = sequence[t];
       targets[row][t] = sequence[t + 1];
-      mask[row][t] = t + 1 >= first_counted[row];
+      mask[row][t] = counted[row][std::size_t(t + 1)] != 0;
     }
     hasher.update(sequence.data(), sequence.size() * sizeof(int64_t));
-    hasher.update(&first_counted[row], sizeof(int64_t));
+    // A suffix hashes as its start, as before loss spans were followed, so older stores keep their data hashes.
+    if (const int64_t first = suffix_start(counted[row]); first >= 0) {
+      hasher.update(&first, sizeof(int64_t));
+    } else {
+      hasher.update("spans");
+      hasher.update(counted[row].data(), counted[row].size());
+    }
     hasher.update("|");
   }
   set.content_hash = hasher.hex_digest();
@@ -48,19 +65,23 @@ SequenceSet synthetic_set(const SequenceSpec& spec, int64_t vocab_size) {
          synthetic::kVocabSize, "); score it on its own corpus instead");
   const auto problems = synthetic::generate_split(spec.task, parse_split(spec.split), std::size_t(spec.samples), spec.seed);
   std::vector<std::vector<int64_t>> sequences, prompts;
-  std::vector<int64_t> first_counted;
+  std::vector<std::vector<uint8_t>> counted;
   std::vector<std::string> answers;
   for (const auto& problem : problems) {
     const auto prompt = synthetic::encode(problem.prompt());
     const auto completion = synthetic::encode(problem.completion());
     std::vector<int64_t> sequence(prompt.begin(), prompt.end());
     sequence.insert(sequence.end(), completion.begin(), completion.end());
+    // The loss covers the trace and the answer.
+    std::vector<uint8_t> completion_ids(sequence.size(), 1);
+    std::fill_n(completion_ids.begin(), prompt.size(), 0);
     sequences.push_back(std::move(sequence));
-    first_counted.push_back(int64_t(prompt.size()));  // the loss covers the trace and the answer
+    counted.push_back(std::move(completion_ids));
     prompts.emplace_back(prompt.begin(), prompt.end());
     answers.push_back(problem.answer);
   }
-  auto set = from_sequences(sequences, first_counted, synthetic::kPadId);
+  auto set = from_sequences(sequences, counted, synthetic::kPadId);
+  set.counted = "the task's completions";
   set.prompts = std::move(prompts);
   set.answers = std::move(answers);
   set.spec = "synthetic:" + spec.split + ":" + std::to_string(spec.samples) + ":seed=" + std::to_string(spec.seed) +
@@ -80,15 +101,41 @@ SequenceSet corpus_set(const SequenceSpec& spec, int64_t vocab_size) {
   packing.seq_len = std::size_t(spec.seq_len);
   packing.shuffle_seed = spec.seed;
   const data::PackedSamples samples(*source, packing);
-  if (samples.size() < std::size_t(spec.offset + spec.samples))
-    fail(spec.source, ": holds ", samples.size(), " samples of ", spec.seq_len, " tokens, fewer than the ",
-         spec.offset + spec.samples, " needed (--samples, and the training samples of MMR probes after them)");
+  const bool spans = source->has_loss_spans() && !spec.ignore_loss_spans;
+  // With loss spans, a sample may hold no target at all (a window of user
+  // turns): such samples are passed over, and `offset` counts usable ones, so
+  // held-out and training sets never overlap.
   std::vector<std::vector<int64_t>> sequences;
-  for (int64_t i = spec.offset; i < spec.offset + spec.samples; ++i)
-    sequences.push_back(samples.sample(std::size_t(i)).tokens);
-  auto set = from_sequences(sequences, std::vector<int64_t>(sequences.size(), 1), 0);
+  std::vector<std::vector<uint8_t>> counted;
+  int64_t usable = 0, passed_over = 0, counted_total = 0, predictions = 0;
+  for (std::size_t i = 0; i < samples.size() && usable < spec.offset + spec.samples; ++i) {
+    auto sample = samples.sample(i);
+    if (!spans) std::fill(sample.loss_mask.begin(), sample.loss_mask.end(), uint8_t(1));
+    const int64_t hits = std::count(sample.loss_mask.begin() + 1, sample.loss_mask.end(), uint8_t(1));
+    if (hits == 0) {
+      ++passed_over;
+      continue;
+    }
+    if (usable++ < spec.offset) continue;
+    counted_total += hits;
+    predictions += int64_t(sample.tokens.size()) - 1;
+    sequences.push_back(std::move(sample.tokens));
+    counted.push_back(std::move(sample.loss_mask));
+  }
+  if (usable < spec.offset + spec.samples)
+    fail(spec.source, ": holds ", usable, " samples of ", spec.seq_len, " tokens", spans ? " with loss targets" : "",
+         ", fewer than the ", spec.offset + spec.samples,
+         " needed (--samples, and the training samples of MMR probes after them)");
+  auto set = from_sequences(sequences, counted, 0);
+  if (!spans)
+    set.counted = source->has_loss_spans() ? "every token (the corpus's loss spans ignored)"
+                                           : "every token (the corpus has no loss spans)";
+  else
+    set.counted = "the corpus's loss spans: " + std::to_string(counted_total) + " of " + std::to_string(predictions) +
+                  " predictions" + (passed_over ? ", " + std::to_string(passed_over) + " samples without any passed over" : "");
   set.spec = spec.source + ":seq=" + std::to_string(spec.seq_len) + ":samples=" + std::to_string(spec.samples) +
-             (spec.offset ? ":offset=" + std::to_string(spec.offset) : "") + ":seed=" + std::to_string(spec.seed);
+             (spec.offset ? ":offset=" + std::to_string(spec.offset) : "") + ":seed=" + std::to_string(spec.seed) +
+             (source->has_loss_spans() && spec.ignore_loss_spans ? ":all-tokens" : "");
   return set;
 }
 

@@ -20,6 +20,9 @@ struct SequenceSpec {
   int64_t offset = 0;         // corpus only: skip this many samples of the shuffled order
   int64_t seq_len = 512;      // corpus only: tokens per sample
   std::string raw_dtype;      // corpus only, for raw files: uint16 | uint32
+  // corpus only: count every target even where the corpus records loss spans
+  // (SFT data: assistant tokens only), instead of the spans' tokens alone.
+  bool ignore_loss_spans = false;
   uint64_t seed = data::synthetic::kDefaultSeed;
   data::synthetic::TaskConfig task = data::synthetic::kDemoTask;  // synthetic only
 };
@@ -36,6 +39,9 @@ struct SequenceSet {
   at::Tensor input_ids;      // [N, T] int64, padded
   at::Tensor targets;        // [N, T] int64: the next token at each position
   at::Tensor loss_mask;      // [N, T] bool: predictions that count (completion tokens of the task)
+  // Which predictions count, for the commands' output: "the task's completions",
+  // "the corpus's loss spans (...)", "every token (...)".
+  std::string counted;
   // Synthetic task only: the prompt ids each sample starts with, and the expected answers.
   std::vector<std::vector<int64_t>> prompts;
   std::vector<std::string> answers;
