@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/job.h"
 #include "cli/layer_list.h"
 #include "cli/task_options.h"
@@ -45,7 +46,8 @@ void print_summary(const search::ScoreSummary& summary, bool json) {
     nlohmann::json out = {{"run", summary.run.name},          {"scorer", summary.kind},
                           {"variant", summary.variant},       {"model", summary.run.model.path},
                           {"model_hash", summary.run.model.content_hash},
-                          {"data", summary.run.dataset.spec}, {"primary_metric", summary.primary_metric},
+                          {"data", summary.run.dataset.spec}, {"counted", summary.counted},
+                          {"primary_metric", summary.primary_metric},
                           {"layer_forwards", summary.forwards.spent}, {"naive_layer_forwards", summary.forwards.naive}};
     for (const auto& [name, metric] : summary.teacher) out["teacher"][name] = metric_json(metric);
     out["ranking"] = nlohmann::json::array();
@@ -60,6 +62,7 @@ void print_summary(const search::ScoreSummary& summary, bool json) {
   std::printf("run %s: %s%s scores of %s on %s\n", summary.run.name.c_str(), summary.kind.c_str(),
               summary.variant.empty() ? "" : ("/" + summary.variant).c_str(), summary.run.model.path.c_str(),
               summary.run.dataset.spec.c_str());
+  std::printf("counted: %s\n", summary.counted.c_str());
   for (const auto& [name, metric] : summary.teacher) std::printf("teacher %s %s\n", name.c_str(), interval(metric).c_str());
   if (summary.forwards.naive > 0)
     std::printf("layer forwards %lld of a naive %lld (%.1f%%)\n", (long long)summary.forwards.spent,
@@ -97,13 +100,15 @@ void add_score_command(CLI::App& app) {
   command->add_option("--data", score.data.source, "'synthetic' (the built-in task) or a token corpus (.idx/.bin, .npy, raw)")
       ->capture_default_str();
   command->add_option("--split", score.data.split, "Synthetic task split: train, validation or test")->capture_default_str();
-  command->add_option("--samples", score.data.samples, "Held-out samples to measure on")->capture_default_str();
-  command->add_option("--seq-len", score.data.seq_len, "Tokens per sample of a corpus")->capture_default_str();
+  command->add_option("--samples", score.data.samples, "Held-out samples to measure on")->check(at_least(1))->capture_default_str();
+  command->add_option("--seq-len", score.data.seq_len, "Tokens per sample of a corpus")->check(at_least(2))->capture_default_str();
   command->add_option("--raw-dtype", score.data.raw_dtype, "Width of a raw token file: uint16 or uint32");
+  command->add_flag("--ignore-loss-spans", score.data.ignore_loss_spans,
+                    "Count every token of a corpus that records loss spans (default: the spans' tokens alone)");
   add_task_options(command, score.data.task);
   command->add_option("--seed", score.data.seed, "Seed of the data order and the bootstrap")->capture_default_str();
   command->add_option("--layers", options->layers, "Layers to score, like 0,3,7-9 (default: all)");
-  command->add_option("--batch-size", score.batch_size, "Samples per forward pass")->capture_default_str();
+  command->add_option("--batch-size", score.batch_size, "Samples per forward pass")->check(at_least(1))->capture_default_str();
   command->add_option("--device", score.device, "cpu, cuda or cuda:N")->capture_default_str();
   command->add_option("--dtype", score.dtype, "Model precision: fp32, bf16 or fp16")->capture_default_str();
   command->add_option("--run", score.run_name, "Run name in the store; results of one model and data set per run")
@@ -113,21 +118,21 @@ void add_score_command(CLI::App& app) {
   command->add_flag("--no-prefix-reuse", options->no_prefix_reuse,
                     "loo: recompute every ablation from the embeddings (only to measure what reuse saves)");
   auto& mmr = score.mmr;
-  command->add_option("--mmr-steps", mmr.steps, "mmr: training steps of each probe")->capture_default_str();
-  command->add_option("--mmr-batch-size", mmr.batch_size, "mmr: training samples per step")->capture_default_str();
-  command->add_option("--mmr-lr", mmr.learning_rate, "mmr: peak learning rate (linear warm-up, cosine to 10%)")
+  command->add_option("--mmr-steps", mmr.steps, "mmr: training steps of each probe")->check(at_least(1))->capture_default_str();
+  command->add_option("--mmr-batch-size", mmr.batch_size, "mmr: training samples per step")->check(at_least(1))->capture_default_str();
+  command->add_option("--mmr-lr", mmr.learning_rate, "mmr: peak learning rate (linear warm-up, cosine to 10%)")->check(positive_real())
       ->capture_default_str();
-  command->add_option("--mmr-warmup", mmr.warmup_steps, "mmr: warm-up steps")->capture_default_str();
+  command->add_option("--mmr-warmup", mmr.warmup_steps, "mmr: warm-up steps")->check(at_least(0))->capture_default_str();
   command->add_option("--mmr-train-samples", score.mmr_train_samples,
-                      "mmr: training samples (synthetic train split, or the corpus samples after the held-out ones)")
+                      "mmr: training samples (synthetic train split, or the corpus samples after the held-out ones)")->check(at_least(1))
       ->capture_default_str();
   command->add_option("--mmr-divergence", options->divergence, "mmr: reverse (KL(student||teacher)) or forward")
       ->capture_default_str();
-  command->add_option("--d-state", mmr.d_state, "mmr: SSM state size of the probe's Mamba mixer")->capture_default_str();
-  command->add_option("--bootstrap", score.bootstrap_resamples, "Bootstrap resamples for the confidence intervals")
+  command->add_option("--d-state", mmr.d_state, "mmr: SSM state size of the probe's Mamba mixer")->check(at_least(1))->capture_default_str();
+  command->add_option("--bootstrap", score.bootstrap_resamples, "Bootstrap resamples for the confidence intervals")->check(at_least(1))
       ->capture_default_str();
   command->add_option("--heartbeat-timeout", score.heartbeat_timeout_s,
-                      "Seconds after which a silent worker's probes are taken over")
+                      "Seconds after which a silent worker's probes are taken over")->check(positive_real())
       ->capture_default_str();
   command->add_flag("--json", options->json, "Print the ranking as JSON");
   command->add_flag("--quiet", score.quiet, "No progress lines");

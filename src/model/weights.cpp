@@ -53,8 +53,11 @@ std::vector<std::string> check_parameters(torch::nn::Module& module, const io::C
 
 std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
   torch::NoGradGuard no_grad;
-  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located, const std::string&) {
+  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located,
+                                                 const std::string& where) {
     parameter.copy_(io::tensor_view(located));
+    // A NaN weight would score, train and ship as NaN results; no checkpoint should hold one.
+    if (!parameter.isfinite().all().item<bool>()) fail(where, " holds NaN or infinite values");
   });
 }
 

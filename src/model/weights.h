@@ -18,8 +18,9 @@ struct LoadOptions {
 
 // Copies every parameter of `module` from the checkpoint tensor of the same
 // name, converting dtype and device. Throws Error naming the tensor when one
-// is missing or has the wrong shape. Returns the checkpoint's tensors that no
-// parameter used (e.g. the attention weights of identity layers).
+// is missing, has the wrong shape or holds a NaN or infinity. Returns the
+// checkpoint's tensors that no parameter used (e.g. the attention weights of
+// identity layers).
 std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
 // load_parameters for a resumed training run: parameters that train (require
 // grad) are loaded; frozen ones may be another model's tensors (a student's

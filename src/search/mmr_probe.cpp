@@ -45,13 +45,19 @@ at::Tensor student_forward(model::CausalLMImpl& teacher, int64_t layer, model::M
 
 }  // namespace
 
+void MmrOptions::validate() const {
+  if (steps <= 0 || batch_size <= 0) fail("MMR probe: --mmr-steps and --mmr-batch-size must be positive");
+  if (warmup_steps < 0 || warmup_steps > steps)
+    fail("MMR probe: --mmr-warmup must lie in [0, ", steps, "] (--mmr-steps), got ", warmup_steps);
+}
+
 MmrProbeResult run_mmr_probe(model::CausalLMImpl& teacher, int64_t layer, const train::SequenceSet& train_set,
                              const train::SequenceSet& eval_set, const MmrOptions& options) {
   auto& stack = *teacher.model;
   const auto& block = stack.layers.at(std::size_t(layer));
   if (block->kind != model::MixerKind::Attention)
     fail("MMR probe of layer ", layer, ": the layer is ", model::mixer_name(block->kind), ", not attention");
-  if (options.steps <= 0 || options.batch_size <= 0) fail("MMR probe: --mmr-steps and --mmr-batch-size must be positive");
+  options.validate();
   const at::Device device = stack.embed_tokens->weight.device();
 
   const auto ssm = model::mil_ssm_config(teacher.config, options.d_state);

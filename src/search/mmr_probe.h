@@ -27,6 +27,8 @@ struct MmrOptions {
   // instead of rerunning the teacher.
   int64_t activation_cache_bytes = int64_t(2) << 30;
   int64_t logit_chunk_tokens = 1024;
+
+  void validate() const;  // throws Error naming the flag (--mmr-steps, --mmr-warmup, ...)
 };
 
 struct MmrProbeResult {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "data/synthetic_task.h"
 #include "model/weights.h"
 #include "search/device.h"
+#include "search/provenance.h"
 #include "search/stage_rescoring.h"
 #include "search/task_accuracy.h"
 #include "store/bootstrap.h"
@@ -74,8 +76,14 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
   auto teacher = model::load_causal_lm(model_dir, load);
   teacher->eval();
   for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
+  // The plan was made from this run's scores of one teacher: --model may say where it moved, never swap it.
+  if (const auto found = describe_model(model_dir, *teacher); found.content_hash != run.model.content_hash)
+    fail(model_dir.string(), ": not the teacher run '", run.name, "' scored (", run.model.path, "): its config or weights ",
+         "differ (content hash ", found.content_hash.substr(0, 12), ", stored ", run.model.content_hash.substr(0, 12),
+         "); score this teacher in a run of its own");
   const auto train_set = train::load_sequences(options.train_data, teacher->config.vocab_size);
   const auto eval_set = train::load_sequences(options.eval_data, teacher->config.vocab_size);
+  if (options.parallel.leader()) log_info("distill: loss counted on ", train_set.counted);
 
   const auto needed = needed_positions(plan, options.stages);
   const auto plan_dir = options.out_dir / ("plan-" + std::to_string(plan.id));
@@ -125,68 +133,83 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       layout = parent.layout.with(model::MixerKind::Mamba, new_layers).to_string();
     }
     if (leader) results.update_stage(stage.id, "running", (stage_dir / "model").string(), kept);
-    const auto started = std::chrono::steady_clock::now();
-    ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
-                              ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
-    train::TrainingRun stage_run;
-    stage_run.checkpoint_dir = stage_dir / "checkpoints";
-    stage_run.checkpoint_every = options.checkpoint_every;
-    stage_run.checkpoint_activations = options.checkpoint_activations;
-    stage_run.parallel = options.parallel;
-    stage_run.stop_after = options.stop_after;
-    if (!options.quiet && leader)
-      stage_run.on_step = [&](const train::StepProgress& step) {
-        progress.update(step.step, "loss " + std::to_string(step.loss));
-      };
-    reset_peak_memory(device);
-    auto result = train::distill_stage(*teacher, parent, model::Layout::parse(layout, teacher->config.num_layers,
-                                                                              "stage layout"),
-                                       train_set, options.settings, stage_run);
-    if (!options.quiet && leader) progress.finish();
-    const double tokens_per_second = result.step_seconds > 0 ? double(result.tokens_this_run) / result.step_seconds : 0;
-    const auto peak_memory = peak_memory_bytes(device);
-    log_info("stage ", stage.position, rank_label(options.parallel), ": ", format_count(int64_t(tokens_per_second)),
-             " tokens/s over ", format_duration(result.step_seconds), " of steps",
-             peak_memory ? ", peak device memory " + format_bytes(*peak_memory) : std::string());
-    if (options.stop_after && *options.stop_after < options.settings.steps) {
-      outcomes.push_back({stage.position, layout, "stopped", nlohmann::json::object()});
-      break;
-    }
-    if (!leader) {
-      students.insert_or_assign(stage.position, result.student);
-      outcomes.push_back({stage.position, layout, "done", nlohmann::json::object()});
-      continue;
-    }
-    model::save_causal_lm(*result.student, stage_dir / "model");
+    try {
+      const auto started = std::chrono::steady_clock::now();
+      ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
+                                ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
+      train::TrainingRun stage_run;
+      stage_run.checkpoint_dir = stage_dir / "checkpoints";
+      stage_run.checkpoint_every = options.checkpoint_every;
+      stage_run.checkpoint_activations = options.checkpoint_activations;
+      stage_run.parallel = options.parallel;
+      stage_run.stop_after = options.stop_after;
+      if (!options.quiet && leader)
+        stage_run.on_step = [&](const train::StepProgress& step) {
+          progress.update(step.step, "loss " + std::to_string(step.loss));
+        };
+      reset_peak_memory(device);
+      auto result = train::distill_stage(*teacher, parent, model::Layout::parse(layout, teacher->config.num_layers,
+                                                                                "stage layout"),
+                                         train_set, options.settings, stage_run);
+      if (!options.quiet && leader) progress.finish();
+      const double tokens_per_second = result.step_seconds > 0 ? double(result.tokens_this_run) / result.step_seconds : 0;
+      const auto peak_memory = peak_memory_bytes(device);
+      log_info("stage ", stage.position, rank_label(options.parallel), ": ", format_count(int64_t(tokens_per_second)),
+               " tokens/s over ", format_duration(result.step_seconds), " of steps",
+               peak_memory ? ", peak device memory " + format_bytes(*peak_memory) : std::string());
+      if (options.stop_after && *options.stop_after < options.settings.steps) {
+        outcomes.push_back({stage.position, layout, "stopped", nlohmann::json::object()});
+        break;
+      }
+      if (!leader) {
+        students.insert_or_assign(stage.position, result.student);
+        outcomes.push_back({stage.position, layout, "done", nlohmann::json::object()});
+        continue;
+      }
+      model::save_causal_lm(*result.student, stage_dir / "model");
 
-    nlohmann::json metrics = kept;
-    metrics.update(nlohmann::json{
-        {"settings", options.settings.to_json()},
-        {"train_data", train_set.spec},
-        {"eval_data", eval_set.spec},
-        {"curve", result.curve},
-        {"tokens", result.tokens},
-        {"train_tokens_per_second", tokens_per_second},
-        {"peak_memory_bytes", peak_memory ? nlohmann::json(*peak_memory) : nlohmann::json()},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
-    const store::BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
-    auto evaluation = train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch);
-    if (!eval_set.answers.empty()) evaluation["accuracy"] = generation_accuracy(*result.student, eval_set, options.eval_batch);
-    for (const auto& [name, values] : evaluation) {
-      metrics["eval"][name] = summary_json(store::bootstrap_mean(values, bootstrap));
-      // Every stage is evaluated on the same samples: the report compares stages sample by sample.
-      metrics["eval_samples"][name] = values;
+      nlohmann::json metrics = kept;
+      metrics.update(nlohmann::json{
+          {"settings", options.settings.to_json()},
+          {"train_data", train_set.spec},
+          {"eval_data", eval_set.spec},
+          {"curve", result.curve},
+          {"tokens", result.tokens},
+          {"train_tokens_per_second", tokens_per_second},
+          {"peak_memory_bytes", peak_memory ? nlohmann::json(*peak_memory) : nlohmann::json()},
+          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+      const store::BootstrapOptions bootstrap{options.bootstrap_resamples, 0.95, options.eval_data.seed};
+      auto evaluation = train::evaluate_student(*teacher, *result.student, eval_set, options.eval_batch);
+      if (!eval_set.answers.empty()) evaluation["accuracy"] = generation_accuracy(*result.student, eval_set, options.eval_batch);
+      for (const auto& [name, values] : evaluation) {
+        for (std::size_t i = 0; i < values.size(); ++i)
+          if (!std::isfinite(values[i]))
+            fail("stage ", stage.position, ": evaluation '", name, "' of sample ", i, " is ", values[i],
+                 "; the teacher's or the student's outputs are not finite");
+        metrics["eval"][name] = summary_json(store::bootstrap_mean(values, bootstrap));
+        // Every stage is evaluated on the same samples: the report compares stages sample by sample.
+        metrics["eval_samples"][name] = values;
+      }
+      if (options.eval_data.source == "synthetic") {
+        const auto problems = data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
+                                                              std::size_t(options.eval_data.samples), options.eval_data.seed);
+        const auto accuracy = train::teacher_forced_accuracy(*result.student, problems, options.eval_batch);
+        metrics["eval"]["answer_accuracy"] = accuracy.answer_accuracy();
+        metrics["eval"]["token_accuracy"] = accuracy.token_accuracy();
+      }
+      results.update_stage(stage.id, "done", (stage_dir / "model").string(), metrics);
+      students.insert_or_assign(stage.position, result.student);
+      outcomes.push_back({stage.position, layout, "done", metrics});
+    } catch (const std::exception& error) {
+      // The store says why the stage stopped; a rerun starts it again.
+      if (leader) {
+        auto failed = kept;
+        const std::string message = error.what();
+        failed["error"] = message.substr(0, message.find('\n'));  // LibTorch's errors carry a backtrace after it
+        results.update_stage(stage.id, "failed", (stage_dir / "model").string(), failed);
+      }
+      throw;
     }
-    if (options.eval_data.source == "synthetic") {
-      const auto problems = data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
-                                                            std::size_t(options.eval_data.samples), options.eval_data.seed);
-      const auto accuracy = train::teacher_forced_accuracy(*result.student, problems, options.eval_batch);
-      metrics["eval"]["answer_accuracy"] = accuracy.answer_accuracy();
-      metrics["eval"]["token_accuracy"] = accuracy.token_accuracy();
-    }
-    results.update_stage(stage.id, "done", (stage_dir / "model").string(), metrics);
-    students.insert_or_assign(stage.position, result.student);
-    outcomes.push_back({stage.position, layout, "done", metrics});
   }
   // The job ends together: rank 0 hosts the store the others' process group talks to.
   if (options.parallel.distributed()) options.parallel.group->barrier();

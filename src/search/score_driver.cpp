@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "core/error.h"
 #include "core/spelling.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/version.h"
+#include "model/mil.h"
 #include "model/weights.h"
 #include "store/bootstrap.h"
 #include "search/device.h"
@@ -72,6 +74,16 @@ struct Session {
   std::optional<store::ResultsStore> results;  // rank 0's alone: the others never open the store
   std::string worker = store::this_worker();
   ScoreSummary summary;
+  std::vector<int64_t> held;  // probes this process claimed: given back if scoring fails
+
+  // Claims up to `limit` probes of `kind` (all layers when `layers` is empty) for this worker.
+  std::vector<store::ClaimedProbe> claim(const std::string& kind, const std::string& variant,
+                                         const std::vector<int64_t>& layers, std::size_t limit) {
+    auto claimed =
+        results->claim_probes(summary.run.id, kind, variant, layers, worker, options.heartbeat_timeout_s, limit);
+    for (const auto& probe : claimed) held.push_back(probe.id);
+    return claimed;
+  }
 
   const dist::ProcessGroup* group() const { return options.group && options.group->size() > 1 ? options.group.get() : nullptr; }
   bool leader() const { return !group() || group()->is_leader(); }
@@ -110,14 +122,26 @@ std::map<std::string, store::MetricSummary> summarize_samples(Session& session, 
   return metrics;
 }
 
+// A NaN would be stored as NULL and summarised as nonsense: refuse it, naming where it arose.
+void require_finite(const store::ProbeKey& key, const std::string& metric, const std::vector<double>& values,
+                    int64_t first_sample, const char* unit = "sample") {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      fail(key.layer < 0 ? key.kind : key.kind + " probe of layer " + std::to_string(key.layer), ": '", metric,
+           "' of ", unit, " ", first_sample + int64_t(i), " is ", values[i],
+           "; the model's outputs are not finite (overflow in this precision? try --dtype fp32)");
+}
+
 // Commits one batch's per-sample values of its probes.
 void record_batch(Session& session, const std::vector<const ProbeProgress*>& batch_probes, const BatchScores& scores,
                   double spent, int64_t begin) {
   std::vector<store::ResultsStore::SampleBatch> rows;
   std::map<int64_t, double> seconds;
   for (const auto* entry : batch_probes) {
-    for (const auto& [metric, values] : scores.at(entry->probe.key.layer))
+    for (const auto& [metric, values] : scores.at(entry->probe.key.layer)) {
+      require_finite(entry->probe.key, metric, values, begin);
       rows.push_back({entry->probe.id, metric, begin, values});
+    }
     seconds[entry->probe.id] = spent / double(batch_probes.size());
   }
   session.results->record_samples(rows, seconds, session.worker);
@@ -223,7 +247,11 @@ double finish_mmr_probe(Session& session, const store::ClaimedProbe& probe, cons
                       double seconds, std::optional<int64_t> peak_memory) {
   const auto& options = session.options;
   std::vector<store::ResultsStore::SampleBatch> rows;
-  for (const auto& [metric, values] : result.held_out) rows.push_back({probe.id, metric, 0, values});
+  for (const auto& [metric, values] : result.held_out) {
+    require_finite(probe.key, metric, values, 0);
+    rows.push_back({probe.id, metric, 0, values});
+  }
+  require_finite(probe.key, "training loss", result.curve, 0, "step");
   session.results->record_samples(rows, {}, session.worker);
   store::ResultsStore::Finished finished;
   finished.metrics = summarize_samples(session, probe, session.data.size());
@@ -281,8 +309,7 @@ void score_mmr(Session& session, const std::vector<int64_t>& layers, const train
   ProgressReporter reporter("mmr", 0, int64_t(layers.size()), ProgressReporter::stderr_is_terminal());
   int64_t done = 0;
   for (;;) {
-    const auto claimed = session.results->claim_probes(summary.run.id, summary.kind, summary.variant, layers,
-                                                       session.worker, options.heartbeat_timeout_s, 1);
+    const auto claimed = session.claim(summary.kind, summary.variant, layers, 1);
     if (claimed.empty()) break;
     const auto& probe = claimed.front();
     const HeartbeatThread heartbeat(options.database, session.worker, {probe.id}, heartbeat_interval(options));
@@ -302,8 +329,7 @@ void score_mmr_spread(Session& session, const std::vector<int64_t>& layers, cons
   std::vector<store::ClaimedProbe> claimed;
   std::vector<int64_t> todo, claimed_ids;
   if (session.leader()) {
-    claimed = session.results->claim_probes(summary.run.id, summary.kind, summary.variant, layers, session.worker,
-                                            options.heartbeat_timeout_s, SIZE_MAX);
+    claimed = session.claim(summary.kind, summary.variant, layers, SIZE_MAX);
     for (const auto& probe : claimed) {
       todo.push_back(probe.key.layer);
       claimed_ids.push_back(probe.id);
@@ -344,6 +370,26 @@ nlohmann::json probe_config(const ScoreOptions& options, const train::SequenceSe
   return config;
 }
 
+// Claims and scores `layers` by the session's scorer.
+void score_layers(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet* train_set,
+                  const nlohmann::json& config) {
+  if (session.options.scorer == Scorer::Mmr) {
+    if (session.group()) score_mmr_spread(session, layers, *train_set);
+    else score_mmr(session, layers, *train_set);
+    return;
+  }
+  std::vector<store::ClaimedProbe> claimed;
+  if (session.leader()) {
+    claimed = session.claim(session.summary.kind, session.summary.variant, layers, SIZE_MAX);
+    if (session.options.scorer == Scorer::Loo) {
+      session.results->ensure_probes(session.summary.run.id, {kTeacherKey}, config);
+      const auto baseline = session.claim(kTeacherKey.kind, kTeacherKey.variant, {}, 1);
+      claimed.insert(claimed.end(), baseline.begin(), baseline.end());
+    }
+  }
+  if (!claimed.empty() || session.group()) score_batchwise(session, claimed);  // in a job every rank takes part
+}
+
 }  // namespace
 
 ScoreSummary run_scoring(const ScoreOptions& options) {
@@ -356,8 +402,12 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
   teacher->eval();
   for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
   auto data = train::load_sequences(options.data, teacher->config.vocab_size);
-  Session session{options, device, teacher, std::move(data), std::nullopt, store::this_worker(), {}};
+  Session session{options, device, teacher, std::move(data), std::nullopt, store::this_worker(), {}, {}};
   const auto layers = chosen_layers(options.layers, teacher->config.num_layers);
+  if (options.scorer == Scorer::Mmr) {  // before any probe is claimed
+    options.mmr.validate();
+    model::mil_ssm_config(teacher->config, options.mmr.d_state);
+  }
 
   auto& summary = session.summary;
   if (session.leader()) {
@@ -368,6 +418,7 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
                                             {{"dtype", options.dtype}, {"device", c10::DeviceTypeName(device.type(), true)}},
                                             std::string(code_version()), int64_t(options.data.seed));
   }
+  summary.counted = session.data.counted;
   summary.kind = scorer_name(options.scorer);
   summary.variant = options.scorer == Scorer::Loo ? ablation_name(options.loo.ablation) : "";
   summary.primary_metric = options.scorer == Scorer::Loo     ? "kl"
@@ -386,22 +437,17 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
   std::vector<store::ProbeKey> keys;
   for (const int64_t layer : layers) keys.push_back({summary.kind, summary.variant, layer});
   if (session.leader()) session.results->ensure_probes(summary.run.id, keys, config);
-  if (options.scorer == Scorer::Mmr) {
-    if (session.group()) score_mmr_spread(session, layers, *train_set);
-    else score_mmr(session, layers, *train_set);
-  } else {
-    std::vector<store::ClaimedProbe> claimed;
-    if (session.leader()) {
-      claimed = session.results->claim_probes(summary.run.id, summary.kind, summary.variant, layers, session.worker,
-                                              options.heartbeat_timeout_s, SIZE_MAX);
-      if (options.scorer == Scorer::Loo) {
-        session.results->ensure_probes(summary.run.id, {kTeacherKey}, config);
-        const auto baseline = session.results->claim_probes(summary.run.id, kTeacherKey.kind, kTeacherKey.variant, {},
-                                                            session.worker, options.heartbeat_timeout_s, 1);
-        claimed.insert(claimed.end(), baseline.begin(), baseline.end());
+  try {
+    score_layers(session, layers, train_set ? &*train_set : nullptr, config);
+  } catch (...) {
+    // Give back what this process holds, so a rerun takes it at once instead of after the heartbeat timeout.
+    if (session.results) {
+      try {
+        session.results->release_probes(session.held, session.worker);
+      } catch (...) {  // the first error is the one to report
       }
     }
-    if (!claimed.empty() || session.group()) score_batchwise(session, claimed);  // in a job every rank takes part
+    throw;
   }
   if (!session.leader()) return summary;  // rank 0 holds the results
 

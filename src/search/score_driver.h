@@ -54,6 +54,7 @@ struct ScoreSummary {
   store::RunRecord run;
   std::string kind, variant;
   std::string primary_metric;  // what the ranking sorts by, least important first
+  std::string counted;         // which predictions the scores count (train::SequenceSet::counted)
   std::vector<ScoredLayer> layers;  // in layer order
   std::map<std::string, store::MetricSummary> teacher;  // the unablated baseline, when measured
   LayerForwardCount forwards;  // spent by this process (by all ranks of a job)

@@ -98,6 +98,8 @@ void OptimizationSettings::validate(const std::string& prefix) const {
   if (steps <= 0) fail(prefix, "steps must be positive, got ", steps);
   if (batch <= 0) fail(prefix, "batch must be positive, got ", batch);
   if (accumulation <= 0) fail("gradient accumulation must be positive, got ", accumulation);
+  if (warmup_steps < 0 || warmup_steps > steps)
+    fail(prefix, "warm-up steps must lie in [0, ", steps, "] (the steps), got ", warmup_steps);
 }
 
 nlohmann::json OptimizationSettings::to_json() const {
