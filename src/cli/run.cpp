@@ -39,8 +39,28 @@ train::SequenceSpec sequences(const RunConfig& config, int64_t samples, const st
   spec.samples = samples;
   spec.offset = config.data == "synthetic" ? 0 : offset;
   spec.seq_len = config.seq_len;
+  spec.ignore_loss_spans = config.ignore_loss_spans;
   spec.seed = config.seed;
   return spec;
+}
+
+// What needs the teacher's config, checked before any work: scoring a large
+// teacher takes hours, and a plan or stage that can never run must not wait for them.
+void check_before_work(const RunConfig& config) {
+  const std::string file = config.file.string();
+  const auto teacher = io::read_transformer_config(config.model);
+  with_context(file + ": key 'model.device': ", [&] { search::parse_device(config.device); });
+  with_context(file + ": key 'model.dtype': ", [&] { model::parse_precision(config.dtype); });
+  with_context(file + ": [plan]: ", [&] {
+    search::PlanRequest request;
+    request.targets = config.targets;
+    request.keep = config.keep;
+    search::validate_plan_request(request, teacher.num_layers);
+  });
+  with_context(file + ": [distill]: ", [&] {
+    io::require_hybrid_format(teacher);
+    model::mil_ssm_config(teacher, train::DistillationSettings().d_state);
+  });
 }
 
 void score(const RunConfig& config) {
@@ -57,6 +77,7 @@ void score(const RunConfig& config) {
     options.dtype = config.dtype;
     options.mmr.steps = config.mmr_steps;
     options.mmr.learning_rate = config.mmr_lr;
+    options.mmr.warmup_steps = config.mmr_warmup;
     options.mmr_train_samples = config.mmr_train_samples;
     const auto summary = search::run_scoring(options);
     log_info("run: ", scorer, " scored ", summary.layers.size(), " layers (", summary.layers_computed, " now)");
@@ -115,11 +136,13 @@ void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plan
     options.checkpoint_activations = config.activation_checkpointing;
     options.settings.learning_rate = config.distill_lr;
     options.settings.min_learning_rate = config.distill_lr / 10;
+    options.settings.warmup_steps = config.distill_warmup;
     options.settings.trainable = train::parse_trainable(config.train);
     options.settings.divergence = forward ? train::Divergence::ForwardKL : train::Divergence::ReverseKL;
     options.settings.seed = config.seed;
     options.rescore.steps = config.mmr_steps;  // the paper strategy's re-ranking probes, as scored
     options.rescore.learning_rate = config.mmr_lr;
+    options.rescore.warmup_steps = config.mmr_warmup;
     search::execute_plan(options);
   }
 }
@@ -172,6 +195,7 @@ void add_run_command(CLI::App& app) {
   command->callback([file] {
     refuse_job("run");
     const auto config = read_run_config(*file);
+    check_before_work(config);
     make_directories(config.out);
     make_directories(config.db.parent_path());
     score(config);

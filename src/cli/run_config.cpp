@@ -1,11 +1,16 @@
 #include "cli/run_config.h"
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
+#include "search/planner.h"
+#include "search/score_driver.h"
+#include "train/distillation.h"
 
 namespace hybridize::cli {
 
@@ -73,13 +78,18 @@ void require_positive(const std::string& file, const char* key, int64_t value) {
   if (value <= 0) fail(file, ": key '", key, "' must be positive, got ", value);
 }
 
+void require_warmup(const std::string& file, const char* key, int64_t warmup, const char* steps_key, int64_t steps) {
+  if (warmup < 0 || warmup > steps)
+    fail(file, ": key '", key, "' must lie in [0, ", steps, "] ('", steps_key, "'), got ", warmup);
+}
+
 }  // namespace
 
 RunConfig read_run_config(const std::filesystem::path& file) {
   const std::string name = file.string();
   toml::table root;
   try {
-    root = toml::parse_file(name);
+    root = toml::parse(read_whole_file(file), name);  // read_whole_file refuses a FIFO instead of hanging on it
   } catch (const toml::parse_error& error) {
     fail(name, ":", error.source().begin.line, ": ", error.description());
   }
@@ -99,30 +109,35 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   model.read("path", config.model);
   model.read("device", config.device);
   model.read("dtype", config.dtype);
-  TableReader data(root, "data", {"source", "eval_samples", "train_samples", "seq_len"}, name);
+  TableReader data(root, "data", {"source", "eval_samples", "train_samples", "seq_len", "ignore_loss_spans"}, name);
   data.read("source", config.data);
   data.read("eval_samples", config.eval_samples);
   data.read("train_samples", config.train_samples);
   data.read("seq_len", config.seq_len);
-  TableReader score(root, "score", {"scorers", "batch_size", "mmr_steps", "mmr_train_samples", "mmr_lr"}, name);
+  data.read("ignore_loss_spans", config.ignore_loss_spans);
+  TableReader score(root, "score", {"scorers", "batch_size", "mmr_steps", "mmr_train_samples", "mmr_lr", "mmr_warmup"},
+                    name);
   score.read("scorers", config.scorers);
   score.read("batch_size", config.score_batch);
   score.read("mmr_steps", config.mmr_steps);
   score.read("mmr_train_samples", config.mmr_train_samples);
   score.read("mmr_lr", config.mmr_lr);
+  score.read("mmr_warmup", config.mmr_warmup);
   TableReader plan(root, "plan", {"targets", "strategies", "keep", "max_per_stage"}, name);
   plan.read("targets", config.targets);
   plan.read("strategies", config.strategies);
   plan.read("keep", config.keep);
   plan.read("max_per_stage", config.max_per_stage);
   TableReader distill(root, "distill",
-                      {"steps", "batch", "accumulation", "lr", "train", "activation_checkpointing", "compare_forward_kl"},
+                      {"steps", "batch", "accumulation", "lr", "warmup", "train", "activation_checkpointing",
+                       "compare_forward_kl"},
                       name);
   distill.read("steps", config.distill_steps);
   distill.read("batch", config.distill_batch);
   distill.read("accumulation", config.distill_accumulation);
   distill.read("activation_checkpointing", config.activation_checkpointing);
   distill.read("lr", config.distill_lr);
+  distill.read("warmup", config.distill_warmup);
   distill.read("train", config.train);
   distill.read("compare_forward_kl", config.compare_forward_kl);
   TableReader bench(root, "bench", {"prompt_len", "gen_len", "batch"}, name);
@@ -141,8 +156,25 @@ RunConfig read_run_config(const std::filesystem::path& file) {
                                                                  {"distill.steps", config.distill_steps},
                                                                  {"distill.batch", config.distill_batch},
                                                                  {"distill.accumulation", config.distill_accumulation},
-                                                                 {"bench.batch", config.bench_batch}})
+                                                                 {"bench.batch", config.bench_batch},
+                                                                 {"bench.prompt_len", config.prompt_len},
+                                                                 {"bench.gen_len", config.gen_len}})
     require_positive(name, key, value);
+  if (config.seq_len < 2) fail(name, ": key 'data.seq_len' must be at least 2, got ", config.seq_len);
+  for (const auto& [key, value] : std::map<const char*, double>{{"score.mmr_lr", config.mmr_lr},
+                                                                {"distill.lr", config.distill_lr}})
+    if (!(value > 0) || !std::isfinite(value)) fail(name, ": key '", key, "' must be a positive number, got ", value);
+  require_warmup(name, "score.mmr_warmup", config.mmr_warmup, "score.mmr_steps", config.mmr_steps);
+  require_warmup(name, "distill.warmup", config.distill_warmup, "distill.steps", config.distill_steps);
+  if (config.max_per_stage < 0) fail(name, ": key 'plan.max_per_stage' must not be negative, got ", config.max_per_stage);
+  // Names checked now, so a typo fails before hours of scoring rather than after.
+  with_context(name + ": key 'score.scorers': ", [&] {
+    for (const auto& scorer : config.scorers) search::parse_scorer(scorer);
+  });
+  with_context(name + ": key 'plan.strategies': ", [&] {
+    for (const auto& strategy : config.strategies) search::parse_strategy(strategy);
+  });
+  with_context(name + ": key 'distill.train': ", [&] { train::parse_trainable(config.train); });
   // Paths in the file are relative to the file's folder, so a config works from any directory.
   const auto base = file.parent_path();
   auto resolve = [&](std::filesystem::path& path) {

@@ -26,12 +26,14 @@ struct RunConfig {
   int64_t eval_samples = 128;
   int64_t train_samples = 2048;
   int64_t seq_len = 512;
+  bool ignore_loss_spans = false;  // count every token of a corpus with loss spans
   // [score]
   std::vector<std::string> scorers{"loo", "proxy", "mmr"};
   int64_t score_batch = 32;
   int64_t mmr_steps = 100;
   int64_t mmr_train_samples = 256;
   double mmr_lr = 1e-3;
+  int64_t mmr_warmup = 10;
   // [plan]
   std::vector<int64_t> targets;
   std::vector<std::string> strategies{"paper", "uniform", "random"};
@@ -43,6 +45,7 @@ struct RunConfig {
   int64_t distill_accumulation = 1;
   bool activation_checkpointing = false;
   double distill_lr = 1e-3;
+  int64_t distill_warmup = 20;
   std::string train = "mixers";
   bool compare_forward_kl = true;  // distil the first strategy's plan once more with forward KL
   // [bench]
@@ -53,7 +56,8 @@ struct RunConfig {
   std::filesystem::path report;  // default: <out>/report.html
 };
 
-// Reads and validates; throws Error "<file>: ..." naming the key.
+// Reads and validates every key that needs no teacher (the rest is checked by
+// `run` before any work); throws Error "<file>: ..." naming the key.
 RunConfig read_run_config(const std::filesystem::path& file);
 
 }  // namespace hybridize::cli

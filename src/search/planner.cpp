@@ -107,24 +107,29 @@ std::vector<int64_t> spread_order(int64_t layers) {
   return order;
 }
 
-store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerConfig& config, const ScoreTables& scores,
-                            const Workload& workload, const HardwareRates& rates, int64_t bootstrap_resamples) {
-  const int64_t layers = config.num_layers;
+void validate_plan_request(const PlanRequest& request, int64_t layers) {
   if (request.targets.empty()) fail("--targets: give at least one number of Mamba layers");
-  std::set<int64_t> keep(request.keep.begin(), request.keep.end());
+  const std::set<int64_t> keep(request.keep.begin(), request.keep.end());
   for (const int64_t layer : keep)
     if (layer < 0 || layer >= layers) fail("--keep: layer ", layer, " is outside the model's ", layers, " layers");
   if (request.min_attention < 0) fail("--min-attention must not be negative");
   const int64_t most = layers - std::max<int64_t>(request.min_attention, int64_t(keep.size()));
-  auto targets = request.targets;
-  std::sort(targets.begin(), targets.end());
-  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-  for (const int64_t target : targets) {
+  for (const int64_t target : request.targets) {
     if (target <= 0) fail("--targets: ", target, " is not a positive number of Mamba layers");
     if (target > most)
       fail("--targets: ", target, " Mamba layers of ", layers, " leave fewer attention layers than --keep (",
            keep.size(), " layers) and --min-attention (", request.min_attention, ") require; at most ", most);
   }
+}
+
+store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerConfig& config, const ScoreTables& scores,
+                            const Workload& workload, const HardwareRates& rates, int64_t bootstrap_resamples) {
+  const int64_t layers = config.num_layers;
+  validate_plan_request(request, layers);
+  const std::set<int64_t> keep(request.keep.begin(), request.keep.end());
+  auto targets = request.targets;
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
   const int64_t max_per_stage =
       request.max_per_stage > 0 ? request.max_per_stage : std::max<int64_t>(1, (layers * 8 + 50) / 100);
 

@@ -44,6 +44,10 @@ struct PlanRequest {
   uint64_t seed = 0;
 };
 
+// Throws Error naming the flag when the request cannot be met by a model of
+// `layers` layers (targets, --keep, --min-attention).
+void validate_plan_request(const PlanRequest& request, int64_t layers);
+
 // Throws Error naming the flag when the request cannot be met, or naming the
 // missing scores and the command that makes them.
 store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerConfig& config, const ScoreTables& scores,
