@@ -76,6 +76,11 @@ expect_error "wrong head counts" "key 'num_key_value_heads': 3 does not divide n
 d=$(copy llama bad-json); echo '{"model_type": "llama",' > "$d/config.json"
 expect_error "malformed config.json" "config.json: not valid JSON" inspect "$d"
 
+d=$(copy llama huge-value); edit_config "$d" model_type "\"$(head -c 100000 /dev/zero | tr '\0' x)\""
+expect_error "a 100 KB config value" "config.json: key 'model_type': 'xxx" inspect "$d"
+line=$("$exe" inspect "$d" 2>&1 >/dev/null | tail -n 1)
+[ "${#line}" -lt 2100 ] || { echo "FAIL a 100 KB config value gave a ${#line}-byte error line"; failures=$((failures + 1)); }
+
 d=$(copy mistral as-hybrid)
 out=$("$exe" inspect "$d" --layout MA --d-state 8) || { echo "FAIL hybrid layout does not inspect"; failures=$((failures + 1)); }
 [[ "$out" == *"ssm state"* && "$out" == *"mamba"* ]] || { echo "FAIL hybrid inspect lacks the SSM figures: $out"; failures=$((failures + 1)); }
@@ -131,11 +136,51 @@ expect_error "MIL widths that d_state does not divide" "key 'ssm_cfg.d_xb': 24 i
 
 expect_error "bad layout" "--layout: layout 'AA' has 2 layers but the model has 3" inspect "$reference/llama" --layout AA
 
+# Files a user names that are not regular files: refused at once, never waited on.
+d=$(copy mistral fifo-weights); rm "$d/model.safetensors"; mkfifo "$d/model.safetensors"
+expect_error "weights as a FIFO" "model.safetensors: is a FIFO, not a regular file" inspect "$d"
+expect_error "scoring weights that are a FIFO" "model.safetensors: is a FIFO, not a regular file" \
+  score proxy --model "$d" --db "$work/fifo-weights.db"
+d=$(copy mistral fifo-config); rm "$d/config.json"; mkfifo "$d/config.json"
+expect_error "config.json as a FIFO" "config.json: is a FIFO, not a regular file" inspect "$d"
+d=$(copy mistral dir-config); rm "$d/config.json"; mkdir "$d/config.json"
+expect_error "config.json as a directory" "config.json: is a directory, not a regular file" inspect "$d"
+mkfifo "$work/fifo.u16"
+expect_error "token file as a FIFO" "fifo.u16: is a FIFO, not a regular file" data inspect "$work/fifo.u16" --raw-dtype uint16
+mkfifo "$work/fifo.toml"
+expect_error "run config as a FIFO" "fifo.toml: is a FIFO, not a regular file" run "$work/fifo.toml"
+
+# Numeric options out of range fail while the command line is parsed (d_state 0 once divided by zero).
+expect_error "inspect --d-state 0" "--d-state: must be at least 1, got 0" inspect "$reference/mistral" --layout MA --d-state 0
+expect_error "score mmr --d-state 0" "--d-state: must be at least 1, got 0" \
+  score mmr --model "$reference/llama" --db "$work/dstate.db" --d-state 0
+expect_error "a negative learning rate" "--mmr-lr: must be a finite number > 0, got -1" \
+  score mmr --model "$reference/llama" --db "$work/dstate.db" --mmr-lr=-1
+expect_error "a non-finite learning rate" "--lr: must be a finite number > 0, got nan" \
+  distill --db "$work/dstate.db" --plan 1 --out "$work/x" --lr nan
+expect_error "warm-up longer than the steps" "--mmr-warmup must lie in [0, 5] (--mmr-steps), got 10" \
+  score mmr --model "$reference/llama" --db "$work/dstate.db" --mmr-steps 5
+expect_error "distill warm-up longer than the steps" "warm-up steps must lie in [0, 5] (the steps), got 20" \
+  distill --db "$work/dstate.db" --plan 1 --out "$work/x" --steps 5
+[ ! -e "$work/dstate.db" ] || { echo "FAIL a refused option created the store"; failures=$((failures + 1)); }
+expect_error "an unknown option" "--no-such-flag" inspect "$reference/llama" --no-such-flag
+
 # Scoring: bad flags, and a store that must not be damaged or mixed.
 db="$work/score.db"
 expect_error "unknown scorer" "score: 'lasso' is not one of loo, mmr, proxy" score lasso --model "$reference/llama" --db "$db"
 expect_error "layer out of range" "--layers: layer 7 is outside the model's 3 layers" score loo --model "$reference/llama" --db "$db" --layers 1,7
 expect_error "malformed layer list" "--layers: '2-x' is not a layer number or range" score loo --model "$reference/llama" --db "$db" --layers 2-x
+expect_error "a layer range past any model" "--layers: '0-99999999999' goes beyond 99999, more layers than any model has" \
+  score loo --model "$reference/llama" --db "$db" --layers 0-99999999999
+expect_error "a layer number past 64 bits" "goes beyond 99999" score loo --model "$reference/llama" --db "$db" --layers 99999999999999999999999
+expect_error "a stage range past any model" "--stages: '0-99999999999' goes beyond" \
+  distill --db "$db" --plan 1 --out "$work/stages" --stages 0-99999999999
+for bad in "" ":memory:" "file:x?mode=memory"; do  # results that would vanish with the process
+  expect_error "a store that is not a file ('$bad')" "the results database" score proxy --model "$reference/llama" --db "$bad" --samples 4
+done
+[ ! -e "file:x?mode=memory" ] || { echo "FAIL a URI store created a file"; failures=$((failures + 1)); }
+mkfifo "$work/fifo.db"
+expect_error "a store that is a FIFO" "fifo.db: not a regular file" score proxy --model "$reference/llama" --db "$work/fifo.db" --samples 4
 expect_error "unknown ablation" "--ablate: 'head'" score loo --model "$reference/llama" --db "$db" --ablate head
 expect_error "unknown split" "--split: 'dev'" score loo --model "$reference/llama" --db "$db" --split dev
 printf 'not a database, just text%.0s' {1..200} > "$work/text.db"
@@ -152,10 +197,12 @@ out=$("$exe" score proxy --model "$reference/llama" --db "$db" --samples 4 --qui
 expect_error "plan without LOO scores" "run \`hybridize score loo --db ...\` first" plan --db "$db" --targets 1 --strategy loo
 expect_error "plan target beyond the layers" "--targets: 3 Mamba layers of 3" plan --db "$db" --targets 3 --strategy uniform
 expect_error "plan of an unknown run" "no run 'other'" plan --db "$db" --run other --targets 1
+expect_error "plan --keep past any model" "--keep: '0-99999999999' goes beyond" plan --db "$db" --targets 1 --keep 0-99999999999
+expect_error "plan --d-state 0" "--d-state: must be at least 1, got 0" plan --db "$db" --targets 1 --d-state 0
 expect_error "plan with an unknown strategy" "--strategy: 'best'" plan --db "$db" --targets 1 --strategy best
 expect_error "distill with an unknown autocast" "--autocast: 'bf16' is not one of auto, on, off" \
   distill --db "$db" --plan 1 --out "$work/stages" --autocast bf16
-expect_error "distill with re-ranking probes of no steps" "--rescore-steps must be at least 1, got 0" \
+expect_error "distill with re-ranking probes of no steps" "--rescore-steps: must be at least 1, got 0" \
   distill --db "$db" --plan 1 --out "$work/stages" --rescore-steps 0
 out=$("$exe" plan --db "$db" --targets 1,2 --strategy uniform,random --keep 0) \
   || { echo "FAIL uniform/random plans"; failures=$((failures + 1)); }
@@ -163,6 +210,45 @@ out=$("$exe" plan --db "$db" --targets 1,2 --strategy uniform,random --keep 0) \
 expect_error "distill of a teacher the hybrid format cannot hold" "cannot express attention or MLP biases of a llama teacher" \
   distill --db "$db" --plan 1 --out "$work/stages"
 [ ! -e "$work/stages" ] || { echo "FAIL distill trained before refusing the teacher"; failures=$((failures + 1)); }
+
+# Teachers whose weights are not what was scored, or not finite.
+set_weights() {  # set_weights DIR EXPRESSION: each tensor t (named name) of DIR/model.safetensors becomes EXPRESSION
+  "$python" - "$1/model.safetensors" "$2" <<'PY'
+import json, struct, sys, torch  # torch alone: the GPU machine's Python lacks numpy and safetensors
+path, expression = sys.argv[1], sys.argv[2]
+raw = bytearray(open(path, "rb").read())
+size = struct.unpack("<Q", raw[:8])[0]
+dtypes = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
+for name, info in json.loads(raw[8:8 + size]).items():
+    if name == "__metadata__":
+        continue
+    begin, end = (8 + size + offset for offset in info["data_offsets"])
+    t = torch.frombuffer(raw[begin:end], dtype=dtypes[info["dtype"]]).reshape(info["shape"])
+    new = eval(expression, {"torch": torch}, {"name": name, "t": t}).to(t.dtype).contiguous()
+    raw[begin:end] = bytes(new.view(torch.uint8).flatten().tolist())
+open(path, "wb").write(raw)
+PY
+}
+db2="$work/mistral.db"
+"$exe" score proxy --model "$reference/mistral" --db "$db2" --samples 4 --quiet >/dev/null \
+  && "$exe" plan --db "$db2" --targets 1 --strategy uniform --d-state 8 >/dev/null \
+  || { echo "FAIL scoring and planning the mistral reference"; failures=$((failures + 1)); }
+d=$(copy mistral doubled); set_weights "$d" "t * 2"
+expect_error "distill from another teacher" "doubled: not the teacher run 'default' scored" \
+  distill --db "$db2" --plan 1 --out "$work/doubled-stages" --model "$d" --d-state 8
+d=$(copy mistral nan); set_weights "$d" "t * float('nan') if name.endswith('o_proj.weight') else t"
+expect_error "distill from a NaN teacher" "tensor 'model.layers.0.self_attn.o_proj.weight' holds NaN or infinite values" \
+  distill --db "$db2" --plan 1 --out "$work/nan-stages" --model "$d" --d-state 8
+expect_error "scoring a NaN teacher" "holds NaN or infinite values" score proxy --model "$d" --db "$work/nan.db" --samples 4
+[ ! -e "$work/doubled-stages" ] && [ ! -e "$work/nan-stages" ] && [ ! -e "$work/nan.db" ] \
+  || { echo "FAIL a refused teacher left a store or stages behind"; failures=$((failures + 1)); }
+"$python" -c 'import sqlite3, sys; s = sqlite3.connect(sys.argv[1]).execute("SELECT status FROM stages").fetchall(); assert s == [("pending",)], s' "$db2" \
+  || { echo "FAIL a refused teacher changed the stage's status"; failures=$((failures + 1)); }
+# Finite weights whose logits overflow: the failure comes after probes are claimed, which it must give back.
+d=$(copy mistral overflow); set_weights "$d" "torch.full_like(t, 3e38) if name == 'lm_head.weight' else t"
+expect_error "scores that are not finite" "the model's outputs are not finite" score loo --model "$d" --db "$work/overflow.db" --samples 4
+"$python" -c 'import sqlite3, sys; r = sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM probes WHERE status = \"running\"").fetchone()[0]; assert r == 0, r' "$work/overflow.db" \
+  || { echo "FAIL a failed scoring left its probes claimed"; failures=$((failures + 1)); }
 
 # Multi-process jobs: launcher variables that contradict each other, and a peer that never comes.
 job=(distill --db "$db" --plan 1 --out "$work/job")
@@ -215,6 +301,18 @@ printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nactivation_checkp
 expect_error "run config with a wrong type" "key 'distill.activation_checkpointing' must be true or false" run "$work/type.toml"
 printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\naccumulation = 0\n' > "$work/zero.toml"
 expect_error "run config with no accumulation" "key 'distill.accumulation' must be positive, got 0" run "$work/zero.toml"
+
+printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nsteps = 10\n' > "$work/warmup.toml"
+expect_error "run config whose warm-up outlasts its steps" "key 'distill.warmup' must lie in [0, 10] ('distill.steps'), got 20" \
+  run "$work/warmup.toml"
+printf '[model]\npath = "m"\n[score]\nscorers = ["loo", "lasso"]\n[plan]\ntargets = [1]\n' > "$work/scorer.toml"
+expect_error "run config with an unknown scorer" "key 'score.scorers': score: 'lasso' is not one of loo, mmr, proxy" run "$work/scorer.toml"
+printf '[run]\nout = "run-targets"\n[model]\npath = "%s"\n[plan]\ntargets = [3]\n' "$reference/mistral" > "$work/targets.toml"
+expect_error "run config whose targets leave no attention" "[plan]: --targets: 3 Mamba layers of 2" run "$work/targets.toml"
+printf '[run]\nout = "run-biases"\n[model]\npath = "%s"\n[plan]\ntargets = [1]\n' "$reference/llama" > "$work/biases.toml"
+expect_error "run config whose teacher cannot be distilled" "[distill]: config: the Apriel-H hybrid format (a Mistral config) cannot express" run "$work/biases.toml"
+[ ! -e "$work/run-targets" ] && [ ! -e "$work/run-biases" ] \
+  || { echo "FAIL a run refused for its config did work first"; failures=$((failures + 1)); }
 
 # bench: a CPU smoke run (no timing is checked), then its bad input.
 bench=(bench --model "$reference/llama" --prompt-len 6 --gen-len 3 --dtype fp32 --device cpu)
