@@ -41,8 +41,8 @@
 
 #include "core/error.h"
 #include "infer/bench.h"
+#include "model/device.h"
 #include "model/mil.h"
-#include "search/device.h"
 #include "train/losses.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"
@@ -256,14 +256,14 @@ Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, c
     synchronize(device);
     return std::pair{teacher_seconds, seconds_since(student_start)};
   };
-  search::reset_peak_memory(device);
+  model::reset_peak_memory(device);
   step();  // warm-up: allocator, cuBLAS/cuDNN plans
   for (int64_t i = 0; i < options.steps; ++i) {
     const auto [teacher_seconds, student_seconds] = step();
     out.teacher_seconds += teacher_seconds / double(options.steps);
     out.student_seconds += student_seconds / double(options.steps);
   }
-  out.peak_gib = double(search::peak_memory_bytes(device).value_or(0)) / double(1ll << 30);
+  out.peak_gib = double(model::peak_memory_bytes(device).value_or(0)) / double(1ll << 30);
   if (options.profile) print_kernel_profile(out.layout, [&] { step(); });
   return out;
 }

@@ -1,7 +1,6 @@
 // `hybridize bench --model DIR ...`: generation throughput of the model and its
 // hybrid layouts, measured in one process, as a table (or JSON) with each
 // layout's speedup over the model itself.
-#include <torch/cuda.h>
 
 #include <cmath>
 #include <cstdio>
@@ -17,7 +16,7 @@
 #include "model/weights.h"
 #include "search/calibration.h"
 #include "search/cost_model.h"
-#include "search/device.h"
+#include "model/device.h"
 #include "search/provenance.h"
 #include "store/results_store.h"
 
@@ -149,17 +148,12 @@ void run_bench(const BenchOptions& options) {
   settings.prompt_length = options.prompt_length;
   settings.generated_length = options.generated_length;
   settings.batch = parse_batch(options.batch);
-  if (!(options.memory_budget_gib > 0)) fail("--memory-budget: must be a positive number of GiB, got ", options.memory_budget_gib);
   settings.memory_budget = std::llround(options.memory_budget_gib * double(1ll << 30));
   settings.seed = options.seed;
   settings.max_batch = options.max_batch;
-  if (options.max_batch < 0) fail("--max-batch: must be positive (or 0 for no cap), got ", options.max_batch);
   settings.cuda_graphs = !options.no_cuda_graphs;
   settings.also_eager = options.also_eager;
-  if (options.prompt_length < 1) fail("--prompt-len: must be at least 1, got ", options.prompt_length);
-  if (options.generated_length < 1) fail("--gen-len: must be at least 1, got ", options.generated_length);
-  const auto device =
-      search::parse_device(options.device.empty() ? (torch::cuda::is_available() ? "cuda" : "cpu") : options.device);
+  const auto device = model::parse_device(options.device);
   const auto dtype = model::parse_precision(options.dtype);
 
   // Layouts are checked before the (possibly long) load.

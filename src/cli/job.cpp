@@ -2,13 +2,13 @@
 
 #include "core/error.h"
 #include "dist/environment.h"
-#include "search/device.h"
+#include "model/device.h"
 
 namespace hybridize::cli {
 
 Job join_job(const std::string& device_flag) {
   const auto env = dist::read_environment();
-  const auto device = dist::rank_device(env, search::parse_device(device_flag));
+  const auto device = dist::rank_device(env, model::parse_device(device_flag));
   return {std::make_shared<dist::ProcessGroup>(env, device), device.str()};
 }
 

@@ -14,7 +14,7 @@
 #include "io/hf_config.h"
 #include "model/summary.h"
 #include "model/weights.h"
-#include "search/device.h"
+#include "model/device.h"
 
 namespace hybridize::cli {
 
@@ -34,8 +34,7 @@ void run_random_teacher(const RandomTeacherOptions& options) {
     fail(options.config, ": a hybrid's config; random-teacher writes all-attention teachers");
   if (std::filesystem::exists(options.out)) fail("--out: ", options.out, " exists; random-teacher does not overwrite");
   const auto dtype = model::parse_precision(options.dtype);
-  const auto device =
-      search::parse_device(options.device.empty() ? (torch::cuda::is_available() ? "cuda" : "cpu") : options.device);
+  const auto device = model::parse_device(options.device);
   torch::manual_seed(options.seed);
   model::CausalLM teacher(config, model::Layout::all_attention(config.num_layers),
                           at::TensorOptions().dtype(dtype).device(device));

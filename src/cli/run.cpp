@@ -11,11 +11,12 @@
 #include "core/atomic_file.h"
 #include "core/version.h"
 #include "infer/bench.h"
+#include "model/frozen_teacher.h"
 #include "model/mil.h"
 #include "model/weights.h"
 #include "reports/html_report.h"
 #include "reports/report_model.h"
-#include "search/device.h"
+#include "model/device.h"
 #include "search/provenance.h"
 #include "core/error.h"
 #include "core/file_tree.h"
@@ -49,7 +50,7 @@ train::SequenceSpec sequences(const RunConfig& config, int64_t samples, const st
 void check_before_work(const RunConfig& config) {
   const std::string file = config.file.string();
   const auto teacher = io::read_transformer_config(config.model);
-  with_context(file + ": key 'model.device': ", [&] { search::parse_device(config.device); });
+  with_context(file + ": key 'model.device': ", [&] { model::parse_device(config.device); });
   with_context(file + ": key 'model.dtype': ", [&] { model::parse_precision(config.dtype); });
   with_context(file + ": [plan]: ", [&] {
     search::PlanRequest request;
@@ -153,10 +154,7 @@ void bench(const RunConfig& config, const std::vector<store::PlanRecord>& plans)
   const auto run = *results.find_run(config.name);
   if (!results.benchmarks(run.model.content_hash).empty()) return;
   log_info("run: bench");
-  model::LoadOptions load;
-  load.dtype = model::parse_precision(config.dtype);
-  load.device = search::parse_device(config.device);
-  auto teacher = model::load_causal_lm(config.model, load);
+  auto teacher = model::load_frozen_teacher(config.model, config.device, config.dtype).model;
   std::vector<model::Layout> layouts;
   std::vector<std::string> seen;
   for (const auto& plan : plans)

@@ -13,7 +13,8 @@
 #include "core/progress.h"
 #include "data/synthetic_task.h"
 #include "model/weights.h"
-#include "search/device.h"
+#include "model/device.h"
+#include "model/frozen_teacher.h"
 #include "search/provenance.h"
 #include "search/stage_rescoring.h"
 #include "search/task_accuracy.h"
@@ -68,14 +69,11 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
   const auto plan = results.find_plan(options.plan_id);
   const auto run = *results.find_run_by_id(plan.run_id);
   const std::filesystem::path model_dir = options.model_dir.empty() ? std::filesystem::path(run.model.path) : options.model_dir;
-  const auto device = parse_device(options.device);
-  model::LoadOptions load;
-  load.dtype = model::parse_precision(options.dtype);
-  load.device = device;
   io::require_hybrid_format(io::read_transformer_config(model_dir));
-  auto teacher = model::load_causal_lm(model_dir, load);
-  teacher->eval();
-  for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
+  auto frozen = model::load_frozen_teacher(model_dir, options.device, options.dtype);
+  auto& teacher = frozen.model;
+  const model::LoadOptions& load = frozen.load;
+  const at::Device device = load.device;
   // The plan was made from this run's scores of one teacher: --model may say where it moved, never swap it.
   if (const auto found = describe_model(model_dir, *teacher); found.content_hash != run.model.content_hash)
     fail(model_dir.string(), ": not the teacher run '", run.name, "' scored (", run.model.path, "): its config or weights ",
@@ -147,13 +145,13 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
         stage_run.on_step = [&](const train::StepProgress& step) {
           progress.update(step.step, "loss " + std::to_string(step.loss));
         };
-      reset_peak_memory(device);
+      model::reset_peak_memory(device);
       auto result = train::distill_stage(*teacher, parent, model::Layout::parse(layout, teacher->config.num_layers,
                                                                                 "stage layout"),
                                          train_set, options.settings, stage_run);
       if (!options.quiet && leader) progress.finish();
       const double tokens_per_second = result.step_seconds > 0 ? double(result.tokens_this_run) / result.step_seconds : 0;
-      const auto peak_memory = peak_memory_bytes(device);
+      const auto peak_memory = model::peak_memory_bytes(device);
       log_info("stage ", stage.position, rank_label(options.parallel), ": ", format_count(int64_t(tokens_per_second)),
                " tokens/s over ", format_duration(result.step_seconds), " of steps",
                peak_memory ? ", peak device memory " + format_bytes(*peak_memory) : std::string());

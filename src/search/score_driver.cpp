@@ -14,7 +14,8 @@
 #include "model/mil.h"
 #include "model/weights.h"
 #include "store/bootstrap.h"
-#include "search/device.h"
+#include "model/device.h"
+#include "model/frozen_teacher.h"
 #include "search/heartbeat.h"
 #include "search/provenance.h"
 #include "search/proxy_scorer.h"
@@ -235,7 +236,7 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
     finished.metrics = summarize_samples(session, entry.probe, samples);
     finished.samples = samples;
     finished.device = options.device;
-    finished.peak_memory_bytes = peak_memory_bytes(session.device);
+    finished.peak_memory_bytes = model::peak_memory_bytes(session.device);
     session.results->finish_probe(entry.probe.id, finished);
     if (entry.probe.key.layer >= 0) ++summary.layers_computed;
   }
@@ -277,11 +278,11 @@ struct TimedMmrResult {
 
 TimedMmrResult run_timed_mmr_probe(Session& session, int64_t layer, const train::SequenceSet& train_set) {
   const auto started = Clock::now();
-  reset_peak_memory(session.device);
+  model::reset_peak_memory(session.device);
   auto mmr = session.options.mmr;
   mmr.seed = session.options.data.seed;
   auto result = run_mmr_probe(*session.teacher, layer, train_set, session.data, mmr);
-  return {std::move(result), seconds_since(started), peak_memory_bytes(session.device)};
+  return {std::move(result), seconds_since(started), model::peak_memory_bytes(session.device)};
 }
 
 std::string encode_mmr(const TimedMmrResult& timed) {
@@ -394,13 +395,9 @@ void score_layers(Session& session, const std::vector<int64_t>& layers, const tr
 
 ScoreSummary run_scoring(const ScoreOptions& options) {
   if (options.batch_size <= 0) fail("--batch-size must be positive, got ", options.batch_size);
-  const at::Device device = parse_device(options.device);
-  model::LoadOptions load;
-  load.dtype = model::parse_precision(options.dtype);
-  load.device = device;
-  auto teacher = model::load_causal_lm(options.model_dir, load);
-  teacher->eval();
-  for (auto& parameter : teacher->parameters()) parameter.set_requires_grad(false);
+  auto frozen = model::load_frozen_teacher(options.model_dir, options.device, options.dtype);
+  auto& teacher = frozen.model;
+  const at::Device device = frozen.load.device;
   auto data = train::load_sequences(options.data, teacher->config.vocab_size);
   Session session{options, device, teacher, std::move(data), std::nullopt, store::this_worker(), {}, {}};
   const auto layers = chosen_layers(options.layers, teacher->config.num_layers);

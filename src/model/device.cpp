@@ -1,17 +1,18 @@
-#include "search/device.h"
+#include "model/device.h"
 
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <torch/cuda.h>
 
 #include "core/error.h"
 
-namespace hybridize::search {
+namespace hybridize::model {
 
 namespace {
 c10::DeviceIndex index_of(at::Device device) { return device.has_index() ? device.index() : 0; }
 }  // namespace
 
 at::Device parse_device(const std::string& name) {
+  if (name.empty()) return torch::cuda::is_available() ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   if (name == "cpu") return at::kCPU;
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available()) fail("--device ", name, ": no CUDA device is available on this machine");
@@ -30,4 +31,4 @@ void reset_peak_memory(at::Device device) {
   if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(index_of(device));
 }
 
-}  // namespace hybridize::search
+}  // namespace hybridize::model
