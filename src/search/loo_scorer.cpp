@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/spelling.h"
 #include "model/mil.h"
-#include "search/teacher_pass.h"
+#include "model/teacher_pass.h"
 #include "train/sample_metrics.h"
 #include "train/losses.h"
 

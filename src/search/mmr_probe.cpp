@@ -8,7 +8,7 @@
 #include "model/attention.h"
 #include "model/mamba.h"
 #include "model/mil.h"
-#include "search/teacher_pass.h"
+#include "model/teacher_pass.h"
 #include "train/sample_metrics.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"

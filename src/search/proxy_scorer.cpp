@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "search/teacher_pass.h"
+#include "model/teacher_pass.h"
 #include "train/sample_metrics.h"
 
 namespace hybridize::search {

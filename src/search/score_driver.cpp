@@ -16,7 +16,7 @@
 #include "store/bootstrap.h"
 #include "model/device.h"
 #include "model/frozen_teacher.h"
-#include "search/heartbeat.h"
+#include "store/heartbeat.h"
 #include "search/provenance.h"
 #include "search/proxy_scorer.h"
 
@@ -182,7 +182,7 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
                             std::vector<bool>(recorded.begin() + std::ptrdiff_t(k) * samples,
                                               recorded.begin() + std::ptrdiff_t(k + 1) * samples)});
   }
-  std::optional<HeartbeatThread> heartbeat;
+  std::optional<store::HeartbeatThread> heartbeat;
   if (session.leader()) heartbeat.emplace(options.database, session.worker, claimed_ids, heartbeat_interval(options));
   const int64_t batches = (samples + options.batch_size - 1) / options.batch_size;
   ProgressReporter reporter(summary.kind, 0, batches, ProgressReporter::stderr_is_terminal());
@@ -313,7 +313,7 @@ void score_mmr(Session& session, const std::vector<int64_t>& layers, const train
     const auto claimed = session.claim(summary.kind, summary.variant, layers, 1);
     if (claimed.empty()) break;
     const auto& probe = claimed.front();
-    const HeartbeatThread heartbeat(options.database, session.worker, {probe.id}, heartbeat_interval(options));
+    const store::HeartbeatThread heartbeat(options.database, session.worker, {probe.id}, heartbeat_interval(options));
     const auto timed = run_timed_mmr_probe(session, probe.key.layer, train_set);
     const double final_loss = finish_mmr_probe(session, probe, timed.result, timed.seconds, timed.peak_memory);
     if (!options.quiet) report_probe(reporter, ++done, probe.key.layer, final_loss);
@@ -337,7 +337,7 @@ void score_mmr_spread(Session& session, const std::vector<int64_t>& layers, cons
     }
   }
   todo = group.broadcast_values(std::move(todo), 0);
-  std::optional<HeartbeatThread> heartbeat;
+  std::optional<store::HeartbeatThread> heartbeat;
   if (session.leader()) heartbeat.emplace(options.database, session.worker, claimed_ids, heartbeat_interval(options));
   ProgressReporter reporter("mmr", 0, int64_t(todo.size()), ProgressReporter::stderr_is_terminal());
   for (std::size_t k = 0; k < todo.size(); ++k) {

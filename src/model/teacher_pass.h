@@ -7,15 +7,15 @@
 
 #include "model/causal_lm.h"
 
-namespace hybridize::search {
+namespace hybridize::model {
 
 struct TeacherPass {
-  model::MixerContext context;
+  MixerContext context;
   std::vector<at::Tensor> layer_inputs;  // [L]: the stream entering layer i, kept where asked, else undefined
   at::Tensor final_hidden;               // [B, T, hidden], final-normed
 };
 
 // `keep[i]`: keep the stream entering layer i. Runs without gradients.
-TeacherPass run_teacher(model::CausalLMImpl& model, const at::Tensor& input_ids, const std::vector<bool>& keep);
+TeacherPass run_teacher(CausalLMImpl& model, const at::Tensor& input_ids, const std::vector<bool>& keep);
 
-}  // namespace hybridize::search
+}  // namespace hybridize::model

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace hybridize::search {
+namespace hybridize::store {
 
 class HeartbeatThread {
  public:
@@ -32,4 +32,4 @@ class HeartbeatThread {
   std::thread thread_;
 };
 
-}  // namespace hybridize::search
+}  // namespace hybridize::store

@@ -1,9 +1,9 @@
-#include "search/heartbeat.h"
+#include "store/heartbeat.h"
 
 #include "core/log.h"
 #include "store/results_store.h"
 
-namespace hybridize::search {
+namespace hybridize::store {
 
 HeartbeatThread::HeartbeatThread(std::filesystem::path database, std::string worker, std::vector<int64_t> probe_ids,
                                  std::chrono::seconds interval)
@@ -24,11 +24,11 @@ void HeartbeatThread::beat() {
   std::unique_lock lock(mutex_);
   while (!stop_signal_.wait_for(lock, interval_, [this] { return stopping_; })) {
     try {
-      store::ResultsStore(database_).heartbeat(probe_ids_, worker_);
+      ResultsStore(database_).heartbeat(probe_ids_, worker_);
     } catch (const std::exception& error) {  // a missed beat is not fatal; the next one may pass
       log_warning("heartbeat: ", error.what());
     }
   }
 }
 
-}  // namespace hybridize::search
+}  // namespace hybridize::store

@@ -1,10 +1,10 @@
-#include "search/teacher_pass.h"
+#include "model/teacher_pass.h"
 
 #include <torch/torch.h>
 
-namespace hybridize::search {
+namespace hybridize::model {
 
-TeacherPass run_teacher(model::CausalLMImpl& model, const at::Tensor& input_ids, const std::vector<bool>& keep) {
+TeacherPass run_teacher(CausalLMImpl& model, const at::Tensor& input_ids, const std::vector<bool>& keep) {
   torch::NoGradGuard no_grad;
   auto& stack = *model.model;
   auto hidden = stack.embed(input_ids);
@@ -19,4 +19,4 @@ TeacherPass run_teacher(model::CausalLMImpl& model, const at::Tensor& input_ids,
   return pass;
 }
 
-}  // namespace hybridize::search
+}  // namespace hybridize::model
