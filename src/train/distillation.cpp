@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <chrono>
-
 #include "core/error.h"
 #include "core/spelling.h"
 #include "core/log.h"
@@ -97,56 +95,43 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     result.tokens = state.at("tokens").get<int64_t>();
     log_info("resuming stage ", layout.to_string(), " from ", latest->string(), " at step ", optimizer.steps_taken());
   }
-  if (run.on_begin) run.on_begin(optimizer.steps_taken());
-
   const auto teacher_head = head_of(teacher), student_head = head_of(*result.student);
-  const int64_t end = std::min(settings.steps, run.stop_after.value_or(settings.steps));
   std::vector<int64_t> rows(static_cast<std::size_t>(settings.batch));
-  while (optimizer.steps_taken() < end) {
-    const auto step_began = std::chrono::steady_clock::now();
-    const int64_t step = optimizer.steps_taken();
-    double loss_sum = 0;
-    int64_t tokens = 0;
-    for (int64_t micro = 0; micro < settings.accumulation; ++micro) {
-      const int64_t first_sample = (step * settings.accumulation + micro) * settings.batch;
-      for (int64_t i = 0; i < settings.batch; ++i)
-        rows[std::size_t(i)] = int64_t(sample_index(settings.seed, std::size_t(data.size()), first_sample + i));
-      // Every rank knows the whole global micro-batch, so its token count needs no communication.
-      const int64_t global_tokens = data.loss_mask.index_select(0, at::tensor(rows)).sum().item<int64_t>();
-      const std::vector<int64_t> own_rows(rows.begin() + rank * share, rows.begin() + (rank + 1) * share);
-      const auto batch = data.gather(own_rows, device);
-      at::Tensor teacher_hidden;
-      {
-        torch::NoGradGuard no_grad;
-        teacher_hidden = teacher.model->forward(batch.input_ids).flatten(0, 1);
-      }
-      at::Tensor student_hidden;
-      {
-        const model::AutocastRegion region(device.type(), autocast);
-        student_hidden = loss_hidden(result.student->model->forward(batch.input_ids).flatten(0, 1), autocast);
-      }
-      const auto loss = distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden,
-                                          batch.loss_mask.flatten(), settings.divergence, settings.temperature,
-                                          global_tokens);
-      loss_sum += optimizer.accumulate(loss);
-      tokens += global_tokens;
+  auto micro_batch = [&](int64_t step, int64_t micro) -> MicroBatchLoss {
+    const int64_t first_sample = (step * settings.accumulation + micro) * settings.batch;
+    for (int64_t i = 0; i < settings.batch; ++i)
+      rows[std::size_t(i)] = int64_t(sample_index(settings.seed, std::size_t(data.size()), first_sample + i));
+    // Every rank knows the whole global micro-batch, so its token count needs no communication.
+    const int64_t global_tokens = data.loss_mask.index_select(0, at::tensor(rows)).sum().item<int64_t>();
+    const std::vector<int64_t> own_rows(rows.begin() + rank * share, rows.begin() + (rank + 1) * share);
+    const auto batch = data.gather(own_rows, device);
+    at::Tensor teacher_hidden;
+    {
+      torch::NoGradGuard no_grad;
+      teacher_hidden = teacher.model->forward(batch.input_ids).flatten(0, 1);
     }
-    const auto report = optimizer.step();  // an update still queued on the device is waited for by the next step
-    const double loss = loss_sum / double(settings.accumulation);
-    result.step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_began).count();
-    result.curve.push_back(loss);
-    result.tokens += tokens;
-    result.tokens_this_run += tokens;
-    const int64_t done = optimizer.steps_taken();
-    if (run.on_step) run.on_step({done, loss, tokens, report.applied});
-    if (done % run.checkpoint_every == 0 || done == end) {
-      const auto optimizer_state = optimizer.state();  // every rank takes part when the moments are sharded
-      if (run.parallel.leader())
-        checkpoints.save(done, *result.student, optimizer_state,
-                         {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
-                          {"tokens", result.tokens}});
+    at::Tensor student_hidden;
+    {
+      const model::AutocastRegion region(device.type(), autocast);
+      student_hidden = loss_hidden(result.student->model->forward(batch.input_ids).flatten(0, 1), autocast);
     }
-  }
+    return {distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden, batch.loss_mask.flatten(),
+                              settings.divergence, settings.temperature, global_tokens),
+            global_tokens};
+  };
+  auto after_step = [&](const StepProgress& step) {
+    result.curve.push_back(step.loss);
+    result.tokens += step.tokens;
+    result.tokens_this_run += step.tokens;
+  };
+  auto checkpoint = [&](int64_t done) {
+    const auto optimizer_state = optimizer.state();  // every rank takes part when the moments are sharded
+    if (run.parallel.leader())
+      checkpoints.save(done, *result.student, optimizer_state,
+                       {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
+                        {"tokens", result.tokens}});
+  };
+  result.step_seconds = run_steps(optimizer, settings.steps, settings.accumulation, run, micro_batch, after_step, checkpoint);
   result.student->eval();
   // The stage's model in the teacher's precision, as saving and loading it would give it.
   model::cast_to_precision(*result.student, teacher_weight.scalar_type());

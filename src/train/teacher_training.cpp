@@ -106,31 +106,20 @@ model::CausalLM train_teacher(const TeacherTraining& settings, const TrainingRun
     log_info("resuming from ", latest->string(), " at step ", optimizer.steps_taken());
   }
   const auto head = head_of(*teacher);
-  std::vector<synthetic::Problem> micro_batch(static_cast<std::size_t>(settings.batch));
-  const int64_t end = std::min(settings.steps, run.stop_after.value_or(settings.steps));
-  if (run.on_begin) run.on_begin(optimizer.steps_taken());
-  while (optimizer.steps_taken() < end) {
-    const int64_t step = optimizer.steps_taken();
-    double loss_sum = 0;
-    int64_t tokens = 0;
-    for (int64_t micro = 0; micro < settings.accumulation; ++micro) {
-      const int64_t first_sample = (step * settings.accumulation + micro) * settings.batch;
-      for (int64_t i = 0; i < settings.batch; ++i)
-        micro_batch[i] = problems[sample_index(settings.seed, problems.size(), first_sample + i)];
-      const auto batch = make_batch(micro_batch);
-      const auto hidden = teacher->model(batch.input_ids).flatten(0, 1);
-      const auto loss = cross_entropy_loss(head, hidden, batch.targets, batch.completion_mask);
-      optimizer.accumulate(loss);
-      loss_sum += loss.item<double>();
-      tokens += batch.tokens;
-    }
-    const auto report = optimizer.step();
-    const int64_t done = optimizer.steps_taken();
-    if (run.on_step) run.on_step({done, loss_sum / static_cast<double>(settings.accumulation), tokens, report.applied});
-    if (done % run.checkpoint_every == 0 || done == end)
-      checkpoints.save(done, *teacher, optimizer.state(),
-                       {{"settings", settings_json}, {"samples_seen", done * settings.accumulation * settings.batch}});
-  }
+  std::vector<synthetic::Problem> problems_of_batch(static_cast<std::size_t>(settings.batch));
+  auto micro_batch = [&](int64_t step, int64_t micro) -> MicroBatchLoss {
+    const int64_t first_sample = (step * settings.accumulation + micro) * settings.batch;
+    for (int64_t i = 0; i < settings.batch; ++i)
+      problems_of_batch[i] = problems[sample_index(settings.seed, problems.size(), first_sample + i)];
+    const auto batch = make_batch(problems_of_batch);
+    const auto hidden = teacher->model(batch.input_ids).flatten(0, 1);
+    return {cross_entropy_loss(head, hidden, batch.targets, batch.completion_mask), batch.tokens};
+  };
+  auto checkpoint = [&](int64_t done) {
+    checkpoints.save(done, *teacher, optimizer.state(),
+                     {{"settings", settings_json}, {"samples_seen", done * settings.accumulation * settings.batch}});
+  };
+  run_steps(optimizer, settings.steps, settings.accumulation, run, micro_batch, nullptr, checkpoint);
   return teacher;
 }
 

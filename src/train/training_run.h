@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 
+#include <ATen/ATen.h>
+
 #include "train/optimizer.h"
 
 namespace hybridize::train {
@@ -28,5 +30,22 @@ struct TrainingRun {
   // same global batch as one process), and rank 0 alone writes checkpoints.
   DataParallel parallel;
 };
+
+// One micro-batch's loss (not yet accumulated) and the tokens it covers.
+struct MicroBatchLoss {
+  at::Tensor loss;
+  int64_t tokens = 0;
+};
+
+// The step loop both training loops share: from where `optimizer` stands
+// (after any resume) to `total_steps`, or run.stop_after, each step
+// accumulates the micro-batches `micro_batch(step, micro)` returns, steps,
+// passes its progress to `after_step` and run.on_step, and calls
+// `checkpoint(done)` every run.checkpoint_every steps and after the last.
+// Returns the seconds spent in steps (checkpoints and callbacks left out).
+double run_steps(Optimizer& optimizer, int64_t total_steps, int64_t accumulation, const TrainingRun& run,
+                 const std::function<MicroBatchLoss(int64_t step, int64_t micro)>& micro_batch,
+                 const std::function<void(const StepProgress&)>& after_step,
+                 const std::function<void(int64_t done)>& checkpoint);
 
 }  // namespace hybridize::train
