@@ -92,12 +92,35 @@ struct Session {
   int ranks() const { return group() ? group()->size() : 1; }
 };
 
+// How a job shares out work: item `index` falls to rank index % ranks, which
+// computes it; rank 0 records every item in turn, its own or the one the rank
+// that computed it posts under `key` (as text from `encode`, read back by
+// `decode`). A lone process computes and records each item.
+template <class Result, class Compute, class Record>
+void share_item(const Session& session, int64_t index, const std::string& key, Compute&& compute,
+                std::string (*encode)(const Result&), Result (*decode)(const std::string&), Record&& record) {
+  const bool mine = index % session.ranks() == session.rank();
+  if (!mine) {
+    if (session.leader()) record(decode(session.group()->fetch(key)));
+    return;
+  }
+  const Result result = compute();
+  if (session.leader()) record(result);
+  else session.group()->post(key, encode(result));
+}
+
+// A batch's scores and the seconds they took.
+struct TimedScores {
+  BatchScores scores;
+  double seconds = 0;
+};
+
 // Batch scores (or an MMR probe's result) as exact text for rank 0: JSON keeps
 // doubles to the last bit, so a job stores what one process would.
-std::string encode_scores(const BatchScores& scores, double seconds) {
-  return nlohmann::json{{"scores", scores}, {"seconds", seconds}}.dump();
+std::string encode_scores(const TimedScores& timed) {
+  return nlohmann::json{{"scores", timed.scores}, {"seconds", timed.seconds}}.dump();
 }
-std::pair<BatchScores, double> decode_scores(const std::string& text) {
+TimedScores decode_scores(const std::string& text) {
   const auto json = nlohmann::json::parse(text);
   return {json.at("scores").get<BatchScores>(), json.at("seconds").get<double>()};
 }
@@ -197,31 +220,25 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
         if (entry.probe.key.layer >= 0) batch_layers.push_back(entry.probe.key.layer);
       }
     if (batch_probes.empty()) continue;
-    const int owner = int(pending_batches++ % session.ranks());
-    const std::string key = "scores/" + summary.kind + "/" + std::to_string(batch);
-    if (owner != session.rank()) {
-      if (!session.leader()) continue;
-      const auto [scores, spent] = decode_scores(session.group()->fetch(key));
-      record_batch(session, batch_probes, scores, spent, begin);
+    auto compute = [&] {
+      const auto batch_started = Clock::now();
+      const auto tensors = data.batch(begin, end, session.device);
+      std::optional<TaskAnswers> task;
+      if (!data.answers.empty()) task = task_answers(data, begin, end);
+      TimedScores timed;
+      timed.scores = options.scorer == Scorer::Loo
+                         ? score_loo_batch(*session.teacher, tensors.input_ids, tensors.targets, tensors.loss_mask,
+                                           batch_layers, options.loo, summary.forwards, task ? &*task : nullptr)
+                         : score_proxy_batch(*session.teacher, tensors.input_ids, tensors.loss_mask, batch_layers);
+      timed.seconds = seconds_since(batch_started);
+      return timed;
+    };
+    auto record = [&](const TimedScores& timed) {
+      record_batch(session, batch_probes, timed.scores, timed.seconds, begin);
       if (!options.quiet) reporter.update(batch + 1, std::to_string(batch_layers.size()) + " layers");
-      continue;
-    }
-    const auto batch_started = Clock::now();
-    const auto tensors = data.batch(begin, end, session.device);
-    std::optional<TaskAnswers> task;
-    if (!data.answers.empty()) task = task_answers(data, begin, end);
-    const BatchScores scores = options.scorer == Scorer::Loo
-                                   ? score_loo_batch(*session.teacher, tensors.input_ids, tensors.targets,
-                                                     tensors.loss_mask, batch_layers, options.loo, summary.forwards,
-                                                     task ? &*task : nullptr)
-                                   : score_proxy_batch(*session.teacher, tensors.input_ids, tensors.loss_mask, batch_layers);
-    const double spent = seconds_since(batch_started);
-    if (!session.leader()) {
-      session.group()->post(key, encode_scores(scores, spent));
-      continue;
-    }
-    record_batch(session, batch_probes, scores, spent, begin);
-    if (!options.quiet) reporter.update(batch + 1, std::to_string(batch_layers.size()) + " layers");
+    };
+    share_item(session, pending_batches++, "scores/" + summary.kind + "/" + std::to_string(batch), compute,
+               encode_scores, decode_scores, record);
   }
   if (!options.quiet) reporter.finish();
   if (const auto* group = session.group()) {
@@ -302,57 +319,44 @@ void report_probe(ProgressReporter& reporter, int64_t done, int64_t layer, doubl
   reporter.update(done, "layer " + std::to_string(layer) + " loss " + std::to_string(final_loss));
 }
 
-// MMR: one probe at a time (each trains its own mixer), claimed one by one so
-// that several workers share the layers; a killed probe restarts from scratch.
+// MMR: one probe at a time on each rank (each trains its own mixer). A lone
+// process claims probes one by one, so that several workers sharing a store
+// split the layers; in a job rank 0 claims every pending probe at once and the
+// ranks take them in turn. Rank 0 commits each probe as its result arrives; a
+// killed probe restarts from scratch.
 void score_mmr(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet& train_set) {
   const auto& options = session.options;
   auto& summary = session.summary;
-  ProgressReporter reporter("mmr", 0, int64_t(layers.size()), ProgressReporter::stderr_is_terminal());
+  const bool terminal = ProgressReporter::stderr_is_terminal();
+  std::optional<ProgressReporter> reporter;
+  if (!session.group()) reporter.emplace("mmr", 0, int64_t(layers.size()), terminal);
   int64_t done = 0;
   for (;;) {
-    const auto claimed = session.claim(summary.kind, summary.variant, layers, 1);
-    if (claimed.empty()) break;
-    const auto& probe = claimed.front();
-    const store::HeartbeatThread heartbeat(options.database, session.worker, {probe.id}, heartbeat_interval(options));
-    const auto timed = run_timed_mmr_probe(session, probe.key.layer, train_set);
-    const double final_loss = finish_mmr_probe(session, probe, timed.result, timed.seconds, timed.peak_memory);
-    if (!options.quiet) report_probe(reporter, ++done, probe.key.layer, final_loss);
-  }
-  if (!options.quiet) reporter.finish();
-}
-
-// MMR in a job: rank 0 claims every pending probe, the ranks take them in
-// turn, and rank 0 commits each probe as its result arrives.
-void score_mmr_spread(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet& train_set) {
-  const auto& options = session.options;
-  const auto& group = *session.group();
-  auto& summary = session.summary;
-  std::vector<store::ClaimedProbe> claimed;
-  std::vector<int64_t> todo, claimed_ids;
-  if (session.leader()) {
-    claimed = session.claim(summary.kind, summary.variant, layers, SIZE_MAX);
-    for (const auto& probe : claimed) {
-      todo.push_back(probe.key.layer);
-      claimed_ids.push_back(probe.id);
+    std::vector<store::ClaimedProbe> claimed;
+    std::vector<int64_t> todo, claimed_ids;
+    if (session.leader()) {
+      claimed = session.claim(summary.kind, summary.variant, layers, session.group() ? SIZE_MAX : 1);
+      for (const auto& probe : claimed) {
+        todo.push_back(probe.key.layer);
+        claimed_ids.push_back(probe.id);
+      }
     }
+    if (const auto* group = session.group()) todo = group->broadcast_values(std::move(todo), 0);
+    if (!reporter) reporter.emplace("mmr", 0, int64_t(todo.size()), terminal);  // a job: the probes claimed
+    if (todo.empty()) break;
+    std::optional<store::HeartbeatThread> heartbeat;
+    if (session.leader()) heartbeat.emplace(options.database, session.worker, claimed_ids, heartbeat_interval(options));
+    for (std::size_t k = 0; k < todo.size(); ++k)
+      share_item(
+          session, int64_t(k), "mmr/" + std::to_string(todo[k]),
+          [&] { return run_timed_mmr_probe(session, todo[k], train_set); }, encode_mmr, decode_mmr,
+          [&](const TimedMmrResult& timed) {
+            const double final_loss = finish_mmr_probe(session, claimed[k], timed.result, timed.seconds, timed.peak_memory);
+            if (!options.quiet) report_probe(*reporter, ++done, todo[k], final_loss);
+          });
+    if (session.group()) break;  // a job claims every pending probe at once
   }
-  todo = group.broadcast_values(std::move(todo), 0);
-  std::optional<store::HeartbeatThread> heartbeat;
-  if (session.leader()) heartbeat.emplace(options.database, session.worker, claimed_ids, heartbeat_interval(options));
-  ProgressReporter reporter("mmr", 0, int64_t(todo.size()), ProgressReporter::stderr_is_terminal());
-  for (std::size_t k = 0; k < todo.size(); ++k) {
-    const bool mine = int(k % std::size_t(session.ranks())) == session.rank();
-    const std::string key = "mmr/" + std::to_string(todo[k]);
-    if (!mine && !session.leader()) continue;
-    const auto timed = mine ? run_timed_mmr_probe(session, todo[k], train_set) : decode_mmr(group.fetch(key));
-    if (!session.leader()) {
-      group.post(key, encode_mmr(timed));
-      continue;
-    }
-    const double final_loss = finish_mmr_probe(session, claimed[k], timed.result, timed.seconds, timed.peak_memory);
-    if (!options.quiet) report_probe(reporter, int64_t(k + 1), todo[k], final_loss);
-  }
-  if (!options.quiet && session.leader()) reporter.finish();
+  if (!options.quiet && session.leader()) reporter->finish();
 }
 
 nlohmann::json probe_config(const ScoreOptions& options, const train::SequenceSet* train_set) {
@@ -374,11 +378,7 @@ nlohmann::json probe_config(const ScoreOptions& options, const train::SequenceSe
 // Claims and scores `layers` by the session's scorer.
 void score_layers(Session& session, const std::vector<int64_t>& layers, const train::SequenceSet* train_set,
                   const nlohmann::json& config) {
-  if (session.options.scorer == Scorer::Mmr) {
-    if (session.group()) score_mmr_spread(session, layers, *train_set);
-    else score_mmr(session, layers, *train_set);
-    return;
-  }
+  if (session.options.scorer == Scorer::Mmr) return score_mmr(session, layers, *train_set);
   std::vector<store::ClaimedProbe> claimed;
   if (session.leader()) {
     claimed = session.claim(session.summary.kind, session.summary.variant, layers, SIZE_MAX);
