@@ -217,19 +217,23 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--model", options->model, "Checkpoint directory (config.json + safetensors)")->required();
   command->add_option("--layouts", options->layouts, "Hybrid layouts to measure, comma-separated (one letter a layer: A, M, I)")
       ->delimiter(',');
-  command->add_option("--mamba-counts", options->mamba_counts, "Also measure k evenly spaced Mamba layers, for each k listed")->check(at_least(0))
+  command->add_option("--mamba-counts", options->mamba_counts, "Also measure k evenly spaced Mamba layers, for each k listed")
+      ->check(at_least(0))
       ->delimiter(',');
-  command->add_option("--d-state", options->d_state, "SSM state size of new Mamba layers (MIL-sized widths)")->check(at_least(1))->capture_default_str();
-  command->add_option("--prompt-len", options->prompt_length, "Prompt tokens a sequence")->check(at_least(1))->required();
-  command->add_option("--gen-len", options->generated_length, "Generated tokens a sequence")->check(at_least(1))->required();
+  command->add_option("--d-state", options->d_state, "SSM state size of new Mamba layers (MIL-sized widths)")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--prompt-len", options->prompt_length, "Prompt tokens a sequence")
+      ->check(at_least(1))->required();
+  command->add_option("--gen-len", options->generated_length, "Generated tokens a sequence")
+      ->check(at_least(1))->required();
   command->add_option("--batch", options->batch, "Sequences at once: a number, or auto (the most that fit --memory-budget)")
       ->capture_default_str();
   command->add_option("--dtype", options->dtype, "Weights and activations: fp32, bf16 or fp16")->capture_default_str();
   command->add_option("--device", options->device, "cpu or cuda (default: cuda when available)");
-  command->add_option("--memory-budget", options->memory_budget_gib, "GiB of device memory for --batch auto")->check(positive_real())
-      ->capture_default_str();
-  command->add_option("--max-batch", options->max_batch, "Cap on --batch auto (0: none), as servers cap theirs (vLLM: max_num_seqs)")->check(at_least(0))
-      ->capture_default_str();
+  command->add_option("--memory-budget", options->memory_budget_gib, "GiB of device memory for --batch auto")
+      ->check(positive_real())->capture_default_str();
+  command->add_option("--max-batch", options->max_batch, "Cap on --batch auto (0: none), as servers cap theirs (vLLM: max_num_seqs)")
+      ->check(at_least(0))->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")->capture_default_str();
   command->add_flag("--random-init", options->random_init,
                     "Random weights from config.json alone (speed does not depend on the values)");

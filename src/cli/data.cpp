@@ -91,9 +91,10 @@ void add_data_command(CLI::App& app) {
   inspect->add_option("PATH", options->path, "x.idx, x.bin, a prefix x with x.idx, x.npy, or a raw token file")->required();
   inspect->add_option("--raw-dtype", options->raw_dtype, "Width of a raw token file: uint16 or uint32");
   inspect->add_option("--tokenizer", options->tokenizer, "tokenizer.json to decode a sample and check ids against");
-  inspect->add_option("--vocab-size", options->vocab_size, "Check every id is below this (default: the tokenizer's)")->check(at_least(1));
-  inspect->add_option("--sample-tokens", options->sample_tokens, "How many tokens of document 0 to decode")->check(at_least(0))
-      ->capture_default_str();
+  inspect->add_option("--vocab-size", options->vocab_size, "Check every id is below this (default: the tokenizer's)")
+      ->check(at_least(1));
+  inspect->add_option("--sample-tokens", options->sample_tokens, "How many tokens of document 0 to decode")
+      ->check(at_least(0))->capture_default_str();
   inspect->callback([options] { run_data_inspect(*options); });
   add_data_tokenize_command(*data_command);
 }

@@ -105,7 +105,8 @@ void add_data_tokenize_command(CLI::App& data_command) {
   tokenize->add_option("--output", options->output, "Output prefix: writes PREFIX.bin and PREFIX.idx")->required();
   tokenize->add_option("--on-malformed", options->on_malformed, "A malformed line: fail (naming it) or skip (counting it)")
       ->capture_default_str();
-  tokenize->add_option("--vocab-size", options->vocab_size, "Check every id is below this (default: the tokenizer's)")->check(at_least(1));
+  tokenize->add_option("--vocab-size", options->vocab_size, "Check every id is below this (default: the tokenizer's)")
+      ->check(at_least(1));
   tokenize->callback([options] { run_data_tokenize(*options); });
 }
 

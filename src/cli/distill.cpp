@@ -103,32 +103,39 @@ void add_distill_command(CLI::App& app) {
   command->add_option("--device", execute.device, "cpu, cuda or cuda:N")->capture_default_str();
   command->add_option("--dtype", execute.dtype, "Teacher precision (students train in fp32)")->capture_default_str();
   command->add_option("--data", execute.train_data.source, "'synthetic' or a token corpus")->capture_default_str();
-  command->add_option("--train-samples", execute.train_data.samples, "Training samples")->check(at_least(1))->capture_default_str();
-  command->add_option("--eval-samples", execute.eval_data.samples, "Held-out samples for each stage's evaluation")->check(at_least(1))
-      ->capture_default_str();
-  command->add_option("--seq-len", execute.train_data.seq_len, "Tokens per sample of a corpus")->check(at_least(2))->capture_default_str();
+  command->add_option("--train-samples", execute.train_data.samples, "Training samples")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--eval-samples", execute.eval_data.samples, "Held-out samples for each stage's evaluation")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--seq-len", execute.train_data.seq_len, "Tokens per sample of a corpus")
+      ->check(at_least(2))->capture_default_str();
   command->add_flag("--ignore-loss-spans", execute.train_data.ignore_loss_spans,
                     "Train and evaluate on every token of a corpus that records loss spans (default: the spans' tokens alone)");
   add_task_options(command, execute.train_data.task);
   auto& settings = execute.settings;
-  command->add_option("--steps", settings.steps, "Optimizer steps per stage")->check(at_least(1))->capture_default_str();
+  command->add_option("--steps", settings.steps, "Optimizer steps per stage")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--batch", settings.batch, "Samples per micro-batch")->check(at_least(1))->capture_default_str();
-  command->add_option("--accumulation", settings.accumulation, "Micro-batches per step")->check(at_least(1))->capture_default_str();
-  command->add_option("--lr", settings.learning_rate, "Peak learning rate")->check(positive_real())->capture_default_str();
-  command->add_option("--min-lr", settings.min_learning_rate, "Learning rate at the end of the cosine decay")->check(non_negative_real())
-      ->capture_default_str();
+  command->add_option("--accumulation", settings.accumulation, "Micro-batches per step")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--lr", settings.learning_rate, "Peak learning rate")
+      ->check(positive_real())->capture_default_str();
+  command->add_option("--min-lr", settings.min_learning_rate, "Learning rate at the end of the cosine decay")
+      ->check(non_negative_real())->capture_default_str();
   command->add_option("--warmup", settings.warmup_steps, "Warm-up steps")->check(at_least(0))->capture_default_str();
   command->add_option("--divergence", options->divergence, "reverse (KL(student||teacher), the paper's) or forward")
       ->capture_default_str();
-  command->add_option("--temperature", settings.temperature, "Distillation temperature")->check(positive_real())->capture_default_str();
+  command->add_option("--temperature", settings.temperature, "Distillation temperature")
+      ->check(positive_real())->capture_default_str();
   command->add_option("--train", options->trainable, "What trains: new-mixers, mixers or all")->capture_default_str();
-  command->add_option("--d-state", settings.d_state, "SSM state size of the new Mamba mixers")->check(at_least(1))->capture_default_str();
+  command->add_option("--d-state", settings.d_state, "SSM state size of the new Mamba mixers")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--seed", settings.seed, "Seed of the fresh mixer parts and the data order")->capture_default_str();
   command->add_option("--rescore-steps", execute.rescore.steps,
-                      "Training steps of each MMR probe that re-ranks a paper-strategy stage on its parent student")->check(at_least(1))
-      ->capture_default_str();
-  command->add_option("--checkpoint-every", execute.checkpoint_every, "Steps between training checkpoints")->check(at_least(1))
-      ->capture_default_str();
+                      "Training steps of each MMR probe that re-ranks a paper-strategy stage on its parent student")
+                          ->check(at_least(1))->capture_default_str();
+  command->add_option("--checkpoint-every", execute.checkpoint_every, "Steps between training checkpoints")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--autocast", options->autocast,
                       "bf16 autocast of the students' forward passes, fp32 master weights: auto (on for cuda with "
                       "--dtype bf16), on or off")
@@ -136,7 +143,8 @@ void add_distill_command(CLI::App& app) {
   command->add_flag("--activation-checkpointing", execute.checkpoint_activations,
                     "Recompute each layer's activations in the backward pass: less memory, about a third more compute");
   command->add_option("--stop-after", options->stop_after,
-                      "End the first unfinished stage after this step, checkpointed (run again to resume)")->check(at_least(0));
+                      "End the first unfinished stage after this step, checkpointed (run again to resume)")
+                          ->check(at_least(0));
   command->add_flag("--shard-optimizer", options->shard_optimizer,
                     "Under torchrun/Slurm: each rank keeps the AdamW moments of its share of the parameters (ZeRO-1)");
   command->add_flag("--json", options->json, "Print the stages' results as JSON");

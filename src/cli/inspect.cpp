@@ -121,8 +121,8 @@ void add_inspect_command(CLI::App& app) {
   command->add_option("--layout", options->layout, "Mixer per layer, one letter each: A attention, M Mamba, I identity");
   command->add_option("--dtype", options->dtype, "Precision for the memory figures: fp32, bf16 or fp16")
       ->capture_default_str();
-  command->add_option("--d-state", options->d_state, "SSM state size for Mamba layers a transformer is asked to have (--layout with M)")->check(at_least(1))
-      ->capture_default_str();
+  command->add_option("--d-state", options->d_state, "SSM state size for Mamba layers a transformer is asked to have (--layout with M)")
+      ->check(at_least(1))->capture_default_str();
   command->add_flag("--json", options->json, "Print JSON instead of text");
   command->callback([options] { run_inspect(*options); });
 }

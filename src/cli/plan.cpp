@@ -154,32 +154,33 @@ void add_plan_command(CLI::App& app) {
                       "paper, loo, mmr, proxy, uniform or random; several separated by commas")
       ->capture_default_str();
   command->add_option("--keep", options->keep, "Layers that must stay attention, like 0,49");
-  command->add_option("--min-attention", options->request.min_attention, "Fewest attention layers a plan may leave")->check(at_least(0))
-      ->capture_default_str();
+  command->add_option("--min-attention", options->request.min_attention, "Fewest attention layers a plan may leave")
+      ->check(at_least(0))->capture_default_str();
   command->add_option("--max-per-stage", options->request.max_per_stage,
                       "Most layers a stage after the first adds (0: 8% of the layers)")->check(at_least(0))
       ->capture_default_str();
-  command->add_option("--stage-tokens", options->request.stage_tokens, "Distillation tokens per stage")->check(at_least(0))
-      ->capture_default_str();
+  command->add_option("--stage-tokens", options->request.stage_tokens, "Distillation tokens per stage")
+      ->check(at_least(0))->capture_default_str();
   command->add_option("--seed", options->request.seed, "Seed of the random strategy and the bootstrap")
       ->capture_default_str();
   command->add_option("--proxy-metric", options->proxy_metric, "Proxy the proxy strategy orders by")
       ->capture_default_str();
-  command->add_option("--d-state", options->request.d_state, "SSM state size of the planned Mamba layers")->check(at_least(1))
-      ->capture_default_str();
+  command->add_option("--d-state", options->request.d_state, "SSM state size of the planned Mamba layers")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--model", options->model, "Model directory, when it moved since it was scored");
-  command->add_option("--prompt-len", options->workload.prompt_tokens, "Prompt tokens of the throughput workload")->check(at_least(1))
-      ->capture_default_str();
-  command->add_option("--gen-len", options->workload.generated_tokens, "Generated tokens of the throughput workload")->check(at_least(1))
-      ->capture_default_str();
+  command->add_option("--prompt-len", options->workload.prompt_tokens, "Prompt tokens of the throughput workload")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--gen-len", options->workload.generated_tokens, "Generated tokens of the throughput workload")
+      ->check(at_least(1))->capture_default_str();
   auto* memory = command->add_option("--memory-gib", options->memory_gib,
-                                     "GPU memory for weights and caches (default: the measured device's, else 80)")->check(positive_real());
+                                     "GPU memory for weights and caches (default: the measured device's, else 80)")
+                                         ->check(positive_real());
   auto* bandwidth = command->add_option("--bandwidth", options->rates.bytes_per_second,
-                                        "Memory bandwidth, bytes/s (default: measured by `bench` and stored, else nominal)")->check(positive_real())
-                        ->capture_default_str();
+                                        "Memory bandwidth, bytes/s (default: measured by `bench` and stored, else nominal)")
+                                            ->check(positive_real())->capture_default_str();
   auto* flops = command->add_option("--flops", options->rates.flops_per_second,
-                                    "FLOP/s (default: measured by `bench` and stored, else nominal)")->check(positive_real())
-                    ->capture_default_str();
+                                    "FLOP/s (default: measured by `bench` and stored, else nominal)")
+                                        ->check(positive_real())->capture_default_str();
   command->add_flag("--json", options->json, "Print the plans as JSON");
   command->callback([options, memory, bandwidth, flops] {
     options->memory_given = memory->count() > 0;

@@ -100,15 +100,18 @@ void add_score_command(CLI::App& app) {
   command->add_option("--data", score.data.source, "'synthetic' (the built-in task) or a token corpus (.idx/.bin, .npy, raw)")
       ->capture_default_str();
   command->add_option("--split", score.data.split, "Synthetic task split: train, validation or test")->capture_default_str();
-  command->add_option("--samples", score.data.samples, "Held-out samples to measure on")->check(at_least(1))->capture_default_str();
-  command->add_option("--seq-len", score.data.seq_len, "Tokens per sample of a corpus")->check(at_least(2))->capture_default_str();
+  command->add_option("--samples", score.data.samples, "Held-out samples to measure on")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--seq-len", score.data.seq_len, "Tokens per sample of a corpus")
+      ->check(at_least(2))->capture_default_str();
   command->add_option("--raw-dtype", score.data.raw_dtype, "Width of a raw token file: uint16 or uint32");
   command->add_flag("--ignore-loss-spans", score.data.ignore_loss_spans,
                     "Count every token of a corpus that records loss spans (default: the spans' tokens alone)");
   add_task_options(command, score.data.task);
   command->add_option("--seed", score.data.seed, "Seed of the data order and the bootstrap")->capture_default_str();
   command->add_option("--layers", options->layers, "Layers to score, like 0,3,7-9 (default: all)");
-  command->add_option("--batch-size", score.batch_size, "Samples per forward pass")->check(at_least(1))->capture_default_str();
+  command->add_option("--batch-size", score.batch_size, "Samples per forward pass")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--device", score.device, "cpu, cuda or cuda:N")->capture_default_str();
   command->add_option("--dtype", score.dtype, "Model precision: fp32, bf16 or fp16")->capture_default_str();
   command->add_option("--run", score.run_name, "Run name in the store; results of one model and data set per run")
@@ -118,19 +121,23 @@ void add_score_command(CLI::App& app) {
   command->add_flag("--no-prefix-reuse", options->no_prefix_reuse,
                     "loo: recompute every ablation from the embeddings (only to measure what reuse saves)");
   auto& mmr = score.mmr;
-  command->add_option("--mmr-steps", mmr.steps, "mmr: training steps of each probe")->check(at_least(1))->capture_default_str();
-  command->add_option("--mmr-batch-size", mmr.batch_size, "mmr: training samples per step")->check(at_least(1))->capture_default_str();
-  command->add_option("--mmr-lr", mmr.learning_rate, "mmr: peak learning rate (linear warm-up, cosine to 10%)")->check(positive_real())
-      ->capture_default_str();
-  command->add_option("--mmr-warmup", mmr.warmup_steps, "mmr: warm-up steps")->check(at_least(0))->capture_default_str();
+  command->add_option("--mmr-steps", mmr.steps, "mmr: training steps of each probe")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--mmr-batch-size", mmr.batch_size, "mmr: training samples per step")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--mmr-lr", mmr.learning_rate, "mmr: peak learning rate (linear warm-up, cosine to 10%)")
+      ->check(positive_real())->capture_default_str();
+  command->add_option("--mmr-warmup", mmr.warmup_steps, "mmr: warm-up steps")
+      ->check(at_least(0))->capture_default_str();
   command->add_option("--mmr-train-samples", score.mmr_train_samples,
-                      "mmr: training samples (synthetic train split, or the corpus samples after the held-out ones)")->check(at_least(1))
-      ->capture_default_str();
+                      "mmr: training samples (synthetic train split, or the corpus samples after the held-out ones)")
+                          ->check(at_least(1))->capture_default_str();
   command->add_option("--mmr-divergence", options->divergence, "mmr: reverse (KL(student||teacher)) or forward")
       ->capture_default_str();
-  command->add_option("--d-state", mmr.d_state, "mmr: SSM state size of the probe's Mamba mixer")->check(at_least(1))->capture_default_str();
-  command->add_option("--bootstrap", score.bootstrap_resamples, "Bootstrap resamples for the confidence intervals")->check(at_least(1))
-      ->capture_default_str();
+  command->add_option("--d-state", mmr.d_state, "mmr: SSM state size of the probe's Mamba mixer")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--bootstrap", score.bootstrap_resamples, "Bootstrap resamples for the confidence intervals")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--heartbeat-timeout", score.heartbeat_timeout_s,
                       "Seconds after which a silent worker's probes are taken over")->check(positive_real())
       ->capture_default_str();

@@ -137,31 +137,40 @@ void add_train_command(CLI::App& app) {
       ->required();
   command->add_option("--checkpoint-dir", options->checkpoint_dir,
                       "Where checkpoints go and a run resumes from (default: OUT.checkpoints)");
-  command->add_option("--checkpoint-every", options->checkpoint_every, "Steps between checkpoints")->check(at_least(1))->capture_default_str();
+  command->add_option("--checkpoint-every", options->checkpoint_every, "Steps between checkpoints")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--layers", s.shape.layers, "Decoder layers")->check(at_least(1))->capture_default_str();
   command->add_option("--hidden", s.shape.hidden, "Hidden size")->check(at_least(1))->capture_default_str();
   command->add_option("--heads", s.shape.heads, "Attention heads")->check(at_least(1))->capture_default_str();
-  command->add_option("--kv-heads", s.shape.kv_heads, "Key/value heads (GQA)")->check(at_least(1))->capture_default_str();
-  command->add_option("--intermediate", s.shape.intermediate, "MLP intermediate size")->check(at_least(1))->capture_default_str();
+  command->add_option("--kv-heads", s.shape.kv_heads, "Key/value heads (GQA)")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--intermediate", s.shape.intermediate, "MLP intermediate size")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--steps", s.steps, "Optimizer steps")->check(at_least(1))->capture_default_str();
   command->add_option("--batch", s.batch, "Problems per micro-batch")->check(at_least(1))->capture_default_str();
-  command->add_option("--accumulation", s.accumulation, "Micro-batches per optimizer step")->check(at_least(1))->capture_default_str();
+  command->add_option("--accumulation", s.accumulation, "Micro-batches per optimizer step")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--lr", s.learning_rate, "Peak learning rate")->check(positive_real())->capture_default_str();
-  command->add_option("--min-lr", s.min_learning_rate, "Learning rate at the end of the cosine decay")->check(non_negative_real())
-      ->capture_default_str();
+  command->add_option("--min-lr", s.min_learning_rate, "Learning rate at the end of the cosine decay")
+      ->check(non_negative_real())->capture_default_str();
   command->add_option("--warmup", s.warmup_steps, "Linear warm-up steps")->check(at_least(0))->capture_default_str();
-  command->add_option("--weight-decay", s.weight_decay, "AdamW weight decay")->check(non_negative_real())->capture_default_str();
-  command->add_option("--clip", s.max_grad_norm, "Clip gradients to this global norm (0: off)")->check(non_negative_real())->capture_default_str();
+  command->add_option("--weight-decay", s.weight_decay, "AdamW weight decay")
+      ->check(non_negative_real())->capture_default_str();
+  command->add_option("--clip", s.max_grad_norm, "Clip gradients to this global norm (0: off)")
+      ->check(non_negative_real())->capture_default_str();
   command->add_option("--seed", s.seed, "Seed of the weights and the data order")->capture_default_str();
-  command->add_option("--train-problems", s.train_problems, "Distinct training problems")->check(at_least(1))->capture_default_str();
-  command->add_option("--validation-problems", options->validation_problems, "Validation problems evaluated at the end")->check(at_least(1))
-      ->capture_default_str();
+  command->add_option("--train-problems", s.train_problems, "Distinct training problems")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--validation-problems", options->validation_problems, "Validation problems evaluated at the end")
+      ->check(at_least(1))->capture_default_str();
   add_task_options(command, s.task);
-  command->add_option("--log-every", options->log_every, "Steps between progress lines when not on a terminal")->check(at_least(1))
-      ->capture_default_str();
-  command->add_option("--threads", options->threads, "CPU threads (0: LibTorch's default)")->check(at_least(0))->capture_default_str();
+  command->add_option("--log-every", options->log_every, "Steps between progress lines when not on a terminal")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--threads", options->threads, "CPU threads (0: LibTorch's default)")
+      ->check(at_least(0))->capture_default_str();
   command->add_option("--stop-after", options->stop_after,
-                      "Stop after this step with a checkpoint, as an interrupted run would (0: run to the end)")->check(at_least(0));
+                      "Stop after this step with a checkpoint, as an interrupted run would (0: run to the end)")
+                          ->check(at_least(0));
   command->callback([options] {
     refuse_job("train");
     run_train(*options);
