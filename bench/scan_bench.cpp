@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "infer/device_rates.h"
-#include "kernels/selective_scan.h"
+#include "kernels/selective_scan_kernel.h"
 
 using hybridize::kernels::ScanInputs;
 

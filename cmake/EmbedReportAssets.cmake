@@ -1,6 +1,6 @@
 # Writes a C++ source holding the report's page assets as byte arrays, so a
 # report needs no file at run time. Run at build time (cmake -P) with
-# OUTPUT, CHART_JS, REPORT_JS and REPORT_CSS set; see src/CMakeLists.txt.
+# OUTPUT, CHART_JS, REPORT_JS and REPORT_CSS set; see reports/CMakeLists.txt.
 # The assets are inlined into <script>/<style> elements, which a literal
 # "</script" or "</style" would end early: such a file is refused here.
 

@@ -1,4 +1,4 @@
-#include "causal_conv1d.h"
+#include "kernels/causal_conv1d_kernel.h"
 
 #include "core/error.h"
 

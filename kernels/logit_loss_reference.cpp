@@ -1,4 +1,4 @@
-#include "kernels/logit_loss.h"
+#include "kernels/logit_loss_kernel.h"
 
 #include "core/error.h"
 

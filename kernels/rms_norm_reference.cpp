@@ -1,4 +1,4 @@
-#include "kernels/rms_norm.h"
+#include "kernels/rms_norm_kernel.h"
 
 #include "core/error.h"
 

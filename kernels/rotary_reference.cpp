@@ -1,4 +1,4 @@
-#include "kernels/rotary.h"
+#include "kernels/rotary_kernel.h"
 
 #include "core/error.h"
 

@@ -2,7 +2,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "selective_scan.h"
+#include "kernels/selective_scan_kernel.h"
 
 #ifdef HYBRIDIZE_HAVE_CUDA
 #include <torch/autograd.h>

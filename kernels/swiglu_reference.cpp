@@ -1,4 +1,4 @@
-#include "kernels/swiglu.h"
+#include "kernels/swiglu_kernel.h"
 
 #include "core/error.h"
 

@@ -14,7 +14,7 @@ cp -r /usr/include/toml++ .gpu-deps/include/toml/
 cp /usr/include/pcre2.h .gpu-deps/include/pcre2/  # the GPU machine has libpcre2-8.so.0 only
 cp /usr/include/sqlite3.h .gpu-deps/include/sqlite/  # libsqlite3.so.0 only
 cp /usr/include/xxhash.h .gpu-deps/include/xxhash/  # used header-only
-mkdir -p .gpu-deps/javascript  # Chart.js for the HTML report (src/CMakeLists.txt finds it here)
+mkdir -p .gpu-deps/javascript  # Chart.js for the HTML report (reports/CMakeLists.txt finds it here)
 cp /usr/share/javascript/chart.js/chart.min.js .gpu-deps/javascript/
 cp -r build/tests/reference .gpu-deps/reference
 du -sh .gpu-deps

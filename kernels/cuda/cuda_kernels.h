@@ -6,10 +6,10 @@
 
 #include <optional>
 
-#include "kernels/causal_conv1d.h"
-#include "kernels/logit_loss.h"
-#include "kernels/rotary.h"
-#include "kernels/selective_scan.h"
+#include "kernels/causal_conv1d_kernel.h"
+#include "kernels/logit_loss_kernel.h"
+#include "kernels/rotary_kernel.h"
+#include "kernels/selective_scan_kernel.h"
 
 namespace hybridize::kernels::cuda {
 
@@ -55,10 +55,10 @@ ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weig
 ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias);
 
-// Per-row losses and logit gradients of one chunk (kernels/logit_loss.h).
+// Per-row losses and logit gradients of one chunk (kernels/logit_loss_kernel.h).
 LogitLossOutputs logit_loss(const LogitLossInputs& in);
 
-// RMSNorm (kernels/rms_norm.h) with the per-row 1 / rms the backward needs.
+// RMSNorm (kernels/rms_norm_kernel.h) with the per-row 1 / rms the backward needs.
 struct RmsNormForward {
   at::Tensor y, rstd;  // rstd: [rows] fp32
 };
@@ -69,7 +69,7 @@ struct RmsNormGradients {
 RmsNormGradients rms_norm_backward(const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& weight,
                                    const at::Tensor& rstd, bool need_weight);
 
-// silu(gate) * up (kernels/swiglu.h) and its gradients.
+// silu(gate) * up (kernels/swiglu_kernel.h) and its gradients.
 at::Tensor swiglu_forward(const at::Tensor& gate, const at::Tensor& up);
 struct SwiGLUGradients {
   at::Tensor gate, up;
@@ -77,7 +77,7 @@ struct SwiGLUGradients {
 SwiGLUGradients swiglu_backward(const at::Tensor& grad, const at::Tensor& gate, const at::Tensor& up);
 
 
-// The RoPE rotation (kernels/rotary.h) of x, or with `transposed` its
+// The RoPE rotation (kernels/rotary_kernel.h) of x, or with `transposed` its
 // transpose, which takes out's gradient to x's.
 at::Tensor rotary_forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, at::ScalarType out_dtype,
                           bool transposed);

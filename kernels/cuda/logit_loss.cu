@@ -1,5 +1,5 @@
 // Token losses and their gradients over chunks of logits rows (semantics:
-// kernels/logit_loss.h) in two passes over each row, one block per row.
+// kernels/logit_loss_kernel.h) in two passes over each row, one block per row.
 //
 // The reference takes about fifteen passes over a [rows, vocab] fp32 tensor
 // (the casts, log_softmax, exp, the differences and sums, the scaling, the

@@ -1,4 +1,4 @@
-// RMSNorm forward and backward (semantics: kernels/rms_norm.h), one block per
+// RMSNorm forward and backward (semantics: kernels/rms_norm_kernel.h), one block per
 // row. Under autocast the reference's chain (a cast, the square, the mean,
 // the scaling, the weight, and the consumers' casts to bf16; in backward
 // autograd through each) makes about a dozen passes over fp32 activations;

@@ -1,4 +1,4 @@
-// The RoPE rotation (semantics: kernels/rotary.h) and its transpose (the
+// The RoPE rotation (semantics: kernels/rotary_kernel.h) and its transpose (the
 // gradient) as one pass. Under autocast the reference multiplies bf16 heads
 // by fp32 tables, so it runs two products, a concatenation, a negation and a
 // sum in fp32, and attention then casts the result back to bf16; here each

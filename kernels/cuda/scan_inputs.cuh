@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/selective_scan.h"
+#include "kernels/selective_scan_kernel.h"
 
 namespace hybridize::kernels::cuda {
 

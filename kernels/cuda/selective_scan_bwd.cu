@@ -1,4 +1,4 @@
-// Backward of the selective scan (semantics: kernels/selective_scan.h), split
+// Backward of the selective scan (semantics: kernels/selective_scan_kernel.h), split
 // over time as kernels/cuda/scan_chunks.cuh describes.
 //
 // With h_t = a_t h_{t-1} + u_t, a_t = exp(dt_t A) and u_t = dt_t x_t B_t, the

@@ -1,4 +1,4 @@
-// Forward selective scan (semantics: kernels/selective_scan.h).
+// Forward selective scan (semantics: kernels/selective_scan_kernel.h).
 //
 // S threads share a channel, each keeping P of its d_state entries in
 // registers (S * P >= d_state, both powers of two), and walk the sequence; a

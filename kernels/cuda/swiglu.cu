@@ -1,4 +1,4 @@
-// silu(gate) * up and its gradients (semantics: kernels/swiglu.h) as one
+// silu(gate) * up and its gradients (semantics: kernels/swiglu_kernel.h) as one
 // element-wise pass each way. The reference runs silu and the product
 // forward, and in backward two products and silu's gradient, and keeps
 // silu(gate) for it: nine passes over [tokens, intermediate] tensors where

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "kernels/causal_conv1d.h"
-#include "kernels/selective_scan.h"
+#include "kernels/causal_conv1d_kernel.h"
+#include "kernels/selective_scan_kernel.h"
 #include "model/inference_state.h"
 
 namespace hybridize::model {

@@ -1,6 +1,6 @@
 #include "model/mlp.h"
 
-#include "kernels/swiglu.h"
+#include "kernels/swiglu_kernel.h"
 
 namespace hybridize::model {
 

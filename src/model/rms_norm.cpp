@@ -1,6 +1,6 @@
 #include "model/rms_norm.h"
 
-#include "kernels/rms_norm.h"
+#include "kernels/rms_norm_kernel.h"
 #include "model/autocast_region.h"
 
 namespace hybridize::model {

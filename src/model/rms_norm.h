@@ -4,7 +4,7 @@
 namespace hybridize::model {
 
 // RMSNorm as Llama-family models compute it: normalise in fp32, cast back,
-// then scale (the order matters for bf16 parity with HF); kernels/rms_norm.h.
+// then scale (the order matters for bf16 parity with HF); kernels/rms_norm_kernel.h.
 // Under autocast the output is in the autocast dtype.
 class RMSNormImpl : public torch::nn::Module {
  public:

@@ -4,7 +4,7 @@
 #include <numbers>
 #include <vector>
 
-#include "kernels/rotary.h"
+#include "kernels/rotary_kernel.h"
 #include "model/autocast_region.h"
 
 namespace hybridize::model {

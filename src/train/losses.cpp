@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/spelling.h"
-#include "kernels/logit_loss.h"
+#include "kernels/logit_loss_kernel.h"
 
 namespace hybridize::train {
 
@@ -30,7 +30,7 @@ LogitLoss loss_kind(Divergence kind) {
 
 // Per-token losses [c] (fp32) of one chunk of c tokens and, given grad_scale
 // [c], the gradient of their weighted sum with respect to the student's logits
-// (kernels/logit_loss.h). The teacher tensors are unused for CE, the targets
+// (kernels/logit_loss_kernel.h). The teacher tensors are unused for CE, the targets
 // for KL. The logits' matmuls run in the hidden states' dtype (under bf16
 // autocast bf16, while the heads keep fp32 master weights).
 kernels::LogitLossOutputs chunk_loss(LogitLoss kind, const at::Tensor& student_hidden, const at::Tensor& student_weight,

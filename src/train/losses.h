@@ -3,7 +3,7 @@
 // KL between teacher and student) and next-token cross-entropy. Vocabularies
 // of real models are ~131K, so logits are made `chunk_tokens` rows at a time,
 // and the training losses take each chunk's gradient in the same pass as its
-// loss (kernels/logit_loss.h), keeping only the gradients of the hidden states
+// loss (kernels/logit_loss_kernel.h), keeping only the gradients of the hidden states
 // and the head: no [N, vocab] tensor ever exists at once, and none is made twice.
 #include <ATen/ATen.h>
 

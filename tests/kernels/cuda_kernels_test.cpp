@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "catch.h"
-#include "kernels/causal_conv1d.h"
-#include "kernels/logit_loss.h"
-#include "kernels/rms_norm.h"
-#include "kernels/rotary.h"
-#include "kernels/selective_scan.h"
-#include "kernels/swiglu.h"
+#include "kernels/causal_conv1d_kernel.h"
+#include "kernels/logit_loss_kernel.h"
+#include "kernels/rms_norm_kernel.h"
+#include "kernels/rotary_kernel.h"
+#include "kernels/selective_scan_kernel.h"
+#include "kernels/swiglu_kernel.h"
 
 using namespace hybridize::kernels;
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "catch.h"
-#include "kernels/causal_conv1d.h"
-#include "kernels/selective_scan.h"
+#include "kernels/causal_conv1d_kernel.h"
+#include "kernels/selective_scan_kernel.h"
 
 using namespace hybridize::kernels;
 
