@@ -7,8 +7,8 @@
 #   scoring     LOO, proxy and MMR on the llama reference; loo_bench prefix reuse
 #   decoding    CUDA graphs against eager decoding and against HF transformers,
 #               each decode step against its bandwidth floor and the cost model
-#   throughput  generation near the free memory (PROMPT_LEN, GEN_LEN, MAX_BATCH,
-#               MAMBA_COUNTS change it) and a plan with the stored rates
+#   throughput  generation under the paper's protocol (PROMPT_LEN, GEN_LEN, WAVES,
+#               MAMBA_COUNTS change it), its JSON kept; a plan with the stored rates
 #   training    train_bench: tokens/s and MFU of a 1B hybrid's distillation step
 #               beside the transformer of its shape
 #   demo        `hybridize run configs/demo-gpu.toml` (the demo on the GPU), timed
@@ -58,9 +58,9 @@ timeout 170 $exe bench --model configs/apriel-15b-shape --random-init --device c
 timeout 150 python3 bench/hf_generate.py --config configs/apriel-15b-shape --batch 64 --prompt-len 512 --gen-len 256 \
   >"$logs/hf-generate.txt" 2>&1
 grep -E "^hf_generate:" "$logs/hf-generate.txt" || tail -n 20 "$logs/hf-generate.txt"
-# The teacher's row of the first table: mamba batch prefill decode total ...
-ours_decode=$(awk '$1 == "0" { print $4; exit }' "$compare")
-ours_total=$(awk '$1 == "0" { print $5; exit }' "$compare")
+# The teacher's row of the first table: mamba batch requests prefill% prefill-tok/s decode total ...
+ours_decode=$(awk '$1 == "0" { print $6; exit }' "$compare")
+ours_total=$(awk '$1 == "0" { print $7; exit }' "$compare")
 hf_decode=$(sed -n 's/^hf_generate:.* decode_tok_s=\([0-9.]*\).*/\1/p' "$logs/hf-generate.txt")
 hf_total=$(sed -n 's/^hf_generate:.* total_tok_s=\([0-9.]*\).*/\1/p' "$logs/hf-generate.txt")
 if [[ -n "$ours_total" && -n "$hf_total" ]]; then
@@ -70,15 +70,31 @@ if [[ -n "$ours_total" && -n "$hf_total" ]]; then
 fi
 fi
 if want throughput; then
-# 2. Throughput at the largest batch that fits most of the free memory (capped
-#    as a server caps its batch), decode from CUDA graphs; the device's measured
-#    rates go into the store, and `plan` then predicts with them.
-free_mib=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | head -1)
-budget=$(( free_mib / 1024 - 10 ))
-echo "== generation throughput, 15B shape, memory budget ${budget} GiB $(date -u +%H:%M:%S)"
-timeout 300 $exe bench --model configs/apriel-15b-shape --random-init --device cuda --dtype bf16 \
-  --prompt-len "${PROMPT_LEN:-1024}" --gen-len "${GEN_LEN:-1024}" --batch auto --max-batch "${MAX_BATCH:-256}" \
-  --memory-budget "$budget" --mamba-counts "${MAMBA_COUNTS:-30,40}" --db "$db" 2>&1
+# 2. The Apriel-H1 report's protocol (bench's defaults): 0.9 of the card, the
+#    batch that memory allows, WAVES waves of PROMPT_LEN + GEN_LEN requests (EOS
+#    ignored), generated tokens over wall time. The JSON lands in $logs, named
+#    by date, GPU and lengths, for bench/results/; the device's measured rates
+#    go into the store, and `plan` then predicts with them. 1024 + 4096 at three
+#    layouts takes longer than one 10-minute device call: MAMBA_COUNTS and
+#    WAVES=1 (equal lengths make every wave alike) split it.
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -cs 'A-Za-z0-9' '-' | sed 's/-$//')
+lengths="p${PROMPT_LEN:-1024}-g${GEN_LEN:-4096}"
+json=$logs/bench-$(date -u +%Y-%m-%d)-$gpu-$lengths-mamba${MAMBA_COUNTS:-30,40}.json
+json=${json//,/-}
+echo "== generation throughput under the protocol, 15B shape, $lengths $(date -u +%H:%M:%S)"
+timeout 560 $exe bench --model configs/apriel-15b-shape --random-init --device cuda --dtype bf16 \
+  --prompt-len "${PROMPT_LEN:-1024}" --gen-len "${GEN_LEN:-4096}" --waves "${WAVES:-2}" \
+  --mamba-counts "${MAMBA_COUNTS:-30,40}" --db "$db" --json >"$json" 2>"$logs/bench-protocol.log"
+tail -n 3 "$logs/bench-protocol.log"
+python3 - "$json" <<'SUMMARY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+print(f"{'mamba':>5} {'batch':>6} {'requests':>8} {'step ms':>8} {'x floor':>8} {'prefill':>8} {'total tok/s':>12} {'speedup':>8}")
+for r in rows:
+    print(f"{r['mamba_layers']:>5} {r['batch']:>6} {r['requests']:>8} {1e3 * r['step_seconds']:>8.2f} "
+          f"{r['step_seconds'] / r['floor_seconds']:>7.2f}x {100 * r['prefill_share']:>7.1f}% "
+          f"{r['total_tokens_per_second']:>12.1f} {r['speedup']:>7.2f}x")
+SUMMARY
 echo "== plan with the stored rates"
 timeout 60 $exe score proxy --model $ref/llama --db "$db" --device cuda \
   --dtype bf16 --samples 64 --quiet >/dev/null 2>&1  # a plan needs scores; a no-op after the scoring section

@@ -10,6 +10,7 @@
 #include "cli/option_checks.h"
 #include "core/error.h"
 #include "core/format.h"
+#include "core/version.h"
 #include "infer/bench.h"
 #include "infer/device_rates.h"
 #include "model/mil.h"
@@ -29,12 +30,18 @@ struct BenchOptions {
   std::vector<std::string> layouts;
   std::vector<int64_t> mamba_counts;
   int64_t d_state = 16;
-  int64_t prompt_length = 0, generated_length = 0;
+  // The Apriel-H1 report's protocol by default: 1024 + 4096 tokens, 0.9 of the
+  // card, two waves of requests at the batch the memory allows.
+  int64_t prompt_length = 1024, generated_length = 4096;
   std::string batch = "auto";
   std::string dtype = "bf16";
   std::string device;
-  double memory_budget_gib = 16;
+  double memory_budget_gib = 0;  // 0: memory_fraction of the card (16 GiB on the CPU)
+  double memory_fraction = 0.9;
   int64_t max_batch = 0;
+  int64_t requests = 0;
+  int64_t waves = 2;
+  int64_t prefill_tokens = infer::kDefaultPrefillTokens;
   uint64_t seed = 0;
   bool random_init = false;  // build from config.json alone with random weights
   bool no_cuda_graphs = false;
@@ -86,7 +93,7 @@ StepAnalysis analyse_step(const io::TransformerConfig& config, const infer::Benc
   return analysis;
 }
 
-void print_table(const BenchOptions& options, const at::Device& device, const infer::DeviceRates& rates,
+void print_table(const BenchOptions& options, int64_t budget_bytes, const at::Device& device, const infer::DeviceRates& rates,
                  const std::vector<infer::BenchResult>& results, const std::vector<StepAnalysis>& steps) {
   std::printf("model    %s on %s in %s, %lld prompt + %lld generated tokens a sequence\n", options.model.c_str(),
               device.str().c_str(), options.dtype.c_str(), (long long)options.prompt_length,
@@ -94,16 +101,20 @@ void print_table(const BenchOptions& options, const at::Device& device, const in
   std::printf("device   %s: copy %.1f GB/s (read + written), %s matmul %.2f TFLOP/s; decode %s\n", rates.device_name.c_str(),
               rates.copy_bytes_per_second / 1e9, options.dtype.c_str(), rates.matmul_flops_per_second / 1e12,
               device.is_cuda() && !options.no_cuda_graphs ? "from CUDA graphs" : "eager");
-  std::printf("\n%5s %6s %14s %13s %12s %11s %8s  %s\n", "mamba", "batch", "prefill tok/s", "decode tok/s",
-              "total tok/s", "state/seq", "speedup", "layout");
+  std::printf("budget   %s: weights, a prefill workspace of %lld tokens, then per sequence its state and decode share\n",
+              format_bytes(uint64_t(budget_bytes)).c_str(), (long long)options.prefill_tokens);
+  std::printf("\n%5s %6s %8s %8s %14s %13s %12s %11s %8s  %s\n", "mamba", "batch", "requests", "prefill", "prefill tok/s",
+              "decode tok/s", "total tok/s", "state/seq", "speedup", "layout");
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    std::printf("%5lld %6lld %14.1f %13.1f %12.1f %11s %7.2fx  %s%s\n", (long long)r.mamba_layers, (long long)r.batch,
-                r.prefill_tokens_per_second, r.decode_tokens_per_second, r.total_tokens_per_second,
+    std::printf("%5lld %6lld %8lld %7.1f%% %14.1f %13.1f %12.1f %11s %7.2fx  %s%s\n", (long long)r.mamba_layers,
+                (long long)r.batch, (long long)r.requests, 100 * r.prefill_share, r.prefill_tokens_per_second,
+                r.decode_tokens_per_second, r.total_tokens_per_second,
                 format_bytes(uint64_t(r.state_bytes_per_sequence)).c_str(), r.speedup, r.layout.c_str(),
                 i == 0 ? " (model)" : "");
   }
-  std::printf("\ntotal tok/s: generated tokens over prefill + decode time; speedup: total tok/s over the model's\n");
+  std::printf("\nbatch: sequences at once; prefill: share of wall time in prefill; total tok/s: generated tokens over wall\n"
+              "time (prefill, decode, graph capture); speedup: total tok/s over the model's\n");
 
   const bool eager_too = !results.empty() && results.front().eager_decode_tokens_per_second > 0;
   std::printf("\n%5s %6s %9s %10s %9s %10s %15s %13s %7s", "mamba", "batch", "step ms", "GB/step", "floor ms",
@@ -127,10 +138,12 @@ void print_table(const BenchOptions& options, const at::Device& device, const in
               "predicted over measured decode tok/s\n");
 }
 
-nlohmann::json to_json(const infer::BenchResult& r, const StepAnalysis& a, const infer::DeviceRates& rates) {
+nlohmann::json to_json(const infer::BenchResult& r, const StepAnalysis& a, const infer::DeviceRates& rates,
+                       int64_t budget_bytes) {
   return {{"layout", r.layout}, {"attention_layers", r.attention_layers}, {"mamba_layers", r.mamba_layers},
           {"batch", r.batch}, {"prompt_length", r.prompt_length}, {"generated_length", r.generated_length},
-          {"prefill_seconds", r.prefill_seconds}, {"decode_seconds", r.decode_seconds},
+          {"requests", r.requests}, {"wall_seconds", r.wall_seconds}, {"prefill_share", r.prefill_share},
+          {"workspace_bytes", r.workspace_bytes}, {"prefill_seconds", r.prefill_seconds}, {"decode_seconds", r.decode_seconds},
           {"decode_steps", r.decode_steps}, {"capture_seconds", r.capture_seconds},
           {"prefill_tokens_per_second", r.prefill_tokens_per_second},
           {"decode_tokens_per_second", r.decode_tokens_per_second},
@@ -140,7 +153,8 @@ nlohmann::json to_json(const infer::BenchResult& r, const StepAnalysis& a, const
           {"step_seconds", a.step_seconds}, {"step_bytes", a.bytes}, {"floor_seconds", a.floor_seconds},
           {"predicted_decode_tokens_per_second", a.predicted_tokens_per_second},
           {"device", rates.device_name}, {"copy_bytes_per_second", rates.copy_bytes_per_second},
-          {"matmul_flops_per_second", rates.matmul_flops_per_second}};
+          {"matmul_flops_per_second", rates.matmul_flops_per_second}, {"memory_budget_bytes", budget_bytes},
+          {"code_version", std::string(code_version())}};
 }
 
 void run_bench(const BenchOptions& options) {
@@ -148,8 +162,10 @@ void run_bench(const BenchOptions& options) {
   settings.prompt_length = options.prompt_length;
   settings.generated_length = options.generated_length;
   settings.batch = parse_batch(options.batch);
-  settings.memory_budget = std::llround(options.memory_budget_gib * double(1ll << 30));
   settings.seed = options.seed;
+  settings.requests = options.requests;
+  settings.waves = options.waves;
+  settings.prefill_tokens = options.prefill_tokens;
   settings.max_batch = options.max_batch;
   settings.cuda_graphs = !options.no_cuda_graphs;
   settings.also_eager = options.also_eager;
@@ -175,6 +191,10 @@ void run_bench(const BenchOptions& options) {
 
   // Measured first, while the device's memory is free.
   const auto rates = infer::measure_device_rates(device, dtype);
+  const double gib = double(int64_t(1) << 30);
+  settings.memory_budget = options.memory_budget_gib > 0 ? std::llround(options.memory_budget_gib * gib)
+                           : rates.memory_bytes > 0     ? std::llround(options.memory_fraction * double(rates.memory_bytes))
+                                                        : std::llround(16 * gib);
 
   model::LoadOptions load;
   load.dtype = dtype;
@@ -201,10 +221,11 @@ void run_bench(const BenchOptions& options) {
   }
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (std::size_t i = 0; i < measured.size(); ++i) out.push_back(to_json(measured[i], steps[i], rates));
+    for (std::size_t i = 0; i < measured.size(); ++i)
+      out.push_back(to_json(measured[i], steps[i], rates, settings.memory_budget));
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    print_table(options, device, rates, measured, steps);
+    print_table(options, settings.memory_budget, device, rates, measured, steps);
   }
 }
 
@@ -222,16 +243,30 @@ void add_bench_command(CLI::App& app) {
       ->delimiter(',');
   command->add_option("--d-state", options->d_state, "SSM state size of new Mamba layers (MIL-sized widths)")
       ->check(at_least(1))->capture_default_str();
-  command->add_option("--prompt-len", options->prompt_length, "Prompt tokens a sequence")
-      ->check(at_least(1))->required();
-  command->add_option("--gen-len", options->generated_length, "Generated tokens a sequence")
-      ->check(at_least(1))->required();
-  command->add_option("--batch", options->batch, "Sequences at once: a number, or auto (the most that fit --memory-budget)")
+  command->add_option("--prompt-len", options->prompt_length, "Prompt tokens a request (the paper's protocol: 1024)")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--gen-len", options->generated_length,
+                      "Generated tokens a request, EOS ignored (the paper's protocol: 4096; it also reports 1024 and 8192)")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--batch", options->batch, "Sequences at once: a number, or auto (the most that fit the memory budget)")
       ->capture_default_str();
+  command->add_option("--waves", options->waves,
+                      "Requests served, in batches: a freed row takes the next request (two waves keep ramp-up and tail small)")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--requests", options->requests, "Requests served, instead of --waves (0: by --waves)")
+      ->check(at_least(0))->capture_default_str();
+  command->add_option("--prefill-tokens", options->prefill_tokens,
+                      "Prompt tokens one prefill forward takes at most (chunked prefill; its workspace is fixed)")
+      ->check(at_least(1))->capture_default_str();
   command->add_option("--dtype", options->dtype, "Weights and activations: fp32, bf16 or fp16")->capture_default_str();
   command->add_option("--device", options->device, "cpu or cuda (default: cuda when available)");
-  command->add_option("--memory-budget", options->memory_budget_gib, "GiB of device memory for --batch auto")
-      ->check(positive_real())->capture_default_str();
+  command->add_option("--memory-fraction", options->memory_fraction,
+                      "Share of the card's memory for --batch auto: weights, prefill workspace, sequences (as vLLM's "
+                      "gpu_memory_utilization)")
+      ->check(fraction())->capture_default_str();
+  command->add_option("--memory-budget", options->memory_budget_gib,
+                      "GiB of device memory for --batch auto, instead of --memory-fraction (default on the CPU: 16)")
+      ->check(positive_real());
   command->add_option("--max-batch", options->max_batch, "Cap on --batch auto (0: none), as servers cap theirs (vLLM: max_num_seqs)")
       ->check(at_least(0))->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")->capture_default_str();

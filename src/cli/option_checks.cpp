@@ -36,6 +36,17 @@ CLI::Validator real_check(bool allow_zero) {
 }  // namespace
 
 CLI::Validator positive_real() { return real_check(false); }
+
+CLI::Validator fraction() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || (value > 0 && value <= 1)) return "";
+        return "must be in (0, 1], got " + text;
+      },
+      "(0, 1]");
+}
 CLI::Validator non_negative_real() { return real_check(true); }
 
 }  // namespace hybridize::cli

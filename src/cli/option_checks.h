@@ -10,5 +10,6 @@ namespace hybridize::cli {
 CLI::Validator at_least(int64_t minimum);  // an integer >= minimum
 CLI::Validator positive_real();            // a finite number > 0
 CLI::Validator non_negative_real();        // a finite number >= 0
+CLI::Validator fraction();                 // a number in (0, 1]
 
 }  // namespace hybridize::cli

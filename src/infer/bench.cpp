@@ -31,7 +31,7 @@ std::vector<std::vector<int64_t>> random_prompts(int64_t batch, int64_t length, 
 BenchResult measure(model::CausalLMImpl& model, const BenchSettings& settings) {
   const auto dtype = model.model->embed_tokens->weight.scalar_type();
   const int64_t length = settings.prompt_length + settings.generated_length;
-  const auto memory = estimate_memory(model.config, model.layout, length, dtype);
+  const auto memory = estimate_memory(model.config, model.layout, length, dtype, settings.prefill_tokens);
   BenchResult result;
   result.layout = model.layout.to_string();
   result.attention_layers = model.layout.count(model::MixerKind::Attention);
@@ -39,34 +39,41 @@ BenchResult measure(model::CausalLMImpl& model, const BenchSettings& settings) {
   result.prompt_length = settings.prompt_length;
   result.generated_length = settings.generated_length;
   result.weight_bytes = memory.weight_bytes;
+  result.workspace_bytes = memory.workspace_bytes;
   result.state_bytes_per_sequence = memory.state_bytes_per_sequence;
   result.batch = settings.batch > 0 ? settings.batch
-                                    : max_batch_for_memory(model.config, model.layout, length, dtype, settings.memory_budget);
+                                    : max_batch_for_memory(model.config, model.layout, length, dtype,
+                                                           settings.prefill_tokens, settings.memory_budget);
   if (settings.batch == 0 && settings.max_batch > 0) result.batch = std::min(result.batch, settings.max_batch);
   if (result.batch < 1)
     fail("bench: layout '", result.layout, "' does not fit the memory budget of ", settings.memory_budget,
-         " bytes: its weights take ", memory.weight_bytes, " and one sequence ", memory.bytes_per_sequence());
+         " bytes: its weights take ", memory.weight_bytes, ", the prefill workspace ", memory.workspace_bytes,
+         " and one sequence ", memory.bytes_per_sequence());
+  result.requests = settings.requests > 0 ? settings.requests : settings.waves * result.batch;
 
-  const auto prompts = random_prompts(result.batch, settings.prompt_length, model.config.vocab_size, settings.seed);
-  GenerationOptions options;  // greedy, no stop tokens: every sequence runs its full length
+  const auto prompts = random_prompts(result.requests, settings.prompt_length, model.config.vocab_size, settings.seed);
+  GenerationOptions options;  // greedy, no stop tokens: every request runs its full length
   options.cuda_graphs = settings.cuda_graphs;
+  options.max_batch = result.batch;
+  options.prefill_tokens = settings.prefill_tokens;
   // Warm-up on a few of the prompts: kernels loaded and chosen, without a second full prefill.
   options.max_new_tokens = std::min<int64_t>(settings.generated_length, 2);
-  generate(model, {prompts.begin(), prompts.begin() + std::min<int64_t>(result.batch, 4)}, options);
+  const std::vector<std::vector<int64_t>> warm_up(prompts.begin(), prompts.begin() + std::min<int64_t>(result.requests, 4));
+  generate(model, warm_up, options);
   options.max_new_tokens = settings.generated_length;
   GenerationTimings timings;
   generate(model, prompts, options, &timings);
 
-  const double batch = static_cast<double>(result.batch);
-  auto decode_rate = [&](const GenerationTimings& t) { return t.decode_steps > 0 ? batch * t.decode_steps / t.decode_seconds : 0; };
+  auto decode_rate = [](const GenerationTimings& t) { return t.decode_steps > 0 ? t.decode_tokens / t.decode_seconds : 0; };
+  result.wall_seconds = timings.wall_seconds;
   result.prefill_seconds = timings.prefill_seconds;
   result.decode_seconds = timings.decode_seconds;
   result.decode_steps = timings.decode_steps;
   result.capture_seconds = timings.capture_seconds;
-  result.prefill_tokens_per_second = batch * settings.prompt_length / timings.prefill_seconds;
+  result.prefill_tokens_per_second = double(result.requests * settings.prompt_length) / timings.prefill_seconds;
   result.decode_tokens_per_second = decode_rate(timings);
-  result.total_tokens_per_second =
-      batch * settings.generated_length / (timings.prefill_seconds + timings.capture_seconds + timings.decode_seconds);
+  result.total_tokens_per_second = double(timings.generated_tokens) / timings.wall_seconds;
+  result.prefill_share = timings.prefill_seconds / timings.wall_seconds;
   if (settings.also_eager && options.cuda_graphs && model.model->embed_tokens->weight.is_cuda()) {
     options.cuda_graphs = false;  // the same prompts again, decoded eagerly
     GenerationTimings eager;
@@ -93,6 +100,13 @@ std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vect
   if (settings.batch < 0) fail("bench: batch must be positive (or 0 for the memory budget), got ", settings.batch);
   if (settings.batch == 0 && settings.memory_budget <= 0) fail("bench: an automatic batch needs a memory budget");
   if (settings.max_batch < 0) fail("bench: the batch cap must be positive (or 0 for none), got ", settings.max_batch);
+  if (settings.requests < 0) fail("bench: requests must be positive (or 0 to count them in waves), got ", settings.requests);
+  if (settings.waves < 1) fail("bench: waves must be at least 1, got ", settings.waves);
+  if (settings.prefill_tokens < 1) fail("bench: prefill tokens must be at least 1, got ", settings.prefill_tokens);
+  const int64_t context = teacher.config.max_position_embeddings;
+  if (context > 0 && settings.prompt_length > context)
+    fail("bench: prompt length ", settings.prompt_length, " is more than the model's context of ", context,
+         " (max_position_embeddings)");
   std::vector<BenchResult> results;
   log_info("bench: teacher ", teacher.layout.to_string());
   results.push_back(measure(teacher, settings));

@@ -1,7 +1,11 @@
 #pragma once
-// Batched generation on the model's incremental-decoding state: prompts of any
-// lengths prefilled into their own rows, then one decode step for all rows at a
-// time until each sequence hits a stop token or its token budget.
+// Generation as a serving engine runs it: requests wait in a queue; a fixed
+// number of rows (max_batch) decode together, one step for all rows at a time;
+// a row whose sequence ends (a stop token or its token budget) takes the next
+// request at once (continuous batching). A new request's prompt is prefilled in
+// chunks of at most prefill_tokens tokens a forward (rows of one prompt length
+// go through together), so prefill needs one fixed workspace, not memory per
+// sequence.
 #include <cstdint>
 #include <vector>
 
@@ -9,30 +13,50 @@
 
 namespace hybridize::infer {
 
+// Prompt tokens one prefill forward takes by default (vLLM's chunked-prefill budget).
+inline constexpr int64_t kDefaultPrefillTokens = 8192;
+// Rows one prefill forward takes at most: each returns a row of logits.
+inline constexpr int64_t kMaxPrefillRows = 64;
+
 struct GenerationOptions {
-  int64_t max_new_tokens = 0;
+  int64_t max_new_tokens = 0;        // each request's token budget, where the request sets none
   std::vector<int64_t> stop_tokens;  // a sequence ends after emitting one of these
   double temperature = 0;            // 0 = greedy
   double top_p = 1;                  // nucleus sampling; 1 = the whole distribution
   uint64_t seed = 0;                 // same seed, same draws
-  int64_t pad_id = 0;                // fed to sequences that stopped while others go on
-  bool cuda_graphs = true;           // on a CUDA device, replay decode steps from CUDA graphs (infer/decode_graphs.h)
+  int64_t pad_id = 0;                // fed to rows that hold no sequence
+  bool cuda_graphs = true;           // on a CUDA device, replay decode steps from a CUDA graph (infer/decode_graphs.h)
+  int64_t max_batch = 0;             // rows decoding at once; 0: every request at once
+  int64_t prefill_tokens = kDefaultPrefillTokens;  // prompt tokens a prefill forward takes at most
 };
 
-// Wall time of the two phases, synchronised with the device at their edges only.
+struct GenerationRequest {
+  std::vector<int64_t> prompt;
+  int64_t max_new_tokens = 0;  // 0: GenerationOptions::max_new_tokens
+};
+
+// Wall time of the phases, synchronised with the device at their edges only.
 struct GenerationTimings {
-  double prefill_seconds = 0;  // every prompt's prefill and the first token
-  double decode_seconds = 0;   // the decode steps that follow
+  double wall_seconds = 0;     // the whole call
+  double prefill_seconds = 0;  // prefill forwards and the first token of each sequence
+  double decode_seconds = 0;   // decode steps
   int64_t decode_steps = 0;
-  // With CUDA graphs, the first decode step, which captures them; it is in
-  // neither decode_seconds nor decode_steps.
+  int64_t decode_tokens = 0;   // tokens decode steps made for rows holding a sequence
+  int64_t generated_tokens = 0;  // every token returned
+  // With CUDA graphs, the first decode step, which captures the graph; it is
+  // in neither decode_seconds nor decode_steps.
   double capture_seconds = 0;
 };
 
-// Each prompt's generated tokens, in the prompts' order: at most
-// max_new_tokens, ending with the stop token when one was emitted. A batch
-// gives each sequence what generating it alone gives. Throws Error for empty
-// prompts, token ids outside the vocabulary, or impossible options.
+// Each request's generated tokens, in the requests' order: at most its token
+// budget, ending with the stop token when one was emitted. Each request gets
+// what generating it alone gives (greedy), whatever runs beside it. Throws
+// Error for empty prompts, token ids outside the vocabulary, a prompt longer
+// than the model's context, or impossible options.
+std::vector<std::vector<int64_t>> serve(model::CausalLMImpl& model, const std::vector<GenerationRequest>& requests,
+                                        const GenerationOptions& options, GenerationTimings* timings = nullptr);
+
+// serve() for prompts that all take options.max_new_tokens.
 std::vector<std::vector<int64_t>> generate(model::CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
                                            const GenerationOptions& options, GenerationTimings* timings = nullptr);
 

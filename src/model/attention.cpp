@@ -1,5 +1,6 @@
 #include "model/attention.h"
 
+#include "model/cache_attention.h"
 #include "model/inference_state.h"
 #include "model/rotary.h"
 
@@ -37,26 +38,23 @@ at::Tensor Attention::forward(const at::Tensor& hidden, MixerContext& context) {
 
 at::Tensor Attention::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {
   const auto heads = project(hidden, context.cos, context.sin);
-  const int64_t length = hidden.size(1);
-  cache.key.narrow(2, 0, length).copy_(heads.k);
-  cache.value.narrow(2, 0, length).copy_(heads.v);
-  return attend(heads, heads.k, heads.v, context.window_mask(window));
+  const int64_t rows = hidden.size(0), chunk = hidden.size(1);
+  // The chunk's keys and values join the cache at its positions, then its
+  // queries attend over everything cached up to them.
+  cache.key.narrow(1, context.start, chunk).copy_(heads.k.transpose(1, 2));
+  cache.value.narrow(1, context.start, chunk).copy_(heads.v.transpose(1, 2));
+  const auto out = chunk_attention(heads.q.transpose(1, 2), cache.key, cache.value, context.start + chunk, window);
+  return o_proj(out.reshape({rows, chunk, num_heads * head_dim}));
 }
 
 at::Tensor Attention::decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) {
   const auto heads = project(hidden, context.cos, context.sin);
-  // Each row's new K and V go to its own position: a scatter, not a host-side index.
-  const auto slot = context.positions.view({-1, 1, 1, 1}).expand({hidden.size(0), num_kv_heads, 1, head_dim});
-  cache.key.scatter_(2, slot, heads.k);
-  cache.value.scatter_(2, slot, heads.v);
-  // The query heads that share a KV head become that head's query rows, [B, kv_heads, group, D]:
-  // plain attention over the cache where it lies, which the memory-efficient kernel takes with
-  // a mask. Asked for GQA with a mask, SDPA falls back to its math kernel, which first copies
-  // the cache out to every query head: many times the bytes the step needs to read.
   const int64_t batch = hidden.size(0);
-  const auto q = heads.q.reshape({batch, num_kv_heads, num_heads / num_kv_heads, head_dim});
-  const auto out = at::scaled_dot_product_attention(q, cache.key.narrow(2, 0, context.key_extent),
-                                                    cache.value.narrow(2, 0, context.key_extent), context.key_mask(window));
+  // Each row's new K and V go to its own position: a scatter, not a host-side index.
+  const auto slot = context.positions.view({-1, 1, 1, 1}).expand({batch, 1, num_kv_heads, head_dim});
+  cache.key.scatter_(1, slot, heads.k.transpose(1, 2));
+  cache.value.scatter_(1, slot, heads.v.transpose(1, 2));
+  const auto out = decode_attention(heads.q.squeeze(2), cache.key, cache.value, context, window);
   return o_proj(out.reshape({batch, 1, num_heads * head_dim}));
 }
 

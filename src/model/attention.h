@@ -11,9 +11,10 @@ class Attention : public SequenceMixer {
  public:
   Attention(const io::TransformerConfig& config, int64_t window, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& hidden, MixerContext& context) override;
-  // Writes the prompts' K and V at positions [0, T) of the cache.
+  // A prefill chunk at positions [context.start, context.start + T): writes its
+  // K and V there in the cache, then attends over the cache up to each query.
   at::Tensor prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) override;
-  // Writes the new K and V at each row's position, then attends over the cache's first key_extent keys.
+  // Writes the new K and V at each row's position, then attends over that row's cached keys.
   at::Tensor decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) override;
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};

@@ -25,10 +25,10 @@ at::Tensor DecoderStackImpl::forward(const at::Tensor& input_ids) {
 
 at::Tensor DecoderStackImpl::embed(const at::Tensor& input_ids) { return embed_tokens(input_ids); }
 
-MixerContext DecoderStackImpl::context(int64_t length, at::ScalarType dtype, at::Device device) {
-  const auto positions = at::arange(length, at::TensorOptions().dtype(at::kLong).device(device));
+MixerContext DecoderStackImpl::context(int64_t length, at::ScalarType dtype, at::Device device, int64_t start) {
+  const auto positions = at::arange(start, start + length, at::TensorOptions().dtype(at::kLong).device(device));
   auto [cos, sin] = rotary_emb(positions, dtype);
-  return MixerContext(cos, sin, length, device);
+  return MixerContext(cos, sin, length, device, start);
 }
 
 at::Tensor DecoderStackImpl::run_layers(at::Tensor hidden, int64_t begin, int64_t end, MixerContext& context) {
@@ -60,10 +60,10 @@ at::Tensor CausalLMImpl::vocabulary_logits(const at::Tensor& hidden) {
 at::Tensor CausalLMImpl::prefill(const at::Tensor& input_ids, InferenceState& state, int64_t first_row) {
   if (input_ids.dim() != 2) fail("prefill: input_ids must be [rows, length], got ", input_ids.dim(), " dimensions");
   const int64_t rows = input_ids.size(0), length = input_ids.size(1);
-  state.note_prefill(first_row, rows, length);
+  const int64_t start = state.note_prefill(first_row, rows, length);
   auto& stack = *model;
   auto hidden = stack.embed(input_ids);
-  auto context = stack.context(length, hidden.scalar_type(), input_ids.device());
+  auto context = stack.context(length, hidden.scalar_type(), input_ids.device(), start);
   for (std::size_t i = 0; i < stack.layers.size(); ++i) {
     auto cache = state.layers[i].rows(first_row, rows);
     hidden = stack.layers[i]->prefill(hidden, context, cache);
@@ -74,7 +74,7 @@ at::Tensor CausalLMImpl::prefill(const at::Tensor& input_ids, InferenceState& st
 
 at::Tensor CausalLMImpl::decode_step(const at::Tensor& input_ids, InferenceState& state) {
   check_decode_step(input_ids, state);
-  auto logits = decode_step_on_device(input_ids, state, state.decode_key_extent());
+  auto logits = decode_step_on_device(input_ids, state, state.key_extent() + 1);
   state.note_decode_step();
   return logits;
 }
@@ -82,9 +82,9 @@ at::Tensor CausalLMImpl::decode_step(const at::Tensor& input_ids, InferenceState
 void CausalLMImpl::check_decode_step(const at::Tensor& input_ids, const InferenceState& state) const {
   if (input_ids.dim() != 2 || input_ids.size(0) != state.batch() || input_ids.size(1) != 1)
     fail("decode step: input_ids must be [", state.batch(), ", 1], got ", input_ids.sizes());
-  if (!state.is_prefilled()) fail("decode step: every row of the state must be prefilled first");
+  if (!state.is_prefilled()) fail("decode step: every row holding a sequence must be prefilled first");
   if (state.key_extent() >= state.max_length())
-    fail("decode step: the state holds its max_length of ", state.max_length(), " tokens");
+    fail("decode step: a row holds the state's max_length of ", state.max_length(), " tokens");
 }
 
 at::Tensor CausalLMImpl::decode_step_on_device(const at::Tensor& input_ids, InferenceState& state, int64_t key_extent) {

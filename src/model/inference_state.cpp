@@ -23,7 +23,7 @@ LayerCache LayerCache::rows(int64_t first, int64_t count) const {
 
 InferenceState::InferenceState(const io::TransformerConfig& config, const Layout& layout, int64_t batch,
                                int64_t max_length, at::ScalarType dtype, at::Device device)
-    : batch_(batch), max_length_(max_length), prefilled_rows_(static_cast<std::size_t>(batch), false) {
+    : batch_(batch), max_length_(max_length) {
   if (batch < 1) fail("inference state: batch must be at least 1, got ", batch);
   if (max_length < 1) fail("inference state: max_length must be at least 1, got ", max_length);
   if (layout.size() != config.num_layers)
@@ -31,12 +31,15 @@ InferenceState::InferenceState(const io::TransformerConfig& config, const Layout
          config.num_layers);
   const auto options = at::TensorOptions().dtype(dtype).device(device);
   lengths_ = at::zeros({batch}, options.dtype(at::kLong));
-  // Zeros, not empty: masked-out cache slots still enter the attention products,
-  // where garbage (a NaN) would poison them.
+  active_ = at::ones({batch}, options.dtype(at::kLong));
+  host_lengths_.assign(static_cast<std::size_t>(batch), 0);
+  active_rows_.assign(static_cast<std::size_t>(batch), true);
+  // Zeros, not empty: the reference attention multiplies masked-out cache slots
+  // by zero weights, where garbage (a NaN) would poison the products.
   for (int64_t i = 0; i < layout.size(); ++i) {
     LayerCache cache;
     if (layout[i] == MixerKind::Attention) {
-      cache.key = at::zeros({batch, config.num_kv_heads, max_length, config.head_dim}, options);
+      cache.key = at::zeros({batch, max_length, config.num_kv_heads, config.head_dim}, options);
       cache.value = at::zeros_like(cache.key);
     } else if (layout[i] == MixerKind::Mamba) {
       if (!config.ssm) fail("inference state: layer ", i, " is Mamba but the model config has no SSM settings");
@@ -52,33 +55,61 @@ InferenceState::InferenceState(CausalLMImpl& model, int64_t batch, int64_t max_l
     : InferenceState(model.config, model.layout, batch, max_length, model.model->embed_tokens->weight.scalar_type(),
                      model.model->embed_tokens->weight.device()) {}
 
-void InferenceState::note_prefill(int64_t first_row, int64_t count, int64_t length) {
+int64_t InferenceState::key_extent() const { return *std::max_element(host_lengths_.begin(), host_lengths_.end()); }
+
+void InferenceState::start_sequence(int64_t row) {
+  if (row < 0 || row >= batch_) fail("inference state: row ", row, " is outside the state's batch of ", batch_);
+  if (active_rows_[row]) fail("inference state: row ", row, " already holds a sequence");
+  // A Mamba layer's first chunk continues from this state: a new sequence starts from zeros.
+  for (auto& layer : layers) {
+    auto cache = layer.rows(row, 1);
+    if (cache.conv.defined()) cache.conv.zero_();
+    if (cache.ssm.defined()) cache.ssm.zero_();
+  }
+  active_rows_[row] = true;
+  active_[row].fill_(1);
+}
+
+void InferenceState::end_sequence(int64_t row) {
+  if (row < 0 || row >= batch_) fail("inference state: row ", row, " is outside the state's batch of ", batch_);
+  active_rows_[row] = false;
+  host_lengths_[row] = 0;
+  active_[row].fill_(0);
+  lengths_[row].fill_(0);
+}
+
+int64_t InferenceState::note_prefill(int64_t first_row, int64_t count, int64_t length) {
   if (first_row < 0 || count < 1 || first_row + count > batch_)
     fail("prefill: rows [", first_row, ", ", first_row + count, ") are outside the state's batch of ", batch_);
-  if (length > max_length_) fail("prefill: ", length, " tokens exceed the state's max_length ", max_length_);
+  const int64_t start = host_lengths_[first_row];
   for (int64_t row = first_row; row < first_row + count; ++row) {
-    if (prefilled_rows_[row]) fail("prefill: row ", row, " already holds a sequence");
-    prefilled_rows_[row] = true;
+    if (!active_rows_[row]) fail("prefill: row ", row, " holds no sequence (start_sequence first)");
+    if (host_lengths_[row] != start)
+      fail("prefill: rows of one chunk must hold sequences of one length; row ", row, " holds ", host_lengths_[row],
+           " tokens, row ", first_row, " ", start);
   }
-  lengths_.narrow(0, first_row, count).fill_(length);
-  key_extent_ = std::max(key_extent_, length);
+  if (start + length > max_length_)
+    fail("prefill: ", start + length, " tokens exceed the state's max_length ", max_length_);
+  for (int64_t row = first_row; row < first_row + count; ++row) host_lengths_[row] = start + length;
+  lengths_.narrow(0, first_row, count).fill_(start + length);
+  return start;
 }
 
-void InferenceState::advance_lengths() { lengths_.add_(1); }
+void InferenceState::advance_lengths() { lengths_.add_(active_); }
 
-void InferenceState::note_decode_step() { ++key_extent_; }
-
-int64_t InferenceState::bucketed_key_extent(int64_t extent) const {
-  return std::min(max_length_, (extent + key_bucket_ - 1) / key_bucket_ * key_bucket_);
-}
-
-void InferenceState::set_key_bucket(int64_t tokens) {
-  if (tokens < 1) fail("inference state: a key bucket must span at least 1 token, got ", tokens);
-  key_bucket_ = tokens;
+void InferenceState::note_decode_step() {
+  for (int64_t row = 0; row < batch_; ++row)
+    if (active_rows_[row]) ++host_lengths_[row];
 }
 
 bool InferenceState::is_prefilled() const {
-  return std::all_of(prefilled_rows_.begin(), prefilled_rows_.end(), [](bool b) { return b; });
+  bool any = false;
+  for (int64_t row = 0; row < batch_; ++row) {
+    if (!active_rows_[row]) continue;
+    if (host_lengths_[row] == 0) return false;
+    any = true;
+  }
+  return any;
 }
 
 int64_t inference_state_bytes_per_sequence(const io::TransformerConfig& config, const Layout& layout,
@@ -107,6 +138,14 @@ const at::Tensor& DecodeContext::key_mask(int64_t window) {
     mask = allowed.view({positions.size(0), 1, 1, key_extent});
   }
   return mask;
+}
+
+const DecodeContext::FlashKeys& DecodeContext::flash_keys(int64_t max_length) {
+  if (!flash_keys_) {
+    const auto rows = at::arange(positions.size(0) + 1, positions.options().dtype(at::kInt));
+    flash_keys_ = FlashKeys{rows, rows * static_cast<int32_t>(max_length), (positions + 1).to(at::kInt)};
+  }
+  return *flash_keys_;
 }
 
 }  // namespace hybridize::model

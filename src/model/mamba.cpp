@@ -76,9 +76,17 @@ at::Tensor Mamba::prefill(const at::Tensor& hidden, MixerContext& context, Layer
 
 at::Tensor Mamba::scan_sequence(const at::Tensor& hidden, LayerCache* cache) {
   const auto parts = split_projection(hidden);
-  const auto conv_input = ssm.repeat_kv_before_conv ? widen(parts[1]) : parts[1];
-  const auto conv_out = kernels::causal_conv1d(conv_input, conv1d->weight.squeeze(1), conv_bias());
-  if (cache) cache->conv.copy_(kernels::causal_conv1d_state(conv_input, ssm.d_conv));
+  auto conv_input = ssm.repeat_kv_before_conv ? widen(parts[1]) : parts[1];
+  const int64_t length = conv_input.size(1), carried = ssm.d_conv - 1;
+  // A prefill chunk continues the cached sequence: the conv runs over the
+  // window's last d_conv - 1 inputs (zeros for a new sequence) and the chunk,
+  // and the scan starts from the cached state.
+  if (cache) conv_input = at::cat({cache->conv.narrow(2, 1, carried).transpose(1, 2), conv_input}, 1);
+  auto conv_out = kernels::causal_conv1d(conv_input, conv1d->weight.squeeze(1), conv_bias());
+  if (cache) {
+    conv_out = conv_out.narrow(1, carried, length);
+    cache->conv.copy_(kernels::causal_conv1d_state(conv_input, ssm.d_conv));
+  }
   kernels::ScanInputs scan;
   scan.x = ssm.repeat_kv_before_conv ? conv_out : widen(conv_out);
   // dt_proj's bias enters twice, once in the projection and once as the scan's
@@ -90,6 +98,7 @@ at::Tensor Mamba::scan_sequence(const at::Tensor& hidden, LayerCache* cache) {
   scan.C = state_groups(parts[3]);
   scan.D = D;
   scan.z = parts[0];
+  if (cache) scan.initial_state = cache->ssm;
   auto out = kernels::selective_scan(scan);
   if (cache) cache->ssm.copy_(out.final_state);
   return out_proj(out.y);

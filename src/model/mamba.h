@@ -18,7 +18,8 @@ class Mamba : public SequenceMixer {
  public:
   Mamba(const io::TransformerConfig& config, const io::SsmConfig& ssm, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& hidden, MixerContext& context) override;
-  // Keeps the conv window and the scan's final state of the prompts.
+  // Continues the cached conv window and SSM state over a prefill chunk and keeps
+  // them at its end.
   at::Tensor prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) override;
   // One token through the step kernels, advancing the conv window and SSM state.
   at::Tensor decode(const at::Tensor& hidden, DecodeContext& context, LayerCache& cache) override;

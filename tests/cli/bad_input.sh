@@ -327,6 +327,10 @@ expect_error "bench: layout of the wrong length" "--layouts: layout 'AA' has 2 l
 expect_error "bench: zero batch" "--batch: must be 'auto' or a positive number of sequences, got '0'" "${bench[@]}" --batch 0
 expect_error "bench: too many Mamba layers" "--mamba-counts: Mamba layer count 4 is outside 0..3" "${bench[@]}" --mamba-counts 4
 expect_error "bench: budget below the weights" "does not fit the memory budget" "${bench[@]}" --memory-budget 0.00001
+expect_error "bench: prompt past the context" "bench: prompt length 300 is more than the model's context of 256" \
+  bench --model "$reference/llama" --prompt-len 300 --gen-len 3 --dtype fp32 --device cpu
+expect_error "bench: zero waves" "--waves: must be at least 1, got 0" "${bench[@]}" --waves 0
+expect_error "bench: memory fraction above the card" "--memory-fraction: must be in (0, 1], got 1.5" "${bench[@]}" --memory-fraction 1.5
 
 # hybridize report: a missing database is not created, runs are named, the output must be writable.
 expect_error "report of a missing database" "absent.db: no such results database" \

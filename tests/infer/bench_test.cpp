@@ -34,6 +34,11 @@ TEST_CASE("the bench measures the model and each layout on the model's own tenso
   CHECK(results[2].attention_layers == 3);
   for (const auto& r : results) {
     CHECK(r.batch == 3);
+    CHECK(r.requests == 6);  // two waves of the batch
+    CHECK(r.decode_steps == 2 * 3);  // each wave's 4 tokens: one from prefill, three from steps
+    CHECK(r.total_tokens_per_second > 0);
+    CHECK(r.prefill_share > 0);
+    CHECK(r.prefill_share < 1);
     CHECK(r.prefill_tokens_per_second > 0);
     CHECK(r.decode_tokens_per_second > 0);
     CHECK(r.speedup > 0);

@@ -1,5 +1,6 @@
-// Incremental decoding (prefill + decode steps on the preallocated state) against
-// the full forward pass over the growing sequence, for every mixer kind.
+// Incremental decoding (prefill, whole or in chunks, and decode steps on the
+// preallocated state) against the full forward pass over the growing sequence,
+// for every mixer kind.
 #include <torch/torch.h>
 
 #include "catch.h"
@@ -69,31 +70,56 @@ TEST_CASE("decoding a hybrid with Mamba and identity layers equals its full forw
     auto hybrid = random_hybrid(*teacher, layout);
     require_decoding_matches_forward(*hybrid, kPrompt, 12);
   }
-  // Key buckets (steps attend over a padded extent, the unwritten slots masked,
-  // so that CUDA graphs serve many steps) give the same logits: buckets of 5
-  // keys, and one bucket spanning all 20 slots.
-  torch::NoGradGuard no_grad;
-  auto hybrid_for_buckets = random_hybrid(*teacher, "AMIA");
-  model::InferenceState growing(*hybrid_for_buckets, 1, 20), by_five(*hybrid_for_buckets, 1, 20),
-      whole(*hybrid_for_buckets, 1, 20);
-  by_five.set_key_bucket(5);
-  whole.set_key_bucket(20);
-  auto a = hybrid_for_buckets->prefill(ids_tensor(kPrompt), growing);
-  auto b = hybrid_for_buckets->prefill(ids_tensor(kPrompt), by_five);
-  auto c = hybrid_for_buckets->prefill(ids_tensor(kPrompt), whole);
-  for (int step = 0; step < 6; ++step) {
-    CHECK(by_five.decode_key_extent() == (step < 3 ? 10 : 15));
-    CHECK(whole.decode_key_extent() == 20);
-    const auto next = a.argmax(-1, /*keepdim=*/true);
-    a = hybrid_for_buckets->decode_step(next, growing);
-    b = hybrid_for_buckets->decode_step(next, by_five);
-    c = hybrid_for_buckets->decode_step(next, whole);
-    CHECK((a - b).abs().max().item<double>() < 1e-12);
-    CHECK((a - c).abs().max().item<double>() < 1e-12);
-  }
   // A one-token prompt: the conv window and SSM state start almost empty.
   auto hybrid = random_hybrid(*teacher, "AMIM");
   require_decoding_matches_forward(*hybrid, {9}, 6);
+}
+
+namespace {
+
+// Prefills `prompt` into two rows, one whole and one in chunks of `chunk`
+// tokens (the last chunk shorter when `chunk` does not divide the prompt),
+// then decodes both rows together: the chunked row's logits must equal the
+// whole row's at the prefill and at every step.
+void require_chunked_prefill_matches(model::CausalLMImpl& m, const std::vector<int64_t>& prompt, int64_t chunk) {
+  torch::NoGradGuard no_grad;
+  const int64_t length = static_cast<int64_t>(prompt.size()), steps = 6;
+  model::InferenceState state(m, /*batch=*/2, length + steps);
+  const auto ids = ids_tensor(prompt);
+  const auto whole = m.prefill(ids, state, 0);
+  at::Tensor chunked;
+  for (int64_t start = 0; start < length; start += chunk)
+    chunked = m.prefill(ids.narrow(1, start, std::min(chunk, length - start)), state, 1);
+  INFO("layout " << m.layout.to_string() << ", chunks of " << chunk);
+  CHECK((whole - chunked).abs().max().item<double>() < 1e-10);
+  auto logits = at::cat({whole, chunked});
+  for (int64_t step = 0; step < steps; ++step) {
+    logits = m.decode_step(logits.select(0, 0).argmax().view({1, 1}).expand({2, 1}).contiguous(), state);
+    CHECK((logits[0] - logits[1]).abs().max().item<double>() < 1e-10);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("chunked prefill equals one-shot prefill for attention, sliding windows, Mamba and identity layers", "[infer]") {
+  auto config = small_config({{"sliding_window", 3}, {"layer_types", {"sliding_attention", "full_attention",
+                                                                       "full_attention", "sliding_attention"}}});
+  auto teacher = random_model(config);
+  for (const int64_t chunk : {1, 2, 3, 5}) {  // 7 tokens: 7 x 1, 2+2+2+1, 3+3+1, 5+2
+    require_chunked_prefill_matches(*teacher, kPrompt, chunk);
+    for (const char* layout : {"AMIM", "MMMM", "MAIA"}) {
+      auto hybrid = random_hybrid(*teacher, layout);
+      require_chunked_prefill_matches(*hybrid, kPrompt, chunk);
+    }
+  }
+  // A row given back and taken again starts from an empty state: the same logits as a fresh state.
+  torch::NoGradGuard no_grad;
+  auto hybrid = random_hybrid(*teacher, "MAMA");
+  model::InferenceState reused(*hybrid, 1, 12), fresh(*hybrid, 1, 12);
+  hybrid->prefill(ids_tensor({4, 8, 15, 16, 23, 42}), reused);
+  reused.end_sequence(0);
+  reused.start_sequence(0);
+  CHECK((hybrid->prefill(ids_tensor(kPrompt), reused) - hybrid->prefill(ids_tensor(kPrompt), fresh)).abs().max().item<double>() == 0);
 }
 
 TEST_CASE("decoding in bf16 stays close to the bf16 forward pass", "[infer]") {
@@ -112,21 +138,26 @@ TEST_CASE("decoding in bf16 stays close to the bf16 forward pass", "[infer]") {
   }
 }
 
-TEST_CASE("the state refuses a decode before prefill, a second prefill of a row, and decoding past max_length",
-          "[infer][bad-input]") {
+TEST_CASE("the state refuses a decode before prefill, chunks over rows of different lengths, and decoding past "
+          "max_length", "[infer][bad-input]") {
   auto m = random_model(small_config());
   torch::NoGradGuard no_grad;
   model::InferenceState state(*m, 2, 4);
   const auto next = at::zeros({2, 1}, at::kLong);
-  REQUIRE_ERROR(m->decode_step(next, state), "every row of the state must be prefilled first");
+  REQUIRE_ERROR(m->decode_step(next, state), "every row holding a sequence must be prefilled first");
   m->prefill(ids_tensor({1, 2, 3}), state, 0);
-  REQUIRE_ERROR(m->prefill(ids_tensor({4}), state, 0), "row 0 already holds a sequence");
+  REQUIRE_ERROR(m->prefill(at::ones({2, 1}, at::kLong), state, 0),
+                "rows of one chunk must hold sequences of one length; row 1 holds 0 tokens, row 0 3");
   REQUIRE_ERROR(m->prefill(ids_tensor({4, 5}), state, 2), "outside the state's batch of 2");
   REQUIRE_ERROR(m->prefill(ids_tensor({1, 2, 3, 4, 5}), state, 1), "5 tokens exceed the state's max_length 4");
+  REQUIRE_ERROR(m->prefill(ids_tensor({4, 5}), state, 0), "5 tokens exceed the state's max_length 4");
+  REQUIRE_ERROR(state.start_sequence(0), "row 0 already holds a sequence");
   m->prefill(ids_tensor({4, 5}), state, 1);
   REQUIRE_ERROR(m->decode_step(at::zeros({1, 1}, at::kLong), state), "input_ids must be [2, 1]");
   m->decode_step(next, state);  // row 0 now holds 4 tokens: full
-  REQUIRE_ERROR(m->decode_step(next, state), "holds its max_length of 4 tokens");
+  REQUIRE_ERROR(m->decode_step(next, state), "a row holds the state's max_length of 4 tokens");
+  state.end_sequence(1);
+  REQUIRE_ERROR(m->prefill(ids_tensor({4}), state, 1), "row 1 holds no sequence (start_sequence first)");
 }
 
 TEST_CASE("the state holds exactly the bytes per sequence computed by hand", "[infer]") {

@@ -1,5 +1,5 @@
-// Batched generation: prompts of different lengths, per-sequence stops,
-// seeded sampling, and what generate() refuses.
+// Batched generation: prompts of different lengths, continuous batching with
+// chunked prefill, per-sequence stops, seeded sampling, and what generate() refuses.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -39,6 +39,36 @@ TEST_CASE("a batch of prompts of different lengths generates what each prompt ge
   CHECK(infer::generate(*m, kPrompts, options) == alone);
   // The outputs depend on the prompts (no row copies another's).
   CHECK(alone[0] != alone[1]);
+}
+
+TEST_CASE("continuous batching gives each request its solo tokens while others come and go", "[infer]") {
+  auto m = windowed_hybrid();
+  // Budgets of their own, so rows free up at different steps and later requests
+  // start (chunked prefill of 2 tokens a forward) while earlier ones decode.
+  std::vector<infer::GenerationRequest> requests;
+  const std::vector<int64_t> budgets = {3, 11, 6, 1, 9, 4, 7};
+  for (std::size_t i = 0; i < budgets.size(); ++i) requests.push_back({kPrompts[i % kPrompts.size()], budgets[i]});
+  requests[5].prompt = {30, 31, 32, 33, 34, 35, 36, 37, 38};
+  infer::GenerationOptions options;
+  options.max_new_tokens = 5;
+  std::vector<std::vector<int64_t>> alone;
+  for (const auto& request : requests) alone.push_back(infer::serve(*m, {request}, options).at(0));
+  for (std::size_t i = 0; i < budgets.size(); ++i) CHECK(int64_t(alone[i].size()) == budgets[i]);
+  options.max_batch = 2;
+  options.prefill_tokens = 2;
+  infer::GenerationTimings timings;
+  CHECK(infer::serve(*m, requests, options, &timings) == alone);
+  CHECK(timings.generated_tokens == 3 + 11 + 6 + 1 + 9 + 4 + 7);
+  // Two rows: the longest request's 10 decode steps run beside the others', so well under their sum of 34.
+  CHECK(timings.decode_steps < 34);
+  CHECK(timings.decode_tokens == 34);
+  // With stop tokens too, each request still ends where it ends alone.
+  options.stop_tokens = {alone[1][4]};
+  for (auto& tokens : alone) {
+    const auto end = std::find(tokens.begin(), tokens.end(), options.stop_tokens[0]);
+    if (end != tokens.end()) tokens.erase(end + 1, tokens.end());
+  }
+  CHECK(infer::serve(*m, requests, options) == alone);
 }
 
 TEST_CASE("stop tokens end each sequence on its own, and generation ends when all have stopped", "[infer]") {
@@ -86,22 +116,32 @@ TEST_CASE("seeded sampling repeats, another seed differs, and a tiny top_p is gr
   CHECK(infer::generate(*m, kPrompts, options) == greedy_tokens);
 }
 
+const std::vector<std::vector<int64_t>> kOneToken = {{1}};
+
 TEST_CASE("generate refuses empty prompts, ids outside the vocabulary and impossible options", "[infer][bad-input]") {
   auto m = random_model(small_config());
   infer::GenerationOptions options;
   options.max_new_tokens = 2;
-  REQUIRE_ERROR(infer::generate(*m, {}, options), "generate: no prompts");
+  REQUIRE_ERROR(infer::generate(*m, std::vector<std::vector<int64_t>>{}, options), "generate: no prompts");
   REQUIRE_ERROR(infer::generate(*m, {{1, 2}, {}}, options), "prompt 1 is empty");
   REQUIRE_ERROR(infer::generate(*m, {{1, 61}}, options), "prompt 0 token 1 is id 61, outside the vocabulary of 61");
   options.top_p = 0;
-  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "top_p must be in (0, 1]");
+  REQUIRE_ERROR(infer::generate(*m, kOneToken, options), "top_p must be in (0, 1]");
   options.top_p = 1;
   options.temperature = -1;
-  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "temperature must be 0 (greedy) or positive");
+  REQUIRE_ERROR(infer::generate(*m, kOneToken, options), "temperature must be 0 (greedy) or positive");
   options.temperature = 0;
   options.stop_tokens = {-3};
-  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "stop token -3 is outside the vocabulary");
+  REQUIRE_ERROR(infer::generate(*m, kOneToken, options), "stop token -3 is outside the vocabulary");
   options.stop_tokens = {};
   options.max_new_tokens = 0;
-  REQUIRE_ERROR(infer::generate(*m, {{1}}, options), "max_new_tokens must be at least 1");
+  REQUIRE_ERROR(infer::generate(*m, kOneToken, options), "max_new_tokens must be at least 1");
+  options.max_new_tokens = 2;
+  REQUIRE_ERROR(infer::generate(*m, {std::vector<int64_t>(257, 1)}, options),
+                "prompt 0 has 257 tokens, more than the model's context of 256");
+  options.max_batch = -1;
+  REQUIRE_ERROR(infer::generate(*m, kOneToken, options), "max_batch must be positive");
+  options.max_batch = 0;
+  options.prefill_tokens = 0;
+  REQUIRE_ERROR(infer::generate(*m, kOneToken, options), "prefill_tokens must be at least 1");
 }
