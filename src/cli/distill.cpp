@@ -10,7 +10,7 @@
 #include "cli/layer_list.h"
 #include "cli/task_options.h"
 #include "core/error.h"
-#include "core/file_tree.h"
+#include "model/apriel_tensors.h"
 #include "search/plan_executor.h"
 #include "store/results_store.h"
 
@@ -73,7 +73,9 @@ void run_distill(DistillCommandOptions& options) {
   }
 }
 
-void run_export(const std::string& database, int64_t plan_id, int64_t position, const std::string& out) {
+void run_export(const std::string& database, int64_t plan_id, int64_t position, const std::string& out,
+                const std::string& apriel_layout) {
+  const auto layout = model::parse_apriel_layout(apriel_layout, "--apriel-layout");
   store::ResultsStore results(database);
   const auto plan = results.find_plan(plan_id);
   for (const auto& stage : plan.stages) {
@@ -82,7 +84,7 @@ void run_export(const std::string& database, int64_t plan_id, int64_t position, 
       fail("plan ", plan_id, " stage ", position, " is ", stage.status, "; run `hybridize distill --db ", database,
            " --plan ", plan_id, " --stages ", position, " --out DIR` first");
     if (std::filesystem::exists(out)) fail(out, ": already exists; export writes a new directory");
-    copy_tree(stage.checkpoint, out);
+    model::rewrite_apriel_checkpoint(stage.checkpoint, out, layout);
     std::printf("%s\n", out.c_str());
     return;
   }
@@ -151,15 +153,20 @@ void add_distill_command(CLI::App& app) {
   command->add_flag("--quiet", execute.quiet, "No progress lines");
   command->callback([options] { run_distill(*options); });
 
-  auto export_options = std::make_shared<std::tuple<std::string, int64_t, int64_t, std::string>>();
+  auto export_options = std::make_shared<std::tuple<std::string, int64_t, int64_t, std::string, std::string>>();
+  std::get<4>(*export_options) = "split";
   auto* exporter = app.add_subcommand("export", "Copy a distilled stage's Apriel-H checkpoint to a new directory");
   exporter->add_option("--db", std::get<0>(*export_options), "Results store holding the plan")->required();
   exporter->add_option("--plan", std::get<1>(*export_options), "Plan id")->required();
   exporter->add_option("--stage", std::get<2>(*export_options), "Stage position")->check(at_least(0))->required();
   exporter->add_option("--out", std::get<3>(*export_options), "New directory for the checkpoint")->required();
+  exporter->add_option("--apriel-layout", std::get<4>(*export_options),
+                       "How m2 mixers store their input projection: split (in_proj and dt_in_proj, Fast-LLM's current "
+                       "format) or fused (in_proj with the dt rows, the earlier releases)")
+      ->capture_default_str();
   exporter->callback([export_options] {
-    const auto& [database, plan, stage, out] = *export_options;
-    run_export(database, plan, stage, out);
+    const auto& [database, plan, stage, out, layout] = *export_options;
+    run_export(database, plan, stage, out, layout);
   });
 }
 

@@ -1,6 +1,7 @@
 #include "io/hf_config.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -15,6 +16,9 @@ const std::set<std::string> kSupportedModelTypes = {"llama", "mistral", "qwen2",
 // "i" (Fast-LLM's whole-block identity, MLP skipped too) is not hybridize's
 // identity mixer (attention removed, MLP kept), so it is refused, not mapped.
 const std::set<std::string> kSupportedBlocks = {"t", "m2"};
+// What Fast-LLM's Apriel-H config (since December 2025) derives into layer_types
+// from each block type, for vLLM; it must agree with hybrid_block_layout.
+const std::map<std::string, std::string> kAprielLayerTypes = {{"t", "full_attention"}, {"m2", "mamba2"}};
 
 // Keys read below, or known not to change the forward pass. Any other key is
 // reported, since a newer transformers may have added one that matters.
@@ -26,6 +30,8 @@ const std::set<std::string> kKnownKeys = {
     "max_window_layers", "layer_types", "hidden_act", "torch_dtype", "dtype",
     "partial_rotary_factor", "attn_logit_softcapping", "final_logit_softcapping",
     "hybrid_block_layout", "ssm_cfg", "auto_map",
+    // Apriel-H: settings of Kimi-linear / gated-delta-net blocks, which hybrid_block_layout would name
+    "linear_attn_config", "gdn_cfg",
     // harmless: bookkeeping, training-only or generation settings
     "transformers_version", "_name_or_path", "bos_token_id", "eos_token_id", "pad_token_id",
     "initializer_range", "use_cache", "attention_dropout", "pretraining_tp", "output_attentions",
@@ -203,6 +209,17 @@ void parse_hybrid_layout(const Reader& r, TransformerConfig& config) {
       r.bad("hybrid_block_layout", "layer " + std::to_string(i) + " has block type '" + type + "' (supported: t, m2)");
     config.hybrid_block_layout.push_back(type);
   }
+  if (r.has("layer_types")) {
+    const auto& types = r.json.at("layer_types");
+    if (!types.is_array() || types.size() != blocks.size())
+      r.bad("layer_types", "must list one entry per layer (" + std::to_string(config.num_layers) + ")");
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      const auto& expected = kAprielLayerTypes.at(config.hybrid_block_layout[i]);
+      if (types[i] != expected)
+        r.bad("layer_types", "layer " + std::to_string(i) + " is " + types[i].dump() + " but hybrid_block_layout says '" +
+                                 config.hybrid_block_layout[i] + "' (" + expected + ")");
+    }
+  }
   const bool any_mamba = std::count(config.hybrid_block_layout.begin(), config.hybrid_block_layout.end(), "m2") > 0;
   if (r.has("ssm_cfg")) config.ssm = parse_ssm(r, config);
   else if (any_mamba) r.bad("ssm_cfg", "missing, but hybrid_block_layout has m2 layers");
@@ -329,7 +346,18 @@ nlohmann::json to_hf_json(const TransformerConfig& config) {
     j["sliding_window"] = nullptr;
   }
   if (hybrid) {
+    // What Fast-LLM's current Apriel-H config class writes beside the block layout
+    // (layer_types for vLLM, the default settings of linear-attention blocks) and
+    // where HF transformers finds its code (trust_remote_code, the modeling file
+    // placed beside the checkpoint).
     j["hybrid_block_layout"] = config.hybrid_block_layout;
+    nlohmann::json types = nlohmann::json::array();
+    for (const auto& block : config.hybrid_block_layout) types.push_back(kAprielLayerTypes.at(block));
+    j["layer_types"] = types;
+    j["linear_attn_config"] = {{"short_conv_kernel_size", 4}, {"head_dim", 128}, {"num_heads", 32}};
+    j["auto_map"] = {{"AutoConfig", "configuration_apriel_hybrid_ssm.AprielHybridSSMConfig"},
+                     {"AutoModel", "modeling_apriel_hybrid_ssm.AprielHybridSSMModel"},
+                     {"AutoModelForCausalLM", "modeling_apriel_hybrid_ssm.AprielHybridSSMForCausalLM"}};
     if (config.ssm) {
       const auto& ssm = *config.ssm;
       j["ssm_cfg"] = {{"d_state", ssm.d_state}, {"d_inner", ssm.d_inner}, {"d_xb", ssm.d_xb},

@@ -22,23 +22,25 @@ std::string shape_string(at::IntArrayRef sizes) {
 }  // namespace
 
 namespace {
-// Calls `use(parameter, source)` for each parameter with its checkpoint tensor,
-// after checking that the two agree; returns the checkpoint tensors left over.
+// Calls `use(parameter, stored)` for each parameter with its checkpoint
+// tensor(s), after checking that the two agree; returns the checkpoint tensors
+// left over.
 template <class Use>
 std::vector<std::string> match_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint, Use&& use) {
   std::set<std::string> used;
   for (auto& item : module.named_parameters()) {
     const std::string& name = item.key();
     at::Tensor& parameter = item.value();
-    const auto& located = checkpoint.locate(name);
-    const auto& entry = *located.entry;
-    const std::string where = located.file->path().string() + ": tensor '" + name + "'";
-    if (!at::IntArrayRef(entry.shape).equals(parameter.sizes()))
-      fail(where, " has shape ", entry.shape_string(), " but the model config needs ", shape_string(parameter.sizes()));
-    if (!at::isFloatingType(io::to_scalar_type(entry.dtype)))
-      fail(where, " has dtype ", io::dtype_name(entry.dtype), " where a floating-point weight is needed");
-    use(parameter, located, where);
-    used.insert(name);
+    const auto stored = find_stored_parameter(checkpoint, name);
+    const auto shape = stored.shape();
+    if (!at::IntArrayRef(shape).equals(parameter.sizes()))
+      fail(stored.where, " has shape ", shape_string(shape), " but the model config needs ", shape_string(parameter.sizes()),
+           layout_hint(name));
+    const auto dtype = stored.parts.front().entry->dtype;
+    if (!at::isFloatingType(io::to_scalar_type(dtype)))
+      fail(stored.where, " has dtype ", io::dtype_name(dtype), " where a floating-point weight is needed");
+    use(parameter, stored);
+    used.insert(stored.names.begin(), stored.names.end());
   }
   std::vector<std::string> unused;
   for (const auto& name : checkpoint.names())
@@ -48,28 +50,26 @@ std::vector<std::string> match_parameters(torch::nn::Module& module, const io::C
 }  // namespace
 
 std::vector<std::string> check_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
-  return match_parameters(module, checkpoint, [](at::Tensor&, const io::LocatedTensor&, const std::string&) {});
+  return match_parameters(module, checkpoint, [](at::Tensor&, const StoredParameter&) {});
 }
 
 std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
   torch::NoGradGuard no_grad;
-  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located,
-                                                 const std::string& where) {
-    parameter.copy_(io::tensor_view(located));
+  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const StoredParameter& stored) {
+    parameter.copy_(stored.read());
     // A NaN weight would score, train and ship as NaN results; no checkpoint should hold one.
-    if (!parameter.isfinite().all().item<bool>()) fail(where, " holds NaN or infinite values");
+    if (!parameter.isfinite().all().item<bool>()) fail(stored.where, " holds NaN or infinite values");
   });
 }
 
 std::vector<std::string> load_trained_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint) {
   torch::NoGradGuard no_grad;
-  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const io::LocatedTensor& located,
-                                                 const std::string& where) {
-    const auto saved = io::tensor_view(located);
+  return match_parameters(module, checkpoint, [](at::Tensor& parameter, const StoredParameter& stored) {
+    const auto saved = stored.read();
     if (parameter.requires_grad()) {
       parameter.copy_(saved);
     } else if (!at::equal(parameter, saved.to(parameter.device(), parameter.scalar_type()))) {
-      fail(where, " is frozen but differs from the model's: the checkpoint was made from another parent model");
+      fail(stored.where, " is frozen but differs from the model's: the checkpoint was made from another parent model");
     }
   });
 }
@@ -109,21 +109,26 @@ std::string shard_name(std::size_t index, std::size_t count) {
 }
 }  // namespace
 
-void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory, uint64_t max_shard_bytes) {
+void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory, const SaveOptions& options) {
   auto config = model.config;
   const bool hybrid = model.layout.count(MixerKind::Attention) != model.layout.size() || !config.hybrid_block_layout.empty();
   config.hybrid_block_layout = hybrid ? model.layout.block_types() : std::vector<std::string>{};
+  write_checkpoint(io::to_hf_json(config), checkpoint_tensors(model, options.apriel_layout), directory,
+                   options.max_shard_bytes);
+}
 
-  // Group parameters into shards in registration order.
+void write_checkpoint(const nlohmann::json& config, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::filesystem::path& directory, uint64_t max_shard_bytes) {
+  // Group tensors into shards in their order.
   std::vector<std::vector<std::pair<std::string, at::Tensor>>> shards(1);
   uint64_t shard_bytes = 0, total_bytes = 0;
-  for (const auto& item : model.named_parameters()) {
-    const uint64_t bytes = item.value().nbytes();
+  for (const auto& [name, value] : tensors) {
+    const uint64_t bytes = value.nbytes();
     if (shard_bytes > 0 && shard_bytes + bytes > max_shard_bytes) {
       shards.emplace_back();
       shard_bytes = 0;
     }
-    shards.back().emplace_back(item.key(), item.value());
+    shards.back().emplace_back(name, value);
     shard_bytes += bytes;
     total_bytes += bytes;
   }
@@ -132,7 +137,7 @@ void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory,
   partial += ".partial";
   remove_tree(partial);
   make_directories(partial);
-  write_file_atomically(partial / "config.json", io::to_hf_json(config).dump(2) + "\n");
+  write_file_atomically(partial / "config.json", config.dump(2) + "\n");
   const std::map<std::string, std::string> metadata = {{"format", "pt"}};
   if (shards.size() == 1) {
     io::save_tensors(partial / "model.safetensors", shards.front(), metadata);

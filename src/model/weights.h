@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/checkpoint_files.h"
+#include "model/apriel_tensors.h"
 #include "model/causal_lm.h"
 
 namespace hybridize::model {
@@ -17,8 +18,9 @@ struct LoadOptions {
 };
 
 // Copies every parameter of `module` from the checkpoint tensor of the same
-// name, converting dtype and device. Throws Error naming the tensor when one
-// is missing, has the wrong shape or holds a NaN or infinity. Returns the
+// name (an Apriel-H m2 in_proj from either layout, model/apriel_tensors.h),
+// converting dtype and device. Throws Error naming the tensor when one is
+// missing, has the wrong shape or holds a NaN or infinity. Returns the
 // checkpoint's tensors that no parameter used (e.g. the attention weights of
 // identity layers).
 std::vector<std::string> load_parameters(torch::nn::Module& module, const io::CheckpointFiles& checkpoint);
@@ -34,13 +36,22 @@ std::vector<std::string> check_parameters(torch::nn::Module& module, const io::C
 // Reads DIR/config.json and the safetensors weights, and builds the model.
 CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOptions& options = {});
 
+struct SaveOptions {
+  uint64_t max_shard_bytes = 5ull << 30;
+  AprielLayout apriel_layout = AprielLayout::Split;  // how hybrids store the m2 in_proj
+};
+
 // Writes `model` as an HF-style checkpoint directory: config.json and
-// safetensors with HF names, split into shards of at most `max_shard_bytes`
+// safetensors with HF names, split into shards of at most max_shard_bytes
 // with model.safetensors.index.json when larger. All-attention models keep
 // their family's format; hybrids are written as Apriel-H (apriel_hybrid_ssm).
 // The directory is replaced as a whole: built beside it, then renamed over it.
-void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory,
-                    uint64_t max_shard_bytes = 5ull << 30);
+void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory, const SaveOptions& options = {});
+
+// What save_causal_lm writes, from a config.json and named tensors (any device
+// and layout), in their order.
+void write_checkpoint(const nlohmann::json& config, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::filesystem::path& directory, uint64_t max_shard_bytes);
 
 // Casts each parameter of `model` to the dtype it has in a model loaded with
 // `dtype` (Mamba's A_log and D stay fp32): a trained student, fp32 where it

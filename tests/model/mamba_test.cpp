@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include "core/json_file.h"
+#include "io/checkpoint_files.h"
+#include "io/torch_tensors.h"
 #include "model/mil.h"
 #include "model/weights.h"
 #include "gradients.h"
@@ -100,15 +102,33 @@ TEST_CASE("Apriel-H export and import round-trip bit-identical weights and ident
   auto student = model::derive_hybrid(*teacher.model, model::Layout::parse("MA", 2, "test"),
                                       small_ssm(teacher.model->config), 3);
   TempDir dir;
+  for (const auto layout : {model::AprielLayout::Split, model::AprielLayout::Fused})
   for (uint64_t shard_bytes : {uint64_t(5) << 30, uint64_t(64) << 10}) {
-    INFO("max shard bytes " << shard_bytes);
-    const auto out = dir / ("hybrid-" + std::to_string(shard_bytes));
-    model::save_causal_lm(*student, out, shard_bytes);
+    const bool split = layout == model::AprielLayout::Split;
+    INFO("max shard bytes " << shard_bytes << (split ? ", split" : ", fused"));
+    const auto out = dir / ("hybrid-" + std::to_string(shard_bytes) + (split ? "-split" : "-fused"));
+    model::save_causal_lm(*student, out, {shard_bytes, layout});
+    // The layouts by their tensors: in_proj [z|x|B|C] (2 x 96 + 2 x 24 rows) beside dt_in_proj
+    // [dt_rank = 4, hidden 64], or in_proj with the dt rows after them.
+    const io::CheckpointFiles files(out);
+    const auto& in_proj = files.locate("model.layers.0.mixer.in_proj.weight").entry->shape;
+    CHECK(in_proj == std::vector<int64_t>{split ? 240 : 244, 64});
+    CHECK(files.contains("model.layers.0.mixer.dt_in_proj.weight") == split);
+    if (split) {
+      CHECK(files.locate("model.layers.0.mixer.dt_in_proj.weight").entry->shape == std::vector<int64_t>{4, 64});
+      const auto fused_rows = student->named_parameters()["model.layers.0.mixer.in_proj.weight"];
+      CHECK(torch::equal(io::tensor_view(files.locate("model.layers.0.mixer.dt_in_proj.weight")),
+                         fused_rows.narrow(0, 240, 4)));
+    }
     const auto config = read_json_file(out / "config.json");
     CHECK(config["model_type"] == "apriel_hybrid_ssm");
     CHECK(config["hybrid_block_layout"] == nlohmann::json({"m2", "t"}));
     CHECK(config["ssm_cfg"]["d_xb"] == 24);
     CHECK(config["ssm_cfg"]["d_inner"] == 96);
+    // What Fast-LLM's current config class derives and HF's trust_remote_code looks up.
+    CHECK(config["layer_types"] == nlohmann::json({"mamba2", "full_attention"}));
+    CHECK(config["auto_map"]["AutoModelForCausalLM"] == "modeling_apriel_hybrid_ssm.AprielHybridSSMForCausalLM");
+    CHECK(config.contains("linear_attn_config"));
     CHECK(std::filesystem::exists(out / "model.safetensors.index.json") == (shard_bytes < 1000000));
     auto loaded = model::load_causal_lm(out);
     CHECK(loaded->layout.to_string() == "MA");
@@ -122,10 +142,32 @@ TEST_CASE("Apriel-H export and import round-trip bit-identical weights and ident
     torch::NoGradGuard no_grad;
     CHECK(torch::equal(loaded(teacher.ids), student(teacher.ids)));
   }
+  // Export rewrites a checkpoint into the other layout bit for bit, and back.
+  model::rewrite_apriel_checkpoint(dir / "hybrid-65536-split", dir / "as-fused", model::AprielLayout::Fused);
+  model::rewrite_apriel_checkpoint(dir / "as-fused", dir / "split-again", model::AprielLayout::Split);
+  for (const auto& [made, direct] : {std::pair{"as-fused", "hybrid-65536-fused"}, {"split-again", "hybrid-65536-split"}}) {
+    const io::CheckpointFiles a(dir / made), b(dir / direct);
+    REQUIRE(a.names() == b.names());
+    for (const auto& name : a.names()) {
+      INFO(made << ": " << name);
+      CHECK(torch::equal(io::tensor_view(a.locate(name)), io::tensor_view(b.locate(name))));
+    }
+  }
+  // A split in_proj without its dt_in_proj fits neither layout: refused naming the tensor.
+  {
+    const io::CheckpointFiles split(dir / "hybrid-65536-split");
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& name : split.names())
+      if (name.find("dt_in_proj") == std::string::npos) tensors.emplace_back(name, io::tensor_view(split.locate(name)));
+    model::write_checkpoint(read_json_file(dir / "hybrid-65536-split" / "config.json"), tensors, dir / "no-dt", 5ull << 30);
+    REQUIRE_ERROR(model::load_causal_lm(dir / "no-dt"),
+                  "tensor 'model.layers.0.mixer.in_proj.weight' has shape [240, 64] but the model config needs [244, 64] (an "
+                  "Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside mixer.dt_in_proj.weight)");
+  }
   // Saving again over an existing checkpoint replaces it whole.
-  model::save_causal_lm(*teacher.model, dir / "hybrid-65536");
-  CHECK_FALSE(std::filesystem::exists(dir / "hybrid-65536" / "model.safetensors.index.json"));
-  CHECK(model::load_causal_lm(dir / "hybrid-65536")->layout.to_string() == "AA");
+  model::save_causal_lm(*teacher.model, dir / "hybrid-65536-split");
+  CHECK_FALSE(std::filesystem::exists(dir / "hybrid-65536-split" / "model.safetensors.index.json"));
+  CHECK(model::load_causal_lm(dir / "hybrid-65536-split")->layout.to_string() == "AA");
 }
 
 TEST_CASE("a teacher exported keeps its family and its logits", "[model]") {
@@ -160,6 +202,12 @@ TEST_CASE("inconsistent SSM settings and unsupported hybrid layouts are refused 
   }
   SECTION("Fast-LLM's whole-block identity") {
     REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"i", "t"}), "config.json"), "layer 0 has block type 'i' (supported: t, m2)");
+    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"m2d", "t"}), "config.json"),
+                  "layer 0 has block type 'm2d' (supported: t, m2)");
+    auto typed = apriel_config(config, {"m2", "t"});
+    typed["layer_types"] = {"full_attention", "full_attention"};
+    REQUIRE_ERROR(io::parse_transformer_config(typed, "config.json"),
+                  "key 'layer_types': layer 0 is \"full_attention\" but hybrid_block_layout says 'm2' (mamba2)");
   }
   SECTION("an ablation layout cannot be exported") {
     auto ablated = model::derive_hybrid(*teacher.model, model::Layout::parse("IA", 2, "test"), ssm, 1);
