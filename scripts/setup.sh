@@ -11,7 +11,7 @@ venv="$root/.venv"
 debian_packages=(cmake ninja-build g++ ccache libboost-graph-dev libsqlite3-dev
                  libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev
                  libpcre2-dev libicu-dev libxxhash-dev libjs-chart.js chromium)
-python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy)
+python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy einops==0.8.1)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -32,4 +32,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "${python_packages[@]}"
   echo "$want" > "$stamp"
 fi
+# The pure-PyTorch scan and conv references of mamba-ssm and causal-conv1d (two
+# files from their PyPI source archives, nothing built): the Apriel-H parity reference.
+"$venv/bin/python" "$root/tests/reference/fetch_scan_references.py" "$venv/reference-sources" >/dev/null
 echo "setup: ok (torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'))"

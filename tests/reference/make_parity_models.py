@@ -7,6 +7,9 @@ Each model exercises different paths: GQA, MQA, an explicit head_dim, llama3
 and linear RoPE scaling, a sliding window shorter than the sequence, q/k/v/o
 biases, tied embeddings, and a sharded checkpoint with an index file.
 
+Beside them, a random Apriel-H hybrid in both layouts of its m2 input projection
+and the logits of an independent reference (apriel_reference.py).
+
 usage: make_parity_models.py OUT_DIR
 writes OUT_DIR/<name>/{config.json, *.safetensors, reference.safetensors}
 """
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+import apriel_reference
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM)
 
@@ -69,6 +73,8 @@ def main():
     out_dir = Path(sys.argv[1])
     for name in MODELS:
         make(name, out_dir)
+    # setup.sh keeps mamba-ssm's and causal-conv1d's reference sources in the virtualenv.
+    apriel_reference.make(out_dir, Path(sys.prefix) / "reference-sources")
     print(f"reference models written to {out_dir}")
 
 
