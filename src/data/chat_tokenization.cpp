@@ -16,7 +16,11 @@ TokenizedChat tokenize_chat(const Tokenizer& tokenizer, const std::vector<TextSe
 
   std::size_t at = 0, segment = 0;
   for (std::size_t i = 0; i < result.ids.size(); ++i) {
-    const auto bytes = tokenizer.token_bytes(result.ids[i]);
+    auto bytes = tokenizer.token_bytes(result.ids[i]);
+    // A space the pre-tokenizer put before a piece (add_prefix_space) spells no text.
+    if (bytes && tokenizer.adds_prefix_space() && !bytes->empty() && bytes->front() == ' ' &&
+        text.compare(at, 1, " ") != 0)
+      bytes->erase(0, 1);
     if (!bytes || text.compare(at, bytes->size(), *bytes) != 0)
       fail("token ", i, " (id ", result.ids[i], ") does not spell the text at byte ", at,
            ": the tokenizer changes the text (normalizer or white-space-stripping added token), so the loss mask "

@@ -20,6 +20,7 @@ class PreTokenizer {
 
   // Splits valid UTF-8 text into words (raw bytes), none of them empty.
   std::vector<std::string> split(std::string_view text) const;
+  bool adds_prefix_space() const { return add_prefix_space_; }
 
  private:
   std::vector<Regex> splits_;           // the Split steps, in order

@@ -49,6 +49,9 @@ class Tokenizer {
   // text; tokenizer.json names no BOS/EOS otherwise.
   std::optional<int32_t> bos_id() const { return post_processor_.bos_id(); }
   std::optional<int32_t> eos_id() const { return post_processor_.eos_id(); }
+  // ByteLevel's add_prefix_space: each pre-tokenized piece not starting with a
+  // space gets one, so a token may begin with a space the text lacks.
+  bool adds_prefix_space() const { return pre_tokenizer_.adds_prefix_space(); }
 
  private:
   Tokenizer(const nlohmann::json& json, const std::string& source);

@@ -15,7 +15,9 @@ Configurations, each with a different path through the tokenizer:
 Chat templates: HF transformers' apply_chat_template renders a few conversations
 with the Jinja templates of the ChatML (Qwen2), Llama 3 and Mistral families, and
 the tokenizers above encode the text; the C++ renderers (src/data/chat_template.h)
-must give the same text, ids and assistant-only loss mask.
+must give the same text, ids and assistant-only loss mask. ChatML also goes through
+a ByteLevel(add_prefix_space=True) tokenizer, whose tokens begin with spaces the
+text lacks.
 
 usage: make_tokenizer_reference.py OUT_DIR
 writes OUT_DIR/<name>/{tokenizer.json, reference.json} and
@@ -275,6 +277,14 @@ def chat_templates(out):
                    lambda c: c.strip() + "<|eot_id|>")
     chat_reference(out, "mistral", "llama3", MISTRAL_TEMPLATE, ["<s>", "</s>", "[INST]", "[/INST]"],
                    {"bos_token": "<s>", "eos_token": "</s>"}, CONVERSATIONS, lambda c: " " + c.strip() + "</s>")
+    # ByteLevel(add_prefix_space=True) over the whole byte alphabet: every piece between special tokens
+    # gets a space the text lacks.
+    prefixed = train(pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True), None, ["<|endoftext|>"],
+                     pre_tokenizers.ByteLevel.alphabet(), seed=4)
+    (out / "prefix_space").mkdir(parents=True, exist_ok=True)
+    prefixed.save(str(out / "prefix_space" / "tokenizer.json"))
+    chat_reference(out, "chatml_prefix_space", "prefix_space", QWEN2_TEMPLATE, ["<|im_start|>", "<|im_end|>"],
+                   {"eos_token": "<|im_end|>"}, CONVERSATIONS + CHATML_ONLY, lambda c: c + "<|im_end|>")
 
 
 def main():

@@ -37,8 +37,8 @@ std::vector<int> mask_of(const TokenizedChat& chat) {
   return mask;
 }
 
-void check_parity(const std::string& format, std::size_t conversations) {
-  const auto dir = tokenizer_reference_dir() / ("chat_" + format);
+void check_parity(const std::string& format, std::size_t conversations, const std::string& variant = "") {
+  const auto dir = tokenizer_reference_dir() / ("chat_" + format + variant);
   const ChatTemplate detected = detect_chat_template(dir / "tokenizer_config.json");
   CHECK(chat_format_name(detected.format) == format);
   const Tokenizer tokenizer(dir / "tokenizer.json");
@@ -61,6 +61,8 @@ TEST_CASE("chat templates match HF apply_chat_template, HF tokenizers and the as
   check_parity("chatml", 4);  // Qwen2's template, with its default system prompt
   check_parity("llama3", 4);
   check_parity("mistral", 3);
+  // A ByteLevel pre-tokenizer adding a prefix space: tokens begin with spaces the text lacks.
+  check_parity("chatml", 4, "_prefix_space");
 }
 
 TEST_CASE("only assistant content and its end-of-turn marker train", "[data][chat]") {
