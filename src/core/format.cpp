@@ -38,6 +38,14 @@ std::string utc_timestamp() {
   return text;
 }
 
+std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content) {
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t found; (found = text.find(pattern, at)) != std::string_view::npos; at = found + pattern.size())
+    out.append(text.substr(at, found - at)).append(content);
+  return out.append(text.substr(at));
+}
+
 std::string bounded_excerpt(std::string_view text, std::size_t limit) {
   if (text.size() <= limit) return std::string(text);
   std::size_t cut = limit;

@@ -1,5 +1,6 @@
 #pragma once
-// Human-readable numbers for terminal output and reports.
+// Text for terminal output, errors and reports: human-readable numbers, bounded
+// excerpts of user input; and plain string replacement.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,5 +13,7 @@ std::string utc_timestamp();               // now: "2026-11-26T06:30:00Z"
 // `text` as it is when short, else its first `limit` bytes and "... (N bytes
 // more)": what an error line may quote of user input without growing unbounded.
 std::string bounded_excerpt(std::string_view text, std::size_t limit = 200);
+// `text` with every occurrence of `pattern` (not empty), left to right, replaced by `content`.
+std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content);
 
 }  // namespace hybridize

@@ -2,8 +2,12 @@
 
 #include <queue>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "core/error.h"
 #include "data/byte_level.h"
+#include "data/utf8.h"
 
 namespace hybridize::data {
 
@@ -29,7 +33,7 @@ std::pair<std::string, std::string> merge_halves(const nlohmann::json& merge, co
 
 }  // namespace
 
-BpeModel::BpeModel(const nlohmann::json& model, const std::string& source) {
+BpeModel::BpeModel(const nlohmann::json& model, bool byte_level, const std::string& source) : byte_level_(byte_level) {
   const auto key = [&](const char* name) { return std::string("model.") + name; };
   const auto bad = [&](const char* name, const std::string& why) { fail(source, ": key '", key(name), "': ", why); };
   const auto is_set = [&](const char* name) { return model.contains(name) && !model.at(name).is_null(); };
@@ -43,7 +47,8 @@ BpeModel::BpeModel(const nlohmann::json& model, const std::string& source) {
     bad("dropout", "BPE dropout is not supported, got " + model.at("dropout").dump());
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (is_set(affix) && model.at(affix) != "") bad(affix, "is not supported by byte-level BPE, got " + model.at(affix).dump());
-  if (flag("byte_fallback")) bad("byte_fallback", "true is not supported (byte-level BPE needs no fallback)");
+  byte_fallback_ = flag("byte_fallback");
+  if (byte_fallback_ && byte_level) bad("byte_fallback", "true is not supported with a ByteLevel pre-tokenizer");
   fuse_unk_ = flag("fuse_unk");
   ignore_merges_ = flag("ignore_merges");
 
@@ -85,7 +90,9 @@ BpeModel::BpeModel(const nlohmann::json& model, const std::string& source) {
   }
 
   for (int b = 0; b < 256; ++b) {
-    const auto id = token_to_id(byte_level::byte_to_text(static_cast<unsigned char>(b)));
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    const auto id = token_to_id(byte_level ? byte_level::byte_to_text(static_cast<unsigned char>(b)) : std::string(name));
     byte_ids_[b] = id ? *id : -1;
   }
 }
@@ -101,24 +108,49 @@ const std::string* BpeModel::id_to_token(int32_t id) const {
   return &tokens_[id];
 }
 
+void BpeModel::push_unknown(std::vector<int32_t>& symbols) const {
+  if (!unk_id_) return;  // HF drops what it has no symbol for when there is no unk token
+  if (fuse_unk_ && !symbols.empty() && symbols.back() == *unk_id_) return;
+  symbols.push_back(*unk_id_);
+}
+
+std::vector<int32_t> BpeModel::initial_symbols(std::string_view word) const {
+  std::vector<int32_t> symbols;
+  symbols.reserve(word.size());
+  if (byte_level_) {
+    for (const char c : word) {
+      const int32_t id = byte_ids_[static_cast<unsigned char>(c)];
+      id >= 0 ? symbols.push_back(id) : push_unknown(symbols);
+    }
+    return symbols;
+  }
+  for (std::size_t at = 0; at < word.size();) {
+    const std::size_t length = std::max<std::size_t>(1, utf8::sequence_length(word, at));
+    const std::string_view character = word.substr(at, length);
+    if (const auto id = token_to_id(std::string(character))) {
+      symbols.push_back(*id);
+    } else if (byte_fallback_ &&
+               std::all_of(character.begin(), character.end(), [&](char c) { return byte_ids_[static_cast<unsigned char>(c)] >= 0; })) {
+      for (const char c : character) symbols.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+    } else {
+      push_unknown(symbols);
+    }
+    at += length;
+  }
+  return symbols;
+}
+
 std::vector<int32_t> BpeModel::merge_word(std::string_view word) const {
   if (ignore_merges_) {
-    if (const auto id = token_to_id(byte_level::encode(word))) return {*id};
+    if (const auto id = token_to_id(byte_level_ ? byte_level::encode(word) : std::string(word))) return {*id};
   }
-  // One symbol per byte, as a doubly linked list so that merging is O(1).
+  // The symbols as a doubly linked list, so that merging is O(1).
   struct Symbol {
     int32_t id;
     int prev, next;
   };
   std::vector<Symbol> symbols;
-  symbols.reserve(word.size());
-  for (const char c : word) {
-    int32_t id = byte_ids_[static_cast<unsigned char>(c)];
-    if (id < 0) {
-      if (!unk_id_) continue;  // HF drops bytes it has no symbol for when there is no unk token
-      if (fuse_unk_ && !symbols.empty() && symbols.back().id == *unk_id_) continue;
-      id = *unk_id_;
-    }
+  for (const int32_t id : initial_symbols(word)) {
     const int index = static_cast<int>(symbols.size());
     symbols.push_back({id, index - 1, -1});
     if (index > 0) symbols[index - 1].next = index;

@@ -14,12 +14,19 @@ TokenizedChat tokenize_chat(const Tokenizer& tokenizer, const std::vector<TextSe
   TokenizedChat result;
   result.ids = tokenizer.encode(text, false);
 
+  const std::string prepended = tokenizer.prepended_text();
   std::size_t at = 0, segment = 0;
   for (std::size_t i = 0; i < result.ids.size(); ++i) {
     auto bytes = tokenizer.token_bytes(result.ids[i]);
-    // A space the pre-tokenizer put before a piece (add_prefix_space) spells no text.
-    if (bytes && tokenizer.adds_prefix_space() && !bytes->empty() && bytes->front() == ' ' &&
-        text.compare(at, 1, " ") != 0)
+    const bool added = tokenizer.is_added_token(result.ids[i]);
+    const bool stretch_start = i == 0 || tokenizer.is_added_token(result.ids[i - 1]);
+    // What the tokenizer put before a stretch of text spells no text: a Prepend
+    // normalizer's text at its start, and elsewhere a space where the text has
+    // none (ByteLevel's add_prefix_space, Metaspace).
+    if (bytes && !added && stretch_start && !prepended.empty() && bytes->compare(0, prepended.size(), prepended) == 0)
+      bytes->erase(0, prepended.size());
+    else if (bytes && !added && tokenizer.inserts_leading_space() && !bytes->empty() && bytes->front() == ' ' &&
+             text.compare(at, 1, " ") != 0)
       bytes->erase(0, 1);
     if (!bytes || text.compare(at, bytes->size(), *bytes) != 0)
       fail("token ", i, " (id ", result.ids[i], ") does not spell the text at byte ", at,

@@ -1,8 +1,10 @@
 #pragma once
-// The normalizer of a tokenizer.json: none, or Unicode NFC (Qwen2), done by ICU
-// when the build found it.
+// The normalizer of a tokenizer.json: none, Unicode NFC (Qwen2; done by ICU when
+// the build found it), Prepend and Replace of a fixed string (SentencePiece-style
+// tokenizers: Llama 2, Mistral 7B), or a Sequence of them.
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace hybridize::data {
 
@@ -15,11 +17,19 @@ class Normalizer {
   // The normalized form of valid UTF-8 `text`.
   std::string apply(const std::string& text) const;
 
+  // What a Prepend step puts before non-empty text ("" without one).
+  std::string prepended() const;
+
   // Whether this build can apply NFC.
   static bool nfc_available();
 
  private:
-  bool nfc_ = false;
+  enum class Kind { Nfc, Prepend, Replace };
+  struct Step {
+    Kind kind;
+    std::string pattern, content;  // Replace: every `pattern` becomes `content`; Prepend: `content`
+  };
+  std::vector<Step> steps_;
 };
 
 }  // namespace hybridize::data

@@ -1,6 +1,7 @@
 #include "data/pre_tokenizer.h"
 
 #include "core/error.h"
+#include "data/tokenizer_json.h"
 
 namespace hybridize::data {
 
@@ -15,11 +16,6 @@ bool flag(const nlohmann::json& step, const char* name, bool fallback, const std
   return step.at(name).get<bool>();
 }
 
-std::string type_of(const nlohmann::json& step, const std::string& source, const std::string& key) {
-  if (!step.is_object() || !step.contains("type") || !step.at("type").is_string())
-    fail(source, ": key '", key, ".type': missing; expected an object with a \"type\"");
-  return step.at("type").get<std::string>();
-}
 
 // Isolated split: every match and every stretch between matches becomes a piece.
 void split_isolated(const Regex& regex, std::string_view text, std::vector<std::string>& out) {
@@ -36,20 +32,12 @@ void split_isolated(const Regex& regex, std::string_view text, std::vector<std::
 
 PreTokenizer::PreTokenizer(const nlohmann::json& json, const std::string& source) {
   const std::string root = "pre_tokenizer";
-  if (json.is_null()) fail(source, ": key '", root, "': missing; byte-level BPE needs a ByteLevel pre-tokenizer");
-  std::vector<std::pair<nlohmann::json, std::string>> steps;
-  if (type_of(json, source, root) == "Sequence") {
-    if (!json.contains("pretokenizers") || !json.at("pretokenizers").is_array())
-      fail(source, ": key '", root, ".pretokenizers': missing or not an array");
-    const auto& list = json.at("pretokenizers");
-    for (size_t i = 0; i < list.size(); ++i) steps.emplace_back(list[i], root + ".pretokenizers[" + std::to_string(i) + "]");
-  } else {
-    steps.emplace_back(json, root);
-  }
+  if (json.is_null()) return;  // each piece between added tokens is one word
+  const auto steps = component_steps(json, root, "pretokenizers", source);
 
   for (size_t i = 0; i < steps.size(); ++i) {
     const auto& [step, key] = steps[i];
-    const std::string type = type_of(step, source, key);
+    const std::string type = step_type(step, key, source);
     const bool last = i + 1 == steps.size();
     if (type == "Split") {
       if (last) fail(source, ": key '", key, "': a ByteLevel pre-tokenizer must come last (byte-level BPE only)");
@@ -63,15 +51,53 @@ PreTokenizer::PreTokenizer(const nlohmann::json& json, const std::string& source
       splits_.emplace_back(step.at("pattern").at("Regex").get<std::string>(), source + ": key '" + key + ".pattern.Regex'");
     } else if (type == "ByteLevel") {
       if (!last) fail(source, ": key '", key, "': ByteLevel must be the last pre-tokenizer");
+      byte_level_ = true;
       add_prefix_space_ = flag(step, "add_prefix_space", true, source, key);
       if (flag(step, "use_regex", true, source, key)) byte_level_regex_.emplace_back(kGpt2Pattern, "ByteLevel pattern");
+    } else if (type == "Metaspace" && steps.size() == 1) {
+      metaspace_ = true;
+      if (!step.contains("replacement") || !step.at("replacement").is_string() || step.at("replacement").get<std::string>().empty())
+        fail(source, ": key '", key, ".replacement': missing or not a character");
+      replacement_ = step.at("replacement").get<std::string>();
+      metaspace_split_ = flag(step, "split", true, source, key);
+      // tokenizers >= 0.14 write prepend_scheme; older files add_prefix_space.
+      const std::string scheme = step.contains("prepend_scheme") && step.at("prepend_scheme").is_string()
+                                     ? step.at("prepend_scheme").get<std::string>()
+                                     : (flag(step, "add_prefix_space", true, source, key) ? "always" : "never");
+      if (scheme == "always") prepend_ = Prepend::Always;
+      else if (scheme == "first") prepend_ = Prepend::First;
+      else if (scheme == "never") prepend_ = Prepend::Never;
+      else fail(source, ": key '", key, ".prepend_scheme': '", scheme, "' is not supported (always, first, never)");
     } else {
-      fail(source, ": key '", key, ".type': '", type, "' is not supported (supported: Split, ByteLevel, Sequence of them)");
+      fail(source, ": key '", key, ".type': '", type,
+           "' is not supported (supported: Split, ByteLevel, Sequence of them; Metaspace alone)");
     }
   }
 }
 
-std::vector<std::string> PreTokenizer::split(std::string_view text) const {
+std::vector<std::string> PreTokenizer::metaspace(std::string_view text, bool at_text_start) const {
+  std::string replaced;
+  for (const char c : text) {
+    if (c == ' ') replaced += replacement_;
+    else replaced += c;
+  }
+  const bool prepend = prepend_ == Prepend::Always || (prepend_ == Prepend::First && at_text_start);
+  if (prepend && replaced.compare(0, replacement_.size(), replacement_) != 0) replaced.insert(0, replacement_);
+  if (!metaspace_split_) return {replaced};
+  // Each replacement character starts a word (merged with what follows it).
+  std::vector<std::string> words;
+  std::size_t begin = 0;
+  for (std::size_t at = replaced.find(replacement_, 1); at != std::string::npos; at = replaced.find(replacement_, at + 1)) {
+    words.push_back(replaced.substr(begin, at - begin));
+    begin = at;
+  }
+  words.push_back(replaced.substr(begin));
+  return words;
+}
+
+std::vector<std::string> PreTokenizer::split(std::string_view text, bool at_text_start) const {
+  if (text.empty()) return {};
+  if (metaspace_) return metaspace(text, at_text_start);
   std::vector<std::string> pieces;
   if (!text.empty()) pieces.emplace_back(text);
   for (const auto& regex : splits_) {

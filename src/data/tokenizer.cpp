@@ -1,5 +1,6 @@
 #include "data/tokenizer.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -19,13 +20,21 @@ const nlohmann::json& checked(const nlohmann::json& json, const std::string& sou
   const auto& model = json.at("model");
   const std::string type = model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>()
                                                                                 : model.value("type", nlohmann::json()).dump();
-  if (type != "BPE") fail(source, ": key 'model.type': '", type, "' is not supported (only byte-level BPE)");
+  if (type != "BPE") fail(source, ": key 'model.type': '", type, "' is not supported (only BPE)");
   for (const char* key : {"truncation", "padding"})
     if (json.contains(key) && !json.at(key).is_null()) fail(source, ": key '", key, "': must be null, got ", json.at(key).dump());
-  const nlohmann::json decoder = json.value("decoder", nlohmann::json());
-  if (!decoder.is_object() || decoder.value("type", std::string()) != "ByteLevel")
-    fail(source, ": key 'decoder': only a ByteLevel decoder is supported, got ", decoder.dump());
   return json;
+}
+
+// Whether the pre-tokenizer ends in ByteLevel: byte-level BPE, else SentencePiece-style.
+bool uses_byte_level(const nlohmann::json& json) {
+  if (!json.contains("pre_tokenizer") || !json.at("pre_tokenizer").is_object()) return false;
+  const auto& pre = json.at("pre_tokenizer");
+  const auto is_byte_level = [](const nlohmann::json& step) { return step.is_object() && step.value("type", "") == "ByteLevel"; };
+  if (is_byte_level(pre)) return true;
+  if (pre.value("type", "") != "Sequence" || !pre.contains("pretokenizers") || !pre.at("pretokenizers").is_array()) return false;
+  const auto& steps = pre.at("pretokenizers");
+  return std::any_of(steps.begin(), steps.end(), is_byte_level);
 }
 
 const nlohmann::json& member(const nlohmann::json& json, const char* key) {
@@ -85,9 +94,10 @@ Tokenizer::Tokenizer(const std::filesystem::path& path) : Tokenizer(read_json_fi
 
 Tokenizer::Tokenizer(const nlohmann::json& json, const std::string& source) try
     : source_(source),
-      model_(checked(json, source).at("model"), source),
+      model_(checked(json, source).at("model"), uses_byte_level(json), source),
       normalizer_(member(json, "normalizer"), source),
       pre_tokenizer_(member(json, "pre_tokenizer"), source),
+      decoder_(member(json, "decoder"), pre_tokenizer_.byte_level(), source),
       post_processor_(member(json, "post_processor"), source),
       added_tokens_(read_added_tokens(json, model_, source),
                     [this](const std::string& content) { return normalizer_.apply(content); }) {
@@ -108,12 +118,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 2);
-  for (const auto& segment : segments) {
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const auto& segment = segments[i];
     if (segment.token) {
       ids.push_back(*segment.token);
       continue;
     }
-    for (const auto& word : pre_tokenizer_.split(segment.text)) model_.tokenize(word, ids);
+    for (const auto& word : pre_tokenizer_.split(segment.text, /*at_text_start=*/i == 0)) model_.tokenize(word, ids);
   }
   if (add_special_tokens) post_processor_.apply(ids);
   return ids;
@@ -123,21 +134,27 @@ std::optional<std::string> Tokenizer::token_bytes(int32_t id) const {
   const AddedToken* added = added_tokens_.find(id);
   const std::string* token = added ? &added->content : model_.id_to_token(id);
   if (!token) return std::nullopt;
-  // As HF's ByteLevel decoder: a token with a code point outside the byte-level
-  // alphabet (an added token holding CJK text, say) stands for its own UTF-8 bytes.
-  if (auto raw = byte_level::decode(*token)) return raw;
-  return *token;
+  return decoder_.token_text(*token);
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
-  std::string bytes;
+  std::vector<std::string> tokens;
   for (const int32_t id : ids) {
     const AddedToken* added = added_tokens_.find(id);
     const std::string* token = added ? &added->content : model_.id_to_token(id);
     if (!token || (skip_special_tokens && added_tokens_.is_special(*token))) continue;
-    bytes += *token_bytes(id);
+    tokens.push_back(*token);
   }
-  return utf8::repair(bytes);
+  return decoder_.decode(tokens);
+}
+
+std::string Tokenizer::prepended_text() const {
+  const std::string prepended = normalizer_.prepended();
+  return prepended.empty() ? "" : decoder_.token_text(prepended);
+}
+
+bool Tokenizer::inserts_leading_space() const {
+  return pre_tokenizer_.adds_prefix_space() || !normalizer_.prepended().empty();
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(const std::string& token) const {

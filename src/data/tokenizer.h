@@ -1,11 +1,14 @@
 #pragma once
-// A byte-level BPE tokenizer read from a Hugging Face tokenizer.json (the kind
-// Llama 3, Mistral-Nemo and Qwen2 ship), giving the same ids as HF tokenizers.
-// Supported: model BPE; pre_tokenizer [Split(Regex, Isolated)...,] ByteLevel;
-// normalizer null or NFC (builds with ICU); decoder ByteLevel; post_processor
-// TemplateProcessing / ByteLevel / Sequence of them; added tokens with their
-// special, single_word, lstrip, rstrip and normalized flags. Anything else is
-// refused when loading, with the file and JSON key named.
+// A BPE tokenizer read from a Hugging Face tokenizer.json, giving the same ids
+// as HF tokenizers. Byte-level (Llama 3, Mistral-Nemo, Qwen2): pre_tokenizer
+// [Split(Regex, Isolated)...,] ByteLevel, decoder ByteLevel. SentencePiece-style
+// (Llama 2, Mistral 7B, Gemma): characters with byte_fallback and <unk>,
+// pre_tokenizer none or Metaspace, decoder Metaspace or [Replace, ByteFallback,
+// Fuse, Strip]. Either: normalizer null, NFC (builds with ICU), Prepend,
+// Replace, or a Sequence of them; post_processor TemplateProcessing / ByteLevel
+// / Sequence of them; added tokens with their special, single_word, lstrip,
+// rstrip and normalized flags. Anything else is refused when loading, with the
+// file and JSON key named.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -18,6 +21,7 @@
 #include "data/normalizer.h"
 #include "data/post_processor.h"
 #include "data/pre_tokenizer.h"
+#include "data/text_decoder.h"
 
 namespace hybridize::data {
 
@@ -37,8 +41,8 @@ class Tokenizer {
   // that are not valid UTF-8 come out as U+FFFD.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
 
-  // The text bytes one token stands for (ByteLevel-decoded, not UTF-8-repaired;
-  // a piece of a multi-byte character alone), or nullopt for an unknown id.
+  // The text bytes one token stands for (decoded, not UTF-8-repaired; a piece of
+  // a multi-byte character alone), or nullopt for an unknown id.
   std::optional<std::string> token_bytes(int32_t id) const;
 
   std::optional<int32_t> token_to_id(const std::string& token) const;
@@ -49,9 +53,14 @@ class Tokenizer {
   // text; tokenizer.json names no BOS/EOS otherwise.
   std::optional<int32_t> bos_id() const { return post_processor_.bos_id(); }
   std::optional<int32_t> eos_id() const { return post_processor_.eos_id(); }
-  // ByteLevel's add_prefix_space: each pre-tokenized piece not starting with a
-  // space gets one, so a token may begin with a space the text lacks.
-  bool adds_prefix_space() const { return pre_tokenizer_.adds_prefix_space(); }
+  // Whether a token may begin with a space the text lacks there: ByteLevel's
+  // add_prefix_space or Metaspace's prepend scheme (only where the text has no
+  // space), or a Prepend normalizer.
+  bool inserts_leading_space() const;
+  // The text a Prepend normalizer puts before every stretch of text between
+  // added tokens, even one starting with a space (decoded: " " for "▁"), or "".
+  std::string prepended_text() const;
+  bool is_added_token(int32_t id) const { return added_tokens_.find(id) != nullptr; }
 
  private:
   Tokenizer(const nlohmann::json& json, const std::string& source);
@@ -60,6 +69,7 @@ class Tokenizer {
   BpeModel model_;
   Normalizer normalizer_;
   PreTokenizer pre_tokenizer_;
+  TextDecoder decoder_;
   PostProcessor post_processor_;
   AddedTokens added_tokens_;
 };

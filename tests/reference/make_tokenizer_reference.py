@@ -11,13 +11,18 @@ Configurations, each with a different path through the tokenizer:
   gpt2    ByteLevel(add_prefix_space, use_regex) alone, an alphabet missing some
           bytes (HF drops them), a template appending EOS.
   qwen2   NFC normalizer + Qwen2's Split regex, ByteLevel post-processor.
+  sentencepiece, metaspace
+          SentencePiece-style BPE over characters with byte fallback and <unk>, as
+          Llama 2 and Mistral 7B ship it: Prepend/Replace normalizers and a
+          Replace/ByteFallback/Fuse/Strip decoder, or a Metaspace pre-tokenizer and
+          decoder (prepend_scheme "first").
 
 Chat templates: HF transformers' apply_chat_template renders a few conversations
 with the Jinja templates of the ChatML (Qwen2), Llama 3 and Mistral families, and
 the tokenizers above encode the text; the C++ renderers (src/data/chat_template.h)
 must give the same text, ids and assistant-only loss mask. ChatML also goes through
-a ByteLevel(add_prefix_space=True) tokenizer, whose tokens begin with spaces the
-text lacks.
+a ByteLevel(add_prefix_space=True) tokenizer and Mistral's template through a
+SentencePiece-style one, whose tokens begin with spaces the text lacks.
 
 usage: make_tokenizer_reference.py OUT_DIR
 writes OUT_DIR/<name>/{tokenizer.json, reference.json} and
@@ -202,6 +207,39 @@ def qwen2(out):
     write_reference(out, "qwen2", tok, specials, ["Cafe\u0301", "Café"], seed=40)
 
 
+def sentencepiece_style(pre_tokenizer, normalizer, decoder, seed):
+    """BPE over characters with byte fallback and an <unk> token, as Llama 2, Mistral 7B and Gemma ship
+    theirs: the 256 <0xXX> byte tokens join the vocabulary after training, BOS before the text."""
+    specials = ["<unk>", "<s>", "</s>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
+    tok.decoder = decoder
+    trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=specials, show_progress=False, limit_alphabet=400)
+    tok.train_from_iterator(corpus(seed, 3000) + [" ".join(WORDS.values())] * 20, trainer=trainer)
+    data = json.loads(tok.to_str())
+    for b in range(256):
+        data["model"]["vocab"][f"<0x{b:02X}>"] = len(data["model"]["vocab"])
+    tok = Tokenizer.from_str(json.dumps(data))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    return tok, specials
+
+
+def sentencepiece(out):
+    # Llama 2 / Mistral 7B v0.1 (tokenizers' legacy conversion): Prepend and Replace normalizers, no
+    # pre-tokenizer, the decoder undoing them.
+    tok, specials = sentencepiece_style(
+        None, normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")]),
+        decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
+                           decoders.Strip(" ", 1, 0)]), seed=5)
+    write_reference(out, "sentencepiece", tok, specials, [], seed=50)
+    # The newer conversion: a Metaspace pre-tokenizer (prepended only at the start of the text) and decoder.
+    tok, specials = sentencepiece_style(
+        pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=False), None,
+        decoders.Metaspace(replacement="\u2581", prepend_scheme="first", split=False), seed=6)
+    write_reference(out, "metaspace", tok, specials, [], seed=60)
+
+
 # The families' templates, cut to what training data uses (no tools, no generation tricks).
 QWEN2_TEMPLATE = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
                   "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
@@ -277,6 +315,9 @@ def chat_templates(out):
                    lambda c: c.strip() + "<|eot_id|>")
     chat_reference(out, "mistral", "llama3", MISTRAL_TEMPLATE, ["<s>", "</s>", "[INST]", "[/INST]"],
                    {"bos_token": "<s>", "eos_token": "</s>"}, CONVERSATIONS, lambda c: " " + c.strip() + "</s>")
+    # Mistral 7B's own kind of tokenizer: SentencePiece-style, a "▁" prepended to every piece of text.
+    chat_reference(out, "mistral_sentencepiece", "sentencepiece", MISTRAL_TEMPLATE, ["[INST]", "[/INST]"],
+                   {"bos_token": "<s>", "eos_token": "</s>"}, CONVERSATIONS, lambda c: " " + c.strip() + "</s>")
     # ByteLevel(add_prefix_space=True) over the whole byte alphabet: every piece between special tokens
     # gets a space the text lacks.
     prefixed = train(pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True), None, ["<|endoftext|>"],
@@ -294,6 +335,7 @@ def main():
     llama3(out)
     gpt2(out)
     qwen2(out)
+    sentencepiece(out)
     chat_templates(out)
 
 

@@ -63,6 +63,8 @@ TEST_CASE("chat templates match HF apply_chat_template, HF tokenizers and the as
   check_parity("mistral", 3);
   // A ByteLevel pre-tokenizer adding a prefix space: tokens begin with spaces the text lacks.
   check_parity("chatml", 4, "_prefix_space");
+  // A SentencePiece-style tokenizer (Prepend and Replace normalizers, byte fallback), as Mistral 7B's.
+  check_parity("mistral", 3, "_sentencepiece");
 }
 
 TEST_CASE("only assistant content and its end-of-turn marker train", "[data][chat]") {

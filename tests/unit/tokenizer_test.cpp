@@ -133,6 +133,15 @@ TEST_CASE("tokenizer parity with HF: Qwen2 style (NFC normalizer)", "[data][toke
   }
 }
 
+TEST_CASE("tokenizer parity with HF: SentencePiece style (Prepend/Replace normalizers, byte fallback, <unk>)",
+          "[data][tokenizer]") {
+  check_parity("sentencepiece");
+}
+
+TEST_CASE("tokenizer parity with HF: SentencePiece style with a Metaspace pre-tokenizer and decoder", "[data][tokenizer]") {
+  check_parity("metaspace");
+}
+
 TEST_CASE("tokenizer: BOS/EOS from the template, vocabulary lookups", "[data][tokenizer]") {
   const Tokenizer llama(tokenizer_reference_dir() / "llama3" / "tokenizer.json");
   CHECK(llama.bos_id() == llama.token_to_id("<|begin_of_text|>"));
@@ -196,8 +205,10 @@ TEST_CASE("tokenizer: bad or unsupported files give one line naming file and key
   j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Isolated";
   j["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"String", " "}};
   REQUIRE_ERROR(load(j), "key 'pre_tokenizer.pretokenizers[0].pattern': only {\"Regex\"");
-  j["pre_tokenizer"] = nullptr;
-  REQUIRE_ERROR(load(j), "key 'pre_tokenizer': missing");
+  j["pre_tokenizer"] = nullptr;  // SentencePiece-style then, which a ByteLevel decoder does not fit
+  REQUIRE_ERROR(load(j), "key 'decoder': ByteLevel decodes byte-level BPE, but the pre-tokenizer has no ByteLevel step");
+  j["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "CTC"}}}}};
+  REQUIRE_ERROR(load(j), "key 'decoder.decoders[0].type': 'CTC' is not supported");
 
   j = minimal();
   j["model"]["merges"].push_back({"a", "zz"});
@@ -210,7 +221,7 @@ TEST_CASE("tokenizer: bad or unsupported files give one line naming file and key
 
   j = minimal();
   j["model"]["byte_fallback"] = true;
-  REQUIRE_ERROR(load(j), "key 'model.byte_fallback'");
+  REQUIRE_ERROR(load(j), "key 'model.byte_fallback': true is not supported with a ByteLevel pre-tokenizer");
   j = minimal();
   j["model"]["unk_token"] = "<unk>";
   REQUIRE_ERROR(load(j), "key 'model.unk_token': '<unk>' is not in model.vocab");
@@ -219,7 +230,10 @@ TEST_CASE("tokenizer: bad or unsupported files give one line naming file and key
   REQUIRE_ERROR(load(j), "key 'normalizer.type': 'Lowercase' is not supported");
   j = minimal();
   j["decoder"] = {{"type", "Metaspace"}};
-  REQUIRE_ERROR(load(j), "key 'decoder': only a ByteLevel decoder");
+  REQUIRE_ERROR(load(j), "key 'decoder': a ByteLevel pre-tokenizer needs a ByteLevel decoder");
+  j = minimal();
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"Regex", " +"}}}, {"content", " "}};
+  REQUIRE_ERROR(load(j), "key 'normalizer.pattern': only {\"String\": \"...\"} patterns are supported");
   j = minimal();
   j["post_processor"] = {{"type", "BertProcessing"}};
   REQUIRE_ERROR(load(j), "key 'post_processor.type': 'BertProcessing' is not supported");
