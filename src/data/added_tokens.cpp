@@ -46,7 +46,7 @@ size_t white_space_run_end(std::string_view text, size_t pos) {
 
 AddedTokens::AddedTokens(std::vector<AddedToken> tokens, const std::function<std::string(const std::string&)>& normalize)
     : tokens_(std::move(tokens)),
-      word_char_(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}])", "added_tokens word character class") {
+      word_char_(R"(\p{word})", "added_tokens word character class") {
   for (size_t i = 0; i < tokens_.size(); ++i) {
     const auto& token = tokens_[i];
     by_id_[token.id] = i;

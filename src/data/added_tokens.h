@@ -58,7 +58,7 @@ class AddedTokens {
   std::unordered_map<std::string, int32_t> by_content_;
   std::unordered_set<std::string> special_;
   PatternSet raw_patterns_, normalized_patterns_;
-  Regex word_char_;  // one code point of Rust regex's Unicode \w
+  Regex word_char_;  // one code point of Rust regex's Unicode \w, as HF's tables have it (data/unicode_classes.h)
 };
 
 }  // namespace hybridize::data

@@ -3,7 +3,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <cstdio>
+#include <optional>
+
 #include "core/error.h"
+#include "data/unicode_classes.h"
 #include "data/utf8.h"
 
 namespace hybridize::data {
@@ -38,6 +42,98 @@ struct MatchState {
   MatchState& operator=(const MatchState&) = delete;
 };
 
+void append_ranges(std::string& out, const UnicodeClass& unicode_class) {
+  char item[32];
+  for (std::size_t i = 0; i < unicode_class.count; ++i) {
+    const auto [first, last] = unicode_class.ranges[i];
+    if (first == last) std::snprintf(item, sizeof item, "\\x{%X}", unsigned(first));
+    else std::snprintf(item, sizeof item, "\\x{%X}-\\x{%X}", unsigned(first), unsigned(last));
+    out += item;
+  }
+}
+
+// `pattern` with every Unicode class escape the tables hold (\p{L}, \pN,
+// \P{..}, \s, \S) spelled out as the code point ranges of data/unicode_classes.h:
+// HF's answers, not the machine's PCRE2 tables.
+std::string expand_unicode_classes(const std::string& pattern, const std::string& where) {
+  std::string out;
+  bool in_class = false;
+  const std::size_t n = pattern.size();
+  const auto closing = [&](std::size_t from, const char* what) {
+    const std::size_t at = pattern.find(what, from);
+    if (at == std::string::npos) fail(where, ": regex has an unterminated escape at offset ", from);
+    return at;
+  };
+  for (std::size_t i = 0; i < n;) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < n) {
+      const char escape = pattern[i + 1];
+      std::optional<std::string> name;
+      bool negated = false;
+      std::size_t next = i + 2;
+      if (escape == 'p' || escape == 'P') {
+        negated = escape == 'P';
+        if (next < n && pattern[next] == '{') {
+          const std::size_t close = closing(next, "}");
+          name = pattern.substr(next + 1, close - next - 1);
+          next = close + 1;
+        } else if (next < n) {
+          name = pattern.substr(next++, 1);
+        }
+        if (name && !name->empty() && name->front() == '^') {
+          negated = !negated;
+          name->erase(0, 1);
+        }
+        if (!name) fail(where, ": regex ends in an incomplete \\p escape");
+      } else if (escape == 's' || escape == 'S') {
+        name = "s";
+        negated = escape == 'S';
+      }
+      // Classes the tables lack (\p{Han}, \p{Alphabetic}, ...) stay PCRE2's.
+      const UnicodeClass* unicode_class = name ? find_unicode_class(*name) : nullptr;
+      if (unicode_class) {
+        if (in_class) {
+          if (negated) fail(where, ": a negated class escape (\\P, \\S) inside [...] is not supported");
+          append_ranges(out, *unicode_class);
+        } else {
+          out += negated ? "[^" : "[";
+          append_ranges(out, *unicode_class);
+          out += "]";
+        }
+        i = next;
+        continue;
+      }
+      if (escape == 'x' && i + 2 < n && pattern[i + 2] == '{') {  // \x{...} whole
+        const std::size_t close = closing(i + 2, "}");
+        out.append(pattern, i, close + 1 - i);
+        i = close + 1;
+        continue;
+      }
+      out.append(pattern, i, 2);
+      i += 2;
+      continue;
+    }
+    if (!in_class && c == '[') {
+      in_class = true;
+      out += c;
+      ++i;
+      if (i < n && pattern[i] == '^') out += pattern[i++];
+      if (i < n && pattern[i] == ']') out += pattern[i++];  // a literal ] first in the class
+      continue;
+    }
+    if (in_class && c == '[' && i + 1 < n && pattern[i + 1] == ':') {  // [:name:]
+      const std::size_t close = closing(i + 2, ":]");
+      out.append(pattern, i, close + 2 - i);
+      i = close + 2;
+      continue;
+    }
+    if (in_class && c == ']') in_class = false;
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Regex::Compiled {
@@ -62,7 +158,8 @@ Regex::Regex(const std::string& pattern, const std::string& where) : compiled_(s
   int code = 0;
   PCRE2_SIZE offset = 0;
   compiled_->pattern = pattern;
-  compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
+  const std::string expanded = expand_unicode_classes(pattern, where);
+  compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(expanded.data()), expanded.size(), PCRE2_UTF | PCRE2_UCP,
                                   &code, &offset, nullptr);
   if (!compiled_->code)
     fail(where, ": regex does not compile at offset ", offset, ": ", pcre2_message(code));

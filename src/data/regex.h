@@ -1,6 +1,9 @@
 #pragma once
 // A Unicode-aware regular expression (PCRE2, UTF + UCP, JIT-compiled where the
-// library has JIT), used for the pre-tokenizer's split patterns.
+// library has JIT), used for the pre-tokenizer's split patterns. Its Unicode
+// class escapes (\p{L}, \s, ...) are spelled out as HF tokenizers' own classes
+// (data/unicode_classes.h) before compiling, so matches do not depend on the
+// machine's PCRE2 or its Unicode version.
 #include <memory>
 #include <string>
 #include <string_view>

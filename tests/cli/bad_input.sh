@@ -128,7 +128,8 @@ expect_error "no chat template to detect" "tokenizer_config.json: key 'chat_temp
   --tokenizer-config "$work/tokenizer_config.json" --output "$work/x"
 expect_error "output not writable" "no-such-dir/x.bin: cannot create" \
   data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --output "$work/no-such-dir/x"
-expect_error "token id past --vocab-size" "chat.jsonl: line 1: token 2 has id 1649, not below --vocab-size 100" \
+# (which token comes first past 100 depends on the reference tokenizer's training)
+expect_error "token id past --vocab-size" "not below --vocab-size 100" \
   data tokenize --input "$work/chat.jsonl" --tokenizer "$chat/tokenizer.json" --vocab-size 100 --output "$work/x"
 [ ! -e "$work/x.bin" ] && [ ! -e "$work/bad.bin" ] || { echo "FAIL a refused tokenize left files behind"; failures=$((failures + 1)); }
 

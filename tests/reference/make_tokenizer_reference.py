@@ -11,6 +11,7 @@ Configurations, each with a different path through the tokenizer:
   gpt2    ByteLevel(add_prefix_space, use_regex) alone, an alphabet missing some
           bytes (HF drops them), a template appending EOS.
   qwen2   NFC normalizer + Qwen2's Split regex, ByteLevel post-processor.
+  tekken  Mistral-Nemo's Split regex (letter case classes and marks) + ByteLevel.
   sentencepiece, metaspace
           SentencePiece-style BPE over characters with byte fallback and <unk>, as
           Llama 2 and Mistral 7B ship it: Prepend/Replace normalizers and a
@@ -37,6 +38,10 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
                   r"\s*[\r\n]+|\s+(?!\S)|\s+")
+# Tekken (Mistral-Nemo, the family the Apriel 15B teacher comes from): case classes and marks.
+TEKKEN_PATTERN = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|"
+                  r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
                  r"\s*[\r\n]+|\s+(?!\S)|\s+")
 
@@ -52,6 +57,9 @@ WORDS = {
     "contractions": "don't can't it's we're they've I'm you'll he'd DON'T IT'S We'Re O'Neill rock'n'roll",
     "punct": "Hello, world! What?! (yes) [no] {maybe} \"quoted\" 'single' — – … « » ¿Qué? ¡Sí! 1.5% $3.14 @user #tag",
     "digits": "0 7 42 123 2024 31415926535 1000000 3.14159 1,234,567 0x1F 2^64 12345678901234567890",
+    # Letters and digits of Unicode 15 and 16, which older regex tables take for unassigned: merged
+    # into tokens here, so that a pre-tokenizer splitting them apart gives other ids.
+    "unicode16": "\U00010d40\U00010d41 \U00010d42 \U0001e030\U0001e031 \U0001e032 \U00031350\U00031351 \U00031352",
 }
 SPACES = [" ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "\t\t", "    ", "\u00a0", "\u3000", "\u2009"]
 
@@ -98,7 +106,11 @@ def test_strings(specials, added, seed):
              " " * 300, "\n" * 50, "\t \t \n", "e\u0301", "A\u030a", "\u1e9b\u0323", "가", "\u1100\u1161",
              "ﬁ", "Ⅻ", "²³", "½", "٣٤٥", "१२३", "𝟘𝟙", "👩‍👩‍👧‍👦👩‍👩‍👧‍👦", "🇩🇪🇫🇷", "a" * 500,
              "Hello World", " Hello", "hello\n\nworld", "x = [1, 2, 3]\n\tprint(x)\n", "...", "!!!???", "'''",
-             "$$$ 100%", "\\n", "\\\\", "<", "<|", "|>", "<||>"]
+             "$$$ 100%", "\\n", "\\\\", "<", "<|", "|>", "<||>",
+             # Unicode 15 and 16 additions (letters, a digit) that older regex tables miss, and U+180E
+             # (no longer white space): HF's engine is the reference, not the machine's.
+             "[/INST] \U00010d40", "a\U0001e030b c", "\U00031350x", " \U00010d40\U00010d41 12", "x \u180e y",
+             "\U0001e030\U0001e031 \U00031350"]
     tokens = specials + added
     for token in tokens:
         fixed += [token, token + token, "x" + token + "y", " " + token + " ", "  " + token + "\n", token[:-1],
@@ -205,6 +217,16 @@ def qwen2(out):
     tok.add_tokens(added)
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     write_reference(out, "qwen2", tok, specials, ["Cafe\u0301", "Café"], seed=40)
+
+
+def tekken(out):
+    specials = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]"]
+    tok = train(pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(TEKKEN_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]), None, specials,
+        pre_tokenizers.ByteLevel.alphabet(), seed=7)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+    write_reference(out, "tekken", tok, specials, [], seed=70)
 
 
 def sentencepiece_style(pre_tokenizer, normalizer, decoder, seed):
@@ -335,6 +357,7 @@ def main():
     llama3(out)
     gpt2(out)
     qwen2(out)
+    tekken(out)
     sentencepiece(out)
     chat_templates(out)
 

@@ -6,6 +6,7 @@
 
 #include "catch.h"
 #include "data/normalizer.h"
+#include "data/regex.h"
 #include "data/tokenizer.h"
 #include "temp_dir.h"
 #include "unit/tokenizer_references.h"
@@ -133,6 +134,10 @@ TEST_CASE("tokenizer parity with HF: Qwen2 style (NFC normalizer)", "[data][toke
   }
 }
 
+TEST_CASE("tokenizer parity with HF: Tekken style (Mistral-Nemo's split regex: case classes, marks)", "[data][tokenizer]") {
+  check_parity("tekken");
+}
+
 TEST_CASE("tokenizer parity with HF: SentencePiece style (Prepend/Replace normalizers, byte fallback, <unk>)",
           "[data][tokenizer]") {
   check_parity("sentencepiece");
@@ -140,6 +145,21 @@ TEST_CASE("tokenizer parity with HF: SentencePiece style (Prepend/Replace normal
 
 TEST_CASE("tokenizer parity with HF: SentencePiece style with a Metaspace pre-tokenizer and decoder", "[data][tokenizer]") {
   check_parity("metaspace");
+}
+
+TEST_CASE("split regexes use HF's Unicode classes, not the machine's PCRE2 tables", "[data][tokenizer]") {
+  using Matches = std::vector<std::pair<size_t, size_t>>;
+  using hybridize::data::Regex;
+  // U+1E030 (Unicode 15) is a letter and U+10D40 (Unicode 16) a digit to HF's engine; U+180E is not white space.
+  CHECK(Regex(R"(\p{L}+)", "test").find_all("a\U0001E030b") == Matches{{0, 6}});
+  CHECK(Regex(R"(\p{N})", "test").find_all("x\U00010D40") == Matches{{1, 5}});
+  CHECK(Regex(R"(\s)", "test").find_all("a\u180E b") == Matches{{4, 5}});
+  CHECK(Regex(R"(\S+)", "test").find_all("a\u180E b") == Matches{{0, 4}, {5, 6}});
+  // Inside classes, negated classes, \pX without braces; a class the tables lack stays PCRE2's.
+  CHECK(Regex(R"([^\s\p{L}\pN]+)", "test").find_all("ab, 12;!") == Matches{{2, 3}, {6, 8}});
+  CHECK(Regex(R"(\P{L}+)", "test").find_all("ab12cd") == Matches{{2, 4}});
+  CHECK(Regex(R"(\p{Han}+)", "test").find_all("a\u4F60\u597D") == Matches{{1, 7}});
+  REQUIRE_ERROR(Regex(R"([\S])", "test pattern"), "test pattern: a negated class escape (\\P, \\S) inside [...] is not supported");
 }
 
 TEST_CASE("tokenizer: BOS/EOS from the template, vocabulary lookups", "[data][tokenizer]") {
