@@ -125,6 +125,12 @@ def test_strings(specials, added, seed):
     return strings
 
 
+def split_then_byte_level(pattern):
+    """A Split regex (isolated) before a ByteLevel step without its own regex: Llama 3, Qwen2, Tekken."""
+    return pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
+                                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+
+
 def train(pre_tokenizer, normalizer, specials, alphabet, seed):
     tok = Tokenizer(models.BPE())
     tok.normalizer = normalizer
@@ -168,10 +174,7 @@ def write_reference(out, name, tok, specials, added, seed, legacy_merges=False):
 
 def llama3(out):
     specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"]
-    tok = train(pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]), None, specials,
-        pre_tokenizers.ByteLevel.alphabet(), seed=1)
+    tok = train(split_then_byte_level(LLAMA3_PATTERN), None, specials, pre_tokenizers.ByteLevel.alphabet(), seed=1)
     # Whole words in the vocabulary that no merge sequence builds: only ignore_merges finds them.
     data = json.loads(tok.to_str())
     for word in ["Ġzzyzx", "xylophone"]:
@@ -209,10 +212,8 @@ def gpt2(out):
 
 def qwen2(out):
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok = train(pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]), normalizers.NFC(), specials,
-        pre_tokenizers.ByteLevel.alphabet(), seed=3)
+    tok = train(split_then_byte_level(QWEN2_PATTERN), normalizers.NFC(), specials, pre_tokenizers.ByteLevel.alphabet(),
+                seed=3)
     added = [AddedToken("Cafe\u0301", special=False, normalized=True)]  # matched in its NFC form
     tok.add_tokens(added)
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
@@ -221,10 +222,7 @@ def qwen2(out):
 
 def tekken(out):
     specials = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]"]
-    tok = train(pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(TEKKEN_PATTERN), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]), None, specials,
-        pre_tokenizers.ByteLevel.alphabet(), seed=7)
+    tok = train(split_then_byte_level(TEKKEN_PATTERN), None, specials, pre_tokenizers.ByteLevel.alphabet(), seed=7)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
     write_reference(out, "tekken", tok, specials, [], seed=70)
 
