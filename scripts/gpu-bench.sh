@@ -50,11 +50,11 @@ if want decoding; then
 # Generation at the 15B shape (random bf16 weights), about 4 minutes in all.
 # 1. CUDA graphs against eager decoding, each layout measured both ways in one
 #    process, and the same teacher run through HF transformers' generate (static
-#    cache, SDPA) at the same batch and lengths.
+#    cache, SDPA) at the same batch and lengths: one wave, as HF generates one batch.
 echo "== generation: CUDA graphs and eager decoding; HF transformers $(date -u +%H:%M:%S)"
 compare=$logs/bench-compare.txt
 timeout 170 $exe bench --model configs/apriel-15b-shape --random-init --device cuda --dtype bf16 \
-  --prompt-len 512 --gen-len 256 --batch 64 --mamba-counts 30,40 --also-eager 2>&1 | tee "$compare"
+  --prompt-len 512 --gen-len 256 --batch 64 --waves 1 --mamba-counts 30,40 --also-eager 2>&1 | tee "$compare"
 timeout 150 python3 bench/hf_generate.py --config configs/apriel-15b-shape --batch 64 --prompt-len 512 --gen-len 256 \
   >"$logs/hf-generate.txt" 2>&1
 grep -E "^hf_generate:" "$logs/hf-generate.txt" || tail -n 20 "$logs/hf-generate.txt"
