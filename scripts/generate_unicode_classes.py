@@ -86,8 +86,7 @@ def main():
     for name, ident, count in table:
         lines.append(f'      {{"{name}", {ident}, {count}}},')
     lines += ["  };", "  for (const auto& c : classes)", "    if (c.name == name) return &c;", "  return nullptr;", "}",
-              "", f'std::string_view unicode_classes_source() {{ return "HF tokenizers {tokenizers.__version__}"; }}', "",
-              "}  // namespace hybridize::data", ""]
+              "", "}  // namespace hybridize::data", ""]
     (root / "src" / "data" / "unicode_classes.cpp").write_text("\n".join(lines))
     print("classes:", ", ".join(f"{n} ({c} ranges)" for n, _, c in table))
 

@@ -789,6 +789,4 @@ const UnicodeClass* find_unicode_class(std::string_view name) {
   return nullptr;
 }
 
-std::string_view unicode_classes_source() { return "HF tokenizers 0.22.2"; }
-
 }  // namespace hybridize::data

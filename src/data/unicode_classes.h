@@ -24,7 +24,4 @@ struct UnicodeClass {
 // The class named as in \p{NAME} ("s" for \s), or nullptr.
 const UnicodeClass* find_unicode_class(std::string_view name);
 
-// Where the tables come from ("HF tokenizers 0.22.2").
-std::string_view unicode_classes_source();
-
 }  // namespace hybridize::data
