@@ -23,17 +23,15 @@ Attention::Heads Attention::project(const at::Tensor& hidden, const at::Tensor& 
           apply_rotary(split(k_proj(hidden), num_kv_heads), cos, sin), split(v_proj(hidden), num_kv_heads)};
 }
 
-at::Tensor Attention::attend(const Heads& heads, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
-  const int64_t batch = heads.q.size(0), length = heads.q.size(2);
-  const auto out = at::scaled_dot_product_attention(heads.q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+at::Tensor Attention::forward(const at::Tensor& hidden, MixerContext& context) {
+  const auto heads = project(hidden, context.cos, context.sin);
+  const auto& mask = context.window_mask(window);  // undefined: plain causal attention
+  const int64_t batch = hidden.size(0), length = hidden.size(1);
+  const auto out = at::scaled_dot_product_attention(heads.q, heads.k, heads.v,
+                                                    mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                                     /*dropout_p=*/0.0, /*is_causal=*/!mask.defined(),
                                                     /*scale=*/std::nullopt, /*enable_gqa=*/num_heads != num_kv_heads);
   return o_proj(out.transpose(1, 2).reshape({batch, length, num_heads * head_dim}));
-}
-
-at::Tensor Attention::forward(const at::Tensor& hidden, MixerContext& context) {
-  const auto heads = project(hidden, context.cos, context.sin);
-  return attend(heads, heads.k, heads.v, context.window_mask(window));
 }
 
 at::Tensor Attention::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {

@@ -1,6 +1,8 @@
 #pragma once
-// Grouped-query self-attention with RoPE, through at::scaled_dot_product_attention
-// (flash / cuDNN kernels on GPU, the math kernel on CPU).
+// Grouped-query self-attention with RoPE: whole sequences through
+// at::scaled_dot_product_attention (flash / cuDNN kernels on GPU, the math
+// kernel on CPU); prefill chunks and decode steps over the KV cache through
+// model/cache_attention.h.
 #include "io/hf_config.h"
 #include "model/linear.h"
 #include "model/mixer.h"
@@ -26,8 +28,6 @@ class Attention : public SequenceMixer {
     at::Tensor q, k, v;  // [B, heads, T, D], q and k rotated
   };
   Heads project(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin);
-  // Attention of q over k, v under `mask` (undefined: causal), projected back to [B, T, hidden].
-  at::Tensor attend(const Heads& heads, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
 };
 
 }  // namespace hybridize::model
