@@ -1,6 +1,7 @@
 #include "data/pre_tokenizer.h"
 
 #include "core/error.h"
+#include "core/format.h"
 #include "data/tokenizer_json.h"
 
 namespace hybridize::data {
@@ -76,11 +77,7 @@ PreTokenizer::PreTokenizer(const nlohmann::json& json, const std::string& source
 }
 
 std::vector<std::string> PreTokenizer::metaspace(std::string_view text, bool at_text_start) const {
-  std::string replaced;
-  for (const char c : text) {
-    if (c == ' ') replaced += replacement_;
-    else replaced += c;
-  }
+  std::string replaced = replace_all(text, " ", replacement_);
   const bool prepend = prepend_ == Prepend::Always || (prepend_ == Prepend::First && at_text_start);
   if (prepend && replaced.compare(0, replacement_.size(), replacement_) != 0) replaced.insert(0, replacement_);
   if (!metaspace_split_) return {replaced};

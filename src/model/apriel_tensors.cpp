@@ -12,10 +12,6 @@ namespace {
 const std::string kInProj = "mixer.in_proj.weight";
 const std::string kDtInProj = "mixer.dt_in_proj.weight";
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string where_of(const io::LocatedTensor& located, const std::string& name) {
   return located.file->path().string() + ": tensor '" + name + "'";
 }
@@ -29,7 +25,7 @@ AprielLayout parse_apriel_layout(const std::string& text, const std::string& opt
 }
 
 std::string layout_hint(const std::string& name) {
-  return ends_with(name, kInProj) ? " (an Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside " + kDtInProj + ")"
+  return name.ends_with(kInProj) ? " (an Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside " + kDtInProj + ")"
                                   : "";
 }
 
@@ -49,7 +45,7 @@ at::Tensor StoredParameter::read() const {
 StoredParameter find_stored_parameter(const io::CheckpointFiles& checkpoint, const std::string& name) {
   const auto& located = checkpoint.locate(name);
   StoredParameter stored{{located}, {name}, where_of(located, name)};
-  if (!ends_with(name, kInProj)) return stored;
+  if (!name.ends_with(kInProj)) return stored;
   const std::string dt_name = name.substr(0, name.size() - kInProj.size()) + kDtInProj;
   if (!checkpoint.contains(dt_name)) return stored;
   const auto& dt = checkpoint.locate(dt_name);
@@ -86,7 +82,7 @@ void add_in_proj(std::vector<std::pair<std::string, at::Tensor>>& tensors, const
 std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(CausalLMImpl& model, AprielLayout layout) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& item : model.named_parameters()) {
-    if (ends_with(item.key(), kInProj)) add_in_proj(tensors, item.key(), item.value(), model.config.ssm->dt_rank, layout);
+    if (item.key().ends_with(kInProj)) add_in_proj(tensors, item.key(), item.value(), model.config.ssm->dt_rank, layout);
     else tensors.emplace_back(item.key(), item.value());
   }
   return tensors;
@@ -97,8 +93,8 @@ void rewrite_apriel_checkpoint(const std::filesystem::path& from, const std::fil
   const io::CheckpointFiles checkpoint(from);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& name : checkpoint.names()) {
-    if (ends_with(name, kDtInProj)) continue;  // read with its in_proj
-    if (!ends_with(name, kInProj)) {
+    if (name.ends_with(kDtInProj)) continue;  // read with its in_proj
+    if (!name.ends_with(kInProj)) {
       tensors.emplace_back(name, io::tensor_view(checkpoint.locate(name)));
       continue;
     }

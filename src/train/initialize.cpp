@@ -7,12 +7,6 @@
 
 namespace hybridize::train {
 
-namespace {
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
-
 void initialize_weights(model::CausalLMImpl& model, uint64_t seed, double std) {
   torch::NoGradGuard no_grad;
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -21,9 +15,9 @@ void initialize_weights(model::CausalLMImpl& model, uint64_t seed, double std) {
     auto& parameter = item.value();
     const auto& name = item.key();
     if (name.find(".mixer.") != std::string::npos) continue;  // Mamba: below
-    if (ends_with(name, "norm.weight"))
+    if (name.ends_with("norm.weight"))
       parameter.fill_(1.0);
-    else if (ends_with(name, ".bias"))
+    else if (name.ends_with(".bias"))
       parameter.zero_();
     else
       parameter.copy_(at::empty(parameter.sizes(), at::kFloat).normal_(0.0, std, generator));
