@@ -76,18 +76,18 @@ class PhaseClock {
 class Engine {
  public:
   Engine(model::CausalLMImpl& model, const std::vector<GenerationRequest>& requests, std::vector<int64_t> budgets,
-         const GenerationOptions& options, GenerationTimings* timings)
+         const GenerationOptions& options, GenerationTimings* timings, const FinishedRequest& on_finished)
       : model_(model),
         requests_(requests),
         budgets_(std::move(budgets)),
         options_(options),
         timings_(timings),
+        on_finished_(on_finished),
         device_(model.model->embed_tokens->weight.device()),
         rows_(options.max_batch > 0 ? std::min<int64_t>(options.max_batch, int64_t(requests.size()))
                                     : int64_t(requests.size())),
         state_(model, rows_, longest_sequence()),
         clock_(device_, timings != nullptr),
-        generator_(make_generator(options.seed, device_)),
         results_(requests.size()) {
     const auto ids = at::TensorOptions().dtype(at::kLong).device(device_);
     const int64_t longest_budget = *std::max_element(budgets_.begin(), budgets_.end());
@@ -96,6 +96,7 @@ class Engine {
     last_ = at::full({rows_}, options.pad_id, ids);
     holding_ = at::zeros({rows_}, ids);
     idle_ = at::ones({rows_}, ids.dtype(at::kBool));
+    streams_ = at::zeros({rows_}, ids);
     stops_ = at::tensor(options.stop_tokens, at::kLong).to(device_);
     row_request_.assign(static_cast<std::size_t>(rows_), -1);
     row_made_.assign(static_cast<std::size_t>(rows_), 0);
@@ -156,17 +157,20 @@ class Engine {
 
   // Rows [first, first + count), prompts of `length` tokens, chunk by chunk; then each row's first token.
   void prefill(int64_t first, int64_t count, int64_t length) {
-    std::vector<int64_t> flat;
+    std::vector<int64_t> flat, streams;
     for (int64_t row = first; row < first + count; ++row) {
-      const auto& prompt = requests_[row_request_[row]].prompt;
+      const auto request = std::size_t(row_request_[row]);
+      const auto& prompt = requests_[request].prompt;
       flat.insert(flat.end(), prompt.begin(), prompt.end());
+      streams.push_back(draw_stream(options_.seed, requests_[request].seed.value_or(request)));
     }
+    streams_.narrow(0, first, count).copy_(at::tensor(streams, at::kLong));
     const auto ids = at::tensor(flat, at::kLong).view({count, length}).to(device_);
     const int64_t chunk = std::min(length, options_.prefill_tokens);
     at::Tensor logits;
     for (int64_t start = 0; start < length; start += chunk)
       logits = model_.prefill(ids.narrow(1, start, std::min(chunk, length - start)), state_, first);
-    const auto tokens = sample_next_tokens(logits, options_.temperature, options_.top_p, generator_);
+    const auto tokens = next_tokens(logits, first, count);
     generated_.narrow(0, first, count).select(1, 0).copy_(tokens);
     last_.narrow(0, first, count).copy_(tokens);
     made_.narrow(0, first, count).fill_(1);
@@ -189,7 +193,7 @@ class Engine {
       logits = model_.decode_step(ids, state_);
       count_step();
     }
-    const auto next = sample_next_tokens(logits, options_.temperature, options_.top_p, generator_).masked_fill_(idle_, options_.pad_id);
+    const auto next = next_tokens(logits, 0, rows_).masked_fill_(idle_, options_.pad_id);
     // Each row's token goes to its own next place; rows without a sequence write padding in place.
     generated_.scatter_(1, made_.unsqueeze(1), next.unsqueeze(1));
     made_.add_(holding_);
@@ -200,6 +204,13 @@ class Engine {
     ++steps_;
     finish_rows_at_budget();
     if (stops_.numel() > 0 && steps_ % kStopCheckInterval == 0) finish_stopped_rows();
+  }
+
+  // Tokens of rows [first, first + count) from their logits; each row draws the next token of its own stream.
+  at::Tensor next_tokens(const at::Tensor& logits, int64_t first, int64_t count) {
+    if (options_.temperature == 0) return logits.argmax(-1);
+    const auto keys = draw_keys(streams_.narrow(0, first, count), made_.narrow(0, first, count));
+    return sample_next_tokens(logits, options_.temperature, options_.top_p, keys);
   }
 
   void count_step() {
@@ -236,6 +247,7 @@ class Engine {
         if (std::find(options_.stop_tokens.begin(), options_.stop_tokens.end(), tokens[row][t]) != options_.stop_tokens.end()) break;
       }
       if (timings_) timings_->generated_tokens += int64_t(out.size());
+      if (on_finished_) on_finished_(std::size_t(row_request_[row]), out);
       row_request_[row] = -1;
       state_.end_sequence(row);
       holding_[row].fill_(0);
@@ -250,15 +262,16 @@ class Engine {
   const std::vector<int64_t> budgets_;
   const GenerationOptions& options_;
   GenerationTimings* timings_;
+  const FinishedRequest& on_finished_;
   const at::Device device_;
   const int64_t rows_;
   model::InferenceState state_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   PhaseClock clock_;
-  at::Generator generator_;
   // Device: tokens made per row [rows, longest budget], their count, the last one (the next input),
-  // 1 where a row holds a sequence, and true where its tokens are padding (no sequence, or stopped).
-  at::Tensor generated_, made_, last_, holding_, idle_, stops_;
+  // 1 where a row holds a sequence, true where its tokens are padding (no sequence, or stopped),
+  // and the draw stream of the sequence it holds.
+  at::Tensor generated_, made_, last_, holding_, idle_, stops_, streams_;
   std::vector<int64_t> row_request_, row_made_;
   int64_t next_request_ = 0, steps_ = 0;
   std::vector<std::vector<int64_t>> results_;
@@ -269,18 +282,19 @@ class Engine {
 }  // namespace
 
 std::vector<std::vector<int64_t>> serve(model::CausalLMImpl& model, const std::vector<GenerationRequest>& requests,
-                                        const GenerationOptions& options, GenerationTimings* timings) {
+                                        const GenerationOptions& options, GenerationTimings* timings,
+                                        const FinishedRequest& on_finished) {
   auto budgets = budgets_of(requests, options);
   check_requests(model, requests, budgets, options);
   c10::InferenceMode inference;
   if (timings) *timings = GenerationTimings{};
-  return Engine(model, requests, std::move(budgets), options, timings).run();
+  return Engine(model, requests, std::move(budgets), options, timings, on_finished).run();
 }
 
 std::vector<std::vector<int64_t>> generate(model::CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,
                                            const GenerationOptions& options, GenerationTimings* timings) {
   std::vector<GenerationRequest> requests;
-  for (const auto& prompt : prompts) requests.push_back({prompt, 0});
+  for (const auto& prompt : prompts) requests.push_back({prompt, 0, std::nullopt});
   return serve(model, requests, options, timings);
 }
 

@@ -7,6 +7,8 @@
 // go through together), so prefill needs one fixed workspace, not memory per
 // sequence.
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "model/causal_lm.h"
@@ -23,7 +25,7 @@ struct GenerationOptions {
   std::vector<int64_t> stop_tokens;  // a sequence ends after emitting one of these
   double temperature = 0;            // 0 = greedy
   double top_p = 1;                  // nucleus sampling; 1 = the whole distribution
-  uint64_t seed = 0;                 // same seed, same draws
+  uint64_t seed = 0;                 // with a request's own seed, picks its draws (infer/sampling.h)
   int64_t pad_id = 0;                // fed to rows that hold no sequence
   bool cuda_graphs = true;           // on a CUDA device, replay decode steps from a CUDA graph (infer/decode_graphs.h)
   int64_t max_batch = 0;             // rows decoding at once; 0: every request at once
@@ -32,8 +34,13 @@ struct GenerationOptions {
 
 struct GenerationRequest {
   std::vector<int64_t> prompt;
-  int64_t max_new_tokens = 0;  // 0: GenerationOptions::max_new_tokens
+  int64_t max_new_tokens = 0;     // 0: GenerationOptions::max_new_tokens
+  std::optional<uint64_t> seed;   // its draws' stream beside GenerationOptions::seed; none: its index
 };
+
+// Called as each request finishes, with its index and its tokens (what serve
+// returns for it), so that a long run keeps its results as they come.
+using FinishedRequest = std::function<void(std::size_t request, const std::vector<int64_t>& tokens)>;
 
 // Wall time of the phases, synchronised with the device at their edges only.
 struct GenerationTimings {
@@ -50,11 +57,13 @@ struct GenerationTimings {
 
 // Each request's generated tokens, in the requests' order: at most its token
 // budget, ending with the stop token when one was emitted. Each request gets
-// what generating it alone gives (greedy), whatever runs beside it. Throws
+// what generating it alone gives (greedy, or sampled with the same seeds),
+// whatever runs beside it. Throws
 // Error for empty prompts, token ids outside the vocabulary, a prompt longer
 // than the model's context, or impossible options.
 std::vector<std::vector<int64_t>> serve(model::CausalLMImpl& model, const std::vector<GenerationRequest>& requests,
-                                        const GenerationOptions& options, GenerationTimings* timings = nullptr);
+                                        const GenerationOptions& options, GenerationTimings* timings = nullptr,
+                                        const FinishedRequest& on_finished = {});
 
 // serve() for prompts that all take options.max_new_tokens.
 std::vector<std::vector<int64_t>> generate(model::CausalLMImpl& model, const std::vector<std::vector<int64_t>>& prompts,

@@ -6,6 +6,7 @@
 
 #include "catch.h"
 #include "infer/generate.h"
+#include "infer/sampling.h"
 #include "random_models.h"
 
 using namespace hybridize;
@@ -114,6 +115,61 @@ TEST_CASE("seeded sampling repeats, another seed differs, and a tiny top_p is gr
   CHECK(first != greedy_tokens);
   options.top_p = 1e-6;
   CHECK(infer::generate(*m, kPrompts, options) == greedy_tokens);
+}
+
+TEST_CASE("a sampled request draws the same tokens alone, in any batch and in any order", "[infer]") {
+  auto m = windowed_hybrid();
+  infer::GenerationOptions options;
+  options.max_new_tokens = 12;
+  options.temperature = 1.2;
+  options.seed = 5;
+  std::vector<infer::GenerationRequest> requests;
+  for (std::size_t i = 0; i < kPrompts.size(); ++i) requests.push_back({kPrompts[i], int64_t(6 + i), 100 + i});
+  std::vector<std::vector<int64_t>> alone;
+  for (const auto& request : requests) alone.push_back(infer::serve(*m, {request}, options).at(0));
+  options.max_batch = 2;
+  CHECK(infer::serve(*m, requests, options) == alone);
+  auto reversed = requests;
+  std::reverse(reversed.begin(), reversed.end());
+  options.max_batch = 0;
+  auto reversed_tokens = infer::serve(*m, reversed, options);
+  std::reverse(reversed_tokens.begin(), reversed_tokens.end());
+  CHECK(reversed_tokens == alone);
+  // Each finished request is handed over as it ends, with the tokens serve returns.
+  std::vector<std::vector<int64_t>> handed(requests.size());
+  std::size_t calls = 0;
+  infer::serve(*m, requests, options, nullptr, [&](std::size_t i, const std::vector<int64_t>& tokens) {
+    handed.at(i) = tokens;
+    ++calls;
+  });
+  CHECK(calls == requests.size());
+  CHECK(handed == alone);
+  // Another request seed is another stream.
+  requests[0].seed = 7;
+  CHECK(infer::serve(*m, {requests[0]}, options).at(0) != alone[0]);
+}
+
+TEST_CASE("draws follow softmax(logits / temperature), cut to the top_p nucleus", "[infer]") {
+  const auto logits = torch::tensor({{2.0f, 1.0f, 0.0f, -1.0f}}).expand({20000, 4}).contiguous();
+  const auto streams = torch::full({20000}, infer::draw_stream(3, 0), torch::kLong);
+  const auto positions = torch::arange(20000, torch::kLong);
+  const auto keys = infer::draw_keys(streams, positions);
+  for (const double temperature : {1.0, 2.0}) {
+    const auto drawn = infer::sample_next_tokens(logits, temperature, 1.0, keys);
+    const auto frequency = torch::bincount(drawn, {}, 4).to(torch::kDouble) / 20000;
+    const auto expected = torch::softmax(logits[0].to(torch::kDouble) / temperature, 0);
+    INFO("temperature " << temperature << ": " << frequency << " vs " << expected);
+    // Four standard errors of a frequency near 0.5 over 20,000 draws is 0.014.
+    CHECK((frequency - expected).abs().max().item<double>() < 0.015);
+  }
+  // top_p 0.8 keeps the tokens whose mass before them is under 0.8: here the first two (0.64, 0.24).
+  const auto nucleus = infer::sample_next_tokens(logits, 1.0, 0.8, keys);
+  CHECK(nucleus.lt(2).all().item<bool>());
+  CHECK(nucleus.eq(1).any().item<bool>());
+  // Keys, not positions in the batch, pick the draw: the same keys in another row order draw the same tokens.
+  const auto order = torch::randperm(20000, torch::kLong);
+  CHECK(infer::sample_next_tokens(logits, 1.0, 1.0, keys.index({order})).equal(
+      infer::sample_next_tokens(logits, 1.0, 1.0, keys).index({order})));
 }
 
 const std::vector<std::vector<int64_t>> kOneToken = {{1}};
