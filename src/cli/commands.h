@@ -11,6 +11,7 @@ void add_plan_command(CLI::App& app);
 void add_distill_command(CLI::App& app);  // distill and export
 void add_run_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 // `data tokenize`, registered by add_data_command under `data`.
 void add_data_tokenize_command(CLI::App& data_command);
 void add_report_command(CLI::App& app);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   hybridize::cli::add_distill_command(app);
   hybridize::cli::add_run_command(app);
   hybridize::cli::add_bench_command(app);
+  hybridize::cli::add_eval_command(app);
   hybridize::cli::add_report_command(app);
   hybridize::cli::add_train_command(app);
   hybridize::cli::add_random_teacher_command(app);

@@ -120,4 +120,26 @@ std::vector<TextSegment> render_chat(const ChatTemplate& chat_template, const Ch
   return {};
 }
 
+std::string render_generation_prompt(const ChatTemplate& chat_template, const ChatExample& conversation) {
+  if (conversation.turns.empty() || conversation.turns.back().role != "user")
+    fail("a generation prompt needs a conversation that ends with a user message");
+  std::string text;
+  for (const auto& segment : render_chat(chat_template, conversation)) text += segment.text;
+  switch (chat_template.format) {
+    case ChatFormat::ChatMl: return text + "<|im_start|>assistant\n";
+    case ChatFormat::Llama3: return text + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    case ChatFormat::Mistral: return text;  // "[/INST]" already hands the turn over
+  }
+  return text;
+}
+
+std::string_view end_of_turn_marker(ChatFormat format) {
+  switch (format) {
+    case ChatFormat::ChatMl: return "<|im_end|>";
+    case ChatFormat::Llama3: return "<|eot_id|>";
+    case ChatFormat::Mistral: return "</s>";
+  }
+  return "";
+}
+
 }  // namespace hybridize::data

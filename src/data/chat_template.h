@@ -45,6 +45,14 @@ std::vector<std::string> chat_template_markers(const ChatTemplate& chat_template
 // the format's rules.
 std::vector<TextSegment> render_chat(const ChatTemplate& chat_template, const ChatExample& example);
 
+// A prompt to generate the assistant's next turn from: the conversation (which
+// must end with a user turn) rendered, then the generation prompt, as HF's
+// apply_chat_template(..., add_generation_prompt=True) gives it.
+std::string render_generation_prompt(const ChatTemplate& chat_template, const ChatExample& conversation);
+
+// The marker that ends an assistant turn: generation stops at its token.
+std::string_view end_of_turn_marker(ChatFormat format);
+
 // Python's str.strip(), which Jinja's trim filter calls: Unicode white space off both ends.
 std::string_view trim_white_space(std::string_view text);
 

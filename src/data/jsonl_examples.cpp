@@ -6,6 +6,7 @@
 #include "core/json_file.h"
 #include "core/log.h"
 #include "core/mapped_file.h"
+#include "data/jsonl_lines.h"
 
 namespace hybridize::data {
 
@@ -17,8 +18,6 @@ const std::string& string_field(const nlohmann::json& object, const char* key, c
   if (!it->is_string()) fail(where, "\"", key, "\" is not a string");
   return it->get_ref<const std::string&>();
 }
-
-bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 }  // namespace
 
@@ -54,14 +53,7 @@ JsonlExamples read_jsonl_examples(const std::filesystem::path& path, MalformedLi
   const MappedFile file(path);
   const std::string_view text(reinterpret_cast<const char*>(file.bytes().data()), file.size());
   JsonlExamples result;
-  std::size_t line_number = 0;
-  for (std::size_t begin = 0; begin < text.size();) {
-    std::size_t end = text.find('\n', begin);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(begin, end - begin);
-    ++line_number;
-    begin = end + 1;
-    if (is_blank(line)) continue;
+  const std::size_t lines = for_each_jsonl_line(text, [&](std::size_t line_number, std::string_view line) {
     try {
       ChatExample example = parse_chat_example(line);
       example.line = line_number;
@@ -71,9 +63,9 @@ JsonlExamples read_jsonl_examples(const std::filesystem::path& path, MalformedLi
       ++result.skipped_lines;
       log_warning(path.string(), ": line ", line_number, " skipped: ", error.what());
     }
-  }
+  });
   if (result.skipped_lines > 0)
-    log_warning(path.string(), ": skipped ", result.skipped_lines, " malformed lines of ", line_number);
+    log_warning(path.string(), ": skipped ", result.skipped_lines, " malformed lines of ", lines);
   return result;
 }
 

@@ -51,16 +51,21 @@ double measure_matmul_flops(at::Device device, at::ScalarType dtype, int64_t n) 
   return 2.0 * double(n) * double(n) * double(n) / median_seconds(device, 10, [&] { at::mm_out(product, a, b); });
 }
 
+int64_t device_memory_bytes(at::Device device) {
+#ifdef HYBRIDIZE_HAVE_CUDA
+  if (device.is_cuda())
+    return static_cast<int64_t>(at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index())->totalGlobalMem);
+#endif
+  return 0;
+}
+
 DeviceRates measure_device_rates(at::Device device, at::ScalarType dtype) {
   DeviceRates rates;
   rates.device_name = device.str();
 #ifdef HYBRIDIZE_HAVE_CUDA
-  if (device.is_cuda()) {
-    const auto* properties = at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index());
-    rates.device_name = properties->name;
-    rates.memory_bytes = static_cast<int64_t>(properties->totalGlobalMem);
-  }
+  if (device.is_cuda()) rates.device_name = at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index())->name;
 #endif
+  rates.memory_bytes = device_memory_bytes(device);
   const bool gpu = device.is_cuda();
   rates.copy_bytes_per_second = measure_copy_bandwidth(device, gpu ? int64_t(2) << 30 : int64_t(64) << 20);
   rates.matmul_flops_per_second = measure_matmul_flops(device, dtype, gpu ? 8192 : 512);

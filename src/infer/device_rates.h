@@ -25,6 +25,9 @@ double measure_copy_bandwidth(at::Device device, int64_t bytes);
 // FLOP/s (2 n^3 per product) of n x n by n x n matmuls in `dtype` on `device`, the median of several.
 double measure_matmul_flops(at::Device device, at::ScalarType dtype, int64_t n);
 
+// The card's total memory; 0 off CUDA.
+int64_t device_memory_bytes(at::Device device);
+
 // Both, at sizes that saturate the device: a 2 GiB copy and 8192-wide
 // matmuls on a GPU; 64 MiB and 512 on the CPU, where the measurement is a
 // check of the path rather than a figure worth keeping.

@@ -449,6 +449,13 @@ std::vector<double> ResultsStore::probe_curve(int64_t probe_id) {
   return losses;
 }
 
+int64_t ResultsStore::model_id(const ModelRecord& model) {
+  Transaction transaction(database_);
+  const int64_t id = find_or_add_model(database_, model);
+  transaction.commit();
+  return id;
+}
+
 int64_t ResultsStore::save_benchmark(const BenchmarkRecord& benchmark) {
   Transaction transaction(database_);
   const int64_t model_id = find_or_add_model(database_, benchmark.model);

@@ -227,6 +227,9 @@ class ResultsStore {
   // The loss per step of a probe's training (MMR), empty when it has none.
   std::vector<double> probe_curve(int64_t probe_id);
 
+  // The id of the model with this content hash, added when it is new.
+  int64_t model_id(const ModelRecord& model);
+
   // Adds a benchmark row (its model is found by content hash, or added); returns its id.
   int64_t save_benchmark(const BenchmarkRecord& benchmark);
   // The benchmarks of the model with this content hash, oldest first.

@@ -138,6 +138,39 @@ CREATE TABLE hardware_rates (
   memory_bytes INTEGER NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')));
 )sql",
+    // 2 -> 3: benchmark evaluations (hybridize eval): task files, one evaluation per model, task and
+    // generation settings (a stage's, where a plan's stage was evaluated), and each judged generation.
+    R"sql(
+CREATE TABLE eval_tasks (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  content_hash TEXT NOT NULL UNIQUE,
+  problems INTEGER NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')));
+CREATE TABLE evaluations (
+  id INTEGER PRIMARY KEY,
+  model_id INTEGER NOT NULL REFERENCES models(id),
+  task_id INTEGER NOT NULL REFERENCES eval_tasks(id),
+  settings TEXT NOT NULL,
+  settings_hash TEXT NOT NULL,
+  code_version TEXT NOT NULL,
+  stage_id INTEGER REFERENCES stages(id) ON DELETE SET NULL,
+  status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
+  seconds REAL NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+  UNIQUE (model_id, task_id, settings_hash));
+CREATE TABLE eval_samples (
+  evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+  problem INTEGER NOT NULL,
+  sample INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('correct', 'wrong', 'no_answer')),
+  truncated INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  extracted TEXT NOT NULL,
+  completion TEXT NOT NULL,
+  PRIMARY KEY (evaluation_id, problem, sample)) WITHOUT ROWID;
+)sql",
 };
 
 int user_version(Database& database) {

@@ -6,7 +6,7 @@
 
 namespace hybridize::store {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // The schema version `database` is at (0: a new, empty file). Refuses, naming
 // the file, a version newer than kSchemaVersion.

@@ -323,8 +323,16 @@ def chat_reference(out, name, source, template, specials, config, conversations,
         encoding = tok.encode(text, add_special_tokens=False)
         cases.append({"messages": messages, "text": text, "ids": encoding.ids,
                       "trains": expected_mask(text, encoding.offsets, messages, trained_text)})
-    (target / "reference.json").write_text(json.dumps({"cases": cases}, ensure_ascii=True))
-    print(f"chat_{name}: {len(cases)} conversations")
+    # Prompts to generate from: every prefix of a conversation that ends with a user message.
+    prompts = []
+    for messages in conversations:
+        for end, message in enumerate(messages):
+            if message["role"] == "user":
+                text = hf.apply_chat_template(messages[:end + 1], tokenize=False, add_generation_prompt=True)
+                prompts.append({"messages": messages[:end + 1], "text": text,
+                                "ids": tok.encode(text, add_special_tokens=False).ids})
+    (target / "reference.json").write_text(json.dumps({"cases": cases, "prompts": prompts}, ensure_ascii=True))
+    print(f"chat_{name}: {len(cases)} conversations, {len(prompts)} generation prompts")
 
 
 def chat_templates(out):

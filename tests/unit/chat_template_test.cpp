@@ -53,6 +53,16 @@ void check_parity(const std::string& format, std::size_t conversations, const st
     CHECK(chat.ids == c.at("ids").get<std::vector<int32_t>>());
     CHECK(mask_of(chat) == c.at("trains").get<std::vector<int>>());
   }
+  // Generation prompts: each prefix of a conversation ending with a user message.
+  REQUIRE(reference.at("prompts").size() >= conversations);
+  for (const auto& p : reference.at("prompts")) {
+    ChatExample prefix;
+    for (const auto& m : p.at("messages")) prefix.turns.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+    const std::string text = render_generation_prompt(detected, prefix);
+    INFO(format << " prompt: " << text);
+    REQUIRE(text == p.at("text").get<std::string>());
+    CHECK(tokenizer.encode(text, false) == p.at("ids").get<std::vector<int32_t>>());
+  }
 }
 
 }  // namespace
@@ -65,6 +75,14 @@ TEST_CASE("chat templates match HF apply_chat_template, HF tokenizers and the as
   check_parity("chatml", 4, "_prefix_space");
   // A SentencePiece-style tokenizer (Prepend and Replace normalizers, byte fallback), as Mistral 7B's.
   check_parity("mistral", 3, "_sentencepiece");
+}
+
+TEST_CASE("a generation prompt needs a conversation ending with a user message", "[data][chat]") {
+  ChatExample answered;
+  answered.turns = {{"user", "2+2?"}, {"assistant", "4"}};
+  REQUIRE_ERROR(render_generation_prompt(chat_template_named("chatml"), answered), "ends with a user message");
+  REQUIRE_ERROR(render_generation_prompt(chat_template_named("llama3"), ChatExample{}), "ends with a user message");
+  CHECK(end_of_turn_marker(ChatFormat::Llama3) == "<|eot_id|>");
 }
 
 TEST_CASE("only assistant content and its end-of-turn marker train", "[data][chat]") {
