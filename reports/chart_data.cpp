@@ -168,6 +168,30 @@ std::optional<Chart> frontier_chart(const ReportModel& model) {
   return chart;
 }
 
+std::optional<Chart> accuracy_frontier_chart(const BenchmarkAccuracy& benchmark, const std::string& id) {
+  Chart chart{id, Chart::Kind::Scatter, benchmark.task + ": pass@1 against measured speed-up (" + benchmark.settings + ")",
+              "speed-up over the teacher (×)", "pass@1 (%)", {}, {}};
+  std::map<std::string, std::size_t> series_of;
+  for (const auto& point : benchmark.points) {
+    if (!point.summary || !point.speedup) continue;
+    const std::string series = point.plan.empty() ? "teacher" : point.plan;
+    if (!series_of.count(series)) {
+      series_of[series] = chart.series.size();
+      chart.series.push_back({series, {}});
+    }
+    const auto& pass = point.summary->pass_at_1;
+    const auto percent = [](const std::optional<double>& value) -> std::optional<double> {
+      return value ? std::optional(100 * *value) : std::nullopt;
+    };
+    chart.series[series_of[series]].points.push_back(
+        {*point.speedup, 100 * pass.value, percent(pass.ci_low), percent(pass.ci_high),
+         point.stage_position ? "stage " + std::to_string(*point.stage_position) + ", " + layout_name(point.layout)
+                              : std::string("teacher")});
+  }
+  if (chart.series.empty()) return std::nullopt;
+  return chart;
+}
+
 std::optional<Chart> memory_chart(const ReportModel& model) {
   // Memory depends on how many layers are Mamba, not which: one bar per count
   // (the teacher first) and source.

@@ -48,6 +48,9 @@ std::optional<Chart> stage_quality_chart(const ReportModel& model, const std::st
 std::optional<Chart> throughput_chart(const ReportModel& model);
 // Speed-up against quality, one point per plan target: predicted, and measured where benchmarked.
 std::optional<Chart> frontier_chart(const ReportModel& model);
+// Benchmarks: one task's pass@1 against the measured speed-up, the teacher at
+// 1x and a series per plan (stages without a measured speed-up are left out).
+std::optional<Chart> accuracy_frontier_chart(const BenchmarkAccuracy& benchmark, const std::string& id);
 // Memory per sequence: the planner's prediction for each target and every benchmark's measurement.
 std::optional<Chart> memory_chart(const ReportModel& model);
 

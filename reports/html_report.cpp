@@ -476,6 +476,48 @@ void throughput(Page& page, const ReportModel& model) {
   page.add("</section>\n");
 }
 
+void benchmarks(Page& page, const ReportModel& model) {
+  page.add("<section id=\"benchmarks\" aria-labelledby=\"benchmarks-h\"><h2 id=\"benchmarks-h\">7. Benchmarks</h2>\n");
+  if (model.accuracy.empty()) {
+    page.add("<p>No benchmark evaluation yet: " +
+             code("hybridize eval --db " + model.database_path + " --plan ID --tasks FILE.jsonl") +
+             " evaluates the teacher and every distilled stage (or give " + code("eval.tasks") + " to " +
+             code("hybridize run") + ").</p>\n");
+  }
+  for (std::size_t b = 0; b < model.accuracy.size(); ++b) {
+    const auto& benchmark = model.accuracy[b];
+    page.add("<article><h3>" + escape_html(benchmark.task) + " <small>(" + escape_html(benchmark.settings) +
+             ")</small></h3>\n<div class=\"table-box\"><table><caption>pass@1 of the teacher and every stage on " +
+             escape_html(benchmark.task) + " (95% bootstrap interval over problems)</caption><thead><tr>" + th("model") +
+             th("Mamba layers", true) + th("pass@1 (%)", true) + th("generations", true) + th("no answer", true) +
+             th("truncated", true) + th("mean tokens", true) + th("speed-up", true) + th("status") + "</tr></thead><tbody>");
+    for (const auto& point : benchmark.points) {
+      const std::string who =
+          point.stage_position ? point.plan + ", stage " + std::to_string(*point.stage_position) : std::string("teacher");
+      std::string row = "<tr>" + td(who) + td(std::to_string(point.mamba_layers), true);
+      if (point.summary) {
+        const auto& s = *point.summary;
+        const auto percent = [](const std::optional<double>& value) -> std::optional<double> {
+          return value ? std::optional(100 * *value) : std::nullopt;
+        };
+        row += value_cell(100 * s.pass_at_1.value, percent(s.pass_at_1.ci_low), percent(s.pass_at_1.ci_high)) +
+               td(std::to_string(s.generations), true) + td(std::to_string(s.no_answer), true) +
+               td(std::to_string(s.truncated), true) + td(number(s.mean_tokens), true);
+      } else {
+        row += td("", true) + td("", true) + td("", true) + td("", true) + td("", true);
+      }
+      const std::string status = !point.note.empty() ? point.status + ": " + point.note
+                                 : point.summary      ? point.status
+                                                      : point.status + ", not evaluated";
+      page.add(row + td(speedup(point.speedup), true) + td(status) + "</tr>");
+    }
+    page.add("</tbody></table></div>\n");
+    if (auto chart = accuracy_frontier_chart(benchmark, "accuracy-" + std::to_string(b))) page.chart_with_table(*chart);
+    page.add("</article>\n");
+  }
+  page.add("</section>\n");
+}
+
 }  // namespace
 
 std::string render_html_report(const ReportModel& model, const ReportOptions& options) {
@@ -491,7 +533,7 @@ std::string render_html_report(const ReportModel& model, const ReportOptions& op
            " layers)</p>\n<nav aria-label=\"Sections\"><ol><li><a href=\"#findings\">1. Findings</a></li>"
            "<li><a href=\"#provenance\">2. Provenance</a></li><li><a href=\"#layers\">3. Layer importance</a></li>"
            "<li><a href=\"#plans\">4. Plans</a></li><li><a href=\"#distillation\">5. Distillation</a></li>"
-           "<li><a href=\"#throughput\">6. Throughput</a></li>"
+           "<li><a href=\"#throughput\">6. Throughput</a></li><li><a href=\"#benchmarks\">7. Benchmarks</a></li>"
            "</ol></nav></header>\n<main>\n");
   findings(page, model);
   provenance(page, model);
@@ -499,6 +541,7 @@ std::string render_html_report(const ReportModel& model, const ReportOptions& op
   plans(page, model);
   distillation(page, model);
   throughput(page, model);
+  benchmarks(page, model);
   page.add("</main>\n<footer>Written " + escape_html(options.generated_at) + " by hybridize " +
            escape_html(options.generator) + " from " + code(model.database_path) + ".</footer>\n");
   page.add("<script type=\"application/json\" id=\"report-data\">" +

@@ -163,6 +163,8 @@ ReportModel read_report(store::ResultsStore& store, const store::RunRecord& run)
     model.plans.push_back(std::move(view));
   }
 
+  model.accuracy = read_benchmark_accuracy(store, run, model.plans, model.benchmarks);
+
   if (!model.plans.empty()) {
     const auto& plan = model.plans.front().plan;
     model.final_ranking = plan.layer_order;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "reports/benchmark_accuracy.h"
 #include "reports/stage_metrics.h"
 #include "store/results_store.h"
 
@@ -89,6 +90,7 @@ struct ReportModel {
   std::vector<PlanView> plans;
   std::vector<store::BenchmarkRecord> benchmarks;  // of the run's model
   std::string teacher_layout;                      // all attention, as benchmarks name it
+  std::vector<BenchmarkAccuracy> accuracy;         // pass@1 of the teacher and the stages per benchmark task
   std::vector<MissingResult> missing;
 };
 

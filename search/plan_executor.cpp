@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <set>
@@ -165,6 +166,51 @@ class PlanExecution {
     return {stage.position, layout, "done", metrics};
   }
 
+  // The teacher's benchmark evaluations, once an execution (resumed from the store when done before).
+  void evaluate_teacher() {
+    if (!benchmarks_here()) return;
+    // open_teacher checked that the teacher is the run's: its record is the run's model.
+    for (const auto& task : options.eval_tasks) {
+      const auto outcome = infer::evaluate(results, *teacher.model, run.model, teacher_dir(), task, options.eval_settings);
+      log_benchmark("teacher", task, outcome);
+      evaluations[{-1, task.name}] = outcome.evaluation.id;
+    }
+  }
+
+  // Evaluates a distilled stage on the benchmark tasks; returns why its quality gate stops the plan, if it does.
+  std::optional<std::string> evaluate_stage(const store::StageRecord& stage) {
+    if (!benchmarks_here()) return std::nullopt;
+    auto& student_model = student(stage.position);
+    const auto model_dir = stage_dir(stage.position) / "model";
+    const auto record = describe_model(model_dir, student_model);
+    store::EvaluationStore stored(results);
+    std::vector<GatedTask> gated;
+    for (const auto& task : options.eval_tasks) {
+      const auto outcome =
+          infer::evaluate(results, student_model, record, teacher_dir(), task, options.eval_settings, stage.id);
+      log_benchmark("stage " + std::to_string(stage.position), task, outcome);
+      evaluations[{stage.position, task.name}] = outcome.evaluation.id;
+      GatedTask entry{task.name, {}, {}, stored.samples(outcome.evaluation.id)};
+      if (const auto found = evaluations.find({-1, task.name}); found != evaluations.end())
+        entry.teacher = stored.samples(found->second);
+      if (stage.parent_position)
+        if (const auto found = evaluations.find({*stage.parent_position, task.name}); found != evaluations.end())
+          entry.parent = stored.samples(found->second);
+      gated.push_back(std::move(entry));
+    }
+    return options.gate.enabled() ? gate_verdict(options.gate, gated, options.eval_settings.seed) : std::nullopt;
+  }
+
+  // A stage after one its quality gate stopped: recorded as skipped, with why.
+  StageOutcome skip(const store::StageRecord& stage, const std::string& why) {
+    const nlohmann::json metrics = {{"gated", why}};
+    if (leader()) {
+      results.update_stage(stage.id, "skipped", "", metrics);
+      log_info("stage ", stage.position, ": skipped, the quality gate stopped the plan: ", why);
+    }
+    return {stage.position, stage.layout, "skipped", metrics};
+  }
+
   // A stage that failed: the store says why; a rerun starts it again.
   void record_failure(const store::StageRecord& stage, nlohmann::json kept, const std::exception& error) {
     if (!leader()) return;
@@ -180,9 +226,24 @@ class PlanExecution {
   model::FrozenTeacher teacher;
 
  private:
+  std::filesystem::path teacher_dir() const {
+    return options.model_dir.empty() ? std::filesystem::path(run.model.path) : options.model_dir;
+  }
+
+  bool benchmarks_here() const { return !options.eval_tasks.empty() && !options.parallel.distributed(); }
+
+  void log_benchmark(const std::string& who, const data::EvalTask& task, const infer::EvalOutcome& outcome) {
+    const auto& pass = outcome.summary.pass_at_1;
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: %s pass@1 %.1f%% [%.1f, %.1f] over %lld problems (%lld generated now)",
+                  who.c_str(), task.name.c_str(), 100 * pass.value, 100 * pass.ci_low.value_or(pass.value),
+                  100 * pass.ci_high.value_or(pass.value), (long long)outcome.summary.problems, (long long)outcome.generated);
+    log_info(line);
+  }
+
   // The teacher the plan's run scored, found where it was scored or at --model if it moved.
   model::FrozenTeacher open_teacher() {
-    const std::filesystem::path dir = options.model_dir.empty() ? std::filesystem::path(run.model.path) : options.model_dir;
+    const std::filesystem::path dir = teacher_dir();
     io::require_hybrid_format(io::read_transformer_config(dir));
     auto frozen = model::load_frozen_teacher(dir, options.device, options.dtype);
     // The plan was made from this run's scores of one teacher: --model may say where it moved, never swap it.
@@ -221,18 +282,38 @@ class PlanExecution {
   const train::SequenceSet train_set, eval_set;
   const std::filesystem::path plan_dir;
   std::map<int64_t, model::CausalLM> students;  // position -> student, loaded or trained
+  std::map<std::pair<int64_t, std::string>, int64_t> evaluations;  // (position, -1 the teacher; task) -> evaluation id
 };
 
 }  // namespace
 
 std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
+  if (options.gate.enabled() && options.eval_tasks.empty())
+    fail("a quality gate needs benchmark tasks to evaluate the stages on");
+  if (options.gate.enabled() && options.parallel.distributed())
+    fail("a quality gate needs a single-process run: evaluating a stage would hold the job's other ranks past "
+         "their collectives' timeout; distil with the job, then `hybridize eval --plan`");
   PlanExecution execution(options);
   const auto needed = needed_positions(execution.plan, options.stages);
+  if (options.parallel.distributed() && !options.eval_tasks.empty() && execution.leader())
+    log_info("distill: benchmark evaluation is left to `hybridize eval --plan ", execution.plan.id,
+             "` in a job of several ranks");
+  execution.evaluate_teacher();
+  std::map<int64_t, std::string> stopped;  // position -> why the quality gate stopped the plan there or above
   std::vector<StageOutcome> outcomes;
   for (const auto& stage : execution.plan.stages) {
     if (!needed.count(stage.position)) continue;
-    if (stage.status == "done") {
+    const bool done = stage.status == "done";
+    if (stage.parent_position && stopped.count(*stage.parent_position)) {
+      // A stage distilled before a gate was set keeps its results; one not yet distilled is not.
+      stopped[stage.position] = stopped.at(*stage.parent_position);
+      outcomes.push_back(done ? StageOutcome{stage.position, stage.layout, "done", execution.results.stage_metrics(stage.id)}
+                              : execution.skip(stage, stopped.at(stage.position)));
+      continue;
+    }
+    if (done) {
       outcomes.push_back({stage.position, stage.layout, "done", execution.results.stage_metrics(stage.id)});
+      if (const auto why = execution.evaluate_stage(stage)) stopped[stage.position] = "stage " + std::to_string(stage.position) + ": " + *why;
       continue;
     }
     model::CausalLMImpl& parent =
@@ -251,6 +332,7 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       throw;
     }
     if (outcomes.back().status == "stopped") break;
+    if (const auto why = execution.evaluate_stage(stage)) stopped[stage.position] = "stage " + std::to_string(stage.position) + ": " + *why;
   }
   // The job ends together: rank 0 hosts the store the others' process group talks to.
   if (options.parallel.distributed()) options.parallel.group->barrier();

@@ -4,15 +4,20 @@
 // layers it replaces, distils from the teacher, is evaluated on held-out data
 // and written as an Apriel-H checkpoint. Stage status, model directory and
 // results go into the store; a finished stage is never redone, and an
-// interrupted one resumes from its last training checkpoint. Data-parallel:
-// every rank of the job calls execute_plan with the same options.
+// interrupted one resumes from its last training checkpoint. With benchmark
+// tasks, the teacher and every stage are evaluated on them (infer/evaluation.h)
+// and a quality gate may stop the plan's later stages. Data-parallel: every
+// rank of the job calls execute_plan with the same options.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "data/eval_tasks.h"
+#include "infer/evaluation.h"
 #include "search/mmr_probe.h"
+#include "search/quality_gate.h"
 #include "train/distillation.h"
 #include "train/sequence_set.h"
 
@@ -41,12 +46,19 @@ struct ExecuteOptions {
   // Several ranks distil each stage together; rank 0 alone evaluates and
   // writes models, checkpoints and the store.
   train::DataParallel parallel;
+  // Benchmark tasks the teacher and each distilled stage are evaluated on
+  // (none: no benchmark evaluation), with the tokenizer of the teacher. In a
+  // job of several ranks they are left to `hybridize eval`: the other ranks
+  // would wait on rank 0's generation past their collectives' timeout.
+  std::vector<data::EvalTask> eval_tasks;
+  infer::EvalSettings eval_settings;
+  QualityGate gate;  // needs eval_tasks and a single process
 };
 
 struct StageOutcome {
   int64_t position = 0;
   std::string layout;
-  std::string status;  // "done" (now or before), or "stopped" by stop_after
+  std::string status;  // "done" (now or before), "stopped" by stop_after, or "skipped" by the quality gate
   nlohmann::json metrics;
 };
 

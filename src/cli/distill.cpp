@@ -10,6 +10,7 @@
 #include "cli/layer_list.h"
 #include "cli/task_options.h"
 #include "core/error.h"
+#include "data/eval_tasks.h"
 #include "model/apriel_tensors.h"
 #include "search/plan_executor.h"
 #include "store/results_store.h"
@@ -27,6 +28,7 @@ struct DistillCommandOptions {
   int64_t stop_after = 0;
   bool shard_optimizer = false;
   bool json = false;
+  std::vector<std::string> benchmarks;  // task files
 };
 
 void run_distill(DistillCommandOptions& options) {
@@ -36,6 +38,8 @@ void run_distill(DistillCommandOptions& options) {
   execute.settings.trainable = train::parse_trainable(options.trainable);
   execute.settings.autocast = train::parse_autocast(options.autocast);
   execute.settings.validate();  // before the teacher loads
+  for (const auto& path : options.benchmarks) execute.eval_tasks.push_back(data::read_eval_task(path));
+  execute.eval_settings.validate();
   execute.train_data.split = "train";
   execute.eval_data.split = "validation";
   execute.eval_data.source = execute.train_data.source;
@@ -149,6 +153,21 @@ void add_distill_command(CLI::App& app) {
                           ->check(at_least(0));
   command->add_flag("--shard-optimizer", options->shard_optimizer,
                     "Under torchrun/Slurm: each rank keeps the AdamW moments of its share of the parameters (ZeRO-1)");
+  command->add_option("--benchmarks", options->benchmarks,
+                      "Task files (as `eval --tasks`) the teacher and each stage are evaluated on once distilled")
+      ->delimiter(',');
+  command->add_option("--benchmark-samples", execute.eval_settings.samples, "Generations a benchmark problem")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--benchmark-temperature", execute.eval_settings.temperature, "0: greedy")
+      ->check(non_negative_real())->capture_default_str();
+  command->add_option("--benchmark-max-new-tokens", execute.eval_settings.max_new_tokens, "Token budget a generation")
+      ->check(at_least(1))->capture_default_str();
+  command->add_option("--gate-max-drop", execute.gate.max_drop_points,
+                      "Quality gate: stop the plan's later stages when a stage's pass@1 on a benchmark falls more "
+                      "than this many points below the teacher's (0: off)")
+      ->check(non_negative_real())->capture_default_str();
+  command->add_flag("--gate-below-parent", execute.gate.stop_below_parent,
+                    "Quality gate: stop the plan's later stages when a stage's pass@1 falls below its parent's beyond noise");
   command->add_flag("--json", options->json, "Print the stages' results as JSON");
   command->add_flag("--quiet", execute.quiet, "No progress lines");
   command->callback([options] { run_distill(*options); });

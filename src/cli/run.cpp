@@ -10,6 +10,7 @@
 #include "cli/run_config.h"
 #include "core/atomic_file.h"
 #include "core/version.h"
+#include "data/eval_tasks.h"
 #include "infer/bench.h"
 #include "model/frozen_teacher.h"
 #include "model/mil.h"
@@ -62,6 +63,7 @@ void check_before_work(const RunConfig& config) {
     io::require_hybrid_format(teacher);
     model::mil_ssm_config(teacher, train::DistillationSettings().d_state);
   });
+  for (const auto& path : config.eval_tasks) with_context(file + ": key 'eval.tasks': ", [&] { data::read_eval_task(path); });
 }
 
 void score(const RunConfig& config) {
@@ -120,6 +122,8 @@ std::vector<store::PlanRecord> plans(const RunConfig& config) {
 }
 
 void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plans) {
+  std::vector<data::EvalTask> tasks;
+  for (const auto& path : config.eval_tasks) tasks.push_back(data::read_eval_task(path));
   for (std::size_t i = 0; i < plans.size(); ++i) {
     const bool forward = config.compare_forward_kl && i + 1 == plans.size() && plans.size() > 1;
     log_info("run: distil plan ", plans[i].id, " (", plans[i].strategy, forward ? ", forward KL" : "", ")");
@@ -144,6 +148,12 @@ void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plan
     options.rescore.steps = config.mmr_steps;  // the paper strategy's re-ranking probes, as scored
     options.rescore.learning_rate = config.mmr_lr;
     options.rescore.warmup_steps = config.mmr_warmup;
+    options.eval_tasks = tasks;
+    options.eval_settings.samples = config.eval_task_samples;
+    options.eval_settings.temperature = config.eval_temperature;
+    options.eval_settings.max_new_tokens = config.eval_max_new_tokens;
+    options.eval_settings.seed = config.seed;
+    options.gate = {config.gate_max_drop, config.gate_below_parent};
     search::execute_plan(options);
   }
 }

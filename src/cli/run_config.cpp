@@ -36,14 +36,18 @@ class TableReader {
   void read(const std::string& key, T& target) const {
     const toml::node* node = table_ ? table_->get(key) : nullptr;
     if (node == nullptr) return;
-    if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>>) {
+    if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>> ||
+                  std::is_same_v<T, std::vector<std::filesystem::path>>) {
+      // Paths are written as strings.
+      using Element = std::conditional_t<std::is_same_v<typename T::value_type, std::filesystem::path>, std::string,
+                                         typename T::value_type>;
       const auto* array = node->as_array();
       if (array == nullptr) wrong_type(key, "an array");
       target.clear();
       for (const auto& item : *array) {
-        auto value = item.value<typename T::value_type>();
+        auto value = item.value<Element>();
         if (!value) wrong_type(key, "an array of one type");
-        target.push_back(*value);
+        target.emplace_back(*value);
       }
     } else if constexpr (std::is_same_v<T, std::filesystem::path>) {
       auto value = node->value<std::string>();
@@ -93,10 +97,10 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   } catch (const toml::parse_error& error) {
     fail(name, ":", error.source().begin.line, ": ", error.description());
   }
-  const std::set<std::string> tables{"run", "model", "data", "score", "plan", "distill", "bench", "report"};
+  const std::set<std::string> tables{"run", "model", "data", "score", "plan", "distill", "eval", "bench", "report"};
   for (const auto& [key, value] : root)
     if (!tables.count(std::string(key.str())))
-      fail(name, ": unknown table [", key.str(), "]; valid tables: run, model, data, score, plan, distill, bench, report");
+      fail(name, ": unknown table [", key.str(), "]; valid tables: run, model, data, score, plan, distill, eval, bench, report");
 
   RunConfig config;
   config.file = file;
@@ -140,6 +144,14 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   distill.read("warmup", config.distill_warmup);
   distill.read("train", config.train);
   distill.read("compare_forward_kl", config.compare_forward_kl);
+  TableReader eval(root, "eval", {"tasks", "samples", "temperature", "max_new_tokens", "gate_max_drop", "gate_below_parent"},
+                   name);
+  eval.read("tasks", config.eval_tasks);
+  eval.read("samples", config.eval_task_samples);
+  eval.read("temperature", config.eval_temperature);
+  eval.read("max_new_tokens", config.eval_max_new_tokens);
+  eval.read("gate_max_drop", config.gate_max_drop);
+  eval.read("gate_below_parent", config.gate_below_parent);
   TableReader bench(root, "bench", {"prompt_len", "gen_len", "batch"}, name);
   bench.read("prompt_len", config.prompt_len);
   bench.read("gen_len", config.gen_len);
@@ -157,6 +169,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
                                                                  {"distill.batch", config.distill_batch},
                                                                  {"distill.accumulation", config.distill_accumulation},
                                                                  {"bench.batch", config.bench_batch},
+                                                                 {"eval.samples", config.eval_task_samples},
+                                                                 {"eval.max_new_tokens", config.eval_max_new_tokens},
                                                                  {"bench.prompt_len", config.prompt_len},
                                                                  {"bench.gen_len", config.gen_len}})
     require_positive(name, key, value);
@@ -164,6 +178,13 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   for (const auto& [key, value] : std::map<const char*, double>{{"score.mmr_lr", config.mmr_lr},
                                                                 {"distill.lr", config.distill_lr}})
     if (!(value > 0) || !std::isfinite(value)) fail(name, ": key '", key, "' must be a positive number, got ", value);
+  for (const auto& [key, value] : std::map<const char*, double>{{"eval.temperature", config.eval_temperature},
+                                                                {"eval.gate_max_drop", config.gate_max_drop}})
+    if (!(value >= 0) || !std::isfinite(value)) fail(name, ": key '", key, "' must be a number >= 0, got ", value);
+  if (config.eval_task_samples > 1 && config.eval_temperature == 0)
+    fail(name, ": key 'eval.samples' is ", config.eval_task_samples, ", which needs 'eval.temperature' above 0");
+  if ((config.gate_max_drop > 0 || config.gate_below_parent) && config.eval_tasks.empty())
+    fail(name, ": a quality gate ('eval.gate_max_drop', 'eval.gate_below_parent') needs 'eval.tasks'");
   require_warmup(name, "score.mmr_warmup", config.mmr_warmup, "score.mmr_steps", config.mmr_steps);
   require_warmup(name, "distill.warmup", config.distill_warmup, "distill.steps", config.distill_steps);
   if (config.max_per_stage < 0) fail(name, ": key 'plan.max_per_stage' must not be negative, got ", config.max_per_stage);
@@ -182,6 +203,7 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   };
   resolve(config.model);
   resolve(config.out);
+  for (auto& task : config.eval_tasks) resolve(task);
   if (config.data != "synthetic") {
     std::filesystem::path data_path = config.data;
     resolve(data_path);

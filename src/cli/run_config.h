@@ -48,6 +48,13 @@ struct RunConfig {
   int64_t distill_warmup = 20;
   std::string train = "mixers";
   bool compare_forward_kl = true;  // distil the first strategy's plan once more with forward KL
+  // [eval]
+  std::vector<std::filesystem::path> eval_tasks;  // benchmark task files; none: no benchmark evaluation
+  int64_t eval_task_samples = 1;                  // generations a problem
+  double eval_temperature = 0;
+  int64_t eval_max_new_tokens = 2048;
+  double gate_max_drop = 0;       // pass@1 points below the teacher that stop a plan (0: no gate)
+  bool gate_below_parent = false;  // a stage below its parent beyond noise stops its plan
   // [bench]
   int64_t prompt_len = 64;
   int64_t gen_len = 64;

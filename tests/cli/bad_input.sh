@@ -294,6 +294,11 @@ for name in demo demo-gpu apriel-15b; do
     "$configs/$name.toml" > "$work/$name.toml"
   expect_error "the shipped $name.toml parses" "absent-teacher: no such model directory" run "$work/$name.toml"
 done
+printf '[model]\npath = "%s"\n[plan]\ntargets = [1]\n[eval]\ntasks = ["absent.jsonl"]\n' "$configs/demo-teacher" > "$work/tasks.toml"
+expect_error "run config naming a missing benchmark file" "key 'eval.tasks': $work/absent.jsonl" run "$work/tasks.toml"
+printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[eval]\ngate_max_drop = 5.0\n' > "$work/gate.toml"
+expect_error "run config with a gate but no benchmark" "a quality gate ('eval.gate_max_drop', 'eval.gate_below_parent') needs 'eval.tasks'" \
+  run "$work/gate.toml"
 printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nstpes = 3\n' > "$work/typo.toml"
 expect_error "run config with an unknown key" \
   "unknown key 'distill.stpes'; valid keys of [distill]: accumulation, activation_checkpointing, batch, compare_forward_kl" \
@@ -376,6 +381,20 @@ expect_error "train: resuming with other settings" "the checkpoint was trained w
 echo "step-000007" > "$work/teacher.checkpoints/latest"
 expect_error "train: latest names a missing checkpoint" "checkpoint step-000007 has no state.json" \
   "${tiny[@]}" --heads 2 --batch 2 --out "$work/teacher"
+
+# eval: task files checked before any model loads, and settings that measure nothing.
+printf '{"question": "2+2?", "answer": "4", "kind": "numeric"}\n{"question": "x", "kind": "numeric"}\n' > "$work/tasks.jsonl"
+expect_error "eval: task line without an answer" "tasks.jsonl: line 2: missing \"answer\"" \
+  eval --db "$work/eval.db" --model "$reference/llama" --tasks "$work/tasks.jsonl"
+expect_error "eval: no task file" "no-such.jsonl" eval --db "$work/eval.db" --model "$reference/llama" --tasks "$work/no-such.jsonl"
+printf '{"question": "2+2?", "answer": "4", "kind": "numeric"}\n' > "$work/tasks.jsonl"
+expect_error "eval: samples without a temperature" "2 samples a problem need a temperature above 0" \
+  eval --db "$work/eval.db" --model "$reference/llama" --tasks "$work/tasks.jsonl" --samples 2
+expect_error "eval: a model and a plan" "evaluate one model, or a plan's teacher and stages, not both" \
+  eval --db "$work/eval.db" --model "$reference/llama" --plan 1 --tasks "$work/tasks.jsonl"
+expect_error "eval: a model without a tokenizer" "no tokenizer.json, so eval cannot write its prompts" \
+  eval --db "$work/eval.db" --model "$reference/llama" --tasks "$work/tasks.jsonl" --device cpu --dtype fp32
+expect_error "eval: --top-p 0" "--top-p" eval --db "$work/eval.db" --model "$reference/llama" --tasks "$work/tasks.jsonl" --top-p 0
 
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

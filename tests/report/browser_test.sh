@@ -34,10 +34,12 @@ if [ "$mode" = fixture ]; then
     || fail "hybridize report failed"
   [ "$out" = "$work/report.html" ] || fail "hybridize report printed '$out', not the output path"
 else
-  # The config with its output folder moved to DEMO_OUT and the teacher's path made absolute (paths in a
-  # config are relative to its folder), so the run writes into this build tree.
-  teacher=$(cd "$(dirname "$config")" && realpath "$(sed -n 's/^path = "\(.*\)".*/\1/p' "$config")")
-  sed -e "s|^out = .*|out = \"$demo_out\"|" -e "s|^path = .*|path = \"$teacher\"|" "$config" >"$work/demo.toml"
+  # The config with its output folder moved to DEMO_OUT and the teacher's and the benchmark file's paths
+  # made absolute (paths in a config are relative to its folder), so the run writes into this build tree.
+  config_dir=$(cd "$(dirname "$config")" && pwd)
+  teacher=$(cd "$config_dir" && realpath "$(sed -n 's/^path = "\(.*\)".*/\1/p' "$config")")
+  sed -e "s|^out = .*|out = \"$demo_out\"|" -e "s|^path = .*|path = \"$teacher\"|" \
+      -e "s|^tasks = \[\"\([^\"/][^\"]*\)\"\]|tasks = [\"$config_dir/\1\"]|" "$config" >"$work/demo.toml"
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$exe" run "$work/demo.toml" >"$work/run.log" 2>&1 \
     || { tail -20 "$work/run.log"; fail "hybridize run failed (log: $work/run.log)"; }
   grep -qx "report: $demo_out/report.html" "$work/run.log" || fail "hybridize run did not print the report's path"
@@ -99,7 +101,7 @@ else:
 html_attrs = next(attrs for tag, attrs in drawn if tag == "html")
 if "data-errors" in html_attrs:
     problems.append("page errors: " + html_attrs["data-errors"].strip())
-for section in ("findings", "provenance", "layers", "plans", "distillation", "throughput"):
+for section in ("findings", "provenance", "layers", "plans", "distillation", "throughput", "benchmarks"):
     if not any(tag == "section" and attrs.get("id") == section for tag, attrs in drawn):
         problems.append(f"section {section} is missing")
 canvases = [attrs for tag, attrs in drawn if tag == "canvas"]
@@ -122,7 +124,7 @@ PY
 
 # A screenshot of the page's top and of each section alone (?section=ID), for a
 # person to look at; CI keeps the build folder.
-for section in top findings provenance layers plans distillation throughput; do
+for section in top findings provenance layers plans distillation throughput benchmarks; do
   query=""; [ "$section" = top ] || query="?section=$section"
   chrome "$work/screenshot-$section.log" --virtual-time-budget=10000 --window-size=1200,4000 \
     --screenshot="$work/report-$section.png" "file://$work/report.html$query" >/dev/null \

@@ -1,5 +1,7 @@
 #include "sample_store.h"
 
+#include "store/evaluations.h"
+
 #include <cmath>
 
 namespace hybridize::testing {
@@ -157,6 +159,27 @@ std::string fill_sample_store(store::ResultsStore& results, const std::string& m
   bench(layout_with({3, 2}), 1550.0, 1.55, 4 * 4096 + 2 * 1024);
   bench(layout_with({3, 2, 4}), 1820.0, 1.82, 3 * 4096 + 3 * 1024);
   bench(layout_with({1, 3, 5}), 1800.0, 1.80, 3 * 4096 + 3 * 1024);
+
+  // Benchmark evaluations of 10 problems: the teacher answers 9, the paper plan's stages 8 and 6, uniform's 5.
+  store::EvaluationStore evaluations(results);
+  const store::EvalTaskRecord task{"gsm8k-sample", "/tasks/gsm8k-sample.jsonl", "5e1b0f3c9a7d2e4f6a8b0c1d2e3f4a5b", 10};
+  const nlohmann::json settings = {{"samples", 1}, {"temperature", 0.0}, {"top_p", 1.0}, {"seed", 0},
+                                   {"max_new_tokens", 512}, {"prompt_format", "chatml"}, {"dtype", "BFloat16"},
+                                   {"device", "cuda"}};
+  const auto evaluate = [&](const store::ModelRecord& who, std::optional<int64_t> stage, int correct) {
+    const auto evaluation = evaluations.open(who, task, settings, "test", stage);
+    std::vector<store::EvalSampleRecord> samples;
+    for (int64_t problem = 0; problem < 10; ++problem)
+      samples.push_back({problem, 0, problem < correct ? "correct" : problem == 9 ? "no_answer" : "wrong", problem == 9,
+                         problem == 9 ? 512 : 200, problem == 9 ? "" : "42", "… #### 42"});
+    evaluations.record(evaluation.id, samples, 12.5);
+    evaluations.finish(evaluation.id);
+  };
+  const auto student = [&](const char* hash) { return store::ModelRecord{"/checkpoints/x", hash, "AprielHybrid", kLayers, 1}; };
+  evaluate(model, std::nullopt, 9);
+  evaluate(student("a0"), stage_id(paper_id, 0), 8);
+  evaluate(student("a1"), stage_id(paper_id, 1), 6);
+  evaluate(student("b0"), stage_id(uniform_id, 0), 5);
   results.set_run_status(run.id, "done");
   return run.name;
 }

@@ -2,7 +2,12 @@
 // each stage's student saved as an Apriel-H checkpoint and evaluated.
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
+#include "data/synthetic_task.h"
 #include "model/weights.h"
+#include "search/quality_gate.h"
+#include "store/evaluations.h"
 #include "search/plan_executor.h"
 #include "search/planner.h"
 #include "search/score_driver.h"
@@ -18,9 +23,10 @@ namespace {
 // The mistral reference (2 layers) scored by LOO into `dir`/results.db, a plan
 // of `strategy` for 1 and 2 Mamba layers saved there, and options that distil
 // it in a few steps.
-search::ExecuteOptions planned(const TempDir& dir, search::Strategy strategy) {
+search::ExecuteOptions planned(const TempDir& dir, search::Strategy strategy,
+                               const std::filesystem::path& model_dir = reference_model("mistral")) {
   search::ScoreOptions score;
-  score.model_dir = reference_model("mistral");
+  score.model_dir = model_dir;
   score.database = dir / "results.db";
   score.data.samples = 6;
   score.bootstrap_resamples = 50;
@@ -116,4 +122,68 @@ TEST_CASE("a paper-strategy stage is re-ranked on its parent student before it t
   CHECK_FALSE(stored.rescore);  // done: a resumed run trains the stored layout
   CHECK(stored.layout == "MM");
   CHECK(results.stage_metrics(stored.id).at("rescore") == rescore);
+}
+
+TEST_CASE("benchmarks evaluate the teacher and each stage, and a quality gate skips the stages after a failing one",
+          "[search][distill][eval]") {
+  TempDir dir;
+  const auto teacher_dir = std::filesystem::path(HYBRIDIZE_SOURCE_DIR) / "configs" / "demo-teacher";
+  auto execute = planned(dir, search::Strategy::Loo, teacher_dir);
+  std::string lines;
+  for (const auto& problem : data::synthetic::generate_split(data::synthetic::kDemoTask, data::synthetic::Split::Test, 8))
+    lines += nlohmann::json{{"question", problem.question}, {"answer", problem.answer}, {"kind", "numeric"}}.dump() + "\n";
+  testing::write_text(dir / "bench.jsonl", lines);
+  execute.eval_tasks = {data::read_eval_task(dir / "bench.jsonl")};
+  execute.eval_settings.max_new_tokens = 48;
+  // A learning rate that wrecks the first stage's student, and a gate that takes any drop.
+  execute.settings.learning_rate = 5.0;
+  execute.gate.max_drop_points = 0.1;
+  const auto outcomes = search::execute_plan(execute);
+  REQUIRE(outcomes.size() == 2);
+  CHECK(outcomes[0].status == "done");
+  REQUIRE(outcomes[1].status == "skipped");
+  const std::string why = outcomes[1].metrics.at("gated");
+  CHECK(why.find("stage 0: bench: pass@1") != std::string::npos);
+  CHECK(why.find("points below the teacher's 100.0%") != std::string::npos);
+  store::ResultsStore results(execute.database);
+  const auto stages = results.find_plan(execute.plan_id).stages;
+  CHECK(stages.at(1).status == "skipped");
+  store::EvaluationStore evaluations(results);
+  CHECK(evaluations.evaluations().size() == 2);  // the teacher and stage 0
+  CHECK(evaluations.evaluations(stages.at(0).id).size() == 1);
+  // Without the gate the skipped stage is distilled and evaluated; the others' evaluations are reused.
+  execute.gate = {};
+  const auto again = search::execute_plan(execute);
+  CHECK(again.at(1).status == "done");
+  CHECK(evaluations.evaluations().size() == 3);
+  // A gate needs the benchmarks it judges.
+  execute.eval_tasks.clear();
+  execute.gate.stop_below_parent = true;
+  REQUIRE_ERROR(search::execute_plan(execute), "a quality gate needs benchmark tasks");
+}
+
+TEST_CASE("the quality gate: points below the teacher, and below the parent beyond noise", "[search][eval]") {
+  const auto generations = [](std::vector<int> correct) {
+    std::vector<store::EvalSampleRecord> samples;
+    for (std::size_t i = 0; i < correct.size(); ++i)
+      samples.push_back({int64_t(i), 0, correct[i] ? "correct" : "wrong", false, 10, "", ""});
+    return samples;
+  };
+  const std::vector<int> all(20, 1);
+  std::vector<int> most(all), half(all);
+  most[3] = 0;  // 95%
+  for (std::size_t i = 0; i < 20; i += 2) half[i] = 0;  // 50%
+  search::QualityGate gate;
+  gate.max_drop_points = 10;
+  CHECK_FALSE(search::gate_verdict(gate, {{"t", generations(all), {}, generations(most)}}, 0));
+  const auto verdict = search::gate_verdict(gate, {{"t", generations(all), {}, generations(half)}}, 0);
+  REQUIRE(verdict);
+  CHECK(*verdict == "t: pass@1 50.0% is 50.0 points below the teacher's 100.0% (gate: 10.0)");
+  gate = {0, true};
+  // One problem lost of 20 is within noise; ten lost is not.
+  CHECK_FALSE(search::gate_verdict(gate, {{"t", {}, generations(all), generations(most)}}, 0));
+  const auto below = search::gate_verdict(gate, {{"t", {}, generations(all), generations(half)}}, 0);
+  REQUIRE(below);
+  CHECK(below->find("t: pass@1 fell 50.0 points below the parent stage's, beyond noise") == 0);
+  CHECK_FALSE(search::gate_verdict(gate, {{"t", {}, generations(half), generations(all)}}, 0));
 }

@@ -174,7 +174,7 @@ TEST_CASE("the rendered page has every section, a table beside each chart, and n
   SampleReport sample;
   const std::string html = reports::render_html_report(sample.model, {"", "2026-01-01T00:00:00Z", "test"});
   for (const char* section : {"id=\"findings\"", "id=\"provenance\"", "id=\"layers\"", "id=\"plans\"", "id=\"distillation\"",
-                              "id=\"throughput\"", "Missing results", "Agreement between methods", "Final ranking",
+                              "id=\"throughput\"", "id=\"benchmarks\"", "Missing results", "Agreement between methods", "Final ranking",
                               "Layer map of plan 1", "Layer map of plan 2", "Stages of plan 1",
                               "Benchmarks of the teacher and the hybrids"})
     CHECK(html.find(section) != std::string::npos);
@@ -191,8 +191,8 @@ TEST_CASE("the rendered page has every section, a table beside each chart, and n
   const std::size_t canvases = count(html, "<canvas data-chart=");
   CHECK(canvases == data["charts"].size());
   // 2 findings charts (stage KL and accuracy by Mamba count), 4 score methods, MMR curves, 2 plans' stage
-  // losses, throughput, frontier, memory
-  CHECK(canvases == 12);
+  // losses, throughput, frontier, memory, and the benchmark's pass@1 against speed-up
+  CHECK(canvases == 13);
   CHECK(count(html, "role=\"img\" aria-label=") == canvases);
   CHECK(count(html, "<figcaption>") == canvases);
   CHECK(count(html, "<caption>Numbers behind") == canvases);
@@ -241,4 +241,32 @@ TEST_CASE("the store keeps stage results, probe curves and benchmarks", "[report
   CHECK(benchmarks[1].ratio_to_teacher == Approx(1.55));
   CHECK(benchmarks[1].model.path == "/m");
   CHECK(results.benchmarks("other-hash").empty());
+}
+
+TEST_CASE("benchmark accuracy: pass@1 of the teacher and each stage beside its measured speed-up", "[report]") {
+  SampleReport sample;
+  REQUIRE(sample.model.accuracy.size() == 1);
+  const auto& benchmark = sample.model.accuracy.front();
+  CHECK(benchmark.task == "gsm8k-sample");
+  CHECK(benchmark.settings == "greedy, 512 new tokens, chatml prompts");
+  // The teacher, then the paper plan's three stages and the uniform plan's one.
+  REQUIRE(benchmark.points.size() == 5);
+  CHECK(benchmark.points[0].summary->pass_at_1.value == Approx(0.9));
+  CHECK(benchmark.points[0].speedup == 1.0);
+  CHECK(benchmark.points[1].summary->pass_at_1.value == Approx(0.8));
+  CHECK(benchmark.points[1].speedup == Approx(1.55));
+  CHECK(benchmark.points[2].summary->pass_at_1.value == Approx(0.6));
+  CHECK(benchmark.points[2].summary->truncated == 1);
+  CHECK(benchmark.points[2].summary->no_answer == 1);
+  CHECK_FALSE(benchmark.points[3].summary);  // stage 2, never distilled
+  CHECK(benchmark.points[3].status == "pending");
+  CHECK(benchmark.points[4].summary->pass_at_1.value == Approx(0.5));
+  const auto chart = reports::accuracy_frontier_chart(benchmark, "accuracy-0");
+  REQUIRE(chart);
+  REQUIRE(chart->series.size() == 3);  // the teacher, and one series a plan
+  CHECK(chart->series[1].points.size() == 2);
+  CHECK(chart->series[1].points[1].x == Approx(1.82));
+  CHECK(chart->series[1].points[1].y == Approx(60));
+  const std::string html = reports::render_html_report(sample.model, {"", "now", "test"});
+  CHECK(html.find("pending, not evaluated") != std::string::npos);
 }
