@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "catch.h"
+#include "store/evaluations.h"
 #include "store/results_store.h"
 #include "store/schema.h"
 #include "temp_dir.h"
@@ -242,4 +243,47 @@ TEST_CASE("a re-ranked stage stores its layout once; a changed target loses its 
   CHECK(updated.targets[1].layout == "AMMM");
   CHECK_FALSE(updated.targets[1].predicted_quality.has_value());
   CHECK(updated.targets[1].predicted_tokens_per_s == 100.0);  // throughput depends on the count alone
+}
+
+TEST_CASE("evaluations: one per model, task and settings; generations kept once; pass@1 over problems", "[store][eval]") {
+  TempDir dir;
+  store::ResultsStore results(dir / "results.db");
+  store::EvaluationStore evaluations(results);
+  const store::EvalTaskRecord task{"gsm8k", "/tasks/gsm8k.jsonl", "task-hash", 2};
+  const nlohmann::json greedy = {{"samples", 1}, {"temperature", 0.0}};
+  const auto first = evaluations.open(kModel, task, greedy, "v1", std::nullopt);
+  CHECK(first.status == "running");
+  CHECK_FALSE(first.stage_id);
+  // The same model, task and settings: the same evaluation (of the code that started it).
+  const auto again = evaluations.open(kModel, task, greedy, "v2", std::nullopt);
+  CHECK(again.id == first.id);
+  CHECK(again.code_version == "v1");
+  CHECK(evaluations.open(kModel, task, {{"samples", 4}, {"temperature", 0.6}}, "v1", std::nullopt).id != first.id);
+
+  // Problem 0: 2 of 4 generations right; problem 1: 4 of 4. pass@1 = (0.5 + 1) / 2.
+  const auto sample = [](int64_t problem, int64_t i, const char* outcome) {
+    return store::EvalSampleRecord{problem, i, outcome, std::string(outcome) == "no_answer", 30, "", "text"};
+  };
+  evaluations.record(first.id, {sample(0, 0, "correct"), sample(0, 1, "wrong"), sample(1, 0, "correct")}, 2.0);
+  evaluations.record(first.id, {sample(0, 1, "correct"), sample(0, 2, "correct"), sample(0, 3, "no_answer"),
+                                sample(1, 1, "correct"), sample(1, 2, "correct"), sample(1, 3, "correct")}, 3.0);
+  CHECK(evaluations.done(first.id).size() == 8);  // (0, 1) was kept as first written
+  const auto samples = evaluations.samples(first.id);
+  CHECK(samples[1].outcome == "wrong");
+  CHECK(evaluations.samples(first.id, false)[0].completion.empty());
+  const auto summary = store::summarize_evaluation(samples);
+  CHECK(summary.pass_at_1.value == Approx(0.75));
+  CHECK(summary.problems == 2);
+  CHECK(summary.generations == 8);
+  CHECK((summary.correct == 6 && summary.wrong == 1 && summary.no_answer == 1 && summary.truncated == 1));
+  CHECK(summary.pass_at_1.ci_low.value() <= 0.75);
+  CHECK(summary.pass_at_1.ci_high.value() >= 0.75);
+  evaluations.finish(first.id);
+  const auto stored = evaluations.model_evaluations("hash-a");
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[0].status == "done");
+  CHECK(stored[0].seconds == Approx(5.0));
+  CHECK(stored[0].code_version == "v1");
+  REQUIRE_ERROR(evaluations.open(kModel, task, greedy, "v1", 7), "FOREIGN KEY");  // no stage 7
+  REQUIRE_ERROR(store::summarize_evaluation({}), "without judged generations");
 }
