@@ -21,7 +21,7 @@ Ablation parse_ablation(const std::string& name) { return parse_spelling(kAblati
 
 BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_ids, const at::Tensor& targets,
                             const at::Tensor& loss_mask, const std::vector<int64_t>& layers, const LooOptions& options,
-                            LayerForwardCount& count, const TaskAnswers* task) {
+                            LayerForwardCount& count, const infer::TaskAnswers* task) {
   torch::NoGradGuard no_grad;
   auto& stack = *model.model;
   const int64_t num_layers = int64_t(stack.layers.size());
@@ -43,7 +43,7 @@ BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_
   scores[-1]["nll"] = train::per_sample_mean(teacher_nll, tokens.rows, samples);
   // Whole-block ablations have no layout letter to generate with: accuracy is measured for mixers.
   const bool with_accuracy = task != nullptr && options.ablation == Ablation::Mixer;
-  if (with_accuracy) scores[-1]["accuracy"] = answers_correct(model, *task);
+  if (with_accuracy) scores[-1]["accuracy"] = infer::answers_correct(model, *task);
   for (const int64_t layer : layers) {
     at::Tensor hidden;
     if (options.prefix_reuse) {
@@ -70,7 +70,7 @@ BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_
       letters[std::size_t(layer)] = model::mixer_letter(model::MixerKind::Identity);
       auto ablated = model::derive_hybrid(model, model::Layout::parse(letters, num_layers, "LOO"), {}, 0,
                                           model::Derivation::sharing_all());
-      const auto correct = answers_correct(*ablated, *task);
+      const auto correct = infer::answers_correct(*ablated, *task);
       auto& drop = values["accuracy_drop"];
       for (std::size_t i = 0; i < correct.size(); ++i) drop.push_back(scores[-1]["accuracy"][i] - correct[i]);
     }

@@ -11,7 +11,7 @@
 
 #include "model/causal_lm.h"
 #include "search/layer_scores.h"
-#include "search/task_accuracy.h"
+#include "infer/task_accuracy.h"
 
 namespace hybridize::search {
 
@@ -40,6 +40,6 @@ struct LooOptions {
 // answer accuracy, with `task`) goes under layer -1 as "nll" ("accuracy").
 BatchScores score_loo_batch(model::CausalLMImpl& model, const at::Tensor& input_ids, const at::Tensor& targets,
                             const at::Tensor& loss_mask, const std::vector<int64_t>& layers, const LooOptions& options,
-                            LayerForwardCount& count, const TaskAnswers* task = nullptr);
+                            LayerForwardCount& count, const infer::TaskAnswers* task = nullptr);
 
 }  // namespace hybridize::search

@@ -17,8 +17,8 @@
 #include "model/device.h"
 #include "model/frozen_teacher.h"
 #include "search/provenance.h"
+#include "infer/task_accuracy.h"
 #include "search/stage_rescoring.h"
-#include "search/task_accuracy.h"
 #include "store/bootstrap.h"
 #include "store/results_store.h"
 #include "train/teacher_training.h"
@@ -51,7 +51,9 @@ nlohmann::json summary_json(const store::MetricSummary& summary) {
 std::vector<double> generation_accuracy(model::CausalLMImpl& student, const train::SequenceSet& eval_set, int64_t batch) {
   std::vector<double> correct;
   for (int64_t begin = 0; begin < eval_set.size(); begin += batch) {
-    const auto part = answers_correct(student, task_answers(eval_set, begin, std::min(eval_set.size(), begin + batch)));
+    const auto part = infer::answers_correct(
+        student, infer::task_answers(eval_set.prompts, eval_set.answers, eval_set.loss_mask, begin,
+                                     std::min(eval_set.size(), begin + batch)));
     correct.insert(correct.end(), part.begin(), part.end());
   }
   return correct;

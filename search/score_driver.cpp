@@ -223,8 +223,8 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
     auto compute = [&] {
       const auto batch_started = Clock::now();
       const auto tensors = data.batch(begin, end, session.device);
-      std::optional<TaskAnswers> task;
-      if (!data.answers.empty()) task = task_answers(data, begin, end);
+      std::optional<infer::TaskAnswers> task;
+      if (!data.answers.empty()) task = infer::task_answers(data.prompts, data.answers, data.loss_mask, begin, end);
       TimedScores timed;
       timed.scores = options.scorer == Scorer::Loo
                          ? score_loo_batch(*session.teacher, tensors.input_ids, tensors.targets, tensors.loss_mask,

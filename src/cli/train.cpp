@@ -18,7 +18,7 @@
 #include "data/synthetic_vocabulary.h"
 #include "model/summary.h"
 #include "model/weights.h"
-#include "search/task_accuracy.h"
+#include "infer/task_accuracy.h"
 #include "train/sequence_set.h"
 #include "train/teacher_training.h"
 
@@ -45,8 +45,8 @@ std::string percent(double fraction) {
   return text;
 }
 
-double greedy_accuracy(model::CausalLMImpl& model, const search::TaskAnswers& task) {
-  const auto correct = search::answers_correct(model, task);
+double greedy_accuracy(model::CausalLMImpl& model, const infer::TaskAnswers& task) {
+  const auto correct = infer::answers_correct(model, task);
   return std::accumulate(correct.begin(), correct.end(), 0.0) / static_cast<double>(correct.size());
 }
 
@@ -59,7 +59,7 @@ void report_accuracy(const std::filesystem::path& out, const TrainOptions& optio
   spec.samples = options.validation_problems;
   spec.task = options.settings.task;
   const auto sequences = train::load_sequences(spec, synthetic::kVocabSize);
-  const auto task = search::task_answers(sequences, 0, sequences.size());
+  const auto task = infer::task_answers(sequences.prompts, sequences.answers, sequences.loss_mask, 0, sequences.size());
   auto teacher = model::load_causal_lm(out);
   const auto full = train::teacher_forced_accuracy(*teacher, problems);
   const double greedy = greedy_accuracy(*teacher, task);

@@ -162,7 +162,7 @@ TEST_CASE("LOO accuracy drop is the teacher's exact-match answers minus the abla
   train::SequenceSpec spec;
   spec.samples = 24;
   const auto data = train::load_sequences(spec, teacher->config.vocab_size);
-  search::TaskAnswers task{data.prompts, data.answers, data.loss_mask.sum(1).max().item<int64_t>() + 2};
+  infer::TaskAnswers task{data.prompts, data.answers, data.loss_mask.sum(1).max().item<int64_t>() + 2};
   search::LayerForwardCount count;
   const auto scores = search::score_loo_batch(*teacher, data.input_ids, data.targets, data.loss_mask, {0, 2}, {},
                                               count, &task);
@@ -178,7 +178,7 @@ TEST_CASE("LOO accuracy drop is the teacher's exact-match answers minus the abla
     model::LoadOptions load;
     load.layout = model::Layout::parse(letters, layers, "test");
     auto ablated = model::load_causal_lm(dir, load);
-    const auto correct = search::answers_correct(*ablated, task);
+    const auto correct = infer::answers_correct(*ablated, task);
     const auto& drop = scores.at(layer).at("accuracy_drop");
     REQUIRE(drop.size() == 24);
     for (std::size_t i = 0; i < 24; ++i) CHECK(drop[i] == teacher_correct[i] - correct[i]);
