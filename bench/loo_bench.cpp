@@ -35,17 +35,23 @@ int main(int argc, char** argv) try {
     if (flag == "--layers") {
       config.num_layers = std::stoll(value);
       config.attention_windows.resize(std::size_t(config.num_layers), config.attention_windows.front());
-    } else if (flag == "--batch") batch = std::stoll(value);
-    else if (flag == "--tokens") tokens = std::stoll(value);
-    else if (flag == "--device") device_name = value;
-    else if (flag == "--dtype") dtype = value;
-    else fail("unknown flag ", flag);
+    } else if (flag == "--batch")
+      batch = std::stoll(value);
+    else if (flag == "--tokens")
+      tokens = std::stoll(value);
+    else if (flag == "--device")
+      device_name = value;
+    else if (flag == "--dtype")
+      dtype = value;
+    else
+      fail("unknown flag ", flag);
   }
   const at::Device device(device_name);
   const auto options = at::TensorOptions().dtype(model::parse_precision(dtype)).device(device);
   model::CausalLM teacher(config, model::Layout::all_attention(config.num_layers), options);
   infer::fill_random_weights_for_speed(*teacher);
-  const auto ids = torch::randint(config.vocab_size, {batch, tokens}, at::TensorOptions().dtype(at::kLong).device(device));
+  const auto ids =
+      torch::randint(config.vocab_size, {batch, tokens}, at::TensorOptions().dtype(at::kLong).device(device));
   const auto targets = torch::randint(config.vocab_size, {batch, tokens}, ids.options());
   const auto mask = torch::ones({batch, tokens}, ids.options().dtype(at::kBool));
   std::vector<int64_t> layers(static_cast<std::size_t>(config.num_layers));

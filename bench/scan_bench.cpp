@@ -111,7 +111,8 @@ int main() {
     for (int i = 0; i < sets; ++i) inputs.push_back(make_inputs(s));
     const double fwd_ms = median_ms(3, 20, [&](int i) { hybridize::kernels::selective_scan(inputs[i % sets]); });
     // The reference: a handful of small launches per position, so a few runs suffice.
-    const double ref_ms = median_ms(1, 3, [&](int i) { hybridize::kernels::selective_scan_reference(inputs[i % sets]); });
+    const double ref_ms =
+        median_ms(1, 3, [&](int i) { hybridize::kernels::selective_scan_reference(inputs[i % sets]); });
     const double gbs = forward_bytes / (fwd_ms * 1e-3) / 1e9;
     char dims[64];
     std::snprintf(dims, sizeof dims, "%lldx%lldx%lld (%lld; %lld/%lld)", static_cast<long long>(s.batch),
@@ -133,7 +134,8 @@ int main() {
     const std::vector<at::Tensor> leaves = {in.x, in.delta, in.A, in.B, in.C, in.D, *in.z, *in.delta_bias};
     const auto backward_ms = [&](const at::Tensor& y, int warmups, int iterations) {
       const auto seed = torch::randn_like(y);
-      return median_ms(warmups, iterations, [&](int) { torch::autograd::grad({y}, leaves, {seed}, /*retain_graph=*/true); });
+      return median_ms(warmups, iterations,
+                       [&](int) { torch::autograd::grad({y}, leaves, {seed}, /*retain_graph=*/true); });
     };
     const double bwd_ms = backward_ms(hybridize::kernels::selective_scan(in).y, 2, 10);
     const double bwd_gbs = backward_bytes / (bwd_ms * 1e-3) / 1e9;

@@ -72,11 +72,16 @@ BenchOptions parse_options(int argc, char** argv) {
     if (i + 1 >= argc) fail("train_bench: ", flag, " needs a value");
     const int64_t value = std::stoll(argv[++i]);
     if (value <= 0) fail("train_bench: ", flag, " must be positive, got ", value);
-    if (flag == "--layers") options.layers = value;
-    else if (flag == "--batch") options.batch = value;
-    else if (flag == "--seq-len") options.seq_len = value;
-    else if (flag == "--steps") options.steps = value;
-    else fail("train_bench: unknown flag ", flag);
+    if (flag == "--layers")
+      options.layers = value;
+    else if (flag == "--batch")
+      options.batch = value;
+    else if (flag == "--seq-len")
+      options.seq_len = value;
+    else if (flag == "--steps")
+      options.steps = value;
+    else
+      fail("train_bench: unknown flag ", flag);
   }
   return options;
 }
@@ -180,8 +185,8 @@ void print_kernel_profile(const std::string& title, const std::function<void()>&
   std::map<uint64_t, std::string> launcher;
   std::vector<const torch::autograd::profiler::KinetoEvent*> open;
   for (const auto* event : cpu) {
-    while (!open.empty() && (open.back()->startThreadId() != event->startThreadId() ||
-                             open.back()->endNs() <= event->startNs()))
+    while (!open.empty() &&
+           (open.back()->startThreadId() != event->startThreadId() || open.back()->endNs() <= event->startNs()))
       open.pop_back();
     if (event->correlationId() != 0) {
       std::string context;
@@ -270,7 +275,9 @@ Measurement measure(model::CausalLMImpl& teacher, const model::Layout& layout, c
 
 void print_row(const Measurement& m, double tokens, double peak) {
   const double distill_seconds = m.teacher_seconds + m.student_seconds;
-  const auto mfu = [&](double flops, double seconds) { return peak > 0 ? 100.0 * flops * tokens / seconds / peak : 0.0; };
+  const auto mfu = [&](double flops, double seconds) {
+    return peak > 0 ? 100.0 * flops * tokens / seconds / peak : 0.0;
+  };
   std::printf("%-18s %7.3fB %9.3f %9.3f %11.0f %8.1f%% %11.0f %8.1f%% %8.1f\n", m.layout.c_str(),
               double(m.parameters) / 1e9, m.teacher_seconds, m.student_seconds, tokens / m.student_seconds,
               mfu(m.flops.student_step, m.student_seconds), tokens / distill_seconds,
@@ -301,16 +308,17 @@ int main(int argc, char** argv) try {
   std::string hybrid(std::size_t(config.num_layers), 'A');
   for (std::size_t i = 1; i < hybrid.size(); i += 2) hybrid[i] = 'M';
 
-  std::printf("train_bench: %s, dense bf16 peak %s; Llama-3.2-1B shape with %lld layers; %lld x %lld tokens a step; "
-              "student bf16 autocast, fp32 weights and AdamW; teacher bf16; activation checkpointing %s; "
-              "1 warm-up + %lld timed steps\n",
-              device_name.c_str(), peak > 0 ? "989 TFLOP/s" : "unknown (no MFU)", (long long)config.num_layers,
-              (long long)options.batch, (long long)options.seq_len, options.checkpoint_activations ? "on" : "off",
-              (long long)options.steps);
+  std::printf(
+      "train_bench: %s, dense bf16 peak %s; Llama-3.2-1B shape with %lld layers; %lld x %lld tokens a step; "
+      "student bf16 autocast, fp32 weights and AdamW; teacher bf16; activation checkpointing %s; "
+      "1 warm-up + %lld timed steps\n",
+      device_name.c_str(), peak > 0 ? "989 TFLOP/s" : "unknown (no MFU)", (long long)config.num_layers,
+      (long long)options.batch, (long long)options.seq_len, options.checkpoint_activations ? "on" : "off",
+      (long long)options.steps);
   const auto transformer = measure(*teacher, model::Layout::all_attention(config.num_layers), options, ids);
   const auto hybrid_result = measure(*teacher, model::Layout::parse(hybrid, config.num_layers, "hybrid"), options, ids);
-  std::printf("%-18s %8s %9s %9s %11s %9s %11s %9s %8s\n", "layout", "params", "teacher s", "student s",
-              "step tok/s", "step MFU", "dist. tok/s", "dist. MFU", "peak GiB");
+  std::printf("%-18s %8s %9s %9s %11s %9s %11s %9s %8s\n", "layout", "params", "teacher s", "student s", "step tok/s",
+              "step MFU", "dist. tok/s", "dist. MFU", "peak GiB");
   const double tokens = double(options.batch * options.seq_len);
   print_row(transformer, tokens, peak);
   print_row(hybrid_result, tokens, peak);

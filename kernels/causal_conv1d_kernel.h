@@ -9,7 +9,8 @@ namespace hybridize::kernels {
 
 // x [batch, length, channels]; weight [channels, width]; bias [channels].
 // out[t, c] = silu(bias[c] + sum_k weight[c, k] * x[t - width + 1 + k, c]), zeros before the start.
-at::Tensor causal_conv1d_reference(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias);
+at::Tensor causal_conv1d_reference(const at::Tensor& x, const at::Tensor& weight,
+                                   const std::optional<at::Tensor>& bias);
 
 // The decoding state after a prefill of x: the last `width` inputs, oldest first,
 // zero-padded on the left: [batch, channels, width].

@@ -20,7 +20,8 @@ void check(const at::Tensor& x, const at::Tensor& weight, const std::optional<at
 }
 }  // namespace
 
-at::Tensor causal_conv1d_reference(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias) {
+at::Tensor causal_conv1d_reference(const at::Tensor& x, const at::Tensor& weight,
+                                   const std::optional<at::Tensor>& bias) {
   if (x.dim() != 3) fail("causal conv1d: input must be [batch, length, channels]");
   check(x, weight, bias, 2);
   const int64_t length = x.size(1), channels = x.size(2), width = weight.size(1);

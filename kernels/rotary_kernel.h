@@ -11,7 +11,8 @@ namespace hybridize::kernels {
 // x [B, heads, T, head_dim] (any strides); cos and sin [T, head_dim] or
 // [B, T, head_dim], one dtype. Ground truth in plain LibTorch ops
 // (differentiable through autograd), any device.
-at::Tensor rotary_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, at::ScalarType out_dtype);
+at::Tensor rotary_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                            at::ScalarType out_dtype);
 
 // What attention calls: one pass each way on CUDA (no gradient for cos and
 // sin, which come from positions), the reference elsewhere.

@@ -22,7 +22,8 @@ void check(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
 }
 }  // namespace
 
-at::Tensor rotary_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, at::ScalarType out_dtype) {
+at::Tensor rotary_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                            at::ScalarType out_dtype) {
   check(x, cos, sin);
   // Broadcast [T, D] or [B, T, D] over the heads dimension.
   const auto c = cos.dim() == 3 ? cos.unsqueeze(1) : cos;

@@ -17,12 +17,12 @@
 namespace hybridize::kernels {
 
 struct ScanInputs {
-  at::Tensor x;      // [batch, length, channels]
-  at::Tensor delta;  // [batch, length, channels], before bias and softplus
-  at::Tensor A;      // [channels, d_state], fp32 (negative: -exp(A_log))
-  at::Tensor B;      // [batch, length, B groups, d_state]
-  at::Tensor C;      // [batch, length, C groups, d_state]
-  at::Tensor D;      // [channels]
+  at::Tensor x;                          // [batch, length, channels]
+  at::Tensor delta;                      // [batch, length, channels], before bias and softplus
+  at::Tensor A;                          // [channels, d_state], fp32 (negative: -exp(A_log))
+  at::Tensor B;                          // [batch, length, B groups, d_state]
+  at::Tensor C;                          // [batch, length, C groups, d_state]
+  at::Tensor D;                          // [channels]
   std::optional<at::Tensor> z;           // [batch, length, channels]: gate y by silu(z)
   std::optional<at::Tensor> delta_bias;  // [channels]
   bool delta_softplus = true;
@@ -36,7 +36,7 @@ struct ScanOutputs {
 
 // One decoding step: the inputs at one position (length dimension dropped).
 struct StepInputs {
-  at::Tensor state;  // [batch, channels, d_state] fp32
+  at::Tensor state;     // [batch, channels, d_state] fp32
   at::Tensor x, delta;  // [batch, channels]
   at::Tensor A;         // [channels, d_state]
   at::Tensor B, C;      // [batch, B or C groups, d_state]

@@ -61,7 +61,8 @@ void check_scan_inputs(const ScanInputs& in) {
   if (!in.A.defined() || in.A.dim() != 2) fail("selective scan: tensor 'A' must be [channels, d_state]");
   const int64_t state = in.A.size(1);
   for (const auto& [tensor, name] : {std::pair{&in.B, "B"}, std::pair{&in.C, "C"}}) {
-    if (!tensor->defined() || tensor->dim() != 4) fail("selective scan: tensor '", name, "' must be [batch, length, groups, d_state]");
+    if (!tensor->defined() || tensor->dim() != 4)
+      fail("selective scan: tensor '", name, "' must be [batch, length, groups, d_state]");
     const int64_t groups = tensor->size(2);
     if (groups == 0 || channels % groups != 0)
       fail("selective scan: ", groups, " groups of '", name, "' do not divide ", channels, " channels");
@@ -115,11 +116,12 @@ struct CudaScan : torch::autograd::Function<CudaScan> {
                                const std::optional<at::Tensor>& z, const std::optional<at::Tensor>& delta_bias,
                                const std::optional<at::Tensor>& initial_state, bool delta_softplus) {
     const at::Tensor none;
-    ctx->save_for_backward({x, delta, A, B, C, D, z.value_or(none), delta_bias.value_or(none), initial_state.value_or(none)});
+    ctx->save_for_backward(
+        {x, delta, A, B, C, D, z.value_or(none), delta_bias.value_or(none), initial_state.value_or(none)});
     ctx->saved_data["delta_softplus"] = delta_softplus;
     cuda::ScanCheckpoints checkpoints;
-    const auto out =
-        cuda::selective_scan_forward({x, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state}, &checkpoints);
+    const auto out = cuda::selective_scan_forward({x, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state},
+                                                  &checkpoints);
     ctx->saved_data["checkpoint_states"] = checkpoints.states;
     ctx->saved_data["checkpoint_interval"] = checkpoints.interval;
     return {out.y, out.final_state};

@@ -25,8 +25,8 @@ std::string describe_settings(const nlohmann::json& settings) {
   if (temperature == 0) {
     std::snprintf(text, sizeof text, "greedy");
   } else {
-    std::snprintf(text, sizeof text, "%lld sample%s at T=%g%s", (long long)samples, samples == 1 ? "" : "s", temperature,
-                  top_p < 1 ? (", top-p " + std::to_string(top_p).substr(0, 4)).c_str() : "");
+    std::snprintf(text, sizeof text, "%lld sample%s at T=%g%s", (long long)samples, samples == 1 ? "" : "s",
+                  temperature, top_p < 1 ? (", top-p " + std::to_string(top_p).substr(0, 4)).c_str() : "");
   }
   return std::string(text) + ", " + std::to_string(settings.value("max_new_tokens", int64_t(0))) + " new tokens, " +
          settings.value("prompt_format", std::string("?")) + " prompts";
@@ -57,15 +57,18 @@ std::vector<BenchmarkAccuracy> read_benchmark_accuracy(store::ResultsStore& stor
         store::summarize_evaluation(samples, evaluation.settings.value("seed", uint64_t(0)));
   }
   for (std::size_t b = 0; b < out.size(); ++b) {
-    AccuracyPoint teacher{"", std::nullopt, 0, std::string(std::size_t(std::max<int64_t>(run.model.num_layers, 0)), 'A'),
-                          "done", "", std::nullopt, 1.0};
+    AccuracyPoint teacher{
+        "", std::nullopt, 0,  std::string(std::size_t(std::max<int64_t>(run.model.num_layers, 0)), 'A'), "done",
+        "", std::nullopt, 1.0};
     if (const auto found = summaries.find({b, std::nullopt}); found != summaries.end()) teacher.summary = found->second;
     out[b].points.push_back(std::move(teacher));
     for (const auto& plan : plans)
       for (const auto& view : plan.stages) {
         const auto& stage = view.stage;
-        AccuracyPoint point{plan.label(), stage.position, stage.mamba_layers, stage.layout, stage.status, "",
-                            std::nullopt, speedup_of(stage.layout, benchmarks)};
+        AccuracyPoint point{plan.label(),       stage.position,
+                            stage.mamba_layers, stage.layout,
+                            stage.status,       "",
+                            std::nullopt,       speedup_of(stage.layout, benchmarks)};
         if (const auto found = summaries.find({b, stage.id}); found != summaries.end()) point.summary = found->second;
         point.note = store.stage_metrics(stage.id).value("gated", std::string());
         out[b].points.push_back(std::move(point));

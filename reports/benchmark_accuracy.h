@@ -27,8 +27,8 @@ struct AccuracyPoint {
 };
 
 struct BenchmarkAccuracy {
-  std::string task;      // the task file's name
-  std::string settings;  // "greedy, 64 new tokens, synthetic prompts"
+  std::string task;                   // the task file's name
+  std::string settings;               // "greedy, 64 new tokens, synthetic prompts"
   std::vector<AccuracyPoint> points;  // the teacher first, then each plan's stages in order
 };
 

@@ -9,9 +9,12 @@ namespace {
 
 const char* kind_name(Chart::Kind kind) {
   switch (kind) {
-    case Chart::Kind::Line: return "line";
-    case Chart::Kind::Scatter: return "scatter";
-    case Chart::Kind::Bar: return "bar";
+    case Chart::Kind::Line:
+      return "line";
+    case Chart::Kind::Scatter:
+      return "scatter";
+    case Chart::Kind::Bar:
+      return "bar";
   }
   return "line";
 }
@@ -47,8 +50,8 @@ nlohmann::json Chart::to_json() const {
     }
     series_json.push_back({{"label", one.label}, {"points", std::move(points)}});
   }
-  return {{"kind", kind_name(kind)}, {"title", title},   {"x_label", x_label}, {"y_label", y_label},
-          {"categories", categories}, {"series", std::move(series_json)}};
+  return {{"kind", kind_name(kind)}, {"title", title},           {"x_label", x_label},
+          {"y_label", y_label},      {"categories", categories}, {"series", std::move(series_json)}};
 }
 
 std::size_t Chart::point_count() const {
@@ -67,13 +70,19 @@ std::vector<Chart> layer_score_charts(const ReportModel& model) {
   std::vector<Chart> charts;
   for (std::size_t i = 0; i < model.scores.size(); ++i) {
     const auto& scores = model.scores[i];
-    Chart chart{"scores-" + std::to_string(i), Chart::Kind::Line, scores.label() + " scores per layer", "layer",
-                "score (mean, 95% CI)", {}, {}};
+    Chart chart{"scores-" + std::to_string(i),
+                Chart::Kind::Line,
+                scores.label() + " scores per layer",
+                "layer",
+                "score (mean, 95% CI)",
+                {},
+                {}};
     for (const auto& metric : scores.metrics) {
       ChartSeries series{metric, {}};
       for (const auto& [layer, summaries] : scores.by_layer)
         if (auto found = summaries.find(metric); found != summaries.end())
-          series.points.push_back({double(layer), found->second.value, found->second.ci_low, found->second.ci_high, ""});
+          series.points.push_back(
+              {double(layer), found->second.value, found->second.ci_low, found->second.ci_high, ""});
       chart.series.push_back(std::move(series));
     }
     charts.push_back(std::move(chart));
@@ -83,7 +92,8 @@ std::vector<Chart> layer_score_charts(const ReportModel& model) {
 
 std::optional<Chart> mmr_curve_chart(const ReportModel& model) {
   if (model.mmr_curves.empty()) return std::nullopt;
-  Chart chart{"mmr-curves", Chart::Kind::Line, "MMR probe training loss per layer", "step", "distillation loss", {}, {}};
+  Chart chart{
+      "mmr-curves", Chart::Kind::Line, "MMR probe training loss per layer", "step", "distillation loss", {}, {}};
   for (const auto& curve : model.mmr_curves) {
     ChartSeries series{curve.label, {}};
     for (const auto& [step, loss] : curve.points) series.points.push_back({step, loss, std::nullopt, std::nullopt, ""});
@@ -93,13 +103,18 @@ std::optional<Chart> mmr_curve_chart(const ReportModel& model) {
 }
 
 std::optional<Chart> stage_loss_chart(const PlanView& plan) {
-  Chart chart{"stage-loss-" + std::to_string(plan.plan.id), Chart::Kind::Line,
+  Chart chart{"stage-loss-" + std::to_string(plan.plan.id),
+              Chart::Kind::Line,
               "Distillation loss per stage, plan " + std::to_string(plan.plan.id) + " (" + plan.plan.strategy + ")",
-              "step", "training loss", {}, {}};
+              "step",
+              "training loss",
+              {},
+              {}};
   for (const auto& stage : plan.stages) {
     if (stage.metrics.loss_curve.empty()) continue;
-    ChartSeries series{"stage " + std::to_string(stage.stage.position) + " (" +
-                           std::to_string(stage.stage.mamba_layers) + " Mamba)", {}};
+    ChartSeries series{
+        "stage " + std::to_string(stage.stage.position) + " (" + std::to_string(stage.stage.mamba_layers) + " Mamba)",
+        {}};
     for (const auto& [step, loss] : stage.metrics.loss_curve)
       series.points.push_back({step, loss, std::nullopt, std::nullopt, ""});
     chart.series.push_back(std::move(series));
@@ -109,8 +124,13 @@ std::optional<Chart> stage_loss_chart(const PlanView& plan) {
 }
 
 std::optional<Chart> stage_quality_chart(const ReportModel& model, const std::string& metric) {
-  Chart chart{"stage-quality-" + metric, Chart::Kind::Line, "Evaluation " + metric + " of the distilled stages by Mamba count",
-              "Mamba layers", metric, {}, {}};
+  Chart chart{"stage-quality-" + metric,
+              Chart::Kind::Line,
+              "Evaluation " + metric + " of the distilled stages by Mamba count",
+              "Mamba layers",
+              metric,
+              {},
+              {}};
   for (const auto& plan : model.plans) {
     ChartSeries series{plan.label(), {}};
     for (const auto& stage : plan.stages) {
@@ -132,13 +152,19 @@ std::optional<Chart> stage_quality_chart(const ReportModel& model, const std::st
 std::optional<Chart> throughput_chart(const ReportModel& model) {
   if (model.benchmarks.empty()) return std::nullopt;
   // Decode and total rates; prefill, an order of magnitude higher, would flatten them (it is in the table).
-  Chart chart{"throughput", Chart::Kind::Bar, "Generation throughput, teacher and hybrids", "model (layout, batch)",
-              "tokens per second", {}, {}};
+  Chart chart{"throughput",
+              Chart::Kind::Bar,
+              "Generation throughput, teacher and hybrids",
+              "model (layout, batch)",
+              "tokens per second",
+              {},
+              {}};
   ChartSeries decode{"decode", {}}, total{"total", {}};
   for (const auto& row : model.benchmarks) {
     const double at = double(chart.categories.size());
     std::string name = layout_name(row.layout) + ", batch " + std::to_string(row.batch);
-    if (std::count(chart.categories.begin(), chart.categories.end(), name)) name += " (#" + std::to_string(row.id) + ")";
+    if (std::count(chart.categories.begin(), chart.categories.end(), name))
+      name += " (#" + std::to_string(row.id) + ")";
     chart.categories.push_back(std::move(name));
     if (row.decode_tokens_per_s) decode.points.push_back({at, *row.decode_tokens_per_s, {}, {}, ""});
     if (row.total_tokens_per_s) total.points.push_back({at, *row.total_tokens_per_s, {}, {}, ""});
@@ -149,8 +175,13 @@ std::optional<Chart> throughput_chart(const ReportModel& model) {
 }
 
 std::optional<Chart> frontier_chart(const ReportModel& model) {
-  Chart chart{"frontier", Chart::Kind::Scatter, "Speed-up against quality loss per plan target (lower loss is better)",
-              "speed-up over the teacher (×)", quality_axis(model), {}, {}};
+  Chart chart{"frontier",
+              Chart::Kind::Scatter,
+              "Speed-up against quality loss per plan target (lower loss is better)",
+              "speed-up over the teacher (×)",
+              quality_axis(model),
+              {},
+              {}};
   ChartSeries predicted{"predicted", {}}, measured{"measured", {}};
   for (const auto& plan : model.plans)
     for (const auto& target : plan.targets) {
@@ -159,8 +190,8 @@ std::optional<Chart> frontier_chart(const ReportModel& model) {
         predicted.points.push_back({target.target.predicted_speedup, quality->value, quality->ci_low, quality->ci_high,
                                     target_label(plan, target)});
       if (target.measured_quality && target.benchmark && target.benchmark->ratio_to_teacher)
-        measured.points.push_back({*target.benchmark->ratio_to_teacher, *target.measured_quality, {}, {},
-                                   target_label(plan, target)});
+        measured.points.push_back(
+            {*target.benchmark->ratio_to_teacher, *target.measured_quality, {}, {}, target_label(plan, target)});
     }
   for (auto* series : {&predicted, &measured})
     if (!series->points.empty()) chart.series.push_back(std::move(*series));
@@ -169,8 +200,13 @@ std::optional<Chart> frontier_chart(const ReportModel& model) {
 }
 
 std::optional<Chart> accuracy_frontier_chart(const BenchmarkAccuracy& benchmark, const std::string& id) {
-  Chart chart{id, Chart::Kind::Scatter, benchmark.task + ": pass@1 against measured speed-up (" + benchmark.settings + ")",
-              "speed-up over the teacher (×)", "pass@1 (%)", {}, {}};
+  Chart chart{id,
+              Chart::Kind::Scatter,
+              benchmark.task + ": pass@1 against measured speed-up (" + benchmark.settings + ")",
+              "speed-up over the teacher (×)",
+              "pass@1 (%)",
+              {},
+              {}};
   std::map<std::string, std::size_t> series_of;
   for (const auto& point : benchmark.points) {
     if (!point.summary || !point.speedup) continue;
@@ -197,7 +233,9 @@ std::optional<Chart> memory_chart(const ReportModel& model) {
   // (the teacher first) and source.
   std::map<int64_t, std::pair<std::optional<int64_t>, std::optional<int64_t>>> by_mamba;  // predicted, measured
   std::map<int64_t, std::string> names;
-  const auto mamba_count = [](const std::string& layout) { return int64_t(std::count(layout.begin(), layout.end(), 'M')); };
+  const auto mamba_count = [](const std::string& layout) {
+    return int64_t(std::count(layout.begin(), layout.end(), 'M'));
+  };
   for (const auto& plan : model.plans)
     for (const auto& target : plan.targets)
       if (target.target.memory_per_sequence > 0) {
@@ -215,11 +253,17 @@ std::optional<Chart> memory_chart(const ReportModel& model) {
 
   // MiB for real models, KiB for the small ones of tests and demos.
   int64_t largest = 0;
-  for (const auto& [count, bytes] : by_mamba) largest = std::max({largest, bytes.first.value_or(0), bytes.second.value_or(0)});
+  for (const auto& [count, bytes] : by_mamba)
+    largest = std::max({largest, bytes.first.value_or(0), bytes.second.value_or(0)});
   const bool mebibytes = largest >= (int64_t(1) << 20);
   const double unit = mebibytes ? 1024.0 * 1024.0 : 1024.0;
-  Chart chart{"memory", Chart::Kind::Bar, "Memory per sequence (KV cache and SSM state)", "model",
-              mebibytes ? "MiB per sequence" : "KiB per sequence", {}, {}};
+  Chart chart{"memory",
+              Chart::Kind::Bar,
+              "Memory per sequence (KV cache and SSM state)",
+              "model",
+              mebibytes ? "MiB per sequence" : "KiB per sequence",
+              {},
+              {}};
   ChartSeries predicted{"predicted", {}}, measured{"measured", {}};
   for (const auto& [count, bytes] : by_mamba) {
     const double at = double(chart.categories.size());

@@ -2,10 +2,10 @@
 // The charts of the report as data: what each plots, its title and axis
 // labels. The page's script (assets/report.js) draws them with Chart.js; the
 // HTML puts the same numbers in a table beside each chart.
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "reports/report_model.h"
 

@@ -35,8 +35,10 @@ std::optional<StageValue> value_of(const StageView& view, const std::string& met
   const auto found = metrics.values.find(metric);
   if (found == metrics.values.end()) return std::nullopt;
   StageValue value{found->second, std::nullopt, nullptr, &metrics.eval_data};
-  if (auto interval = metrics.intervals.find(metric); interval != metrics.intervals.end()) value.interval = interval->second;
-  if (auto samples = metrics.per_sample.find(metric); samples != metrics.per_sample.end()) value.samples = &samples->second;
+  if (auto interval = metrics.intervals.find(metric); interval != metrics.intervals.end())
+    value.interval = interval->second;
+  if (auto samples = metrics.per_sample.find(metric); samples != metrics.per_sample.end())
+    value.samples = &samples->second;
   return value;
 }
 
@@ -54,8 +56,16 @@ std::optional<Comparison> compare(const PlanView& first_plan, const StageView& f
                                   const StageView& second, const std::string& metric, uint64_t seed) {
   const auto a = value_of(first, metric), b = value_of(second, metric);
   if (!a || !b) return std::nullopt;
-  Comparison comparison{stage_label(first_plan, first), stage_label(second_plan, second), metric, a->mean, b->mean,
-                        b->mean - a->mean, std::nullopt, std::nullopt, false, 0};
+  Comparison comparison{stage_label(first_plan, first),
+                        stage_label(second_plan, second),
+                        metric,
+                        a->mean,
+                        b->mean,
+                        b->mean - a->mean,
+                        std::nullopt,
+                        std::nullopt,
+                        false,
+                        0};
   const double toward_better = higher_is_better(metric) ? 1.0 : -1.0;  // > 0: the second is better
   if (a->samples && b->samples && a->samples->size() == b->samples->size() && !a->samples->empty() &&
       *a->eval_data == *b->eval_data) {
@@ -93,7 +103,8 @@ std::string suggested_targets(const ReportModel& model) {
   return std::to_string(low) + "," + std::to_string(high);
 }
 
-std::string plan_and_distill(const ReportModel& model, const std::string& strategies, const std::string& distill_flags) {
+std::string plan_and_distill(const ReportModel& model, const std::string& strategies,
+                             const std::string& distill_flags) {
   const std::string db = " --db " + shell_quote(model.database_path);
   return "hybridize plan" + db + " --run " + shell_quote(model.run.name) + " --strategy " + strategies + " --targets " +
          suggested_targets(model) + "; then for each plan id it prints: hybridize distill" + db + " --plan ID" +
@@ -101,18 +112,21 @@ std::string plan_and_distill(const ReportModel& model, const std::string& strate
 }
 
 Finding mamba_count(const ReportModel& model) {
-  Finding finding{"mamba-count", "Quality falls as more layers become Mamba", kQualityMetric, Verdict::NotMeasured, "", "", {}};
+  Finding finding{
+      "mamba-count", "Quality falls as more layers become Mamba", kQualityMetric, Verdict::NotMeasured, "", "", {}};
   Tally tally;
   std::string trajectories;
   for (const auto& plan : model.plans) {
     std::vector<const StageView*> measured;
     for (const auto& stage : plan.stages)
       if (value_of(stage, kQualityMetric)) measured.push_back(&stage);
-    std::stable_sort(measured.begin(), measured.end(),
-                     [](const StageView* a, const StageView* b) { return a->stage.mamba_layers < b->stage.mamba_layers; });
+    std::stable_sort(measured.begin(), measured.end(), [](const StageView* a, const StageView* b) {
+      return a->stage.mamba_layers < b->stage.mamba_layers;
+    });
     if (measured.size() < 2 || measured.front()->stage.mamba_layers == measured.back()->stage.mamba_layers) continue;
     // A rise in KL is a fall in quality: the comparison's "second better" is the fewer-Mamba stage being worse.
-    auto comparison = compare(plan, *measured.front(), plan, *measured.back(), kQualityMetric, uint64_t(model.run.seed));
+    auto comparison =
+        compare(plan, *measured.front(), plan, *measured.back(), kQualityMetric, uint64_t(model.run.seed));
     tally.add(*comparison);
     std::string path;
     for (const auto* stage : measured)
@@ -126,22 +140,31 @@ Finding mamba_count(const ReportModel& model) {
     finding.command = plan_and_distill(model, "paper", "");
     return finding;
   }
-  finding.statement = "KL(teacher ‖ student) on held-out samples rises from the fewest to the most Mamba layers beyond "
-                      "noise in " + std::to_string(tally.first_better) + " of " + std::to_string(tally.total()) +
-                      " plans, falls beyond noise in " + std::to_string(tally.second_better) + ", and is within noise in " +
-                      std::to_string(tally.within_noise) + " (" + trajectories + " Mamba layers).";
-  finding.verdict = tally.second_better > 0                ? Verdict::NotReproduced
+  finding.statement =
+      "KL(teacher ‖ student) on held-out samples rises from the fewest to the most Mamba layers beyond "
+      "noise in " +
+      std::to_string(tally.first_better) + " of " + std::to_string(tally.total()) + " plans, falls beyond noise in " +
+      std::to_string(tally.second_better) + ", and is within noise in " + std::to_string(tally.within_noise) + " (" +
+      trajectories + " Mamba layers).";
+  finding.verdict = tally.second_better > 0               ? Verdict::NotReproduced
                     : tally.first_better == tally.total() ? Verdict::Reproduced
                                                           : Verdict::WithinNoise;
   return finding;
 }
 
-bool scored_placement(const std::string& strategy) { return strategy == "paper" || strategy == "loo" || strategy == "mmr"; }
+bool scored_placement(const std::string& strategy) {
+  return strategy == "paper" || strategy == "loo" || strategy == "mmr";
+}
 bool baseline_placement(const std::string& strategy) { return strategy == "random" || strategy == "uniform"; }
 
 Finding placement(const ReportModel& model) {
-  Finding finding{"placement", "At the same Mamba count, placements from the layer scores beat random and evenly spaced ones",
-                  kQualityMetric, Verdict::NotMeasured, "", "", {}};
+  Finding finding{"placement",
+                  "At the same Mamba count, placements from the layer scores beat random and evenly spaced ones",
+                  kQualityMetric,
+                  Verdict::NotMeasured,
+                  "",
+                  "",
+                  {}};
   Tally tally;
   int identical = 0;
   for (const auto& scored : model.plans) {
@@ -165,16 +188,19 @@ Finding placement(const ReportModel& model) {
   const std::string identical_note =
       identical ? " " + std::to_string(identical) + " pair(s) of stages with the same layout were not compared." : "";
   if (tally.total() == 0) {
-    finding.statement = "No distilled stage of a score-based plan (paper, loo, mmr) has a different layout from a "
-                        "distilled random or uniform stage at the same Mamba count." + identical_note;
+    finding.statement =
+        "No distilled stage of a score-based plan (paper, loo, mmr) has a different layout from a "
+        "distilled random or uniform stage at the same Mamba count." +
+        identical_note;
     finding.command = plan_and_distill(model, "paper,loo,uniform,random", "");
     return finding;
   }
-  finding.statement = "Score-based placements have lower KL(teacher ‖ student) than random or evenly spaced ones at the "
-                      "same Mamba count beyond noise in " + std::to_string(tally.second_better) + " of " +
-                      std::to_string(tally.total()) + " comparisons, higher beyond noise in " +
-                      std::to_string(tally.first_better) + ", and within noise in " + std::to_string(tally.within_noise) +
-                      "." + identical_note;
+  finding.statement =
+      "Score-based placements have lower KL(teacher ‖ student) than random or evenly spaced ones at the "
+      "same Mamba count beyond noise in " +
+      std::to_string(tally.second_better) + " of " + std::to_string(tally.total()) +
+      " comparisons, higher beyond noise in " + std::to_string(tally.first_better) + ", and within noise in " +
+      std::to_string(tally.within_noise) + "." + identical_note;
   finding.verdict = tally.first_better > 0    ? Verdict::NotReproduced
                     : tally.second_better > 0 ? Verdict::Reproduced
                                               : Verdict::WithinNoise;
@@ -207,8 +233,13 @@ std::string divergence_sentence(const std::vector<Comparison>& comparisons, cons
 }
 
 Finding divergence(const ReportModel& model) {
-  Finding finding{"divergence", "Distilling with reverse KL is at least as good as with forward KL, stage for stage",
-                  kDivergenceMetric, Verdict::NotMeasured, "", "", {}};
+  Finding finding{"divergence",
+                  "Distilling with reverse KL is at least as good as with forward KL, stage for stage",
+                  kDivergenceMetric,
+                  Verdict::NotMeasured,
+                  "",
+                  "",
+                  {}};
   finding.comparisons = divergence_comparisons(model, kDivergenceMetric);
   const auto likelihood = divergence_comparisons(model, kDivergenceFallbackMetric);
   if (finding.comparisons.empty()) {
@@ -224,11 +255,13 @@ Finding divergence(const ReportModel& model) {
     return finding;
   }
   const bool by_accuracy = finding.metric == kDivergenceMetric;
-  finding.statement = std::string(by_accuracy ? "By greedy-generation accuracy, " : "By NLL of the reference completions, ") +
-                      divergence_sentence(finding.comparisons, by_accuracy ? "accuracy" : "NLL") + ".";
+  finding.statement =
+      std::string(by_accuracy ? "By greedy-generation accuracy, " : "By NLL of the reference completions, ") +
+      divergence_sentence(finding.comparisons, by_accuracy ? "accuracy" : "NLL") + ".";
   if (by_accuracy && !likelihood.empty())
-    finding.statement += " By NLL of the reference completions (teacher-forced, which forward KL fits more directly), " +
-                         divergence_sentence(likelihood, "NLL") + ".";
+    finding.statement +=
+        " By NLL of the reference completions (teacher-forced, which forward KL fits more directly), " +
+        divergence_sentence(likelihood, "NLL") + ".";
   finding.statement += " The evaluation KL is not used: it is KL(teacher ‖ student), forward KL's own objective.";
   finding.verdict = tally.first_better > 0    ? Verdict::NotReproduced
                     : tally.second_better > 0 ? Verdict::Reproduced
@@ -240,10 +273,14 @@ Finding divergence(const ReportModel& model) {
 
 std::string verdict_text(Verdict verdict) {
   switch (verdict) {
-    case Verdict::Reproduced: return "reproduced";
-    case Verdict::WithinNoise: return "within noise";
-    case Verdict::NotReproduced: return "not reproduced";
-    case Verdict::NotMeasured: break;
+    case Verdict::Reproduced:
+      return "reproduced";
+    case Verdict::WithinNoise:
+      return "within noise";
+    case Verdict::NotReproduced:
+      return "not reproduced";
+    case Verdict::NotMeasured:
+      break;
   }
   return "not measured";
 }

@@ -31,12 +31,12 @@ struct Comparison {
 };
 
 struct Finding {
-  std::string id;        // "mamba-count", "placement", "divergence"
-  std::string claim;     // the paper's finding, in words
-  std::string metric;    // the evaluation metric the verdict rests on
+  std::string id;      // "mamba-count", "placement", "divergence"
+  std::string claim;   // the paper's finding, in words
+  std::string metric;  // the evaluation metric the verdict rests on
   Verdict verdict = Verdict::NotMeasured;
-  std::string statement; // what the store shows, with its numbers
-  std::string command;   // when not measured: what would measure it
+  std::string statement;  // what the store shows, with its numbers
+  std::string command;    // when not measured: what would measure it
   std::vector<Comparison> comparisons;
 };
 

@@ -1,9 +1,9 @@
 #pragma once
 // Escaping of user data (model names, paths, configs) for the two places the
 // report puts it: HTML text and attributes, and JSON inside a <script> element.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <nlohmann/json.hpp>
 
 namespace hybridize::reports {
 

@@ -37,7 +37,9 @@ std::string with_ci(double value, const std::optional<double>& low, const std::o
   return number(value) + " [" + number(*low) + ", " + number(*high) + "]";
 }
 
-std::string with_ci(const store::MetricSummary& summary) { return with_ci(summary.value, summary.ci_low, summary.ci_high); }
+std::string with_ci(const store::MetricSummary& summary) {
+  return with_ci(summary.value, summary.ci_low, summary.ci_high);
+}
 
 std::string speedup(const std::optional<double>& ratio) {
   if (!ratio) return "";
@@ -59,7 +61,8 @@ std::string join(const std::vector<int64_t>& numbers) {
 // A table cell with the value, and its interval below it in small type (keeps the columns narrow).
 std::string value_cell(double value, const std::optional<double>& low, const std::optional<double>& high) {
   std::string cell = "<td class=\"num\">" + escape_html(number(value));
-  if (low && high) cell += "<br><small class=\"ci\">[" + escape_html(number(*low)) + ", " + escape_html(number(*high)) + "]</small>";
+  if (low && high)
+    cell += "<br><small class=\"ci\">[" + escape_html(number(*low)) + ", " + escape_html(number(*high)) + "]</small>";
   return cell + "</td>";
 }
 
@@ -84,9 +87,9 @@ class Page {
                             std::to_string(chart.point_count()) + " points; the table beside it lists them.";
     add("<div class=\"pair\"><figure><div class=\"canvas-box\"><canvas data-chart=\"" + escape_html(chart.id) +
         "\" role=\"img\" aria-label=\"" + escape_html(alt) + "\"></canvas></div><figcaption>" +
-        escape_html(chart.title) + ". Vertical axis: " + escape_html(chart.y_label) + "; horizontal axis: " +
-        escape_html(chart.x_label) + ".</figcaption></figure><div class=\"table-box\">" + data_table(chart) +
-        "</div></div>\n");
+        escape_html(chart.title) + ". Vertical axis: " + escape_html(chart.y_label) +
+        "; horizontal axis: " + escape_html(chart.x_label) + ".</figcaption></figure><div class=\"table-box\">" +
+        data_table(chart) + "</div></div>\n");
   }
 
  private:
@@ -96,7 +99,8 @@ class Page {
     std::size_t count = 0;
     std::string head;
     const bool labelled = std::any_of(chart.series.begin(), chart.series.end(), [](const ChartSeries& series) {
-      return std::any_of(series.points.begin(), series.points.end(), [](const ChartPoint& p) { return !p.label.empty(); });
+      return std::any_of(series.points.begin(), series.points.end(),
+                         [](const ChartPoint& p) { return !p.label.empty(); });
     });
     if (labelled) {  // one row per point
       head = "<tr>" + th("series") + th("point") + th(chart.x_label, true) + th(chart.y_label, true) + "</tr>";
@@ -115,9 +119,11 @@ class Page {
         for (const auto& point : series.points) xs.insert(point.x);
       for (const double x : xs) {
         const bool categorical = chart.kind == Chart::Kind::Bar && x >= 0 && std::size_t(x) < chart.categories.size();
-        rows += "<tr><th scope=\"row\">" + escape_html(categorical ? chart.categories[std::size_t(x)] : number(x)) + "</th>";
+        rows += "<tr><th scope=\"row\">" + escape_html(categorical ? chart.categories[std::size_t(x)] : number(x)) +
+                "</th>";
         for (const auto& series : chart.series) {
-          auto found = std::find_if(series.points.begin(), series.points.end(), [&](const ChartPoint& p) { return p.x == x; });
+          auto found =
+              std::find_if(series.points.begin(), series.points.end(), [&](const ChartPoint& p) { return p.x == x; });
           rows += found == series.points.end() ? td("", true) : value_cell(found->y, found->low, found->high);
         }
         rows += "</tr>";
@@ -139,7 +145,9 @@ void missing_notes(Page& page, const ReportModel& model, const std::string& sect
   for (const auto& missing : model.missing)
     if (missing.section == section)
       items += "<li>" + escape_html(missing.what) + ": " + code(missing.command) + "</li>";
-  if (!items.empty()) page.add("<div class=\"missing\" role=\"note\"><strong>Not in the store yet</strong><ul>" + items + "</ul></div>\n");
+  if (!items.empty())
+    page.add("<div class=\"missing\" role=\"note\"><strong>Not in the store yet</strong><ul>" + items +
+             "</ul></div>\n");
 }
 
 std::string first_and_last(std::string first, std::string last) {
@@ -154,11 +162,12 @@ std::string comparison_outcome(const Comparison& comparison) {
 }
 
 void findings(Page& page, const ReportModel& model) {
-  page.add("<section id=\"findings\" aria-labelledby=\"findings-h\"><h2 id=\"findings-h\">1. Findings</h2>\n"
-           "<p>The Apriel-H1 paper's three findings, measured on this run's distilled stages. Stages evaluated on the "
-           "same held-out samples are compared sample by sample: the mean difference with a 95% bootstrap interval; "
-           "<em>within noise</em> means that interval includes zero (for stages stored without per-sample values: "
-           "that their own intervals overlap). No correction is made for comparing many pairs.</p>\n");
+  page.add(
+      "<section id=\"findings\" aria-labelledby=\"findings-h\"><h2 id=\"findings-h\">1. Findings</h2>\n"
+      "<p>The Apriel-H1 paper's three findings, measured on this run's distilled stages. Stages evaluated on the "
+      "same held-out samples are compared sample by sample: the mean difference with a 95% bootstrap interval; "
+      "<em>within noise</em> means that interval includes zero (for stages stored without per-sample values: "
+      "that their own intervals overlap). No correction is made for comparing many pairs.</p>\n");
   const auto measured = measure_findings(model);
   for (std::size_t i = 0; i < measured.size(); ++i) {
     const auto& finding = measured[i];
@@ -167,19 +176,21 @@ void findings(Page& page, const ReportModel& model) {
     std::string verdict_class = verdict;
     std::replace(verdict_class.begin(), verdict_class.end(), ' ', '-');
     page.add("<article class=\"finding\" id=\"finding-" + escape_html(finding.id) + "\" data-verdict=\"" +
-             escape_html(verdict) + "\"><h3>(" + letter + ") " + escape_html(finding.claim) + ": <span class=\"verdict " +
-             escape_html(verdict_class) + "\">" + escape_html(verdict) + "</span></h3><p>" +
-             escape_html(finding.statement) + "</p>");
-    if (!finding.command.empty()) page.add("<p>To measure it:</p><pre><code>" + escape_html(finding.command) + "</code></pre>");
+             escape_html(verdict) + "\"><h3>(" + letter + ") " + escape_html(finding.claim) +
+             ": <span class=\"verdict " + escape_html(verdict_class) + "\">" + escape_html(verdict) +
+             "</span></h3><p>" + escape_html(finding.statement) + "</p>");
+    if (!finding.command.empty())
+      page.add("<p>To measure it:</p><pre><code>" + escape_html(finding.command) + "</code></pre>");
     if (!finding.comparisons.empty()) {
       page.add("<div class=\"table-box\"><table><caption>Comparisons behind (" + letter + "): evaluation " +
                escape_html(finding.metric) + ", " + (higher_is_better(finding.metric) ? "higher" : "lower") +
-               " is better</caption><thead><tr>" + th("first stage") + th("second stage") + th("first", true) + th("second", true) +
-               th("second − first [95% CI]", true) + th("outcome") + "</tr></thead><tbody>");
+               " is better</caption><thead><tr>" + th("first stage") + th("second stage") + th("first", true) +
+               th("second", true) + th("second − first [95% CI]", true) + th("outcome") + "</tr></thead><tbody>");
       for (const auto& comparison : finding.comparisons)
         page.add("<tr>" + td(comparison.first) + td(comparison.second) + td(number(comparison.first_mean), true) +
                  td(number(comparison.second_mean), true) +
-                 td(with_ci(comparison.difference, comparison.low, comparison.high) + (comparison.paired ? "" : " (unpaired)"),
+                 td(with_ci(comparison.difference, comparison.low, comparison.high) +
+                        (comparison.paired ? "" : " (unpaired)"),
                     true) +
                  td(comparison_outcome(comparison)) + "</tr>");
       page.add("</tbody></table></div>\n");
@@ -197,7 +208,8 @@ void provenance(Page& page, const ReportModel& model) {
   page.add("<section id=\"provenance\" aria-labelledby=\"provenance-h\"><h2 id=\"provenance-h\">2. Provenance</h2>\n");
   std::string first, last;
   for (const auto& probes : model.probes) {
-    if (!probes.first_finished.empty() && (first.empty() || probes.first_finished < first)) first = probes.first_finished;
+    if (!probes.first_finished.empty() && (first.empty() || probes.first_finished < first))
+      first = probes.first_finished;
     last = std::max(last, probes.last_finished);
   }
   std::map<std::string, int64_t> devices;
@@ -210,22 +222,23 @@ void provenance(Page& page, const ReportModel& model) {
     page.add("<dt>" + escape_html(name) + "</dt><dd>" + value_html + "</dd>");
   };
   page.add("<dl class=\"facts\">");
-  fact("run", escape_html(run.name) + " (" + escape_html(run.status) + ", started " + escape_html(run.created_at) + ")");
+  fact("run",
+       escape_html(run.name) + " (" + escape_html(run.status) + ", started " + escape_html(run.created_at) + ")");
   fact("model", code(run.model.path));
   fact("model hash", code(run.model.content_hash));
   fact("architecture", escape_html(run.model.architecture) + ", " + std::to_string(run.model.num_layers) + " layers, " +
                            escape_html(format_count(run.model.parameters)) + " parameters");
   fact("data", code(run.dataset.spec));
   fact("data hash", code(run.dataset.content_hash));
-  fact("data size", std::to_string(run.dataset.samples) + " samples, " + escape_html(format_count(run.dataset.tokens)) +
-                        " tokens");
+  fact("data size",
+       std::to_string(run.dataset.samples) + " samples, " + escape_html(format_count(run.dataset.tokens)) + " tokens");
   fact("code version", code(run.code_version));
   fact("seed", std::to_string(run.seed));
   fact("probes finished", escape_html(first.empty() ? "none yet" : first_and_last(first, last)));
   fact("devices of the probes", escape_html(device_text.empty() ? "none recorded" : device_text));
   fact("results database", code(model.database_path));
-  page.add("</dl>\n<h3>Run configuration</h3><pre>" + escape_html(run.config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) +
-           "</pre>\n");
+  page.add("</dl>\n<h3>Run configuration</h3><pre>" +
+           escape_html(run.config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) + "</pre>\n");
 
   if (!model.probes.empty()) {
     page.add("<table><caption>Probes of this run</caption><thead><tr>" + th("method") + th("done", true) +
@@ -233,15 +246,16 @@ void provenance(Page& page, const ReportModel& model) {
              th("finished") + "</tr></thead><tbody>");
     for (const auto& probes : model.probes) {
       std::string on;
-      for (const auto& [device, count] : probes.devices) on += (on.empty() ? "" : "; ") + device + " ×" + std::to_string(count);
+      for (const auto& [device, count] : probes.devices)
+        on += (on.empty() ? "" : "; ") + device + " ×" + std::to_string(count);
       const auto status = [&](const char* name) {
         auto found = probes.by_status.find(name);
         return std::to_string(found == probes.by_status.end() ? 0 : found->second);
       };
       page.add("<tr>" + td(LayerScores{probes.kind, probes.variant, {}, {}}.label()) + td(status("done"), true) +
                td(status("pending"), true) + td(status("running"), true) + td(status("failed"), true) +
-               td(number(probes.seconds), true) + td(on) + td(first_and_last(probes.first_finished, probes.last_finished)) +
-               "</tr>");
+               td(number(probes.seconds), true) + td(on) +
+               td(first_and_last(probes.first_finished, probes.last_finished)) + "</tr>");
     }
     page.add("</tbody></table>\n");
     for (const auto& probes : model.probes)
@@ -255,22 +269,25 @@ void provenance(Page& page, const ReportModel& model) {
   } else {
     page.add("<p>The store lacks these; each command produces what it names.</p><ul class=\"missing-list\">");
     for (const auto& missing : model.missing)
-      page.add("<li>" + escape_html(missing.what) + "<pre><code>" + escape_html(missing.command) + "</code></pre></li>");
+      page.add("<li>" + escape_html(missing.what) + "<pre><code>" + escape_html(missing.command) +
+               "</code></pre></li>");
     page.add("</ul>\n");
   }
   page.add("</section>\n");
 }
 
 void layer_importance(Page& page, const ReportModel& model) {
-  page.add("<section id=\"layers\" aria-labelledby=\"layers-h\"><h2 id=\"layers-h\">3. Layer importance</h2>\n"
-           "<p>Per-layer scores: leave-one-out (LOO) ablations, MMR probes (a MIL-initialised Mamba mixer distilled in "
-           "place of the layer's attention) and cheap proxies, with 95% bootstrap confidence intervals. For every "
-           "method a lower score means the layer matters less and is replaced earlier.</p>\n");
+  page.add(
+      "<section id=\"layers\" aria-labelledby=\"layers-h\"><h2 id=\"layers-h\">3. Layer importance</h2>\n"
+      "<p>Per-layer scores: leave-one-out (LOO) ablations, MMR probes (a MIL-initialised Mamba mixer distilled in "
+      "place of the layer's attention) and cheap proxies, with 95% bootstrap confidence intervals. For every "
+      "method a lower score means the layer matters less and is replaced earlier.</p>\n");
   missing_notes(page, model, "layers");
   if (!model.teacher.empty()) {
     std::string text;
     for (const auto& [metric, summary] : model.teacher)
-      text += (text.empty() ? "" : "; ") + metric + " " + with_ci(summary) + " over " + std::to_string(summary.samples) + " samples";
+      text += (text.empty() ? "" : "; ") + metric + " " + with_ci(summary) + " over " +
+              std::to_string(summary.samples) + " samples";
     page.add("<p>Teacher on the scoring data: " + escape_html(text) + ".</p>\n");
   }
   for (const auto& chart : layer_score_charts(model)) page.chart_with_table(chart);
@@ -279,9 +296,11 @@ void layer_importance(Page& page, const ReportModel& model) {
   const auto& methods = model.ranking_methods;
   if (methods.size() >= 2) {
     const int64_t all_layers = model.run.model.num_layers;
-    page.add("<h3>Agreement between methods</h3><div class=\"table-box\"><table><caption>Spearman rank correlation of "
-             "the per-layer scores (1 = same order, −1 = reversed), over all " + std::to_string(all_layers) +
-             " layers unless n says fewer were scored by both</caption><thead><tr>" + th("method"));
+    page.add(
+        "<h3>Agreement between methods</h3><div class=\"table-box\"><table><caption>Spearman rank correlation of "
+        "the per-layer scores (1 = same order, −1 = reversed), over all " +
+        std::to_string(all_layers) + " layers unless n says fewer were scored by both</caption><thead><tr>" +
+        th("method"));
     for (const auto& method : methods) page.add(th(method.label, true));
     page.add("</tr></thead><tbody>");
     for (std::size_t i = 0; i < methods.size(); ++i) {
@@ -300,8 +319,10 @@ void layer_importance(Page& page, const ReportModel& model) {
 
   if (!model.final_ranking.empty()) {
     page.add("<h3>Final ranking</h3><p>Layers in the order they are replaced, from " +
-             escape_html(model.final_ranking_source) + ".</p><div class=\"table-box\"><table><caption>Final ranking "
-             "with each method's score (and rank)</caption><thead><tr>" + th("order", true) + th("layer", true));
+             escape_html(model.final_ranking_source) +
+             ".</p><div class=\"table-box\"><table><caption>Final ranking "
+             "with each method's score (and rank)</caption><thead><tr>" +
+             th("order", true) + th("layer", true));
     for (const auto& method : methods) page.add(th(method.label, true));
     page.add("</tr></thead><tbody>");
     std::vector<std::map<int64_t, int64_t>> rank_of(methods.size());
@@ -340,7 +361,8 @@ void layer_grid(Page& page, const PlanView& plan, int64_t num_layers) {
   for (const auto& stage : plan.stages) width = std::max(width, stage.stage.layout.size());
   page.add("<div class=\"table-box\"><table class=\"grid\"><caption>Layer map of plan " + std::to_string(plan.plan.id) +
            ": <span class=\"legend-key m\">M</span> Mamba, <span class=\"legend-key\">A</span> attention, "
-           "<span class=\"legend-key m new\">M</span> replaced in that stage</caption><thead><tr><th scope=\"col\">layer</th>");
+           "<span class=\"legend-key m new\">M</span> replaced in that stage</caption><thead><tr><th "
+           "scope=\"col\">layer</th>");
   for (std::size_t layer = 0; layer < width; ++layer) page.add("<th scope=\"col\">" + std::to_string(layer) + "</th>");
   page.add("</tr></thead><tbody><tr><th scope=\"row\">teacher</th>");
   for (std::size_t layer = 0; layer < width; ++layer) page.add("<td class=\"a\">A</td>");
@@ -367,10 +389,15 @@ void plans(Page& page, const ReportModel& model) {
              (view.forward_kl() ? ", distilled with forward KL" : "") + "</h3><p>Replacement order " +
              escape_html(join(plan.layer_order)) + "; made " + escape_html(plan.created_at) + ".</p>");
     if (!plan.config.is_null() && !plan.config.empty())
-      page.add("<pre>" + escape_html(plan.config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</pre>");
+      page.add("<pre>" + escape_html(plan.config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) +
+               "</pre>");
     layer_grid(page, view, model.run.model.num_layers);
-    const auto group = [](const std::string& name) { return "<th scope=\"colgroup\" colspan=\"2\">" + escape_html(name) + "</th>"; };
-    const auto spanned = [](const std::string& name) { return "<th scope=\"col\" rowspan=\"2\">" + escape_html(name) + "</th>"; };
+    const auto group = [](const std::string& name) {
+      return "<th scope=\"colgroup\" colspan=\"2\">" + escape_html(name) + "</th>";
+    };
+    const auto spanned = [](const std::string& name) {
+      return "<th scope=\"col\" rowspan=\"2\">" + escape_html(name) + "</th>";
+    };
     page.add("<div class=\"table-box\"><table><caption>Targets of plan " + std::to_string(plan.id) +
              ": predicted, and measured where the stage was distilled and benchmarked</caption><thead><tr>" +
              spanned("Mamba layers") + spanned("SSM : attention") + spanned("stage") + spanned("quality metric") +
@@ -388,8 +415,8 @@ void plans(Page& page, const ReportModel& model) {
                td(target.predicted_quality ? with_ci(*target.predicted_quality) : "", true) +
                td(number(target_view.measured_quality), true) + td(speedup(target.predicted_speedup), true) +
                td(bench ? speedup(bench->ratio_to_teacher) : "", true) + td(bytes(target.memory_per_sequence), true) +
-               td(bench ? bytes(bench->memory_per_sequence) : "", true) + td(number(target.predicted_tokens_per_s), true) +
-               td(std::to_string(target.max_batch), true) + "</tr>");
+               td(bench ? bytes(bench->memory_per_sequence) : "", true) +
+               td(number(target.predicted_tokens_per_s), true) + td(std::to_string(target.max_batch), true) + "</tr>");
     }
     page.add("</tbody></table></div>\n");
   }
@@ -397,7 +424,9 @@ void plans(Page& page, const ReportModel& model) {
 }
 
 void distillation(Page& page, const ReportModel& model) {
-  page.add("<section id=\"distillation\" aria-labelledby=\"distillation-h\"><h2 id=\"distillation-h\">5. Distillation</h2>\n");
+  page.add(
+      "<section id=\"distillation\" aria-labelledby=\"distillation-h\"><h2 id=\"distillation-h\">5. "
+      "Distillation</h2>\n");
   missing_notes(page, model, "distillation");
   if (model.plans.empty()) page.add("<p>No plan yet, so no stage to distil.</p>\n");
   for (const auto& view : model.plans) {
@@ -405,7 +434,7 @@ void distillation(Page& page, const ReportModel& model) {
              (view.forward_kl() ? ", forward KL" : "") + "</h3>");
     // The training settings are the same for every stage of a plan: one line, not a column each.
     const std::string settings_prefix = "settings.";
-    std::vector<std::string> names;  // every evaluation value any stage reported
+    std::vector<std::string> names;        // every evaluation value any stage reported
     const StageView* described = nullptr;  // the first stage that recorded its settings
     std::string settings;
     for (const auto& stage : view.stages)
@@ -419,11 +448,14 @@ void distillation(Page& page, const ReportModel& model) {
       }
     if (described)
       page.add("<p class=\"note\">Training settings: " +
-               escape_html((described->metrics.divergence.empty() ? "divergence unrecorded" : described->metrics.divergence) +
-                           settings) + ".</p>");
+               escape_html(
+                   (described->metrics.divergence.empty() ? "divergence unrecorded" : described->metrics.divergence) +
+                   settings) +
+               ".</p>");
     page.add("<div class=\"table-box\"><table><caption>Stages of plan " + std::to_string(view.plan.id) +
-             ": training and evaluation</caption><thead><tr>" + th("stage", true) + th("from") + th("Mamba layers", true) +
-             th("new layers") + th("token budget", true) + th("tokens used", true) + th("status") + th("checkpoint"));
+             ": training and evaluation</caption><thead><tr>" + th("stage", true) + th("from") +
+             th("Mamba layers", true) + th("new layers") + th("token budget", true) + th("tokens used", true) +
+             th("status") + th("checkpoint"));
     for (const auto& name : names) page.add(th(name, true));
     page.add("</tr></thead><tbody>");
     for (const auto& stage_view : view.stages) {
@@ -488,12 +520,13 @@ void benchmarks(Page& page, const ReportModel& model) {
     const auto& benchmark = model.accuracy[b];
     page.add("<article><h3>" + escape_html(benchmark.task) + " <small>(" + escape_html(benchmark.settings) +
              ")</small></h3>\n<div class=\"table-box\"><table><caption>pass@1 of the teacher and every stage on " +
-             escape_html(benchmark.task) + " (95% bootstrap interval over problems)</caption><thead><tr>" + th("model") +
-             th("Mamba layers", true) + th("pass@1 (%)", true) + th("generations", true) + th("no answer", true) +
-             th("truncated", true) + th("mean tokens", true) + th("speed-up", true) + th("status") + "</tr></thead><tbody>");
+             escape_html(benchmark.task) + " (95% bootstrap interval over problems)</caption><thead><tr>" +
+             th("model") + th("Mamba layers", true) + th("pass@1 (%)", true) + th("generations", true) +
+             th("no answer", true) + th("truncated", true) + th("mean tokens", true) + th("speed-up", true) +
+             th("status") + "</tr></thead><tbody>");
     for (const auto& point : benchmark.points) {
-      const std::string who =
-          point.stage_position ? point.plan + ", stage " + std::to_string(*point.stage_position) : std::string("teacher");
+      const std::string who = point.stage_position ? point.plan + ", stage " + std::to_string(*point.stage_position)
+                                                   : std::string("teacher");
       std::string row = "<tr>" + td(who) + td(std::to_string(point.mamba_layers), true);
       if (point.summary) {
         const auto& s = *point.summary;
@@ -507,8 +540,8 @@ void benchmarks(Page& page, const ReportModel& model) {
         row += td("", true) + td("", true) + td("", true) + td("", true) + td("", true);
       }
       const std::string status = !point.note.empty() ? point.status + ": " + point.note
-                                 : point.summary      ? point.status
-                                                      : point.status + ", not evaluated";
+                                 : point.summary     ? point.status
+                                                     : point.status + ", not evaluated";
       page.add(row + td(speedup(point.speedup), true) + td(status) + "</tr>");
     }
     page.add("</tbody></table></div>\n");
@@ -523,9 +556,10 @@ void benchmarks(Page& page, const ReportModel& model) {
 std::string render_html_report(const ReportModel& model, const ReportOptions& options) {
   const std::string title = options.title.empty() ? "hybridize report: " + model.run.name : options.title;
   Page page;
-  page.add("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" + escape_html(title) +
-           "</title>\n<script>" + kErrorRecorder + "</script>\n<style>\n");
+  page.add(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+      escape_html(title) + "</title>\n<script>" + kErrorRecorder + "</script>\n<style>\n");
   page.add(std::string(report_style()));
   page.add("</style>\n</head>\n<body>\n<header><h1>" + escape_html(title) + "</h1><p class=\"meta\">Run " +
            escape_html(model.run.name) + " of " + code(model.run.model.path) + " (" +

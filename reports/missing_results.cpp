@@ -36,7 +36,8 @@ std::vector<int64_t> unscored_layers(const ReportModel& model, const std::string
 
 std::string shell_quote(std::string_view word) {
   const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_./:=,+@%-").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("_./:=,+@%-").find(c) != std::string_view::npos;
   });
   if (plain) return std::string(word);
   std::string quoted = "'";
@@ -70,7 +71,8 @@ std::vector<MissingResult> find_missing_results(const ReportModel& model) {
     const auto layers = unscored_layers(model, scorer.kind, scorer.variant);
     if (layers.empty()) continue;
     const bool none = int64_t(layers.size()) == run.model.num_layers;
-    const std::string extra = std::string(scorer.kind) == "loo" && std::string(scorer.variant) == "block" ? " --ablate block" : "";
+    const std::string extra =
+        std::string(scorer.kind) == "loo" && std::string(scorer.variant) == "block" ? " --ablate block" : "";
     missing.push_back({"layers", std::string(scorer.what) + (none ? "" : " for layers " + join_numbers(layers)),
                        score(scorer.kind, extra)});
   }
@@ -84,7 +86,8 @@ std::vector<MissingResult> find_missing_results(const ReportModel& model) {
     for (const auto& stage : plan.stages)
       if (stage.stage.status != "done") untrained.push_back(stage.stage.position);
     if (!untrained.empty())
-      missing.push_back({"distillation", "distillation of plan " + std::to_string(plan.plan.id) + " (" + plan.plan.strategy +
+      missing.push_back({"distillation",
+                         "distillation of plan " + std::to_string(plan.plan.id) + " (" + plan.plan.strategy +
                              "), stage" + (untrained.size() > 1 ? "s " : " ") + join_numbers(untrained),
                          "hybridize distill" + db + " --plan " + std::to_string(plan.plan.id) + " --out stages"});
   }
@@ -100,8 +103,9 @@ std::vector<MissingResult> find_missing_results(const ReportModel& model) {
     for (const auto& target : plan.targets)
       if (!benchmarked(target.target.layout)) unmeasured.push_back(target.target.mamba_layers);
     if (!unmeasured.empty())
-      missing.push_back({"throughput", "throughput of plan " + std::to_string(plan.plan.id) + " (" + plan.plan.strategy +
-                             ") at " + join_numbers(unmeasured) + " Mamba layers",
+      missing.push_back({"throughput",
+                         "throughput of plan " + std::to_string(plan.plan.id) + " (" + plan.plan.strategy + ") at " +
+                             join_numbers(unmeasured) + " Mamba layers",
                          bench + " --plan " + std::to_string(plan.plan.id)});
   }
   return missing;

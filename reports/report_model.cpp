@@ -38,7 +38,8 @@ std::vector<RankingMethod> ranking_methods(const std::vector<LayerScores>& score
     for (const auto& metric : metrics) {
       RankingMethod ranking{method.label() + " " + metric, {}};
       for (const auto& [layer, summaries] : method.by_layer)
-        if (auto found = summaries.find(metric); found != summaries.end()) ranking.by_layer[layer] = found->second.value;
+        if (auto found = summaries.find(metric); found != summaries.end())
+          ranking.by_layer[layer] = found->second.value;
       methods.push_back(std::move(ranking));
     }
   }
@@ -106,7 +107,8 @@ std::string LayerScores::label() const {
 }
 
 bool PlanView::forward_kl() const {
-  return std::any_of(stages.begin(), stages.end(), [](const StageView& view) { return view.metrics.divergence == "forward_kl"; });
+  return std::any_of(stages.begin(), stages.end(),
+                     [](const StageView& view) { return view.metrics.divergence == "forward_kl"; });
 }
 
 std::string PlanView::label() const {
@@ -132,10 +134,12 @@ ReportModel read_report(store::ResultsStore& store, const store::RunRecord& run)
     }
   }
   for (auto& scores : model.scores) std::sort(scores.metrics.begin(), scores.metrics.end());
-  std::stable_sort(model.scores.begin(), model.scores.end(),
-                   [](const auto& a, const auto& b) { return method_order(a.kind, a.variant) < method_order(b.kind, b.variant); });
-  std::stable_sort(model.probes.begin(), model.probes.end(),
-                   [](const auto& a, const auto& b) { return method_order(a.kind, a.variant) < method_order(b.kind, b.variant); });
+  std::stable_sort(model.scores.begin(), model.scores.end(), [](const auto& a, const auto& b) {
+    return method_order(a.kind, a.variant) < method_order(b.kind, b.variant);
+  });
+  std::stable_sort(model.probes.begin(), model.probes.end(), [](const auto& a, const auto& b) {
+    return method_order(a.kind, a.variant) < method_order(b.kind, b.variant);
+  });
 
   model.ranking_methods = ranking_methods(model.scores);
   const std::size_t methods = model.ranking_methods.size();
@@ -147,7 +151,8 @@ ReportModel read_report(store::ResultsStore& store, const store::RunRecord& run)
   model.benchmarks = store.benchmarks(run.model.content_hash);
   for (auto& plan : store.plans(run.id)) {
     PlanView view;
-    for (const auto& stage : plan.stages) view.stages.push_back({stage, read_stage_metrics(store.stage_metrics(stage.id))});
+    for (const auto& stage : plan.stages)
+      view.stages.push_back({stage, read_stage_metrics(store.stage_metrics(stage.id))});
     for (const auto& target : plan.targets) {
       TargetView measured{target, std::nullopt, std::nullopt};
       for (const auto& stage : view.stages)
@@ -168,7 +173,8 @@ ReportModel read_report(store::ResultsStore& store, const store::RunRecord& run)
   if (!model.plans.empty()) {
     const auto& plan = model.plans.front().plan;
     model.final_ranking = plan.layer_order;
-    model.final_ranking_source = "the replacement order of plan " + std::to_string(plan.id) + " (" + plan.strategy + ")";
+    model.final_ranking_source =
+        "the replacement order of plan " + std::to_string(plan.id) + " (" + plan.strategy + ")";
   } else {
     // Without a plan, the most direct measurement available orders the layers.
     for (const char* preferred : {"MMR", "LOO (mixer)", "LOO (block)", "proxy"})

@@ -55,7 +55,7 @@ struct StageView {
 
 struct TargetView {
   store::PlanTargetRecord target;
-  std::optional<double> measured_quality;  // the stage's evaluation of target.quality_metric
+  std::optional<double> measured_quality;           // the stage's evaluation of target.quality_metric
   std::optional<store::BenchmarkRecord> benchmark;  // the newest benchmark of target.layout
 };
 
@@ -85,8 +85,8 @@ struct ReportModel {
   std::vector<LossCurve> mmr_curves;  // one per layer with a recorded probe curve
   std::vector<RankingMethod> ranking_methods;
   std::vector<std::vector<RankCorrelation>> correlations;  // [i][j] between ranking_methods i and j
-  std::vector<int64_t> final_ranking;  // layers, most replaceable first
-  std::string final_ranking_source;    // what the final ranking is
+  std::vector<int64_t> final_ranking;                      // layers, most replaceable first
+  std::string final_ranking_source;                        // what the final ranking is
   std::vector<PlanView> plans;
   std::vector<store::BenchmarkRecord> benchmarks;  // of the run's model
   std::string teacher_layout;                      // all attention, as benchmarks name it

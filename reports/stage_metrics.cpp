@@ -31,7 +31,8 @@ void collect(const nlohmann::json& object, const std::string& prefix, StageMetri
       out.values[name] = value.get<double>();
     } else if (is_summary(value)) {
       out.values[name] = value["mean"].get<double>();
-      if (value.contains("ci_low") && value.contains("ci_high") && value["ci_low"].is_number() && value["ci_high"].is_number())
+      if (value.contains("ci_low") && value.contains("ci_high") && value["ci_low"].is_number() &&
+          value["ci_high"].is_number())
         out.intervals[name] = {value["ci_low"].get<double>(), value["ci_high"].get<double>()};
     } else if (value.is_object()) {
       const bool evaluation = prefix.empty() && (key == "eval" || key == "evaluation");

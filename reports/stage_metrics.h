@@ -6,11 +6,11 @@
 // a summary object {"mean", "ci_low", "ci_high", "samples"} is one value with its interval.
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 namespace hybridize::reports {
 

@@ -7,10 +7,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
 
-# libjs-chart.js: Chart.js, compiled into HTML reports; chromium: the report's browser test.
+# libjs-chart.js: Chart.js, compiled into HTML reports; chromium: the report's browser test;
+# clang-format: the format check (scripts/check-format.sh).
 debian_packages=(cmake ninja-build g++ ccache libboost-graph-dev libsqlite3-dev
                  libcli11-dev catch2 nlohmann-json3-dev libtomlplusplus-dev
-                 libpcre2-dev libicu-dev libxxhash-dev libjs-chart.js chromium)
+                 libpcre2-dev libicu-dev libxxhash-dev libjs-chart.js chromium clang-format)
 python_packages=(torch==2.11.0 transformers==4.57.1 safetensors numpy einops==0.8.1)
 
 missing=()

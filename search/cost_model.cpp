@@ -11,15 +11,20 @@ namespace hybridize::search {
 namespace {
 at::ScalarType dtype_of(int64_t bytes) {
   switch (bytes) {
-    case 2: return at::kBFloat16;
-    case 4: return at::kFloat;
-    default: fail("cost model: weights of ", bytes, " bytes per value are not supported (2 or 4)");
+    case 2:
+      return at::kBFloat16;
+    case 4:
+      return at::kFloat;
+    default:
+      fail("cost model: weights of ", bytes, " bytes per value are not supported (2 or 4)");
   }
 }
 
 // The model on the meta device: shapes without memory, even for 15B.
-model::CausalLMImpl meta_model(const io::TransformerConfig& config, const model::Layout& layout, const Workload& workload) {
-  return model::CausalLMImpl(config, layout, at::TensorOptions().dtype(dtype_of(workload.dtype_bytes)).device(at::kMeta));
+model::CausalLMImpl meta_model(const io::TransformerConfig& config, const model::Layout& layout,
+                               const Workload& workload) {
+  return model::CausalLMImpl(config, layout,
+                             at::TensorOptions().dtype(dtype_of(workload.dtype_bytes)).device(at::kMeta));
 }
 
 DecodeStepWork step_work(const io::TransformerConfig& config, const model::Layout& layout, const Workload& workload,

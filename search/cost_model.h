@@ -33,11 +33,11 @@ struct LayoutCost {
   int64_t parameters = 0;
   int64_t weight_bytes = 0;
   int64_t kv_bytes_per_token = 0;
-  int64_t state_bytes_per_sequence = 0;   // conv window + SSM state, any length
-  int64_t memory_per_sequence = 0;        // at the workload's full length
-  int64_t max_batch = 0;                  // sequences that fit beside the weights
-  double step_seconds = 0;                // one decode step of max_batch sequences at mean context
-  double decode_tokens_per_second = 0;    // max_batch / step_seconds
+  int64_t state_bytes_per_sequence = 0;  // conv window + SSM state, any length
+  int64_t memory_per_sequence = 0;       // at the workload's full length
+  int64_t max_batch = 0;                 // sequences that fit beside the weights
+  double step_seconds = 0;               // one decode step of max_batch sequences at mean context
+  double decode_tokens_per_second = 0;   // max_batch / step_seconds
   bool memory_bound = true;
 };
 

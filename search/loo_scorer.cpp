@@ -6,8 +6,8 @@
 #include "core/spelling.h"
 #include "model/mil.h"
 #include "model/teacher_pass.h"
-#include "train/sample_metrics.h"
 #include "train/losses.h"
+#include "train/sample_metrics.h"
 
 namespace hybridize::search {
 

@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "infer/task_accuracy.h"
 #include "model/causal_lm.h"
 #include "search/layer_scores.h"
-#include "infer/task_accuracy.h"
 
 namespace hybridize::search {
 

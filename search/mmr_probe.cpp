@@ -9,9 +9,9 @@
 #include "model/mamba.h"
 #include "model/mil.h"
 #include "model/teacher_pass.h"
-#include "train/sample_metrics.h"
 #include "train/mixed_precision.h"
 #include "train/optimizer.h"
+#include "train/sample_metrics.h"
 
 namespace hybridize::search {
 
@@ -107,8 +107,8 @@ MmrProbeResult run_mmr_probe(model::CausalLMImpl& teacher, int64_t layer, const 
       const model::AutocastRegion region(device.type(), autocast);
       student = student_forward(teacher, layer, mixer, activations.layer_input);
     }
-    const auto loss = train::distillation_loss(head, activations.final_hidden.flatten(0, 1), head, student.flatten(0, 1),
-                                               batch.loss_mask.flatten(), options.divergence);
+    const auto loss = train::distillation_loss(head, activations.final_hidden.flatten(0, 1), head,
+                                               student.flatten(0, 1), batch.loss_mask.flatten(), options.divergence);
     optimizer.accumulate(loss);
     optimizer.step();
     result.curve.push_back(loss.item<double>());
@@ -130,7 +130,8 @@ MmrProbeResult run_mmr_probe(model::CausalLMImpl& teacher, int64_t layer, const 
     };
     append("distill_loss", train::token_kl(head, teacher_hidden, head, student_hidden, options.divergence));
     append("kl", train::token_kl(head, teacher_hidden, head, student_hidden, train::Divergence::ForwardKL));
-    append("nll_increase", train::token_nll(head, student_hidden, targets) - train::token_nll(head, teacher_hidden, targets));
+    append("nll_increase",
+           train::token_nll(head, student_hidden, targets) - train::token_nll(head, teacher_hidden, targets));
   }
   return result;
 }

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "model/causal_lm.h"
-#include "train/sequence_set.h"
 #include "search/layer_scores.h"
 #include "train/losses.h"
+#include "train/sequence_set.h"
 
 namespace hybridize::search {
 

@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -13,11 +13,11 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "data/synthetic_task.h"
-#include "model/weights.h"
+#include "infer/task_accuracy.h"
 #include "model/device.h"
 #include "model/frozen_teacher.h"
+#include "model/weights.h"
 #include "search/provenance.h"
-#include "infer/task_accuracy.h"
 #include "search/stage_rescoring.h"
 #include "store/bootstrap.h"
 #include "store/results_store.h"
@@ -43,17 +43,20 @@ std::set<int64_t> needed_positions(const store::PlanRecord& plan, const std::vec
 }
 
 nlohmann::json summary_json(const store::MetricSummary& summary) {
-  return {{"mean", summary.value}, {"ci_low", summary.ci_low.value_or(summary.value)},
-          {"ci_high", summary.ci_high.value_or(summary.value)}, {"samples", summary.samples}};
+  return {{"mean", summary.value},
+          {"ci_low", summary.ci_low.value_or(summary.value)},
+          {"ci_high", summary.ci_high.value_or(summary.value)},
+          {"samples", summary.samples}};
 }
 
 // Per sample: 1 when greedy generation reaches the expected answer (what LOO's `accuracy` measures of the teacher).
-std::vector<double> generation_accuracy(model::CausalLMImpl& student, const train::SequenceSet& eval_set, int64_t batch) {
+std::vector<double> generation_accuracy(model::CausalLMImpl& student, const train::SequenceSet& eval_set,
+                                        int64_t batch) {
   std::vector<double> correct;
   for (int64_t begin = 0; begin < eval_set.size(); begin += batch) {
-    const auto part = infer::answers_correct(
-        student, infer::task_answers(eval_set.prompts, eval_set.answers, eval_set.loss_mask, begin,
-                                     std::min(eval_set.size(), begin + batch)));
+    const auto part =
+        infer::answers_correct(student, infer::task_answers(eval_set.prompts, eval_set.answers, eval_set.loss_mask,
+                                                            begin, std::min(eval_set.size(), begin + batch)));
     correct.insert(correct.end(), part.begin(), part.end());
   }
   return correct;
@@ -124,7 +127,8 @@ class PlanExecution {
                            const nlohmann::json& kept) {
     const auto started = std::chrono::steady_clock::now();
     ProgressReporter progress("stage " + std::to_string(stage.position), 0, options.settings.steps,
-                              ProgressReporter::stderr_is_terminal(), std::max<int64_t>(1, options.settings.steps / 20));
+                              ProgressReporter::stderr_is_terminal(),
+                              std::max<int64_t>(1, options.settings.steps / 20));
     train::TrainingRun stage_run;
     stage_run.checkpoint_dir = stage_dir(stage.position) / "checkpoints";
     stage_run.checkpoint_every = options.checkpoint_every;
@@ -154,15 +158,15 @@ class PlanExecution {
     const auto model_dir = stage_dir(stage.position) / "model";
     model::save_causal_lm(*result.student, model_dir);
     nlohmann::json metrics = kept;
-    metrics.update(nlohmann::json{
-        {"settings", options.settings.to_json()},
-        {"train_data", train_set.spec},
-        {"eval_data", eval_set.spec},
-        {"curve", result.curve},
-        {"tokens", result.tokens},
-        {"train_tokens_per_second", tokens_per_second},
-        {"peak_memory_bytes", peak_memory ? nlohmann::json(*peak_memory) : nlohmann::json()},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
+    metrics.update(
+        nlohmann::json{{"settings", options.settings.to_json()},
+                       {"train_data", train_set.spec},
+                       {"eval_data", eval_set.spec},
+                       {"curve", result.curve},
+                       {"tokens", result.tokens},
+                       {"train_tokens_per_second", tokens_per_second},
+                       {"peak_memory_bytes", peak_memory ? nlohmann::json(*peak_memory) : nlohmann::json()},
+                       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}});
     metrics.update(evaluate(stage, *result.student));
     results.update_stage(stage.id, "done", model_dir.string(), metrics);
     return {stage.position, layout, "done", metrics};
@@ -173,7 +177,8 @@ class PlanExecution {
     if (!benchmarks_here()) return;
     // open_teacher checked that the teacher is the run's: its record is the run's model.
     for (const auto& task : options.eval_tasks) {
-      const auto outcome = infer::evaluate(results, *teacher.model, run.model, teacher_dir(), task, options.eval_settings);
+      const auto outcome =
+          infer::evaluate(results, *teacher.model, run.model, teacher_dir(), task, options.eval_settings);
       log_benchmark("teacher", task, outcome);
       evaluations[{-1, task.name}] = outcome.evaluation.id;
     }
@@ -239,7 +244,8 @@ class PlanExecution {
     char line[160];
     std::snprintf(line, sizeof line, "%s: %s pass@1 %.1f%% [%.1f, %.1f] over %lld problems (%lld generated now)",
                   who.c_str(), task.name.c_str(), 100 * pass.value, 100 * pass.ci_low.value_or(pass.value),
-                  100 * pass.ci_high.value_or(pass.value), (long long)outcome.summary.problems, (long long)outcome.generated);
+                  100 * pass.ci_high.value_or(pass.value), (long long)outcome.summary.problems,
+                  (long long)outcome.generated);
     log_info(line);
   }
 
@@ -272,8 +278,9 @@ class PlanExecution {
       metrics["eval_samples"][name] = values;
     }
     if (options.eval_data.source == "synthetic") {
-      const auto problems = data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
-                                                            std::size_t(options.eval_data.samples), options.eval_data.seed);
+      const auto problems =
+          data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
+                                          std::size_t(options.eval_data.samples), options.eval_data.seed);
       const auto accuracy = train::teacher_forced_accuracy(student, problems, options.eval_batch);
       metrics["eval"]["answer_accuracy"] = accuracy.answer_accuracy();
       metrics["eval"]["token_accuracy"] = accuracy.token_accuracy();
@@ -283,7 +290,7 @@ class PlanExecution {
 
   const train::SequenceSet train_set, eval_set;
   const std::filesystem::path plan_dir;
-  std::map<int64_t, model::CausalLM> students;  // position -> student, loaded or trained
+  std::map<int64_t, model::CausalLM> students;                     // position -> student, loaded or trained
   std::map<std::pair<int64_t, std::string>, int64_t> evaluations;  // (position, -1 the teacher; task) -> evaluation id
 };
 
@@ -293,8 +300,9 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
   if (options.gate.enabled() && options.eval_tasks.empty())
     fail("a quality gate needs benchmark tasks to evaluate the stages on");
   if (options.gate.enabled() && options.parallel.distributed())
-    fail("a quality gate needs a single-process run: evaluating a stage would hold the job's other ranks past "
-         "their collectives' timeout; distil with the job, then `hybridize eval --plan`");
+    fail(
+        "a quality gate needs a single-process run: evaluating a stage would hold the job's other ranks past "
+        "their collectives' timeout; distil with the job, then `hybridize eval --plan`");
   PlanExecution execution(options);
   const auto needed = needed_positions(execution.plan, options.stages);
   if (options.parallel.distributed() && !options.eval_tasks.empty() && execution.leader())
@@ -309,13 +317,15 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
     if (stage.parent_position && stopped.count(*stage.parent_position)) {
       // A stage distilled before a gate was set keeps its results; one not yet distilled is not.
       stopped[stage.position] = stopped.at(*stage.parent_position);
-      outcomes.push_back(done ? StageOutcome{stage.position, stage.layout, "done", execution.results.stage_metrics(stage.id)}
-                              : execution.skip(stage, stopped.at(stage.position)));
+      outcomes.push_back(
+          done ? StageOutcome{stage.position, stage.layout, "done", execution.results.stage_metrics(stage.id)}
+               : execution.skip(stage, stopped.at(stage.position)));
       continue;
     }
     if (done) {
       outcomes.push_back({stage.position, stage.layout, "done", execution.results.stage_metrics(stage.id)});
-      if (const auto why = execution.evaluate_stage(stage)) stopped[stage.position] = "stage " + std::to_string(stage.position) + ": " + *why;
+      if (const auto why = execution.evaluate_stage(stage))
+        stopped[stage.position] = "stage " + std::to_string(stage.position) + ": " + *why;
       continue;
     }
     model::CausalLMImpl& parent =
@@ -326,7 +336,8 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       kept["rescore"] = before["rescore"];
     const std::string layout = execution.layout_of(stage, parent, kept);
     if (execution.leader())
-      execution.results.update_stage(stage.id, "running", (execution.stage_dir(stage.position) / "model").string(), kept);
+      execution.results.update_stage(stage.id, "running", (execution.stage_dir(stage.position) / "model").string(),
+                                     kept);
     try {
       outcomes.push_back(execution.train_stage(stage, parent, layout, kept));
     } catch (const std::exception& error) {
@@ -334,7 +345,8 @@ std::vector<StageOutcome> execute_plan(const ExecuteOptions& options) {
       throw;
     }
     if (outcomes.back().status == "stopped") break;
-    if (const auto why = execution.evaluate_stage(stage)) stopped[stage.position] = "stage " + std::to_string(stage.position) + ": " + *why;
+    if (const auto why = execution.evaluate_stage(stage))
+      stopped[stage.position] = "stage " + std::to_string(stage.position) + ": " + *why;
   }
   // The job ends together: rank 0 hosts the store the others' process group talks to.
   if (options.parallel.distributed()) options.parallel.group->barrier();

@@ -26,11 +26,11 @@ namespace hybridize::search {
 struct ExecuteOptions {
   std::filesystem::path database;
   int64_t plan_id = 0;
-  std::vector<int64_t> stages;  // positions to run (their ancestors run first); empty: all
-  std::filesystem::path out_dir;  // OUT/plan-<id>/stage-<position>/{model,checkpoints}
+  std::vector<int64_t> stages;      // positions to run (their ancestors run first); empty: all
+  std::filesystem::path out_dir;    // OUT/plan-<id>/stage-<position>/{model,checkpoints}
   std::filesystem::path model_dir;  // overrides the run's model path
   std::string device = "cpu";
-  std::string dtype = "fp32";  // the teacher's precision; students train in fp32
+  std::string dtype = "fp32";      // the teacher's precision; students train in fp32
   train::SequenceSpec train_data;  // synthetic: the train split
   train::SequenceSpec eval_data;   // synthetic: the validation split
   train::DistillationSettings settings;

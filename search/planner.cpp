@@ -22,7 +22,8 @@ double mean(const std::vector<double>& values) {
 std::vector<int64_t> order_by(const LayerSamples& scores) {
   std::vector<int64_t> order;
   for (const auto& [layer, values] : scores) order.push_back(layer);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mean(scores.at(a)) < mean(scores.at(b)); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return mean(scores.at(a)) < mean(scores.at(b)); });
   return order;
 }
 
@@ -35,10 +36,14 @@ const LayerSamples& require(const LayerSamples& scores, int64_t layers, const ch
 
 std::vector<int64_t> candidate_order(const PlanRequest& request, int64_t layers, const ScoreTables& scores) {
   switch (request.strategy) {
-    case Strategy::Loo: return order_by(require(scores.loo, layers, "LOO", "loo"));
-    case Strategy::Mmr: return order_by(require(scores.mmr, layers, "MMR", "mmr"));
-    case Strategy::Proxy: return order_by(require(scores.proxy, layers, "proxy", "proxy"));
-    case Strategy::Uniform: return spread_order(layers);
+    case Strategy::Loo:
+      return order_by(require(scores.loo, layers, "LOO", "loo"));
+    case Strategy::Mmr:
+      return order_by(require(scores.mmr, layers, "MMR", "mmr"));
+    case Strategy::Proxy:
+      return order_by(require(scores.proxy, layers, "proxy", "proxy"));
+    case Strategy::Uniform:
+      return spread_order(layers);
     case Strategy::Random: {
       std::vector<int64_t> order(static_cast<std::size_t>(layers));
       std::iota(order.begin(), order.end(), 0);
@@ -84,8 +89,8 @@ std::string layout_text(int64_t layers, const std::vector<int64_t>& mamba) {
 }  // namespace
 
 namespace {
-constexpr Spelling<Strategy> kStrategies[] = {{Strategy::Paper, "paper"}, {Strategy::Loo, "loo"},
-                                              {Strategy::Mmr, "mmr"},     {Strategy::Proxy, "proxy"},
+constexpr Spelling<Strategy> kStrategies[] = {{Strategy::Paper, "paper"},     {Strategy::Loo, "loo"},
+                                              {Strategy::Mmr, "mmr"},         {Strategy::Proxy, "proxy"},
                                               {Strategy::Uniform, "uniform"}, {Strategy::Random, "random"}};
 }  // namespace
 
@@ -137,11 +142,16 @@ store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerCon
   plan.strategy = strategy_name(request.strategy);
   for (const int64_t layer : candidate_order(request, layers, scores))
     if (!keep.count(layer)) plan.layer_order.push_back(layer);
-  plan.config = {{"targets", targets},         {"keep", std::vector<int64_t>(keep.begin(), keep.end())},
-                 {"min_attention", request.min_attention}, {"max_per_stage", max_per_stage},
-                 {"stage_tokens", request.stage_tokens},   {"seed", request.seed}, {"d_state", request.d_state},
-                 {"workload", {{"prompt_tokens", workload.prompt_tokens}, {"generated_tokens", workload.generated_tokens}}},
-                 {"hardware", rates.name}};
+  plan.config = {
+      {"targets", targets},
+      {"keep", std::vector<int64_t>(keep.begin(), keep.end())},
+      {"min_attention", request.min_attention},
+      {"max_per_stage", max_per_stage},
+      {"stage_tokens", request.stage_tokens},
+      {"seed", request.seed},
+      {"d_state", request.d_state},
+      {"workload", {{"prompt_tokens", workload.prompt_tokens}, {"generated_tokens", workload.generated_tokens}}},
+      {"hardware", rates.name}};
 
   const auto counts = stage_counts(targets, max_per_stage);
   for (std::size_t i = 0; i < counts.size(); ++i) {
@@ -161,7 +171,9 @@ store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerCon
   // Quality: per-layer drops add up, sample by sample (MMR's post-probe KL where
   // measured, else LOO's); the interval is a bootstrap of the summed samples.
   const bool from_mmr = scores.mmr.size() == std::size_t(layers);
-  const LayerSamples* quality = from_mmr ? &scores.mmr : scores.loo.size() == std::size_t(layers) ? &scores.loo : nullptr;
+  const LayerSamples* quality = from_mmr                                   ? &scores.mmr
+                                : scores.loo.size() == std::size_t(layers) ? &scores.loo
+                                                                           : nullptr;
   auto ssm_config = config;
   ssm_config.ssm = model::mil_ssm_config(config, request.d_state);
   const auto teacher = predict_cost(config, model::Layout::all_attention(layers), workload, rates);
@@ -177,7 +189,8 @@ store::PlanRecord make_plan(const PlanRequest& request, const io::TransformerCon
       for (const int64_t layer : chosen) {
         const auto& values = quality->at(layer);
         if (sums.empty()) sums.assign(values.size(), 0.0);
-        if (values.size() != sums.size()) fail("plan: layer ", layer, " has ", values.size(), " samples, others ", sums.size());
+        if (values.size() != sums.size())
+          fail("plan: layer ", layer, " has ", values.size(), " samples, others ", sums.size());
         for (std::size_t i = 0; i < values.size(); ++i) sums[i] += values[i];
       }
       record.predicted_quality = store::bootstrap_mean(sums, {int(bootstrap_resamples), 0.95, request.seed});

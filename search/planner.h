@@ -38,9 +38,9 @@ struct PlanRequest {
   std::vector<int64_t> targets;  // Mamba layer counts, e.g. {25, 30, 40}
   std::vector<int64_t> keep;     // layers that stay attention
   int64_t min_attention = 1;
-  int64_t max_per_stage = 0;     // layers added per stage after the first; 0: 8% of the layers
-  int64_t stage_tokens = 0;      // distillation token budget of each stage
-  int64_t d_state = 16;          // SSM state of the Mamba layers, for the memory and throughput figures
+  int64_t max_per_stage = 0;  // layers added per stage after the first; 0: 8% of the layers
+  int64_t stage_tokens = 0;   // distillation token budget of each stage
+  int64_t d_state = 16;       // SSM state of the Mamba layers, for the memory and throughput figures
   uint64_t seed = 0;
 };
 

@@ -32,7 +32,8 @@ BatchScores score_proxy_batch(model::CausalLMImpl& model, const at::Tensor& inpu
     if (wanted[i]) {
       const auto in = tokens.select(hidden), mid = tokens.select(after_mixer);
       auto& values = scores[int64_t(i)];
-      values["block_influence"] = train::per_sample_mean(one_minus_cosine(in, tokens.select(out)), tokens.rows, samples);
+      values["block_influence"] =
+          train::per_sample_mean(one_minus_cosine(in, tokens.select(out)), tokens.rows, samples);
       values["attention_influence"] = train::per_sample_mean(one_minus_cosine(in, mid), tokens.rows, samples);
       const auto ratio = (mid - in).to(at::kFloat).norm(2, -1) / in.to(at::kFloat).norm(2, -1).clamp_min(1e-12);
       values["attention_norm_ratio"] = train::per_sample_mean(ratio, tokens.rows, samples);

@@ -29,8 +29,9 @@ std::optional<std::string> gate_verdict(const QualityGate& gate, const std::vect
     if (gate.max_drop_points > 0 && !task.teacher.empty()) {
       const auto teacher = store::summarize_evaluation(task.teacher, seed).pass_at_1.value;
       if (teacher - stage > gate.max_drop_points / 100)
-        return task.task + ": pass@1 " + percent(stage) + " is " + points(teacher - stage) + " points below the teacher's " +
-               percent(teacher) + " (gate: " + points(gate.max_drop_points / 100) + ")";
+        return task.task + ": pass@1 " + percent(stage) + " is " + points(teacher - stage) +
+               " points below the teacher's " + percent(teacher) + " (gate: " + points(gate.max_drop_points / 100) +
+               ")";
     }
     if (gate.stop_below_parent && !task.parent.empty()) {
       // Paired by problem: both were evaluated on the same problems.
@@ -41,8 +42,9 @@ std::optional<std::string> gate_verdict(const QualityGate& gate, const std::vect
       if (differences.size() < 2) continue;
       const auto difference = store::bootstrap_mean(differences, {.seed = seed});
       if (difference.ci_high && *difference.ci_high < 0)
-        return task.task + ": pass@1 fell " + points(-difference.value) + " points below the parent stage's, beyond noise " +
-               "(95% interval of the difference [" + points(*difference.ci_low) + ", " + points(*difference.ci_high) + "])";
+        return task.task + ": pass@1 fell " + points(-difference.value) +
+               " points below the parent stage's, beyond noise " + "(95% interval of the difference [" +
+               points(*difference.ci_low) + ", " + points(*difference.ci_high) + "])";
     }
   }
   return std::nullopt;

@@ -7,18 +7,18 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/spelling.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/spelling.h"
 #include "core/version.h"
-#include "model/mil.h"
-#include "model/weights.h"
-#include "store/bootstrap.h"
 #include "model/device.h"
 #include "model/frozen_teacher.h"
-#include "store/heartbeat.h"
+#include "model/mil.h"
+#include "model/weights.h"
 #include "search/provenance.h"
 #include "search/proxy_scorer.h"
+#include "store/bootstrap.h"
+#include "store/heartbeat.h"
 
 namespace hybridize::search {
 
@@ -36,7 +36,8 @@ std::vector<int64_t> chosen_layers(const std::vector<int64_t>& asked, int64_t nu
     return all;
   }
   for (const int64_t layer : asked)
-    if (layer < 0 || layer >= num_layers) fail("--layers: layer ", layer, " is outside the model's ", num_layers, " layers");
+    if (layer < 0 || layer >= num_layers)
+      fail("--layers: layer ", layer, " is outside the model's ", num_layers, " layers");
   auto sorted = asked;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -86,7 +87,9 @@ struct Session {
     return claimed;
   }
 
-  const dist::ProcessGroup* group() const { return options.group && options.group->size() > 1 ? options.group.get() : nullptr; }
+  const dist::ProcessGroup* group() const {
+    return options.group && options.group->size() > 1 ? options.group.get() : nullptr;
+  }
   bool leader() const { return !group() || group()->is_leader(); }
   int rank() const { return group() ? group()->rank() : 0; }
   int ranks() const { return group() ? group()->size() : 1; }
@@ -105,8 +108,10 @@ void share_item(const Session& session, int64_t index, const std::string& key, C
     return;
   }
   const Result result = compute();
-  if (session.leader()) record(result);
-  else session.group()->post(key, encode(result));
+  if (session.leader())
+    record(result);
+  else
+    session.group()->post(key, encode(result));
 }
 
 // A batch's scores and the seconds they took.
@@ -132,7 +137,8 @@ std::chrono::seconds heartbeat_interval(const ScoreOptions& options) {
 // Summarises every metric of a probe from all of its stored per-sample values.
 std::map<std::string, store::MetricSummary> summarize_samples(Session& session, const store::ClaimedProbe& probe,
                                                               int64_t samples) {
-  const store::BootstrapOptions bootstrap{session.options.bootstrap_resamples, 0.95, uint64_t(session.options.data.seed)};
+  const store::BootstrapOptions bootstrap{session.options.bootstrap_resamples, 0.95,
+                                          uint64_t(session.options.data.seed)};
   std::map<std::string, store::MetricSummary> metrics;
   for (const auto& [metric, values] : session.results->probe_samples(probe.id)) {
     std::vector<double> plain;
@@ -151,8 +157,8 @@ void require_finite(const store::ProbeKey& key, const std::string& metric, const
                     int64_t first_sample, const char* unit = "sample") {
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!std::isfinite(values[i]))
-      fail(key.layer < 0 ? key.kind : key.kind + " probe of layer " + std::to_string(key.layer), ": '", metric,
-           "' of ", unit, " ", first_sample + int64_t(i), " is ", values[i],
+      fail(key.layer < 0 ? key.kind : key.kind + " probe of layer " + std::to_string(key.layer), ": '", metric, "' of ",
+           unit, " ", first_sample + int64_t(i), " is ", values[i],
            "; the model's outputs are not finite (overflow in this precision? try --dtype fp32)");
 }
 
@@ -262,7 +268,7 @@ void score_batchwise(Session& session, const std::vector<store::ClaimedProbe>& c
 // Commits a finished MMR probe: its per-sample values, summaries and loss
 // curve. Returns its final training loss (the mean of the last 10 steps).
 double finish_mmr_probe(Session& session, const store::ClaimedProbe& probe, const MmrProbeResult& result,
-                      double seconds, std::optional<int64_t> peak_memory) {
+                        double seconds, std::optional<int64_t> peak_memory) {
   const auto& options = session.options;
   std::vector<store::ResultsStore::SampleBatch> rows;
   for (const auto& [metric, values] : result.held_out) {
@@ -303,14 +309,16 @@ TimedMmrResult run_timed_mmr_probe(Session& session, int64_t layer, const train:
 }
 
 std::string encode_mmr(const TimedMmrResult& timed) {
-  nlohmann::json json = {{"curve", timed.result.curve}, {"held_out", timed.result.held_out}, {"seconds", timed.seconds}};
+  nlohmann::json json = {
+      {"curve", timed.result.curve}, {"held_out", timed.result.held_out}, {"seconds", timed.seconds}};
   if (timed.peak_memory) json["peak_memory"] = *timed.peak_memory;
   return json.dump();
 }
 TimedMmrResult decode_mmr(const std::string& text) {
   const auto json = nlohmann::json::parse(text);
   TimedMmrResult timed{{json.at("curve").get<std::vector<double>>(), json.at("held_out").get<SampleValues>()},
-                       json.at("seconds").get<double>(), std::nullopt};
+                       json.at("seconds").get<double>(),
+                       std::nullopt};
   if (json.contains("peak_memory")) timed.peak_memory = json["peak_memory"].get<int64_t>();
   return timed;
 }
@@ -351,7 +359,8 @@ void score_mmr(Session& session, const std::vector<int64_t>& layers, const train
           session, int64_t(k), "mmr/" + std::to_string(todo[k]),
           [&] { return run_timed_mmr_probe(session, todo[k], train_set); }, encode_mmr, decode_mmr,
           [&](const TimedMmrResult& timed) {
-            const double final_loss = finish_mmr_probe(session, claimed[k], timed.result, timed.seconds, timed.peak_memory);
+            const double final_loss =
+                finish_mmr_probe(session, claimed[k], timed.result, timed.seconds, timed.peak_memory);
             if (!options.quiet) report_probe(*reporter, ++done, todo[k], final_loss);
           });
     if (session.group()) break;  // a job claims every pending probe at once
@@ -411,9 +420,10 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
     session.results.emplace(options.database);
     const store::DatasetRecord dataset_record{session.data.spec, session.data.content_hash, session.data.size(),
                                               session.data.counted_tokens()};
-    summary.run = session.results->open_run(options.run_name, describe_model(options.model_dir, *teacher), dataset_record,
-                                            {{"dtype", options.dtype}, {"device", c10::DeviceTypeName(device.type(), true)}},
-                                            std::string(code_version()), int64_t(options.data.seed));
+    summary.run =
+        session.results->open_run(options.run_name, describe_model(options.model_dir, *teacher), dataset_record,
+                                  {{"dtype", options.dtype}, {"device", c10::DeviceTypeName(device.type(), true)}},
+                                  std::string(code_version()), int64_t(options.data.seed));
   }
   summary.counted = session.data.counted;
   summary.kind = scorer_name(options.scorer);
@@ -425,8 +435,10 @@ ScoreSummary run_scoring(const ScoreOptions& options) {
   if (options.scorer == Scorer::Mmr) {
     auto spec = options.data;
     spec.samples = options.mmr_train_samples;
-    if (spec.source == "synthetic") spec.split = "train";
-    else spec.offset = options.data.offset + options.data.samples;  // the corpus samples after the held-out ones
+    if (spec.source == "synthetic")
+      spec.split = "train";
+    else
+      spec.offset = options.data.offset + options.data.samples;  // the corpus samples after the held-out ones
     train_set = train::load_sequences(spec, teacher->config.vocab_size);
   }
   const auto config = probe_config(options, train_set ? &*train_set : nullptr);

@@ -13,10 +13,10 @@
 
 #include "dist/process_group.h"
 
-#include "train/sequence_set.h"
 #include "search/loo_scorer.h"
 #include "search/mmr_probe.h"
 #include "store/results_store.h"
+#include "train/sequence_set.h"
 
 namespace hybridize::search {
 
@@ -39,7 +39,7 @@ struct ScoreOptions {
   int64_t mmr_train_samples = 256;  // training samples of each MMR probe (train split, or after the held-out ones)
   int bootstrap_resamples = 1000;
   double heartbeat_timeout_s = 120;
-  bool quiet = false;  // no progress lines
+  bool quiet = false;                               // no progress lines
   std::shared_ptr<const dist::ProcessGroup> group;  // several ranks share the work; null: one process
 };
 
@@ -53,12 +53,12 @@ struct ScoredLayer {
 struct ScoreSummary {
   store::RunRecord run;
   std::string kind, variant;
-  std::string primary_metric;  // what the ranking sorts by, least important first
-  std::string counted;         // which predictions the scores count (train::SequenceSet::counted)
+  std::string primary_metric;       // what the ranking sorts by, least important first
+  std::string counted;              // which predictions the scores count (train::SequenceSet::counted)
   std::vector<ScoredLayer> layers;  // in layer order
   std::map<std::string, store::MetricSummary> teacher;  // the unablated baseline, when measured
-  LayerForwardCount forwards;  // spent by this process (by all ranks of a job)
-  int64_t layers_computed = 0;  // probes this process (job) finished
+  LayerForwardCount forwards;                           // spent by this process (by all ranks of a job)
+  int64_t layers_computed = 0;                          // probes this process (job) finished
 };
 
 // Every rank of a job calls it; rank 0's summary alone holds the results.

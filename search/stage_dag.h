@@ -13,8 +13,8 @@
 namespace hybridize::search {
 
 struct StageJob {
-  std::string layout;       // the stage's layout: what the job produces
-  std::string parent;       // the layout it starts from ("" for the teacher)
+  std::string layout;                             // the stage's layout: what the job produces
+  std::string parent;                             // the layout it starts from ("" for the teacher)
   std::vector<std::pair<int64_t, int64_t>> uses;  // (plan id, stage position) that need it
 };
 

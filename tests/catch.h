@@ -13,15 +13,15 @@ using Catch::Approx;
 #include "core/error.h"
 
 // Requires `expr` to throw hybridize::Error whose one-line message contains `text`.
-#define REQUIRE_ERROR(expr, text)                                                        \
-  do {                                                                                   \
-    try {                                                                                \
-      (void)(expr);                                                                      \
-      FAIL("no error thrown; expected one containing: " << (text));                     \
-    } catch (const hybridize::Error& error_) {                                           \
-      const std::string message_ = error_.what();                                        \
-      INFO("message: " << message_);                                                     \
-      CHECK(message_.find(text) != std::string::npos);                                   \
-      CHECK(message_.find('\n') == std::string::npos);                                   \
-    }                                                                                    \
+#define REQUIRE_ERROR(expr, text)                                   \
+  do {                                                              \
+    try {                                                           \
+      (void)(expr);                                                 \
+      FAIL("no error thrown; expected one containing: " << (text)); \
+    } catch (const hybridize::Error& error_) {                      \
+      const std::string message_ = error_.what();                   \
+      INFO("message: " << message_);                                \
+      CHECK(message_.find(text) != std::string::npos);              \
+      CHECK(message_.find('\n') == std::string::npos);              \
+    }                                                               \
   } while (0)

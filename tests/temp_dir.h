@@ -1,10 +1,10 @@
 #pragma once
 // A fresh directory under the system temp dir, removed with its contents.
+#include <unistd.h>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "core/file_tree.h"
 

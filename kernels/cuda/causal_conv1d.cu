@@ -25,7 +25,7 @@ constexpr int W = int(kMaxConvWidth);
 
 struct ConvParams {
   const void* x;
-  int64_t x_batch, x_length;  // strides; channels have stride 1
+  int64_t x_batch, x_length;   // strides; channels have stride 1
   const float *weight, *bias;  // [channels, width] fp32, [channels] fp32 or null
   void* out;                   // [batch, length, channels]
   int length, channels, width;
@@ -69,7 +69,8 @@ __global__ void __launch_bounds__(kThreads) conv_forward_kernel(const ConvParams
   start_window(p, x, c, t0, w, window);
   const float bias = p.bias ? p.bias[c] : 0.f;
   T* out = static_cast<T*>(p.out) + (int64_t(b) * p.length) * p.channels + c;
-  for (int t = t0; t < t_end; ++t) out[int64_t(t) * p.channels] = from_float<T>(silu(convolve_next(p, x, t, bias, w, window)));
+  for (int t = t0; t < t_end; ++t)
+    out[int64_t(t) * p.channels] = from_float<T>(silu(convolve_next(p, x, t, bias, w, window)));
 }
 
 struct ConvBackwardParams {
@@ -128,9 +129,9 @@ __global__ void __launch_bounds__(kThreads) conv_backward_kernel(const ConvBackw
 
 // One thread per (batch row, channel): shift the state left by one, append x_t, convolve.
 template <class T>
-__global__ void __launch_bounds__(kThreads) conv_step_kernel(const T* state, const T* x_t, const float* weight,
-                                                             const float* bias, T* new_state, float* y, int64_t rows,
-                                                             int channels, int width) {
+__global__ void __launch_bounds__(kThreads)
+    conv_step_kernel(const T* state, const T* x_t, const float* weight, const float* bias, T* new_state, float* y,
+                     int64_t rows, int channels, int width) {
   const int64_t index = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   if (index >= rows) return;
   const int c = int(index % channels);
@@ -155,7 +156,8 @@ void check_width(const at::Tensor& weight, const char* what) {
     fail(what, ": width ", weight.size(1), " is not supported (1 to ", kMaxConvWidth, ")");
 }
 
-void check_conv(const at::Tensor& x_in, const at::Tensor& weight, const std::optional<at::Tensor>& bias, const char* what) {
+void check_conv(const at::Tensor& x_in, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                const char* what) {
   if (x_in.dim() != 3) fail(what, ": input must be [batch, length, channels]");
   check_width(weight, what);
   const int64_t channels = x_in.size(2);
@@ -173,7 +175,8 @@ dim3 conv_grid(int64_t batch, int64_t length, int64_t channels) {
 
 }  // namespace
 
-at::Tensor causal_conv1d_forward(const at::Tensor& x_in, const at::Tensor& weight, const std::optional<at::Tensor>& bias) {
+at::Tensor causal_conv1d_forward(const at::Tensor& x_in, const at::Tensor& weight,
+                                 const std::optional<at::Tensor>& bias) {
   const char* what = "causal conv1d (CUDA)";
   check_conv(x_in, weight, bias, what);
   const int64_t batch = x_in.size(0), length = x_in.size(1), channels = x_in.size(2);
@@ -184,9 +187,9 @@ at::Tensor causal_conv1d_forward(const at::Tensor& x_in, const at::Tensor& weigh
   const auto b = bias ? bias->to(at::kFloat).contiguous() : at::Tensor();
   auto out = at::empty({batch, length, channels}, x.options());
   if (out.numel() == 0) return out.to(x_in.scalar_type());
-  const ConvParams p{x.data_ptr(), x.stride(0), x.stride(1), w.data_ptr<float>(),
-                     b.defined() ? b.data_ptr<float>() : nullptr, out.data_ptr(), int(length), int(channels),
-                     int(weight.size(1))};
+  const ConvParams p{
+      x.data_ptr(),   x.stride(0), x.stride(1),   w.data_ptr<float>(), b.defined() ? b.data_ptr<float>() : nullptr,
+      out.data_ptr(), int(length), int(channels), int(weight.size(1))};
   dispatch_dtype(dtype, what, [&](auto tag) {
     conv_forward_kernel<decltype(tag)>
         <<<conv_grid(batch, length, channels), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(p);
@@ -199,7 +202,8 @@ ConvGradients causal_conv1d_backward(const at::Tensor& x_in, const at::Tensor& w
                                      const std::optional<at::Tensor>& bias, const at::Tensor& grad_out) {
   const char* what = "causal conv1d backward (CUDA)";
   check_conv(x_in, weight, bias, what);
-  if (grad_out.sizes() != x_in.sizes()) fail(what, ": the output's gradient has shape ", grad_out.sizes(), ", expected ", x_in.sizes());
+  if (grad_out.sizes() != x_in.sizes())
+    fail(what, ": the output's gradient has shape ", grad_out.sizes(), ", expected ", x_in.sizes());
   expect_device(grad_out, x_in.device(), what, "grad_out");
   const int64_t batch = x_in.size(0), length = x_in.size(1), channels = x_in.size(2);
   const c10::cuda::CUDAGuard guard(x_in.device());
@@ -213,11 +217,15 @@ ConvGradients causal_conv1d_backward(const at::Tensor& x_in, const at::Tensor& w
   auto dweight = at::zeros(w.sizes(), w.options());
   auto dbias = bias ? at::zeros({channels}, w.options()) : at::Tensor();
   if (dx.numel() > 0) {
-    const ConvBackwardParams q{{x.data_ptr(), x.stride(0), x.stride(1), w.data_ptr<float>(),
-                                b.defined() ? b.data_ptr<float>() : nullptr, nullptr, int(length), int(channels),
-                                int(weight.size(1))},
-                               dout.data_ptr(), dout.stride(0), dout.stride(1), dx.data_ptr(), dweight.data_ptr<float>(),
-                               dbias.defined() ? dbias.data_ptr<float>() : nullptr};
+    const ConvBackwardParams q{
+        {x.data_ptr(), x.stride(0), x.stride(1), w.data_ptr<float>(), b.defined() ? b.data_ptr<float>() : nullptr,
+         nullptr, int(length), int(channels), int(weight.size(1))},
+        dout.data_ptr(),
+        dout.stride(0),
+        dout.stride(1),
+        dx.data_ptr(),
+        dweight.data_ptr<float>(),
+        dbias.defined() ? dbias.data_ptr<float>() : nullptr};
     dispatch_dtype(dtype, what, [&](auto tag) {
       conv_backward_kernel<decltype(tag)>
           <<<conv_grid(batch, length, channels), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(q);

@@ -25,11 +25,17 @@ __device__ __forceinline__ float load(const T* p) {
 template <class T>
 __device__ __forceinline__ T from_float(float v);
 template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
+__device__ __forceinline__ float from_float<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half from_float<__half>(float v) {
+  return __float2half_rn(v);
+}
 
 // v rounded to T and back, as a reference's intermediate tensors in T round.
 template <class T>
@@ -49,8 +55,10 @@ __device__ __forceinline__ void unpack(const uint4& raw, float (&out)[kVec]) {
 // kVec elements of p as floats: one 16-byte load when kVec > 1 (p then 16-byte aligned).
 template <class T, int kVec>
 __device__ __forceinline__ void load_vector(const T* p, float (&out)[kVec]) {
-  if constexpr (kVec == 1) out[0] = load(p);
-  else unpack<T>(__ldg(reinterpret_cast<const uint4*>(p)), out);
+  if constexpr (kVec == 1)
+    out[0] = load(p);
+  else
+    unpack<T>(__ldg(reinterpret_cast<const uint4*>(p)), out);
 }
 
 template <class T, int kVec>
@@ -93,18 +101,20 @@ __device__ __forceinline__ float silu(float v) { return __fdividef(v, 1.f + fast
 // The logistic function with the same fast intrinsics (an IEEE division would add its slow-path branch).
 __device__ __forceinline__ float fast_sigmoid(float v) { return __fdividef(1.f, 1.f + fast_exp2(-v * kLog2e)); }
 
-inline bool kernel_dtype(at::ScalarType t) {
-  return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf;
-}
+inline bool kernel_dtype(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16 || t == at::kHalf; }
 
 // Calls body(T{}) with the CUDA element type of `dtype` (fp32, bf16 or fp16).
 template <class Body>
 void dispatch_dtype(at::ScalarType dtype, const char* what, Body&& body) {
   switch (dtype) {
-    case at::kFloat: return body(float{});
-    case at::kBFloat16: return body(__nv_bfloat16{});
-    case at::kHalf: return body(__half{});
-    default: fail(what, ": dtype ", c10::toString(dtype), " has no CUDA kernel");
+    case at::kFloat:
+      return body(float{});
+    case at::kBFloat16:
+      return body(__nv_bfloat16{});
+    case at::kHalf:
+      return body(__half{});
+    default:
+      fail(what, ": dtype ", c10::toString(dtype), " has no CUDA kernel");
   }
 }
 

@@ -40,8 +40,8 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
 struct ScanGradients {
   at::Tensor x, delta, A, B, C, D, z, delta_bias, initial_state;
 };
-ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoints& checkpoints, const at::Tensor& grad_y,
-                                      const at::Tensor& grad_final_state);
+ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoints& checkpoints,
+                                      const at::Tensor& grad_y, const at::Tensor& grad_final_state);
 
 StepOutputs selective_scan_step(const StepInputs& in);
 
@@ -50,8 +50,8 @@ at::Tensor causal_conv1d_forward(const at::Tensor& x, const at::Tensor& weight, 
 struct ConvGradients {
   at::Tensor x, weight, bias;
 };
-ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
-                                     const at::Tensor& grad_out);
+ConvGradients causal_conv1d_backward(const at::Tensor& x, const at::Tensor& weight,
+                                     const std::optional<at::Tensor>& bias, const at::Tensor& grad_out);
 ConvStep causal_conv1d_step(const at::Tensor& state, const at::Tensor& x_t, const at::Tensor& weight,
                             const std::optional<at::Tensor>& bias);
 
@@ -75,7 +75,6 @@ struct SwiGLUGradients {
   at::Tensor gate, up;
 };
 SwiGLUGradients swiglu_backward(const at::Tensor& grad, const at::Tensor& gate, const at::Tensor& up);
-
 
 // The RoPE rotation (kernels/rotary_kernel.h) of x, or with `transposed` its
 // transpose, which takes out's gradient to x's.

@@ -28,7 +28,9 @@ struct Stats {
 
 // 2^(from - to) with to >= from, the factor that moves sums taken relative to
 // `from` to `to`; 0 where nothing was summed yet (from = -inf).
-__device__ __forceinline__ float rescale(float from, float to) { return from == -INFINITY ? 0.f : fast_exp2(from - to); }
+__device__ __forceinline__ float rescale(float from, float to) {
+  return from == -INFINITY ? 0.f : fast_exp2(from - to);
+}
 
 __device__ __forceinline__ void merge(Stats& a, const Stats& b) {
   const float m = fmaxf(a.m, b.m), ra = rescale(a.m, m), rb = rescale(b.m, m);
@@ -76,7 +78,7 @@ struct LossParams {
   float* losses;
   void* grad;
   int64_t vocab;
-  float scale2;     // log2(e) / temperature: logits to base-2 exponents
+  float scale2;  // log2(e) / temperature: logits to base-2 exponents
   float inv_temperature;
 };
 
@@ -117,8 +119,7 @@ __global__ void __launch_bounds__(kThreads) logit_loss_kernel(const LossParams p
     t = block_merge(t, shared);
     log_zt = t.m + log2f(t.z);
     // sum p (log p - log q) = E_p[s - t] - log Zs + log Zt (reverse); forward swaps the roles.
-    loss = kKind == LogitLoss::ReverseKL ? kLn2 * (s.w / s.z - log_zs + log_zt)
-                                         : kLn2 * (t.w / t.z - log_zt + log_zs);
+    loss = kKind == LogitLoss::ReverseKL ? kLn2 * (s.w / s.z - log_zs + log_zt) : kLn2 * (t.w / t.z - log_zt + log_zs);
   } else {
     // A target outside the vocabulary makes the loss NaN, which training reports as non-finite.
     const int64_t target = p.targets[row];
@@ -155,8 +156,12 @@ template <class T, int kVec>
 void launch(LogitLoss kind, const LossParams& p, int64_t rows) {
   const auto stream = at::cuda::getCurrentCUDAStream();
   switch (kind) {
-    case LogitLoss::ReverseKL: logit_loss_kernel<T, kVec, LogitLoss::ReverseKL><<<rows, kThreads, 0, stream>>>(p); break;
-    case LogitLoss::ForwardKL: logit_loss_kernel<T, kVec, LogitLoss::ForwardKL><<<rows, kThreads, 0, stream>>>(p); break;
+    case LogitLoss::ReverseKL:
+      logit_loss_kernel<T, kVec, LogitLoss::ReverseKL><<<rows, kThreads, 0, stream>>>(p);
+      break;
+    case LogitLoss::ForwardKL:
+      logit_loss_kernel<T, kVec, LogitLoss::ForwardKL><<<rows, kThreads, 0, stream>>>(p);
+      break;
     case LogitLoss::CrossEntropy:
       logit_loss_kernel<T, kVec, LogitLoss::CrossEntropy><<<rows, kThreads, 0, stream>>>(p);
       break;
@@ -171,8 +176,10 @@ LogitLossOutputs logit_loss(const LogitLossInputs& in) {
   const c10::cuda::CUDAGuard guard(in.student.device());
   const auto device = in.student.device();
   const bool kl = in.kind != LogitLoss::CrossEntropy;
-  if (kl) expect_device(in.teacher, device, what, "teacher");
-  else expect_device(in.targets, device, what, "targets");
+  if (kl)
+    expect_device(in.teacher, device, what, "teacher");
+  else
+    expect_device(in.targets, device, what, "targets");
   if (in.grad_scale.defined()) expect_device(in.grad_scale, device, what, "grad_scale");
   const auto student = in.student.contiguous();
   const auto teacher = kl ? in.teacher.contiguous() : at::Tensor();
@@ -201,8 +208,10 @@ LogitLossOutputs logit_loss(const LogitLossInputs& in) {
                           (!out.grad.defined() || data_aligned16(out.grad));
   dispatch_dtype(student.scalar_type(), what, [&](auto tag) {
     using T = decltype(tag);
-    if (vectorized) launch<T, 16 / sizeof(T)>(in.kind, p, rows);
-    else launch<T, 1>(in.kind, p, rows);
+    if (vectorized)
+      launch<T, 16 / sizeof(T)>(in.kind, p, rows);
+    else
+      launch<T, 1>(in.kind, p, rows);
   });
   check_launch(what);
   return out;

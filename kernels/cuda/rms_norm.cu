@@ -27,8 +27,8 @@ __device__ __forceinline__ float block_sum(float v, float* shared) {
 }
 
 template <class Tx, class Ty>
-__global__ void __launch_bounds__(kThreads) rms_norm_forward_kernel(const Tx* x, const float* weight, Ty* y, float* rstd,
-                                                                     int hidden, float eps) {
+__global__ void __launch_bounds__(kThreads)
+    rms_norm_forward_kernel(const Tx* x, const float* weight, Ty* y, float* rstd, int hidden, float eps) {
   __shared__ float shared[kThreads / 32];
   const int64_t offset = int64_t(blockIdx.x) * hidden;
   float squares = 0.f;
@@ -68,7 +68,8 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   if (weight_partials)
-    for (int i = threadIdx.x; i < hidden; i += kThreads) weight_partials[int64_t(blockIdx.x) * hidden + i] = weight_sums[i];
+    for (int i = threadIdx.x; i < hidden; i += kThreads)
+      weight_partials[int64_t(blockIdx.x) * hidden + i] = weight_sums[i];
 }
 
 // x as [rows, hidden], contiguous.
@@ -90,14 +91,16 @@ RmsNormForward rms_norm_forward(const at::Tensor& x, const at::Tensor& weight, d
   const auto w = weight.to(at::kFloat).contiguous();
   const int64_t rows = x2.size(0);
   if (rows > 0x7fffffff) fail(what, ": ", rows, " rows are more than one launch takes");
-  RmsNormForward out{at::empty(x.sizes(), x.options().dtype(out_dtype)), at::empty({rows}, x.options().dtype(at::kFloat))};
+  RmsNormForward out{at::empty(x.sizes(), x.options().dtype(out_dtype)),
+                     at::empty({rows}, x.options().dtype(at::kFloat))};
   if (rows == 0) return out;
   dispatch_dtype(x.scalar_type(), what, [&](auto x_tag) {
     using Tx = decltype(x_tag);
     dispatch_dtype(out_dtype, what, [&](auto y_tag) {
       using Ty = decltype(y_tag);
       rms_norm_forward_kernel<Tx, Ty><<<unsigned(rows), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
-          data<Tx>(x2), w.data_ptr<float>(), mutable_data<Ty>(out.y), out.rstd.data_ptr<float>(), int(hidden), float(eps));
+          data<Tx>(x2), w.data_ptr<float>(), mutable_data<Ty>(out.y), out.rstd.data_ptr<float>(), int(hidden),
+          float(eps));
     });
   });
   check_launch(what);
@@ -116,8 +119,10 @@ RmsNormGradients rms_norm_backward(const at::Tensor& grad_y, const at::Tensor& x
   RmsNormGradients grads;
   grads.x = at::empty(x.sizes(), x.options());
   // Enough blocks to fill the GPU; each sums its rows' weight gradients once.
-  const int64_t blocks = std::min<int64_t>(rows, 8 * int64_t(at::cuda::getCurrentDeviceProperties()->multiProcessorCount));
-  auto partials = need_weight ? at::empty({std::max<int64_t>(blocks, 1), hidden}, x.options().dtype(at::kFloat)) : at::Tensor();
+  const int64_t blocks =
+      std::min<int64_t>(rows, 8 * int64_t(at::cuda::getCurrentDeviceProperties()->multiProcessorCount));
+  auto partials =
+      need_weight ? at::empty({std::max<int64_t>(blocks, 1), hidden}, x.options().dtype(at::kFloat)) : at::Tensor();
   if (rows > 0) {
     const size_t bytes = need_weight ? size_t(hidden) * sizeof(float) : 0;
     dispatch_dtype(x.scalar_type(), what, [&](auto x_tag) {

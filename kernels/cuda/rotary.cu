@@ -16,17 +16,18 @@ constexpr int kThreads = 256;
 struct RotaryParams {
   const void* x;
   void* out;
-  const float *cos, *sin;  // [T, D] or [B, T, D], contiguous
-  int64_t xs[3], os[3];    // strides of batch, heads and positions (the last is 1)
+  const float *cos, *sin;                           // [T, D] or [B, T, D], contiguous
+  int64_t xs[3], os[3];                             // strides of batch, heads and positions (the last is 1)
   int64_t heads, length, half, table_batch_stride;  // 0: one table for every row
-  int64_t pairs;           // B * heads * T * half
+  int64_t pairs;                                    // B * heads * T * half
 };
 
 template <class Tx, class Ty, bool kTransposed>
 __global__ void __launch_bounds__(kThreads) rotary_kernel(const RotaryParams p) {
   const Tx* x = static_cast<const Tx*>(p.x);
   Ty* out = static_cast<Ty*>(p.out);
-  for (int64_t idx = blockIdx.x * int64_t(kThreads) + threadIdx.x; idx < p.pairs; idx += int64_t(gridDim.x) * kThreads) {
+  for (int64_t idx = blockIdx.x * int64_t(kThreads) + threadIdx.x; idx < p.pairs;
+       idx += int64_t(gridDim.x) * kThreads) {
     const int64_t i = idx % p.half, row = idx / p.half, t = row % p.length, bh = row / p.length;
     const int64_t h = bh % p.heads, b = bh / p.heads;
     const int64_t xo = b * p.xs[0] + h * p.xs[1] + t * p.xs[2] + i, oo = b * p.os[0] + h * p.os[1] + t * p.os[2] + i;
@@ -43,8 +44,8 @@ __global__ void __launch_bounds__(kThreads) rotary_kernel(const RotaryParams p) 
 
 }  // namespace
 
-at::Tensor rotary_forward(const at::Tensor& x_in, const at::Tensor& cos, const at::Tensor& sin, at::ScalarType out_dtype,
-                          bool transposed) {
+at::Tensor rotary_forward(const at::Tensor& x_in, const at::Tensor& cos, const at::Tensor& sin,
+                          at::ScalarType out_dtype, bool transposed) {
   const char* what = "rotary (CUDA)";
   const c10::cuda::CUDAGuard guard(x_in.device());
   expect_device(cos, x_in.device(), what, "cos");

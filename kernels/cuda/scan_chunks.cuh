@@ -44,14 +44,22 @@ struct SegmentParts {
   // the same across a warp: one branch picks its straight-line steps.
   __device__ __forceinline__ void enter(int buffer, int w, int lane, float& h, float& k) const {
     switch (w) {
-      case 0: return enter<0>(buffer, lane, h, k);
-      case 1: return enter<1>(buffer, lane, h, k);
-      case 2: return enter<2>(buffer, lane, h, k);
-      case 3: return enter<3>(buffer, lane, h, k);
-      case 4: return enter<4>(buffer, lane, h, k);
-      case 5: return enter<5>(buffer, lane, h, k);
-      case 6: return enter<6>(buffer, lane, h, k);
-      default: return enter<kSegments - 1>(buffer, lane, h, k);
+      case 0:
+        return enter<0>(buffer, lane, h, k);
+      case 1:
+        return enter<1>(buffer, lane, h, k);
+      case 2:
+        return enter<2>(buffer, lane, h, k);
+      case 3:
+        return enter<3>(buffer, lane, h, k);
+      case 4:
+        return enter<4>(buffer, lane, h, k);
+      case 5:
+        return enter<5>(buffer, lane, h, k);
+      case 6:
+        return enter<6>(buffer, lane, h, k);
+      default:
+        return enter<kSegments - 1>(buffer, lane, h, k);
     }
   }
 
@@ -70,8 +78,9 @@ struct SegmentParts {
 // channels use for a whole chunk in shared memory, as fp32 [row][n][position],
 // so that a warp reads one state entry of its segment in two 16-byte loads;
 // otherwise (many narrow groups and a large state) it reads global memory.
-constexpr int kRowPitch = int(kScanCheckpointInterval) + 4;  // floats per staged (row, n), padded against bank conflicts
-constexpr int64_t kStagedRowsBytes = 40 * 1024;              // at most this much staging per block
+constexpr int kRowPitch =
+    int(kScanCheckpointInterval) + 4;            // floats per staged (row, n), padded against bank conflicts
+constexpr int64_t kStagedRowsBytes = 40 * 1024;  // at most this much staging per block
 
 // The group rows a tile of kLanes channels may touch, with groups of `width` channels.
 inline int64_t tile_rows(int64_t width, int64_t groups) { return std::min<int64_t>(groups, (kLanes - 1) / width + 2); }

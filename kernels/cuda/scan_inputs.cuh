@@ -23,7 +23,7 @@ inline StreamedScan stream_scan_inputs(const ScanInputs& in, const char* what) {
   if (N < 1 || N > kMaxScanState) fail(what, ": d_state ", N, " is not supported (1 to ", kMaxScanState, ")");
   const auto device = in.x.device();
   for (const auto& [t, name] : {std::pair{&in.delta, "delta"}, std::pair{&in.A, "A"}, std::pair{&in.B, "B"},
-                                 std::pair{&in.C, "C"}, std::pair{&in.D, "D"}})
+                                std::pair{&in.C, "C"}, std::pair{&in.D, "D"}})
     expect_device(*t, device, what, name);
   if (in.z) expect_device(*in.z, device, what, "z");
   if (in.delta_bias) expect_device(*in.delta_bias, device, what, "delta_bias");

@@ -43,15 +43,15 @@ struct BackwardParams : ScanOperands {
   const void* grad_y;
   Strides gs;
   const float *checkpoints, *grad_final;
-  void *dx, *ddelta, *dz;           // [batch, length, channels], the streamed element type
-  void *dB, *dC;                    // [batch, length, groups, d_state]: see GroupSum::atomic
-  float *dA, *dD, *dbias;           // zeroed; dbias null without delta_bias
-  float* dinit;                     // [batch, channels, d_state], or null without initial_state
-  int b_span, c_span;               // lanes per aligned run of one B / C group (scatter_span), or 0
-  bool b_atomic, c_atomic;          // dB / dC: zeroed fp32 summed by atomics, else the streamed type, stored
-  int b_rows, c_rows;               // group rows staged per tile (tile_rows)
-  bool vector_rows;                 // x, delta, grad_y and z rows copy in 16-byte pieces (prefetch_chunk)
-  bool vector_group_rows;           // B and C rows stage in 16-byte pieces (stage_rows)
+  void *dx, *ddelta, *dz;   // [batch, length, channels], the streamed element type
+  void *dB, *dC;            // [batch, length, groups, d_state]: see GroupSum::atomic
+  float *dA, *dD, *dbias;   // zeroed; dbias null without delta_bias
+  float* dinit;             // [batch, channels, d_state], or null without initial_state
+  int b_span, c_span;       // lanes per aligned run of one B / C group (scatter_span), or 0
+  bool b_atomic, c_atomic;  // dB / dC: zeroed fp32 summed by atomics, else the streamed type, stored
+  int b_rows, c_rows;       // group rows staged per tile (tile_rows)
+  bool vector_rows;         // x, delta, grad_y and z rows copy in 16-byte pieces (prefetch_chunk)
+  bool vector_group_rows;   // B and C rows stage in 16-byte pieces (stage_rows)
 };
 
 // 16-bit inputs prefetch each chunk's rows of x, delta, grad_y and z for the
@@ -60,7 +60,7 @@ struct BackwardParams : ScanOperands {
 // at the head and tail of every chunk, they held a third of the backward's
 // stall cycles at the 15B shape. Double-buffered fp32 rows would leave too
 // little shared memory for two blocks per SM, so fp32 reads global memory.
-constexpr int kChunkInputs = 4;  // x, delta, grad_y, z
+constexpr int kChunkInputs = 4;                                                    // x, delta, grad_y, z
 constexpr int kChunkElems = kChunkInputs * int(kScanCheckpointInterval) * kLanes;  // one buffer
 
 template <class T>
@@ -179,8 +179,10 @@ struct GroupSum {
 
 template <class T>
 __device__ __forceinline__ void put(void* out, int64_t index, float v, bool atomic) {
-  if (atomic) atomicAdd(static_cast<float*>(out) + index, v);
-  else static_cast<T*>(out)[index] = from_float<T>(v);
+  if (atomic)
+    atomicAdd(static_cast<float*>(out) + index, v);
+  else
+    static_cast<T*>(out)[index] = from_float<T>(v);
 }
 
 // Sums v, one value per position t0 + i of this lane's group, over the group's
@@ -232,8 +234,9 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
   extern __shared__ __align__(16) float smem[];
   constexpr bool kPrefetch = kPrefetches<T>;
   const int N = p.d_state, L = p.length;
-  T* chunk_rows = reinterpret_cast<T*>(smem);             // kPrefetch: [2][kChunkElems], by chunk parity
-  float* carry = smem + (kPrefetch ? 2 * kChunkElems * int(sizeof(T)) / 4 : 0);  // [2][N][kLanes]: k at a chunk's end, by chunk parity
+  T* chunk_rows = reinterpret_cast<T*>(smem);  // kPrefetch: [2][kChunkElems], by chunk parity
+  float* carry = smem + (kPrefetch ? 2 * kChunkElems * int(sizeof(T)) / 4
+                                   : 0);                  // [2][N][kLanes]: k at a chunk's end, by chunk parity
   float* dA_sums = carry + 2 * N * kLanes;                // [kSegments][N][kLanes]: each thread's dA over its positions
   float* A_lanes = dA_sums + kSegments * N * kLanes;      // [N][kLanes]: A of each lane's channel
   float* staged_B = A_lanes + N * kLanes;                 // [b_rows][N][kRowPitch], when staged
@@ -251,11 +254,12 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
   const int b_group = d_read / p.b_width, c_group = d_read / p.c_width;
   const T* B = static_cast<const T*>(p.B) + b * p.Bs.batch;  // this batch row's B and C
   const T* C = static_cast<const T*>(p.C) + b * p.Cs.batch;
-  const TileRows b_tile = tile_rows_of(p.b_width, p.channels, d_read), c_tile = tile_rows_of(p.c_width, p.channels, d_read);
-  const BSum b_sum{p.b_span, segment_steps(lane, d, p.b_width),
-                       active && (lane == 0 || (d - 1) / p.b_width != b_group), p.b_atomic};
-  const CSum c_sum{p.c_span, segment_steps(lane, d, p.c_width),
-                       active && (lane == 0 || (d - 1) / p.c_width != c_group), p.c_atomic};
+  const TileRows b_tile = tile_rows_of(p.b_width, p.channels, d_read),
+                 c_tile = tile_rows_of(p.c_width, p.channels, d_read);
+  const BSum b_sum{p.b_span, segment_steps(lane, d, p.b_width), active && (lane == 0 || (d - 1) / p.b_width != b_group),
+                   p.b_atomic};
+  const CSum c_sum{p.c_span, segment_steps(lane, d, p.c_width), active && (lane == 0 || (d - 1) / p.c_width != c_group),
+                   p.c_atomic};
   const int64_t state_row = (int64_t(b) * p.channels + d) * N;  // [b, d, 0] of a state
   const float skip = active ? p.D[d] : 0.f, bias = active && p.bias ? p.bias[d] : 0.f;
   const int chunks = (L + kScanCheckpointInterval - 1) / kScanCheckpointInterval;
@@ -265,7 +269,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     __pipeline_commit();
   }
   for (int n = w; n < N; n += kSegments)
-    carry[((chunks - 1) & 1) * N * kLanes + n * kLanes + lane] = active && p.grad_final ? p.grad_final[state_row + n] : 0.f;
+    carry[((chunks - 1) & 1) * N * kLanes + n * kLanes + lane] =
+        active && p.grad_final ? p.grad_final[state_row + n] : 0.f;
   for (int n = 0; n < N; ++n) dA_sums[(w * N + n) * kLanes + lane] = 0.f;
   for (int n = w; n < N; n += kSegments) A_lanes[n * kLanes + lane] = active ? p.A[int64_t(d) * N + n] : 0.f;
   __syncthreads();
@@ -297,8 +302,10 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     // without the prefetch.
     const T* rows = chunk_rows + (j & 1) * kChunkElems + w * kSegment * kLanes + lane;
     const auto input = [&](int k, int i, const T* global) {
-      if constexpr (kPrefetch) return to_float(rows[(k * int(kScanCheckpointInterval) + i) * kLanes]);
-      else return load(global);
+      if constexpr (kPrefetch)
+        return to_float(rows[(k * int(kScanCheckpointInterval) + i) * kLanes]);
+      else
+        return load(global);
     };
     const auto B_rows = segment_rows<T, kStaged>(staged_B, b_tile, N, B + int64_t(b_group) * N, p.Bs.length, t0, L);
     const auto C_rows = segment_rows<T, kStaged>(staged_C, c_tile, N, C + int64_t(c_group) * N, p.Cs.length, t0, L);
@@ -392,7 +399,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
     for (int i = 0; i < kSegment; ++i) {
       const int t = min(t0 + i, t_clamp);
       const bool valid = active && t0 + i < L;
-      const float xv = valid ? input(0, i, x + t * p.xs.length) : 0.f, raw = input(1, i, delta + t * p.ds.length) + bias;
+      const float xv = valid ? input(0, i, x + t * p.xs.length) : 0.f,
+                  raw = input(1, i, delta + t * p.ds.length) + bias;
       const float ddt = xv * gB[i] + gA[i];
       // softplus' derivative is the sigmoid; above the threshold softplus is the identity.
       const float draw = p.softplus && raw <= 20.f ? ddt * fast_sigmoid(raw) : ddt;
@@ -426,8 +434,8 @@ __global__ void __launch_bounds__(kScanThreads, 2) scan_backward_kernel(const Ba
 
 }  // namespace
 
-ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoints& checkpoints, const at::Tensor& grad_y,
-                                      const at::Tensor& grad_final_state) {
+ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoints& checkpoints,
+                                      const at::Tensor& grad_y, const at::Tensor& grad_final_state) {
   const char* what = "selective scan backward (CUDA)";
   check_scan_inputs(in);
   const c10::cuda::CUDAGuard guard(in.x.device());
@@ -457,7 +465,8 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     const auto options = atomic ? fp32 : streamed_options;
     return atomic || !launch ? at::zeros(t.sizes(), options) : at::empty(t.sizes(), options);
   };
-  const auto dy = grad_y.defined() ? unit_last_stride(grad_y.to(dtype)) : at::zeros({batch, length, channels}, streamed_options);
+  const auto dy =
+      grad_y.defined() ? unit_last_stride(grad_y.to(dtype)) : at::zeros({batch, length, channels}, streamed_options);
   const auto dfinal = grad_final_state.defined() ? grad_final_state.to(at::kFloat).contiguous() : at::Tensor();
   auto dx = at::empty({batch, length, channels}, streamed_options);
   auto ddelta = at::empty({batch, length, channels}, streamed_options);
@@ -501,10 +510,10 @@ ScanGradients selective_scan_backward(const ScanInputs& in, const ScanCheckpoint
     dispatch_dtype(dtype, what, [&](auto tag) {
       using T = decltype(tag);
       using Any = GroupSum<kAnySpan>;
-      const auto kernel = mixer_groups ? (staged ? scan_backward_kernel<T, true, GroupSum<kLanes, true>, GroupSum<16>>
-                                                 : scan_backward_kernel<T, false, GroupSum<kLanes, true>, GroupSum<16>>)
-                                       : (staged ? scan_backward_kernel<T, true, Any, Any>
-                                                 : scan_backward_kernel<T, false, Any, Any>);
+      const auto kernel =
+          mixer_groups ? (staged ? scan_backward_kernel<T, true, GroupSum<kLanes, true>, GroupSum<16>>
+                                 : scan_backward_kernel<T, false, GroupSum<kLanes, true>, GroupSum<16>>)
+                       : (staged ? scan_backward_kernel<T, true, Any, Any> : scan_backward_kernel<T, false, Any, Any>);
       const size_t bytes = shared_bytes + (kPrefetches<T> ? 2 * kChunkElems * sizeof(T) : 0);
       // With the static parts, more than 48 KiB needs the opt-in even where `bytes` alone is less.
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));

@@ -48,9 +48,9 @@ constexpr int kMaxSteps = 32;                // positions per shared-memory stag
 // two of this much shared memory its 228 KB (1 KB reserved each).
 constexpr int kBlocksPerSM = 2;
 constexpr int kBlockBytes = 110 * 1024;
-constexpr int kMaxPart = 8;          // most state entries per thread
-constexpr int kMaxSplit = 16;        // most threads per channel: d_state 64 needs P = 4
-constexpr int kMinWarpsPerSM = 12;   // P is the largest whose grid has this many warps per SM
+constexpr int kMaxPart = 8;         // most state entries per thread
+constexpr int kMaxSplit = 16;       // most threads per channel: d_state 64 needs P = 4
+constexpr int kMinWarpsPerSM = 12;  // P is the largest whose grid has this many warps per SM
 static_assert(kScanCheckpointInterval % kMaxSteps == 0, "power-of-two stages tile the checkpoint interval");
 static_assert(kMaxPart * kMaxSplit >= kMaxScanState, "d_state fits the split");
 
@@ -58,7 +58,7 @@ struct ScanParams : ScanOperands {
   const float* init;
   void* y;
   float* final_state;
-  float* checkpoints;  // [batch, checkpoint_count, channels, d_state], or null
+  float* checkpoints;                     // [batch, checkpoint_count, channels, d_state], or null
   int checkpoint_mask, checkpoint_shift;  // stages per checkpoint interval (a power of two) less one; its log2
   int checkpoint_count;                   // intervals
   int split, split_shift, tile;  // S threads per channel (1 << split_shift); tile = kThreads / S channels per block
@@ -67,9 +67,9 @@ struct ScanParams : ScanOperands {
   int steps;                     // positions per stage
   // Elements from one stage's rows of each input, and of y, to the next's: steps times the position stride.
   int64_t x_stage, delta_stage, z_stage, B_stage, C_stage, y_stage;
-  int b_rows, c_rows;            // most B / C group rows one tile touches
+  int b_rows, c_rows;                        // most B / C group rows one tile touches
   int plane, b_plane, c_plane, stage_elems;  // staged layout, in elements (multiples of 8)
-  bool vectorized, dense_rows;   // 16-byte copies; B / C rows need no padding (N == npad, N % 8 == 0)
+  bool vectorized, dense_rows;               // 16-byte copies; B / C rows need no padding (N == npad, N % 8 == 0)
 };
 
 int round8(int n) { return (n + 7) / 8 * 8; }
@@ -130,9 +130,12 @@ __device__ __forceinline__ void store_global(void* ptr, V value) {
 }
 template <class T>
 __device__ __forceinline__ void store_pair(T* dst, float a, float b) {
-  if constexpr (std::is_same_v<T, float>) store_global(dst, make_float2(a, b));
-  else if constexpr (std::is_same_v<T, __half>) store_global(dst, __floats2half2_rn(a, b));
-  else store_global(dst, __floats2bfloat162_rn(a, b));
+  if constexpr (std::is_same_v<T, float>)
+    store_global(dst, make_float2(a, b));
+  else if constexpr (std::is_same_v<T, __half>)
+    store_global(dst, __floats2half2_rn(a, b));
+  else
+    store_global(dst, __floats2bfloat162_rn(a, b));
 }
 
 // A thread's share of copying a stage's rows of one input, `row_elems`
@@ -142,8 +145,8 @@ __device__ __forceinline__ void store_pair(T* dst, float a, float b) {
 // two keep the walk to shifts and masks, and a thread to one column of units
 // where a row has no more of them than the block has threads.
 struct Walk {
-  int r, c;            // first row and column (elements)
-  int dr, dc;          // rows between a thread's rows; elements between its columns in a row
+  int r, c;    // first row and column (elements)
+  int dr, dc;  // rows between a thread's rows; elements between its columns in a row
 };
 __device__ __forceinline__ Walk walk_of(int row_elems, int unit_log2) {
   const int units = (row_elems - 1) >> unit_log2, lanes_log2 = min(32 - __clz(units), kThreadsLog2);
@@ -162,8 +165,10 @@ __device__ __forceinline__ void walk_units(const Walk& w, int rows, int row_elem
 // names the global space the compiler cannot see in the table's pointers).
 template <bool kVector, class T>
 __device__ __forceinline__ void copy_unit(T* dst, const T* src) {
-  if constexpr (kVector) __pipeline_memcpy_async(dst, src, 16);
-  else *dst = __ldg(src);
+  if constexpr (kVector)
+    __pipeline_memcpy_async(dst, src, 16);
+  else
+    *dst = __ldg(src);
 }
 // 16 bytes asynchronously to shared memory at base + offset, unless offset
 // is negative: predicated rather than branched around, so that a stage's
@@ -219,7 +224,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   // is passed.
   const auto next_stage = [&](const StageStarts<T>& at) {
     return StageStarts<T>{at.x + p.x_stage, at.delta + p.delta_stage, kGate ? at.z + p.z_stage : nullptr,
-                          at.B + p.B_stage, at.C + p.C_stage, at.y + p.y_stage};
+                          at.B + p.B_stage, at.C + p.C_stage,         at.y + p.y_stage};
   };
   if (tid == 0) {
     T* const y = static_cast<T*>(p.y) + int64_t(b) * p.length * p.channels + d0;
@@ -227,7 +232,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
                                static_cast<const T*>(p.delta) + b * p.ds.batch + d0,
                                kGate ? static_cast<const T*>(p.z) + b * p.zs.batch + d0 : nullptr,
                                static_cast<const T*>(p.B) + b * p.Bs.batch + int64_t(b_lo) * N,
-                               static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_lo) * N, y};
+                               static_cast<const T*>(p.C) + b * p.Cs.batch + int64_t(c_lo) * N,
+                               y};
     starts[0] = first;  // its y is not read
     starts[1] = next_stage(first);
     starts[1].y = y;
@@ -238,7 +244,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
   // 64-bit address arithmetic.
   const int x_stride = int(p.xs.length), delta_stride = int(p.ds.length), z_stride = int(p.zs.length);
   const int B_stride = int(p.Bs.length), C_stride = int(p.Cs.length);
-  const int B_pitch = p.b_rows * N, C_pitch = p.c_rows * N;  // staged B and C rows
+  const int B_pitch = p.b_rows * N, C_pitch = p.c_rows * N;               // staged B and C rows
   const int unit_log2 = p.vectorized ? 4 - (sizeof(T) == 4 ? 2 : 1) : 0;  // 16 bytes, or one element
   const int B_elems = b_count * N, C_elems = c_count * N;
   const Walk w_run = walk_of(tile, unit_log2), w_B = walk_of(B_elems, unit_log2), w_C = walk_of(C_elems, unit_log2);
@@ -288,8 +294,10 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
         walk_units(w_C, n_rows, C_elems,
                    [&](int r, int c) { copy_unit<kVector>(s + C_off + r * C_pitch + c, C_t + (r * C_stride + c)); });
       };
-      if (p.vectorized) walk(std::true_type{});
-      else walk(std::false_type{});
+      if (p.vectorized)
+        walk(std::true_type{});
+      else
+        walk(std::false_type{});
     }
     __pipeline_commit();
   };
@@ -403,12 +411,17 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
       }
     };
     const auto with_trip = [&](auto trip_tag) {
-      if (pair_store) store_rows(trip_tag, std::true_type{});
-      else store_rows(trip_tag, std::false_type{});
+      if (pair_store)
+        store_rows(trip_tag, std::true_type{});
+      else
+        store_rows(trip_tag, std::false_type{});
     };
-    if (S == 1) with_trip(std::integral_constant<int, 1>{});
-    else if (S == 2) with_trip(std::integral_constant<int, 2>{});
-    else with_trip(std::integral_constant<int, 4>{});
+    if (S == 1)
+      with_trip(std::integral_constant<int, 1>{});
+    else if (S == 2)
+      with_trip(std::integral_constant<int, 2>{});
+    else
+      with_trip(std::integral_constant<int, 4>{});
   };
 
   // This thread's channel and entries: n = sub * P + j.
@@ -506,11 +519,13 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM) scan_forward_kernel(co
 
 template <class T, int P>
 void launch(const ScanParams& p, int64_t batch) {
-  const auto kernel = p.softplus ? (p.z ? scan_forward_kernel<T, P, true, true> : scan_forward_kernel<T, P, true, false>)
-                                 : (p.z ? scan_forward_kernel<T, P, false, true> : scan_forward_kernel<T, P, false, false>);
-  const size_t bytes = kStartsBytes + size_t(2) * p.stage_elems * sizeof(T) +
-                       (size_t(p.steps) * (2 * p.tile + p.part_stride) +
-                        row_floats(p.steps * (p.b_rows + p.c_rows), p.npad)) * sizeof(float);
+  const auto kernel = p.softplus
+                          ? (p.z ? scan_forward_kernel<T, P, true, true> : scan_forward_kernel<T, P, true, false>)
+                          : (p.z ? scan_forward_kernel<T, P, false, true> : scan_forward_kernel<T, P, false, false>);
+  const size_t bytes =
+      kStartsBytes + size_t(2) * p.stage_elems * sizeof(T) +
+      (size_t(p.steps) * (2 * p.tile + p.part_stride) + row_floats(p.steps * (p.b_rows + p.c_rows), p.npad)) *
+          sizeof(float);
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
   const dim3 grid((p.channels + p.tile - 1) / p.tile, unsigned(batch));
   kernel<<<grid, kThreads, bytes, at::cuda::getCurrentCUDAStream()>>>(p);
@@ -548,7 +563,8 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
   // P: at least d_state / kMaxSplit; doubled while the grid keeps kMinWarpsPerSM.
   const auto split_for = [&](int64_t part) { return pow2_ceil((N + part - 1) / part); };
   int part = int(pow2_ceil((N + kMaxSplit - 1) / kMaxSplit));
-  const int64_t min_threads = int64_t(at::cuda::getCurrentDeviceProperties()->multiProcessorCount) * kMinWarpsPerSM * 32;
+  const int64_t min_threads =
+      int64_t(at::cuda::getCurrentDeviceProperties()->multiProcessorCount) * kMinWarpsPerSM * 32;
   while (part < kMaxPart && split_for(part) > 1 && batch * channels * split_for(2 * part) >= min_threads) part *= 2;
   p.split = int(split_for(part));
   p.split_shift = log2_of(p.split);
@@ -591,7 +607,8 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
     p.checkpoint_mask = int(kScanCheckpointInterval / p.steps) - 1;
     p.checkpoint_shift = log2_of(p.checkpoint_mask + 1);
     p.checkpoint_count = int((length + kScanCheckpointInterval - 1) / kScanCheckpointInterval);
-    *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()), kScanCheckpointInterval};
+    *checkpoints = {at::empty({batch, p.checkpoint_count, channels, N}, final_state.options()),
+                    kScanCheckpointInterval};
     p.checkpoints = checkpoints->states.data_ptr<float>();
   }
   p.vectorized = rows_aligned16(x) && rows_aligned16(delta) && (!z.defined() || rows_aligned16(z)) &&
@@ -599,10 +616,14 @@ ScanOutputs selective_scan_forward(const ScanInputs& in, ScanCheckpoints* checkp
 
   dispatch_dtype(dtype, what, [&](auto tag) {
     using T = decltype(tag);
-    if (part == 1) launch<T, 1>(p, batch);
-    else if (part == 2) launch<T, 2>(p, batch);
-    else if (part == 4) launch<T, 4>(p, batch);
-    else launch<T, 8>(p, batch);
+    if (part == 1)
+      launch<T, 1>(p, batch);
+    else if (part == 2)
+      launch<T, 2>(p, batch);
+    else if (part == 4)
+      launch<T, 4>(p, batch);
+    else
+      launch<T, 8>(p, batch);
   });
   return {y.to(in.x.scalar_type()), final_state};
 }

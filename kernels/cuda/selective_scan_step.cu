@@ -51,7 +51,8 @@ void check_step(const StepInputs& in) {
   const char* what = "selective scan step";
   if (!in.x.defined() || in.x.dim() != 2) fail(what, ": tensor 'x' must be [batch, channels]");
   const int64_t batch = in.x.size(0), channels = in.x.size(1);
-  if (!in.A.defined() || in.A.dim() != 2 || in.A.size(0) != channels) fail(what, ": tensor 'A' must be [", channels, ", d_state]");
+  if (!in.A.defined() || in.A.dim() != 2 || in.A.size(0) != channels)
+    fail(what, ": tensor 'A' must be [", channels, ", d_state]");
   const int64_t N = in.A.size(1);
   const auto expect = [&](const at::Tensor& t, at::IntArrayRef shape, const char* name) {
     if (!t.defined() || t.sizes() != shape) fail(what, ": tensor '", name, "' must have shape ", shape);
@@ -84,8 +85,8 @@ StepOutputs selective_scan_step(const StepInputs& in) {
   const c10::cuda::CUDAGuard guard(in.x.device());
   const int64_t batch = in.x.size(0), channels = in.x.size(1), N = in.A.size(1);
   auto dtype = in.x.scalar_type();
-  const bool uniform = in.delta.scalar_type() == dtype && in.B.scalar_type() == dtype &&
-                       in.C.scalar_type() == dtype && (!in.z || in.z->scalar_type() == dtype);
+  const bool uniform = in.delta.scalar_type() == dtype && in.B.scalar_type() == dtype && in.C.scalar_type() == dtype &&
+                       (!in.z || in.z->scalar_type() == dtype);
   if (!uniform || !kernel_dtype(dtype)) dtype = at::kFloat;
   const auto dense = [&](const at::Tensor& t) { return t.to(dtype).contiguous(); };
   const auto fp32 = [](const at::Tensor& t) { return t.to(at::kFloat).contiguous(); };
@@ -121,9 +122,12 @@ StepOutputs selective_scan_step(const StepInputs& in) {
   const auto stream = at::cuda::getCurrentCUDAStream();
   dispatch_dtype(dtype, "selective scan step (CUDA)", [&](auto tag) {
     using T = decltype(tag);
-    if (N <= 16) scan_step_kernel<T, 16><<<blocks, kThreads, 0, stream>>>(p);
-    else if (N <= 32) scan_step_kernel<T, 32><<<blocks, kThreads, 0, stream>>>(p);
-    else scan_step_kernel<T, 64><<<blocks, kThreads, 0, stream>>>(p);
+    if (N <= 16)
+      scan_step_kernel<T, 16><<<blocks, kThreads, 0, stream>>>(p);
+    else if (N <= 32)
+      scan_step_kernel<T, 32><<<blocks, kThreads, 0, stream>>>(p);
+    else
+      scan_step_kernel<T, 64><<<blocks, kThreads, 0, stream>>>(p);
   });
   check_launch("selective scan step");
   return {y.to(in.x.scalar_type()), new_state};

@@ -29,8 +29,8 @@ __global__ void __launch_bounds__(kThreads) swiglu_forward_kernel(const T* gate,
 // With s = silu(g): d up = grad s, d s = grad up, and silu's derivative
 // sigmoid(g) (1 + g (1 - sigmoid(g))).
 template <class T, int kVec>
-__global__ void __launch_bounds__(kThreads) swiglu_backward_kernel(const T* grad, const T* gate, const T* up,
-                                                                     T* grad_gate, T* grad_up, int64_t vectors) {
+__global__ void __launch_bounds__(kThreads)
+    swiglu_backward_kernel(const T* grad, const T* gate, const T* up, T* grad_gate, T* grad_up, int64_t vectors) {
   for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < vectors; i += int64_t(gridDim.x) * kThreads) {
     float d[kVec], g[kVec], u[kVec], dg[kVec], du[kVec];
     load_vector<T, kVec>(grad + i * kVec, d);
@@ -59,8 +59,10 @@ void dispatch(const std::vector<at::Tensor>& tensors, const char* what, Launch&&
     constexpr int kVector = 16 / sizeof(T);
     const int64_t vectors = vectorized ? numel / kVector : numel;
     const int64_t blocks = grid_stride_blocks(vectors, kThreads);
-    if (vectorized) launch(tag, std::integral_constant<int, kVector>{}, vectors, blocks);
-    else launch(tag, std::integral_constant<int, 1>{}, vectors, blocks);
+    if (vectorized)
+      launch(tag, std::integral_constant<int, kVector>{}, vectors, blocks);
+    else
+      launch(tag, std::integral_constant<int, 1>{}, vectors, blocks);
   });
   check_launch(what);
 }

@@ -13,11 +13,11 @@
 #include "core/version.h"
 #include "infer/bench.h"
 #include "infer/device_rates.h"
+#include "model/device.h"
 #include "model/mil.h"
 #include "model/weights.h"
 #include "search/calibration.h"
 #include "search/cost_model.h"
-#include "model/device.h"
 #include "search/provenance.h"
 #include "store/results_store.h"
 
@@ -46,7 +46,7 @@ struct BenchOptions {
   bool random_init = false;  // build from config.json alone with random weights
   bool no_cuda_graphs = false;
   bool also_eager = false;
-  std::string database;  // store the results there
+  std::string database;        // store the results there
   std::vector<int64_t> plans;  // measure these plans' target layouts
   bool json = false;
 };
@@ -75,13 +75,14 @@ struct StepAnalysis {
   double predicted_tokens_per_second = 0;
 };
 
-StepAnalysis analyse_step(const io::TransformerConfig& config, const infer::BenchResult& r, const infer::DeviceRates& measured,
-                          at::ScalarType dtype) {
+StepAnalysis analyse_step(const io::TransformerConfig& config, const infer::BenchResult& r,
+                          const infer::DeviceRates& measured, at::ScalarType dtype) {
   search::Workload workload;
   workload.prompt_tokens = r.prompt_length;
   workload.generated_tokens = r.generated_length;
   workload.dtype_bytes = int64_t(c10::elementSize(dtype));
-  const auto work = search::decode_step_work(config, model::Layout::parse(r.layout, config.num_layers, "bench"), workload, r.batch);
+  const auto work =
+      search::decode_step_work(config, model::Layout::parse(r.layout, config.num_layers, "bench"), workload, r.batch);
   search::HardwareRates rates;
   rates.bytes_per_second = measured.copy_bytes_per_second;
   rates.flops_per_second = measured.matmul_flops_per_second;
@@ -93,18 +94,21 @@ StepAnalysis analyse_step(const io::TransformerConfig& config, const infer::Benc
   return analysis;
 }
 
-void print_table(const BenchOptions& options, int64_t budget_bytes, const at::Device& device, const infer::DeviceRates& rates,
-                 const std::vector<infer::BenchResult>& results, const std::vector<StepAnalysis>& steps) {
+void print_table(const BenchOptions& options, int64_t budget_bytes, const at::Device& device,
+                 const infer::DeviceRates& rates, const std::vector<infer::BenchResult>& results,
+                 const std::vector<StepAnalysis>& steps) {
   std::printf("model    %s on %s in %s, %lld prompt + %lld generated tokens a sequence\n", options.model.c_str(),
               device.str().c_str(), options.dtype.c_str(), (long long)options.prompt_length,
               (long long)options.generated_length);
-  std::printf("device   %s: copy %.1f GB/s (read + written), %s matmul %.2f TFLOP/s; decode %s\n", rates.device_name.c_str(),
-              rates.copy_bytes_per_second / 1e9, options.dtype.c_str(), rates.matmul_flops_per_second / 1e12,
+  std::printf("device   %s: copy %.1f GB/s (read + written), %s matmul %.2f TFLOP/s; decode %s\n",
+              rates.device_name.c_str(), rates.copy_bytes_per_second / 1e9, options.dtype.c_str(),
+              rates.matmul_flops_per_second / 1e12,
               device.is_cuda() && !options.no_cuda_graphs ? "from CUDA graphs" : "eager");
-  std::printf("budget   %s: weights, a prefill workspace of %lld tokens, then per sequence its state and decode share\n",
-              format_bytes(uint64_t(budget_bytes)).c_str(), (long long)options.prefill_tokens);
-  std::printf("\n%5s %6s %8s %8s %14s %13s %12s %11s %8s  %s\n", "mamba", "batch", "requests", "prefill", "prefill tok/s",
-              "decode tok/s", "total tok/s", "state/seq", "speedup", "layout");
+  std::printf(
+      "budget   %s: weights, a prefill workspace of %lld tokens, then per sequence its state and decode share\n",
+      format_bytes(uint64_t(budget_bytes)).c_str(), (long long)options.prefill_tokens);
+  std::printf("\n%5s %6s %8s %8s %14s %13s %12s %11s %8s  %s\n", "mamba", "batch", "requests", "prefill",
+              "prefill tok/s", "decode tok/s", "total tok/s", "state/seq", "speedup", "layout");
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     std::printf("%5lld %6lld %8lld %7.1f%% %14.1f %13.1f %12.1f %11s %7.2fx  %s%s\n", (long long)r.mamba_layers,
@@ -113,8 +117,9 @@ void print_table(const BenchOptions& options, int64_t budget_bytes, const at::De
                 format_bytes(uint64_t(r.state_bytes_per_sequence)).c_str(), r.speedup, r.layout.c_str(),
                 i == 0 ? " (model)" : "");
   }
-  std::printf("\nbatch: sequences at once; prefill: share of wall time in prefill; total tok/s: generated tokens over wall\n"
-              "time (prefill, decode, graph capture); speedup: total tok/s over the model's\n");
+  std::printf(
+      "\nbatch: sequences at once; prefill: share of wall time in prefill; total tok/s: generated tokens over wall\n"
+      "time (prefill, decode, graph capture); speedup: total tok/s over the model's\n");
 
   const bool eager_too = !results.empty() && results.front().eager_decode_tokens_per_second > 0;
   std::printf("\n%5s %6s %9s %10s %9s %10s %15s %13s %7s", "mamba", "batch", "step ms", "GB/step", "floor ms",
@@ -133,27 +138,43 @@ void print_table(const BenchOptions& options, int64_t budget_bytes, const at::De
                   r.decode_tokens_per_second / r.eager_decode_tokens_per_second);
     std::printf("\n");
   }
-  std::printf("\nGB/step: weights + KV cache at the mean context + recurrent state read and written; floor: that over "
-              "the copy bandwidth;\npredicted: the cost model (search/cost_model.h) from both measured rates; error: "
-              "predicted over measured decode tok/s\n");
+  std::printf(
+      "\nGB/step: weights + KV cache at the mean context + recurrent state read and written; floor: that over "
+      "the copy bandwidth;\npredicted: the cost model (search/cost_model.h) from both measured rates; error: "
+      "predicted over measured decode tok/s\n");
 }
 
 nlohmann::json to_json(const infer::BenchResult& r, const StepAnalysis& a, const infer::DeviceRates& rates,
                        int64_t budget_bytes) {
-  return {{"layout", r.layout}, {"attention_layers", r.attention_layers}, {"mamba_layers", r.mamba_layers},
-          {"batch", r.batch}, {"prompt_length", r.prompt_length}, {"generated_length", r.generated_length},
-          {"requests", r.requests}, {"wall_seconds", r.wall_seconds}, {"prefill_share", r.prefill_share},
-          {"workspace_bytes", r.workspace_bytes}, {"prefill_seconds", r.prefill_seconds}, {"decode_seconds", r.decode_seconds},
-          {"decode_steps", r.decode_steps}, {"capture_seconds", r.capture_seconds},
+  return {{"layout", r.layout},
+          {"attention_layers", r.attention_layers},
+          {"mamba_layers", r.mamba_layers},
+          {"batch", r.batch},
+          {"prompt_length", r.prompt_length},
+          {"generated_length", r.generated_length},
+          {"requests", r.requests},
+          {"wall_seconds", r.wall_seconds},
+          {"prefill_share", r.prefill_share},
+          {"workspace_bytes", r.workspace_bytes},
+          {"prefill_seconds", r.prefill_seconds},
+          {"decode_seconds", r.decode_seconds},
+          {"decode_steps", r.decode_steps},
+          {"capture_seconds", r.capture_seconds},
           {"prefill_tokens_per_second", r.prefill_tokens_per_second},
           {"decode_tokens_per_second", r.decode_tokens_per_second},
           {"eager_decode_tokens_per_second", r.eager_decode_tokens_per_second},
-          {"total_tokens_per_second", r.total_tokens_per_second}, {"weight_bytes", r.weight_bytes},
-          {"state_bytes_per_sequence", r.state_bytes_per_sequence}, {"speedup", r.speedup},
-          {"step_seconds", a.step_seconds}, {"step_bytes", a.bytes}, {"floor_seconds", a.floor_seconds},
+          {"total_tokens_per_second", r.total_tokens_per_second},
+          {"weight_bytes", r.weight_bytes},
+          {"state_bytes_per_sequence", r.state_bytes_per_sequence},
+          {"speedup", r.speedup},
+          {"step_seconds", a.step_seconds},
+          {"step_bytes", a.bytes},
+          {"floor_seconds", a.floor_seconds},
           {"predicted_decode_tokens_per_second", a.predicted_tokens_per_second},
-          {"device", rates.device_name}, {"copy_bytes_per_second", rates.copy_bytes_per_second},
-          {"matmul_flops_per_second", rates.matmul_flops_per_second}, {"memory_budget_bytes", budget_bytes},
+          {"device", rates.device_name},
+          {"copy_bytes_per_second", rates.copy_bytes_per_second},
+          {"matmul_flops_per_second", rates.matmul_flops_per_second},
+          {"memory_budget_bytes", budget_bytes},
           {"code_version", std::string(code_version())}};
 }
 
@@ -175,13 +196,16 @@ void run_bench(const BenchOptions& options) {
   // Layouts are checked before the (possibly long) load.
   const auto config = io::read_transformer_config(options.model);
   std::vector<model::Layout> layouts;
-  for (const auto& text : options.layouts) layouts.push_back(model::Layout::parse(text, config.num_layers, "--layouts"));
+  for (const auto& text : options.layouts)
+    layouts.push_back(model::Layout::parse(text, config.num_layers, "--layouts"));
   for (int64_t count : options.mamba_counts)
-    layouts.push_back(with_context("--mamba-counts: ", [&] { return infer::evenly_spaced_mamba_layout(config.num_layers, count); }));
+    layouts.push_back(
+        with_context("--mamba-counts: ", [&] { return infer::evenly_spaced_mamba_layout(config.num_layers, count); }));
   std::optional<store::ResultsStore> results;
   if (!options.database.empty()) results.emplace(options.database);
   if (!options.plans.empty() && !results) fail("--plan needs --db, the store that holds the plan");
-  if (options.also_eager && options.no_cuda_graphs) fail("--also-eager: compares with CUDA graphs; drop --no-cuda-graphs");
+  if (options.also_eager && options.no_cuda_graphs)
+    fail("--also-eager: compares with CUDA graphs; drop --no-cuda-graphs");
   for (const int64_t plan : options.plans)
     for (const auto& target : results->find_plan(plan).targets)
       layouts.push_back(model::Layout::parse(target.layout, config.num_layers, "plan target layout"));
@@ -193,8 +217,8 @@ void run_bench(const BenchOptions& options) {
   const auto rates = infer::measure_device_rates(device, dtype);
   const double gib = double(int64_t(1) << 30);
   settings.memory_budget = options.memory_budget_gib > 0 ? std::llround(options.memory_budget_gib * gib)
-                           : rates.memory_bytes > 0     ? std::llround(options.memory_fraction * double(rates.memory_bytes))
-                                                        : std::llround(16 * gib);
+                           : rates.memory_bytes > 0 ? std::llround(options.memory_fraction * double(rates.memory_bytes))
+                                                    : std::llround(16 * gib);
 
   model::LoadOptions load;
   load.dtype = dtype;
@@ -233,50 +257,77 @@ void run_bench(const BenchOptions& options) {
 
 void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
-  auto* command = app.add_subcommand("bench", "Measure generation throughput of a model and its hybrid layouts "
-                                              "(prefill, decode, total tokens/s, state per sequence, speedup)");
+  auto* command = app.add_subcommand("bench",
+                                     "Measure generation throughput of a model and its hybrid layouts "
+                                     "(prefill, decode, total tokens/s, state per sequence, speedup)");
   command->add_option("--model", options->model, "Checkpoint directory (config.json + safetensors)")->required();
-  command->add_option("--layouts", options->layouts, "Hybrid layouts to measure, comma-separated (one letter a layer: A, M, I)")
+  command
+      ->add_option("--layouts", options->layouts,
+                   "Hybrid layouts to measure, comma-separated (one letter a layer: A, M, I)")
       ->delimiter(',');
-  command->add_option("--mamba-counts", options->mamba_counts, "Also measure k evenly spaced Mamba layers, for each k listed")
+  command
+      ->add_option("--mamba-counts", options->mamba_counts,
+                   "Also measure k evenly spaced Mamba layers, for each k listed")
       ->check(at_least(0))
       ->delimiter(',');
   command->add_option("--d-state", options->d_state, "SSM state size of new Mamba layers (MIL-sized widths)")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--prompt-len", options->prompt_length, "Prompt tokens a request (the paper's protocol: 1024)")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--gen-len", options->generated_length,
-                      "Generated tokens a request, EOS ignored (the paper's protocol: 4096; it also reports 1024 and 8192)")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--batch", options->batch, "Sequences at once: a number, or auto (the most that fit the memory budget)")
+      ->check(at_least(1))
       ->capture_default_str();
-  command->add_option("--waves", options->waves,
-                      "Requests served, in batches: a freed row takes the next request (two waves keep ramp-up and tail small)")
-      ->check(at_least(1))->capture_default_str();
+  command->add_option("--prompt-len", options->prompt_length, "Prompt tokens a request (the paper's protocol: 1024)")
+      ->check(at_least(1))
+      ->capture_default_str();
+  command
+      ->add_option(
+          "--gen-len", options->generated_length,
+          "Generated tokens a request, EOS ignored (the paper's protocol: 4096; it also reports 1024 and 8192)")
+      ->check(at_least(1))
+      ->capture_default_str();
+  command
+      ->add_option("--batch", options->batch,
+                   "Sequences at once: a number, or auto (the most that fit the memory budget)")
+      ->capture_default_str();
+  command
+      ->add_option(
+          "--waves", options->waves,
+          "Requests served, in batches: a freed row takes the next request (two waves keep ramp-up and tail small)")
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--requests", options->requests, "Requests served, instead of --waves (0: by --waves)")
-      ->check(at_least(0))->capture_default_str();
-  command->add_option("--prefill-tokens", options->prefill_tokens,
-                      "Prompt tokens one prefill forward takes at most (chunked prefill; its workspace is fixed)")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(0))
+      ->capture_default_str();
+  command
+      ->add_option("--prefill-tokens", options->prefill_tokens,
+                   "Prompt tokens one prefill forward takes at most (chunked prefill; its workspace is fixed)")
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--dtype", options->dtype, "Weights and activations: fp32, bf16 or fp16")->capture_default_str();
   command->add_option("--device", options->device, "cpu or cuda (default: cuda when available)");
-  command->add_option("--memory-fraction", options->memory_fraction,
-                      "Share of the card's memory for --batch auto: weights, prefill workspace, sequences (as vLLM's "
-                      "gpu_memory_utilization)")
-      ->check(fraction())->capture_default_str();
-  command->add_option("--memory-budget", options->memory_budget_gib,
-                      "GiB of device memory for --batch auto, instead of --memory-fraction (default on the CPU: 16)")
+  command
+      ->add_option("--memory-fraction", options->memory_fraction,
+                   "Share of the card's memory for --batch auto: weights, prefill workspace, sequences (as vLLM's "
+                   "gpu_memory_utilization)")
+      ->check(fraction())
+      ->capture_default_str();
+  command
+      ->add_option("--memory-budget", options->memory_budget_gib,
+                   "GiB of device memory for --batch auto, instead of --memory-fraction (default on the CPU: 16)")
       ->check(positive_real());
-  command->add_option("--max-batch", options->max_batch, "Cap on --batch auto (0: none), as servers cap theirs (vLLM: max_num_seqs)")
-      ->check(at_least(0))->capture_default_str();
-  command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")->capture_default_str();
+  command
+      ->add_option("--max-batch", options->max_batch,
+                   "Cap on --batch auto (0: none), as servers cap theirs (vLLM: max_num_seqs)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  command->add_option("--seed", options->seed, "Seed of the random prompts and new Mamba weights")
+      ->capture_default_str();
   command->add_flag("--random-init", options->random_init,
                     "Random weights from config.json alone (speed does not depend on the values)");
   command->add_flag("--no-cuda-graphs", options->no_cuda_graphs, "Decode eagerly, kernel by kernel, also on a GPU");
-  command->add_flag("--also-eager", options->also_eager,
-                    "Also time eager decoding of each layout and print the CUDA graphs' gain (one more generation each)");
-  command->add_option("--db", options->database,
-                      "Results store to record the measurements and the device's rates in (with --random-init: the rates only)");
+  command->add_flag(
+      "--also-eager", options->also_eager,
+      "Also time eager decoding of each layout and print the CUDA graphs' gain (one more generation each)");
+  command->add_option(
+      "--db", options->database,
+      "Results store to record the measurements and the device's rates in (with --random-init: the rates only)");
   command->add_option("--plan", options->plans, "Also measure these stored plans' target layouts (needs --db)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");
   command->callback([options] { run_bench(*options); });

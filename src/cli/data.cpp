@@ -60,8 +60,9 @@ void run_data_inspect(const DataInspectOptions& options) {
   }
   std::printf("\n%-18s %10s\n", "length", "documents");
   for (const auto& [bucket, count] : by_power_of_two) {
-    const std::string range = bucket < 0 ? "0" : std::to_string(std::size_t(1) << bucket) + "-" +
-                                                     std::to_string((std::size_t(2) << bucket) - 1);
+    const std::string range =
+        bucket < 0 ? "0"
+                   : std::to_string(std::size_t(1) << bucket) + "-" + std::to_string((std::size_t(2) << bucket) - 1);
     std::printf("%-18s %10zu\n", range.c_str(), count);
   }
 
@@ -83,18 +84,22 @@ void run_data_inspect(const DataInspectOptions& options) {
 }  // namespace
 
 void add_data_command(CLI::App& app) {
-  auto* data_command = app.add_subcommand("data", "Token datasets: tokenize chat examples, inspect pre-tokenized corpora");
+  auto* data_command =
+      app.add_subcommand("data", "Token datasets: tokenize chat examples, inspect pre-tokenized corpora");
   data_command->require_subcommand(1);
   auto options = std::make_shared<DataInspectOptions>();
   auto* inspect = data_command->add_subcommand(
-      "inspect", "Counts, document-length histogram and a decoded sample of a Megatron .bin/.idx, .npy or raw token file");
-  inspect->add_option("PATH", options->path, "x.idx, x.bin, a prefix x with x.idx, x.npy, or a raw token file")->required();
+      "inspect",
+      "Counts, document-length histogram and a decoded sample of a Megatron .bin/.idx, .npy or raw token file");
+  inspect->add_option("PATH", options->path, "x.idx, x.bin, a prefix x with x.idx, x.npy, or a raw token file")
+      ->required();
   inspect->add_option("--raw-dtype", options->raw_dtype, "Width of a raw token file: uint16 or uint32");
   inspect->add_option("--tokenizer", options->tokenizer, "tokenizer.json to decode a sample and check ids against");
   inspect->add_option("--vocab-size", options->vocab_size, "Check every id is below this (default: the tokenizer's)")
       ->check(at_least(1));
   inspect->add_option("--sample-tokens", options->sample_tokens, "How many tokens of document 0 to decode")
-      ->check(at_least(0))->capture_default_str();
+      ->check(at_least(0))
+      ->capture_default_str();
   inspect->callback([options] { run_data_inspect(*options); });
   add_data_tokenize_command(*data_command);
 }

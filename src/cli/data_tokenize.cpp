@@ -35,9 +35,10 @@ data::MalformedLines parse_policy(const std::string& name) {
 
 data::ChatTemplate choose_template(const DataTokenizeOptions& options) {
   if (options.chat_template != "auto") return data::chat_template_named(options.chat_template);
-  const std::filesystem::path config = options.tokenizer_config.empty()
-                                           ? std::filesystem::path(options.tokenizer).parent_path() / "tokenizer_config.json"
-                                           : std::filesystem::path(options.tokenizer_config);
+  const std::filesystem::path config =
+      options.tokenizer_config.empty()
+          ? std::filesystem::path(options.tokenizer).parent_path() / "tokenizer_config.json"
+          : std::filesystem::path(options.tokenizer_config);
   return data::detect_chat_template(config);
 }
 
@@ -70,7 +71,8 @@ void run_data_tokenize(const DataTokenizeOptions& options) {
     std::vector<data::TokenId> ids(chat.ids.begin(), chat.ids.end());
     for (std::size_t t = 0; t < ids.size(); ++t)
       if (ids[t] >= vocab)
-        fail(options.input, ": line ", example.line, ": token ", t, " has id ", ids[t], ", not below --vocab-size ", vocab);
+        fail(options.input, ": line ", example.line, ": token ", t, " has id ", ids[t], ", not below --vocab-size ",
+             vocab);
     writer.add_document(ids, chat.trainable);
     tokens += ids.size();
     for (const auto& span : chat.trainable) trainable += span.end - span.begin;
@@ -94,16 +96,21 @@ void run_data_tokenize(const DataTokenizeOptions& options) {
 void add_data_tokenize_command(CLI::App& data_command) {
   auto options = std::make_shared<DataTokenizeOptions>();
   auto* tokenize = data_command.add_subcommand(
-      "tokenize", "Tokenize JSONL chat examples into a Fast-LLM .bin/.idx dataset whose loss covers assistant turns only");
-  tokenize->add_option("--input", options->input, "JSONL file: {\"messages\": [...]} or {\"prompt\", \"response\"} a line")
+      "tokenize",
+      "Tokenize JSONL chat examples into a Fast-LLM .bin/.idx dataset whose loss covers assistant turns only");
+  tokenize
+      ->add_option("--input", options->input, "JSONL file: {\"messages\": [...]} or {\"prompt\", \"response\"} a line")
       ->required();
   tokenize->add_option("--tokenizer", options->tokenizer, "The model's tokenizer.json")->required();
   tokenize->add_option("--tokenizer-config", options->tokenizer_config,
                        "tokenizer_config.json holding the chat template (default: beside --tokenizer)");
-  tokenize->add_option("--chat-template", options->chat_template, "auto (from the tokenizer config), chatml, qwen2, llama3 or mistral")
+  tokenize
+      ->add_option("--chat-template", options->chat_template,
+                   "auto (from the tokenizer config), chatml, qwen2, llama3 or mistral")
       ->capture_default_str();
   tokenize->add_option("--output", options->output, "Output prefix: writes PREFIX.bin and PREFIX.idx")->required();
-  tokenize->add_option("--on-malformed", options->on_malformed, "A malformed line: fail (naming it) or skip (counting it)")
+  tokenize
+      ->add_option("--on-malformed", options->on_malformed, "A malformed line: fail (naming it) or skip (counting it)")
       ->capture_default_str();
   tokenize->add_option("--vocab-size", options->vocab_size, "Check every id is below this (default: the tokenizer's)")
       ->check(at_least(1));

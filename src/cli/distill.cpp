@@ -1,13 +1,13 @@
 // `hybridize distill`: runs a stored plan's stages; `hybridize export`: copies
 // a distilled stage's checkpoint out.
 #include <cstdio>
-#include <tuple>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "cli/commands.h"
-#include "cli/option_checks.h"
 #include "cli/job.h"
 #include "cli/layer_list.h"
+#include "cli/option_checks.h"
 #include "cli/task_options.h"
 #include "core/error.h"
 #include "data/eval_tasks.h"
@@ -58,7 +58,9 @@ void run_distill(DistillCommandOptions& options) {
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& outcome : outcomes)
-      out.push_back({{"stage", outcome.position}, {"layout", outcome.layout}, {"status", outcome.status},
+      out.push_back({{"stage", outcome.position},
+                     {"layout", outcome.layout},
+                     {"status", outcome.status},
                      {"metrics", outcome.metrics}});
     std::printf("%s\n", out.dump(2).c_str());
     return;
@@ -110,64 +112,87 @@ void add_distill_command(CLI::App& app) {
   command->add_option("--dtype", execute.dtype, "Teacher precision (students train in fp32)")->capture_default_str();
   command->add_option("--data", execute.train_data.source, "'synthetic' or a token corpus")->capture_default_str();
   command->add_option("--train-samples", execute.train_data.samples, "Training samples")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--eval-samples", execute.eval_data.samples, "Held-out samples for each stage's evaluation")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--seq-len", execute.train_data.seq_len, "Tokens per sample of a corpus")
-      ->check(at_least(2))->capture_default_str();
-  command->add_flag("--ignore-loss-spans", execute.train_data.ignore_loss_spans,
-                    "Train and evaluate on every token of a corpus that records loss spans (default: the spans' tokens alone)");
+      ->check(at_least(2))
+      ->capture_default_str();
+  command->add_flag(
+      "--ignore-loss-spans", execute.train_data.ignore_loss_spans,
+      "Train and evaluate on every token of a corpus that records loss spans (default: the spans' tokens alone)");
   add_task_options(command, execute.train_data.task);
   auto& settings = execute.settings;
   command->add_option("--steps", settings.steps, "Optimizer steps per stage")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--batch", settings.batch, "Samples per micro-batch")->check(at_least(1))->capture_default_str();
   command->add_option("--accumulation", settings.accumulation, "Micro-batches per step")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--lr", settings.learning_rate, "Peak learning rate")
-      ->check(positive_real())->capture_default_str();
+      ->check(positive_real())
+      ->capture_default_str();
   command->add_option("--min-lr", settings.min_learning_rate, "Learning rate at the end of the cosine decay")
-      ->check(non_negative_real())->capture_default_str();
+      ->check(non_negative_real())
+      ->capture_default_str();
   command->add_option("--warmup", settings.warmup_steps, "Warm-up steps")->check(at_least(0))->capture_default_str();
   command->add_option("--divergence", options->divergence, "reverse (KL(student||teacher), the paper's) or forward")
       ->capture_default_str();
   command->add_option("--temperature", settings.temperature, "Distillation temperature")
-      ->check(positive_real())->capture_default_str();
+      ->check(positive_real())
+      ->capture_default_str();
   command->add_option("--train", options->trainable, "What trains: new-mixers, mixers or all")->capture_default_str();
   command->add_option("--d-state", settings.d_state, "SSM state size of the new Mamba mixers")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--seed", settings.seed, "Seed of the fresh mixer parts and the data order")->capture_default_str();
-  command->add_option("--rescore-steps", execute.rescore.steps,
-                      "Training steps of each MMR probe that re-ranks a paper-strategy stage on its parent student")
-                          ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
+  command->add_option("--seed", settings.seed, "Seed of the fresh mixer parts and the data order")
+      ->capture_default_str();
+  command
+      ->add_option("--rescore-steps", execute.rescore.steps,
+                   "Training steps of each MMR probe that re-ranks a paper-strategy stage on its parent student")
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--checkpoint-every", execute.checkpoint_every, "Steps between training checkpoints")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--autocast", options->autocast,
-                      "bf16 autocast of the students' forward passes, fp32 master weights: auto (on for cuda with "
-                      "--dtype bf16), on or off")
+      ->check(at_least(1))
+      ->capture_default_str();
+  command
+      ->add_option("--autocast", options->autocast,
+                   "bf16 autocast of the students' forward passes, fp32 master weights: auto (on for cuda with "
+                   "--dtype bf16), on or off")
       ->capture_default_str();
   command->add_flag("--activation-checkpointing", execute.checkpoint_activations,
                     "Recompute each layer's activations in the backward pass: less memory, about a third more compute");
-  command->add_option("--stop-after", options->stop_after,
-                      "End the first unfinished stage after this step, checkpointed (run again to resume)")
-                          ->check(at_least(0));
+  command
+      ->add_option("--stop-after", options->stop_after,
+                   "End the first unfinished stage after this step, checkpointed (run again to resume)")
+      ->check(at_least(0));
   command->add_flag("--shard-optimizer", options->shard_optimizer,
                     "Under torchrun/Slurm: each rank keeps the AdamW moments of its share of the parameters (ZeRO-1)");
-  command->add_option("--benchmarks", options->benchmarks,
-                      "Task files (as `eval --tasks`) the teacher and each stage are evaluated on once distilled")
+  command
+      ->add_option("--benchmarks", options->benchmarks,
+                   "Task files (as `eval --tasks`) the teacher and each stage are evaluated on once distilled")
       ->delimiter(',');
   command->add_option("--benchmark-samples", execute.eval_settings.samples, "Generations a benchmark problem")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--benchmark-temperature", execute.eval_settings.temperature, "0: greedy")
-      ->check(non_negative_real())->capture_default_str();
+      ->check(non_negative_real())
+      ->capture_default_str();
   command->add_option("--benchmark-max-new-tokens", execute.eval_settings.max_new_tokens, "Token budget a generation")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--gate-max-drop", execute.gate.max_drop_points,
-                      "Quality gate: stop the plan's later stages when a stage's pass@1 on a benchmark falls more "
-                      "than this many points below the teacher's (0: off)")
-      ->check(non_negative_real())->capture_default_str();
-  command->add_flag("--gate-below-parent", execute.gate.stop_below_parent,
-                    "Quality gate: stop the plan's later stages when a stage's pass@1 falls below its parent's beyond noise");
+      ->check(at_least(1))
+      ->capture_default_str();
+  command
+      ->add_option("--gate-max-drop", execute.gate.max_drop_points,
+                   "Quality gate: stop the plan's later stages when a stage's pass@1 on a benchmark falls more "
+                   "than this many points below the teacher's (0: off)")
+      ->check(non_negative_real())
+      ->capture_default_str();
+  command->add_flag(
+      "--gate-below-parent", execute.gate.stop_below_parent,
+      "Quality gate: stop the plan's later stages when a stage's pass@1 falls below its parent's beyond noise");
   command->add_flag("--json", options->json, "Print the stages' results as JSON");
   command->add_flag("--quiet", execute.quiet, "No progress lines");
   command->callback([options] { run_distill(*options); });
@@ -179,9 +204,10 @@ void add_distill_command(CLI::App& app) {
   exporter->add_option("--plan", std::get<1>(*export_options), "Plan id")->required();
   exporter->add_option("--stage", std::get<2>(*export_options), "Stage position")->check(at_least(0))->required();
   exporter->add_option("--out", std::get<3>(*export_options), "New directory for the checkpoint")->required();
-  exporter->add_option("--apriel-layout", std::get<4>(*export_options),
-                       "How m2 mixers store their input projection: split (in_proj and dt_in_proj, Fast-LLM's current "
-                       "format) or fused (in_proj with the dt rows, the earlier releases)")
+  exporter
+      ->add_option("--apriel-layout", std::get<4>(*export_options),
+                   "How m2 mixers store their input projection: split (in_proj and dt_in_proj, Fast-LLM's current "
+                   "format) or fused (in_proj with the dt rows, the earlier releases)")
       ->capture_default_str();
   exporter->callback([export_options] {
     const auto& [database, plan, stage, out, layout] = *export_options;

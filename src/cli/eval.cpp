@@ -59,7 +59,8 @@ std::vector<Subject> subjects_of(const EvalOptions& options, store::ResultsStore
     if (!wanted.empty() && !asked) continue;
     if (stage.status != "done") {
       if (asked)
-        fail("plan ", options.plan, " stage ", stage.position, " is ", stage.status, "; distil it first (hybridize distill)");
+        fail("plan ", options.plan, " stage ", stage.position, " is ", stage.status,
+             "; distil it first (hybridize distill)");
       continue;
     }
     subjects.push_back({"stage " + std::to_string(stage.position), stage.checkpoint, 0, stage.id});
@@ -105,13 +106,16 @@ void print_table(const std::vector<Row>& rows) {
     char interval[32];
     std::snprintf(interval, sizeof interval, "[%.1f, %.1f]", 100 * s.pass_at_1.ci_low.value_or(s.pass_at_1.value),
                   100 * s.pass_at_1.ci_high.value_or(s.pass_at_1.value));
-    std::printf("%-10s %5lld %-16s %8lld %11lld %7.1f%% %15s %7lld %6lld %9lld %9lld %7.0f\n", row.subject.label.c_str(),
-                (long long)row.subject.mamba_layers, row.outcome.evaluation.task.name.c_str(), (long long)s.problems, (long long)s.generations,
+    std::printf("%-10s %5lld %-16s %8lld %11lld %7.1f%% %15s %7lld %6lld %9lld %9lld %7.0f\n",
+                row.subject.label.c_str(), (long long)row.subject.mamba_layers,
+                row.outcome.evaluation.task.name.c_str(), (long long)s.problems, (long long)s.generations,
                 100 * s.pass_at_1.value, interval, (long long)s.correct, (long long)s.wrong, (long long)s.no_answer,
                 (long long)s.truncated, s.mean_tokens);
   }
-  std::printf("\npass@1: per problem the share of its generations judged correct, averaged over problems (95%% bootstrap\n"
-              "interval over problems); truncated: generations that reached --max-new-tokens (a cut-off answer is no answer)\n");
+  std::printf(
+      "\npass@1: per problem the share of its generations judged correct, averaged over problems (95%% bootstrap\n"
+      "interval over problems); truncated: generations that reached --max-new-tokens (a cut-off answer is no "
+      "answer)\n");
 }
 
 void run_eval(const EvalOptions& options) {
@@ -122,8 +126,8 @@ void run_eval(const EvalOptions& options) {
   store::ResultsStore results(options.database);
   const auto subjects = subjects_of(options, results);
   // Stages are saved without a tokenizer: their prompts are the teacher's.
-  const std::filesystem::path tokenizer_dir = !options.tokenizer.empty() ? std::filesystem::path(options.tokenizer)
-                                                                           : subjects.front().directory;
+  const std::filesystem::path tokenizer_dir =
+      !options.tokenizer.empty() ? std::filesystem::path(options.tokenizer) : subjects.front().directory;
   std::vector<Row> rows;
   for (const auto& subject : subjects) {
     auto frozen = model::load_frozen_teacher(subject.directory, options.device, options.dtype);
@@ -131,7 +135,8 @@ void run_eval(const EvalOptions& options) {
     Subject loaded = subject;
     loaded.mamba_layers = frozen.model->layout.count(model::MixerKind::Mamba);
     for (const auto& task : tasks) {
-      auto outcome = infer::evaluate(results, *frozen.model, record, tokenizer_dir, task, options.settings, subject.stage_id);
+      auto outcome =
+          infer::evaluate(results, *frozen.model, record, tokenizer_dir, task, options.settings, subject.stage_id);
       rows.push_back({loaded, std::move(outcome)});
     }
   }
@@ -153,33 +158,50 @@ void add_eval_command(CLI::App& app) {
       "eval", "Benchmark accuracy (pass@1) of a model, or of a plan's teacher and stages, on JSONL task files");
   command->add_option("--model", options->model, "Checkpoint directory to evaluate");
   command->add_option("--db", options->database, "Results store: evaluations are kept and resumed there")->required();
-  command->add_option("--plan", options->plan, "Evaluate this stored plan's teacher and distilled stages")->check(at_least(1));
-  command->add_option("--stages", options->stages, "With --plan: only these stage positions (default: every distilled one)");
+  command->add_option("--plan", options->plan, "Evaluate this stored plan's teacher and distilled stages")
+      ->check(at_least(1));
+  command->add_option("--stages", options->stages,
+                      "With --plan: only these stage positions (default: every distilled one)");
   command->add_flag("--no-teacher", options->skip_teacher, "With --plan: leave the teacher out");
-  command->add_option("--tasks", options->tasks,
-                      "Task files, JSON Lines: {\"question\", \"answer\", \"kind\": numeric|boxed|choice, optional \"id\", "
-                      "\"system\", \"choices\"} (README: Evaluation)")
+  command
+      ->add_option(
+          "--tasks", options->tasks,
+          "Task files, JSON Lines: {\"question\", \"answer\", \"kind\": numeric|boxed|choice, optional \"id\", "
+          "\"system\", \"choices\"} (README: Evaluation)")
       ->required()
       ->delimiter(',');
-  command->add_option("--tokenizer", options->tokenizer,
-                      "Directory with tokenizer.json and tokenizer_config.json (default: --model's, or the plan's teacher's)");
-  command->add_option("--chat-template", settings.chat_template,
-                      "auto (from tokenizer_config.json), chatml, qwen2, llama3 or mistral")
+  command->add_option(
+      "--tokenizer", options->tokenizer,
+      "Directory with tokenizer.json and tokenizer_config.json (default: --model's, or the plan's teacher's)");
+  command
+      ->add_option("--chat-template", settings.chat_template,
+                   "auto (from tokenizer_config.json), chatml, qwen2, llama3 or mistral")
       ->capture_default_str();
   command->add_option("--samples", settings.samples, "Generations a problem (more than 1 needs --temperature)")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--temperature", settings.temperature, "0: greedy")->check(non_negative_real())->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
+  command->add_option("--temperature", settings.temperature, "0: greedy")
+      ->check(non_negative_real())
+      ->capture_default_str();
   command->add_option("--top-p", settings.top_p, "Nucleus sampling")->check(fraction())->capture_default_str();
-  command->add_option("--seed", settings.seed, "Seed of the draws (each generation has its own stream)")->capture_default_str();
-  command->add_option("--max-new-tokens", settings.max_new_tokens, "Token budget a generation; reaching it counts as truncated")
-      ->check(at_least(1))->capture_default_str();
-  command->add_option("--max-batch", settings.max_batch,
-                      "Generations decoding at once (0: on a GPU the most --memory-fraction holds, on the CPU 64)")
-      ->check(at_least(0))->capture_default_str();
+  command->add_option("--seed", settings.seed, "Seed of the draws (each generation has its own stream)")
+      ->capture_default_str();
+  command
+      ->add_option("--max-new-tokens", settings.max_new_tokens,
+                   "Token budget a generation; reaching it counts as truncated")
+      ->check(at_least(1))
+      ->capture_default_str();
+  command
+      ->add_option("--max-batch", settings.max_batch,
+                   "Generations decoding at once (0: on a GPU the most --memory-fraction holds, on the CPU 64)")
+      ->check(at_least(0))
+      ->capture_default_str();
   command->add_option("--memory-fraction", settings.memory_fraction, "Share of the card's memory for --max-batch 0")
-      ->check(fraction())->capture_default_str();
+      ->check(fraction())
+      ->capture_default_str();
   command->add_option("--prefill-tokens", settings.prefill_tokens, "Prompt tokens one prefill forward takes at most")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--dtype", options->dtype, "Weights and activations: fp32, bf16 or fp16")->capture_default_str();
   command->add_option("--device", options->device, "cpu or cuda (default: cuda when available)");
   command->add_flag("--json", options->json, "Print JSON instead of a table");

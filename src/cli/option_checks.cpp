@@ -29,7 +29,8 @@ CLI::Validator real_check(bool allow_zero) {
         const double value = std::strtod(text.c_str(), &end);
         if (text.empty() || end != text.c_str() + text.size()) return "";
         if (std::isfinite(value) && (value > 0 || (allow_zero && value == 0))) return "";
-        return std::string(allow_zero ? "must be a finite number >= 0" : "must be a finite number > 0") + ", got " + text;
+        return std::string(allow_zero ? "must be a finite number >= 0" : "must be a finite number > 0") + ", got " +
+               text;
       },
       allow_zero ? "NONNEGATIVE" : "POSITIVE");
 }

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "cli/option_checks.h"
 #include "cli/layer_list.h"
+#include "cli/option_checks.h"
 #include "core/error.h"
 #include "core/format.h"
 #include "io/hf_config.h"
@@ -63,19 +63,26 @@ std::vector<search::Strategy> parse_strategies(const std::string& text) {
 nlohmann::json plan_json(const store::PlanRecord& plan) {
   nlohmann::json out = {{"id", plan.id}, {"strategy", plan.strategy}, {"layer_order", plan.layer_order}};
   for (const auto& stage : plan.stages)
-    out["stages"].push_back({{"position", stage.position}, {"mamba_layers", stage.mamba_layers},
-                             {"new_layers", stage.new_layers}, {"layout", stage.layout},
-                             {"token_budget", stage.token_budget}, {"rescore", stage.rescore}});
+    out["stages"].push_back({{"position", stage.position},
+                             {"mamba_layers", stage.mamba_layers},
+                             {"new_layers", stage.new_layers},
+                             {"layout", stage.layout},
+                             {"token_budget", stage.token_budget},
+                             {"rescore", stage.rescore}});
   for (const auto& target : plan.targets) {
-    nlohmann::json row = {{"mamba_layers", target.mamba_layers}, {"layout", target.layout},
-                          {"stage", target.stage_position},      {"quality_metric", target.quality_metric},
+    nlohmann::json row = {{"mamba_layers", target.mamba_layers},
+                          {"layout", target.layout},
+                          {"stage", target.stage_position},
+                          {"quality_metric", target.quality_metric},
                           {"predicted_tokens_per_s", target.predicted_tokens_per_s},
                           {"predicted_speedup", target.predicted_speedup},
-                          {"memory_per_sequence_bytes", target.memory_per_sequence}, {"max_batch", target.max_batch}};
+                          {"memory_per_sequence_bytes", target.memory_per_sequence},
+                          {"max_batch", target.max_batch}};
     if (target.predicted_quality)
-      row["predicted_quality"] = {{"mean", target.predicted_quality->value},
-                                  {"ci_low", target.predicted_quality->ci_low.value_or(target.predicted_quality->value)},
-                                  {"ci_high", target.predicted_quality->ci_high.value_or(target.predicted_quality->value)}};
+      row["predicted_quality"] = {
+          {"mean", target.predicted_quality->value},
+          {"ci_low", target.predicted_quality->ci_low.value_or(target.predicted_quality->value)},
+          {"ci_high", target.predicted_quality->ci_high.value_or(target.predicted_quality->value)}};
     out["targets"].push_back(row);
   }
   return out;
@@ -97,7 +104,8 @@ void print_plan(const store::PlanRecord& plan, int64_t layers) {
                     q->ci_high.value_or(q->value));
     std::printf("  %6lld  %4lld:%-3lld  %-32s  %7.2fx  %5lld  %s\n", (long long)target.mamba_layers,
                 (long long)target.mamba_layers, (long long)(layers - target.mamba_layers), quality,
-                target.predicted_speedup, (long long)target.max_batch, format_bytes(uint64_t(target.memory_per_sequence)).c_str());
+                target.predicted_speedup, (long long)target.max_batch,
+                format_bytes(uint64_t(target.memory_per_sequence)).c_str());
   }
   if (!plan.targets.empty()) std::printf("  quality: %s\n", plan.targets.front().quality_metric.c_str());
 }
@@ -146,41 +154,56 @@ void run_plan(PlanCommandOptions& options) {
 
 void add_plan_command(CLI::App& app) {
   auto options = std::make_shared<PlanCommandOptions>();
-  auto* command = app.add_subcommand("plan", "Ranked replacement schedules and SSM-to-attention ratio plans from stored scores");
+  auto* command =
+      app.add_subcommand("plan", "Ranked replacement schedules and SSM-to-attention ratio plans from stored scores");
   command->add_option("--db", options->database, "Results store holding the run's scores")->required();
   command->add_option("--run", options->run, "Run whose scores to plan from")->capture_default_str();
   command->add_option("--targets", options->targets, "Numbers of Mamba layers to plan for, like 25,30,40")->required();
-  command->add_option("--strategy", options->strategies,
-                      "paper, loo, mmr, proxy, uniform or random; several separated by commas")
+  command
+      ->add_option("--strategy", options->strategies,
+                   "paper, loo, mmr, proxy, uniform or random; several separated by commas")
       ->capture_default_str();
   command->add_option("--keep", options->keep, "Layers that must stay attention, like 0,49");
   command->add_option("--min-attention", options->request.min_attention, "Fewest attention layers a plan may leave")
-      ->check(at_least(0))->capture_default_str();
-  command->add_option("--max-per-stage", options->request.max_per_stage,
-                      "Most layers a stage after the first adds (0: 8% of the layers)")->check(at_least(0))
+      ->check(at_least(0))
+      ->capture_default_str();
+  command
+      ->add_option("--max-per-stage", options->request.max_per_stage,
+                   "Most layers a stage after the first adds (0: 8% of the layers)")
+      ->check(at_least(0))
       ->capture_default_str();
   command->add_option("--stage-tokens", options->request.stage_tokens, "Distillation tokens per stage")
-      ->check(at_least(0))->capture_default_str();
+      ->check(at_least(0))
+      ->capture_default_str();
   command->add_option("--seed", options->request.seed, "Seed of the random strategy and the bootstrap")
       ->capture_default_str();
   command->add_option("--proxy-metric", options->proxy_metric, "Proxy the proxy strategy orders by")
       ->capture_default_str();
   command->add_option("--d-state", options->request.d_state, "SSM state size of the planned Mamba layers")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--model", options->model, "Model directory, when it moved since it was scored");
   command->add_option("--prompt-len", options->workload.prompt_tokens, "Prompt tokens of the throughput workload")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--gen-len", options->workload.generated_tokens, "Generated tokens of the throughput workload")
-      ->check(at_least(1))->capture_default_str();
-  auto* memory = command->add_option("--memory-gib", options->memory_gib,
-                                     "GPU memory for weights and caches (default: the measured device's, else 80)")
-                                         ->check(positive_real());
-  auto* bandwidth = command->add_option("--bandwidth", options->rates.bytes_per_second,
-                                        "Memory bandwidth, bytes/s (default: measured by `bench` and stored, else nominal)")
-                                            ->check(positive_real())->capture_default_str();
-  auto* flops = command->add_option("--flops", options->rates.flops_per_second,
-                                    "FLOP/s (default: measured by `bench` and stored, else nominal)")
-                                        ->check(positive_real())->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
+  auto* memory = command
+                     ->add_option("--memory-gib", options->memory_gib,
+                                  "GPU memory for weights and caches (default: the measured device's, else 80)")
+                     ->check(positive_real());
+  auto* bandwidth =
+      command
+          ->add_option("--bandwidth", options->rates.bytes_per_second,
+                       "Memory bandwidth, bytes/s (default: measured by `bench` and stored, else nominal)")
+          ->check(positive_real())
+          ->capture_default_str();
+  auto* flops = command
+                    ->add_option("--flops", options->rates.flops_per_second,
+                                 "FLOP/s (default: measured by `bench` and stored, else nominal)")
+                    ->check(positive_real())
+                    ->capture_default_str();
   command->add_flag("--json", options->json, "Print the plans as JSON");
   command->callback([options, memory, bandwidth, flops] {
     options->memory_given = memory->count() > 0;

@@ -12,9 +12,9 @@
 #include "core/log.h"
 #include "infer/bench.h"
 #include "io/hf_config.h"
+#include "model/device.h"
 #include "model/summary.h"
 #include "model/weights.h"
-#include "model/device.h"
 
 namespace hybridize::cli {
 
@@ -59,7 +59,8 @@ void add_random_teacher_command(CLI::App& app) {
       ->required();
   command->add_option("--out", options->out, "New directory for config.json and the safetensors shards")->required();
   command->add_option("--dtype", options->dtype, "Precision of the weights: fp32, bf16 or fp16")->capture_default_str();
-  command->add_option("--device", options->device, "Where the weights are drawn: cpu, cuda or cuda:N (default: cuda if any)");
+  command->add_option("--device", options->device,
+                      "Where the weights are drawn: cpu, cuda or cuda:N (default: cuda if any)");
   command->add_option("--seed", options->seed, "Seed of the draws")->capture_default_str();
   command->callback([options] { run_random_teacher(*options); });
 }

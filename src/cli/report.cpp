@@ -41,8 +41,7 @@ store::RunRecord choose_run(store::ResultsStore& results, const std::string& wan
 void run_report(const ReportCommandOptions& options) {
   // The store creates a missing database; a report must not, so check first.
   std::error_code error;
-  if (!std::filesystem::is_regular_file(options.database, error))
-    fail(options.database, ": no such results database");
+  if (!std::filesystem::is_regular_file(options.database, error)) fail(options.database, ": no such results database");
   store::ResultsStore results(options.database, store::Access::ReadOnly);
   const auto run = choose_run(results, options.run);
   const auto model = reports::read_report(results, run);
@@ -56,8 +55,9 @@ void run_report(const ReportCommandOptions& options) {
 
 void add_report_command(CLI::App& app) {
   auto options = std::make_shared<ReportCommandOptions>();
-  auto* command = app.add_subcommand("report", "Write a run's results (scores, plans, distillation, throughput) as one "
-                                               "self-contained HTML page for reviewers");
+  auto* command = app.add_subcommand("report",
+                                     "Write a run's results (scores, plans, distillation, throughput) as one "
+                                     "self-contained HTML page for reviewers");
   command->add_option("--db", options->database, "Results database (SQLite) to read")->required();
   command->add_option("--out", options->out, "HTML file to write (replaced atomically)")->required();
   command->add_option("--run", options->run, "Run to report (default: the database's only run)");

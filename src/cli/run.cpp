@@ -9,23 +9,23 @@
 #include "cli/job.h"
 #include "cli/run_config.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/file_tree.h"
+#include "core/format.h"
+#include "core/log.h"
 #include "core/version.h"
 #include "data/eval_tasks.h"
 #include "infer/bench.h"
+#include "io/hf_config.h"
+#include "model/device.h"
 #include "model/frozen_teacher.h"
 #include "model/mil.h"
 #include "model/weights.h"
 #include "reports/html_report.h"
 #include "reports/report_model.h"
-#include "model/device.h"
-#include "search/provenance.h"
-#include "core/error.h"
-#include "core/file_tree.h"
-#include "core/format.h"
-#include "core/log.h"
-#include "io/hf_config.h"
 #include "search/plan_executor.h"
 #include "search/planner.h"
+#include "search/provenance.h"
 #include "search/score_driver.h"
 #include "search/stage_dag.h"
 #include "store/results_store.h"
@@ -63,7 +63,8 @@ void check_before_work(const RunConfig& config) {
     io::require_hybrid_format(teacher);
     model::mil_ssm_config(teacher, train::DistillationSettings().d_state);
   });
-  for (const auto& path : config.eval_tasks) with_context(file + ": key 'eval.tasks': ", [&] { data::read_eval_task(path); });
+  for (const auto& path : config.eval_tasks)
+    with_context(file + ": key 'eval.tasks': ", [&] { data::read_eval_task(path); });
 }
 
 void score(const RunConfig& config) {
@@ -104,13 +105,15 @@ std::vector<store::PlanRecord> plans(const RunConfig& config) {
   request.max_per_stage = config.max_per_stage;
   // In the unit a stage's training counts (predicted tokens, e.g. a task's completion), from up to 256 samples.
   const auto probe = train::load_sequences(
-      sequences(config, std::min<int64_t>(config.train_samples, 256), "train", config.eval_samples), teacher.vocab_size);
+      sequences(config, std::min<int64_t>(config.train_samples, 256), "train", config.eval_samples),
+      teacher.vocab_size);
   const double tokens_per_sample = double(probe.counted_tokens()) / double(probe.size());
   request.stage_tokens = std::llround(
       double(config.distill_steps * config.distill_batch * config.distill_accumulation) * tokens_per_sample);
   request.seed = config.seed;
   auto strategies = config.strategies;
-  if (config.compare_forward_kl && !strategies.empty()) strategies.push_back(strategies.front());  // distilled with forward KL
+  if (config.compare_forward_kl && !strategies.empty())
+    strategies.push_back(strategies.front());  // distilled with forward KL
   for (const auto& name : strategies) {
     request.strategy = search::parse_strategy(name);
     auto plan = search::make_plan(request, teacher, scores, {}, {});
@@ -189,8 +192,9 @@ void bench(const RunConfig& config, const std::vector<store::PlanRecord>& plans)
 void report(const RunConfig& config) {
   store::ResultsStore results(config.db);
   const auto run = *results.find_run(config.name);
-  const auto html = reports::render_html_report(reports::read_report(results, run),
-                                                {"hybridize run " + config.name, utc_timestamp(), std::string(code_version())});
+  const auto html =
+      reports::render_html_report(reports::read_report(results, run),
+                                  {"hybridize run " + config.name, utc_timestamp(), std::string(code_version())});
   write_file_atomically(config.report, html);
 }
 
@@ -198,7 +202,8 @@ void report(const RunConfig& config) {
 
 void add_run_command(CLI::App& app) {
   auto file = std::make_shared<std::string>();
-  auto* command = app.add_subcommand("run", "The whole pipeline from a config file: score, plan, distil, bench, report");
+  auto* command =
+      app.add_subcommand("run", "The whole pipeline from a config file: score, plan, distil, bench, report");
   command->add_option("CONFIG", *file, "Run config (TOML), e.g. configs/demo.toml")->required();
   command->callback([file] {
     refuse_job("run");

@@ -1,10 +1,10 @@
 #include "cli/run_config.h"
 
+#include <toml++/toml.h>
 #include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -100,7 +100,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   const std::set<std::string> tables{"run", "model", "data", "score", "plan", "distill", "eval", "bench", "report"};
   for (const auto& [key, value] : root)
     if (!tables.count(std::string(key.str())))
-      fail(name, ": unknown table [", key.str(), "]; valid tables: run, model, data, score, plan, distill, eval, bench, report");
+      fail(name, ": unknown table [", key.str(),
+           "]; valid tables: run, model, data, score, plan, distill, eval, bench, report");
 
   RunConfig config;
   config.file = file;
@@ -132,10 +133,10 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   plan.read("strategies", config.strategies);
   plan.read("keep", config.keep);
   plan.read("max_per_stage", config.max_per_stage);
-  TableReader distill(root, "distill",
-                      {"steps", "batch", "accumulation", "lr", "warmup", "train", "activation_checkpointing",
-                       "compare_forward_kl"},
-                      name);
+  TableReader distill(
+      root, "distill",
+      {"steps", "batch", "accumulation", "lr", "warmup", "train", "activation_checkpointing", "compare_forward_kl"},
+      name);
   distill.read("steps", config.distill_steps);
   distill.read("batch", config.distill_batch);
   distill.read("accumulation", config.distill_accumulation);
@@ -144,8 +145,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   distill.read("warmup", config.distill_warmup);
   distill.read("train", config.train);
   distill.read("compare_forward_kl", config.compare_forward_kl);
-  TableReader eval(root, "eval", {"tasks", "samples", "temperature", "max_new_tokens", "gate_max_drop", "gate_below_parent"},
-                   name);
+  TableReader eval(root, "eval",
+                   {"tasks", "samples", "temperature", "max_new_tokens", "gate_max_drop", "gate_below_parent"}, name);
   eval.read("tasks", config.eval_tasks);
   eval.read("samples", config.eval_task_samples);
   eval.read("temperature", config.eval_temperature);
@@ -160,7 +161,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   report.read("out", config.report);
 
   if (config.model.empty()) fail(name, ": key 'model.path' is required (a teacher checkpoint directory)");
-  if (config.targets.empty()) fail(name, ": key 'plan.targets' is required (numbers of Mamba layers, like [25, 30, 40])");
+  if (config.targets.empty())
+    fail(name, ": key 'plan.targets' is required (numbers of Mamba layers, like [25, 30, 40])");
   for (const auto& [key, value] : std::map<const char*, int64_t>{{"data.eval_samples", config.eval_samples},
                                                                  {"data.train_samples", config.train_samples},
                                                                  {"score.batch_size", config.score_batch},
@@ -175,8 +177,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
                                                                  {"bench.gen_len", config.gen_len}})
     require_positive(name, key, value);
   if (config.seq_len < 2) fail(name, ": key 'data.seq_len' must be at least 2, got ", config.seq_len);
-  for (const auto& [key, value] : std::map<const char*, double>{{"score.mmr_lr", config.mmr_lr},
-                                                                {"distill.lr", config.distill_lr}})
+  for (const auto& [key, value] :
+       std::map<const char*, double>{{"score.mmr_lr", config.mmr_lr}, {"distill.lr", config.distill_lr}})
     if (!(value > 0) || !std::isfinite(value)) fail(name, ": key '", key, "' must be a positive number, got ", value);
   for (const auto& [key, value] : std::map<const char*, double>{{"eval.temperature", config.eval_temperature},
                                                                 {"eval.gate_max_drop", config.gate_max_drop}})
@@ -187,7 +189,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
     fail(name, ": a quality gate ('eval.gate_max_drop', 'eval.gate_below_parent') needs 'eval.tasks'");
   require_warmup(name, "score.mmr_warmup", config.mmr_warmup, "score.mmr_steps", config.mmr_steps);
   require_warmup(name, "distill.warmup", config.distill_warmup, "distill.steps", config.distill_steps);
-  if (config.max_per_stage < 0) fail(name, ": key 'plan.max_per_stage' must not be negative, got ", config.max_per_stage);
+  if (config.max_per_stage < 0)
+    fail(name, ": key 'plan.max_per_stage' must not be negative, got ", config.max_per_stage);
   // Names checked now, so a typo fails before hours of scoring rather than after.
   with_context(name + ": key 'score.scorers': ", [&] {
     for (const auto& scorer : config.scorers) search::parse_scorer(scorer);
@@ -209,10 +212,14 @@ RunConfig read_run_config(const std::filesystem::path& file) {
     resolve(data_path);
     config.data = data_path.string();
   }
-  if (config.db.empty()) config.db = config.out / "results.db";
-  else resolve(config.db);
-  if (config.report.empty()) config.report = config.out / "report.html";
-  else resolve(config.report);
+  if (config.db.empty())
+    config.db = config.out / "results.db";
+  else
+    resolve(config.db);
+  if (config.report.empty())
+    config.report = config.out / "report.html";
+  else
+    resolve(config.report);
   return config;
 }
 

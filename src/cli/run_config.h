@@ -14,7 +14,7 @@ struct RunConfig {
 
   // [run]
   std::string name = "demo";
-  std::filesystem::path db;       // default: <out>/results.db
+  std::filesystem::path db;  // default: <out>/results.db
   std::filesystem::path out = "hybridize-out";
   uint64_t seed = 20251103;
   // [model]
@@ -53,7 +53,7 @@ struct RunConfig {
   int64_t eval_task_samples = 1;                  // generations a problem
   double eval_temperature = 0;
   int64_t eval_max_new_tokens = 2048;
-  double gate_max_drop = 0;       // pass@1 points below the teacher that stop a plan (0: no gate)
+  double gate_max_drop = 0;        // pass@1 points below the teacher that stop a plan (0: no gate)
   bool gate_below_parent = false;  // a stage below its parent beyond noise stops its plan
   // [bench]
   int64_t prompt_len = 64;

@@ -8,17 +8,17 @@
 #include <numeric>
 
 #include "cli/commands.h"
-#include "cli/option_checks.h"
 #include "cli/job.h"
+#include "cli/option_checks.h"
 #include "cli/task_options.h"
 #include "core/error.h"
 #include "core/format.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "data/synthetic_vocabulary.h"
+#include "infer/task_accuracy.h"
 #include "model/summary.h"
 #include "model/weights.h"
-#include "infer/task_accuracy.h"
 #include "train/sequence_set.h"
 #include "train/teacher_training.h"
 
@@ -63,16 +63,19 @@ void report_accuracy(const std::filesystem::path& out, const TrainOptions& optio
   auto teacher = model::load_causal_lm(out);
   const auto full = train::teacher_forced_accuracy(*teacher, problems);
   const double greedy = greedy_accuracy(*teacher, task);
-  std::printf("validation   %lld problems, answer accuracy: greedy %s, teacher-forced %s; completion token accuracy %s\n",
-              static_cast<long long>(full.problems), percent(greedy).c_str(), percent(full.answer_accuracy()).c_str(),
-              percent(full.token_accuracy()).c_str());
-  std::printf("without the attention of one layer:\n"
-              "layer  greedy answer accuracy (drop)  teacher-forced (drop)  completion token accuracy (drop)\n");
+  std::printf(
+      "validation   %lld problems, answer accuracy: greedy %s, teacher-forced %s; completion token accuracy %s\n",
+      static_cast<long long>(full.problems), percent(greedy).c_str(), percent(full.answer_accuracy()).c_str(),
+      percent(full.token_accuracy()).c_str());
+  std::printf(
+      "without the attention of one layer:\n"
+      "layer  greedy answer accuracy (drop)  teacher-forced (drop)  completion token accuracy (drop)\n");
   const int64_t layers = options.settings.shape.layers;
   for (int64_t layer = 0; layer < layers; ++layer) {
     std::string letters(static_cast<std::size_t>(layers), 'A');
     letters[static_cast<std::size_t>(layer)] = 'I';
-    auto ablated = model::load_causal_lm(out, {at::kFloat, at::kCPU, model::Layout::parse(letters, layers, "ablation")});
+    auto ablated =
+        model::load_causal_lm(out, {at::kFloat, at::kCPU, model::Layout::parse(letters, layers, "ablation")});
     const auto accuracy = train::teacher_forced_accuracy(*ablated, problems);
     const double ablated_greedy = greedy_accuracy(*ablated, task);
     std::printf("%5lld  %6s (%6s)                %6s (%6s)        %6s (%6s)\n", static_cast<long long>(layer),
@@ -131,46 +134,59 @@ void run_train(TrainOptions options) {
 void add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   auto& s = options->settings;
-  auto* command = app.add_subcommand("train", "Train a small Llama-family teacher from scratch on the built-in "
-                                              "synthetic reasoning task (resumable)");
+  auto* command = app.add_subcommand("train",
+                                     "Train a small Llama-family teacher from scratch on the built-in "
+                                     "synthetic reasoning task (resumable)");
   command->add_option("--out", options->out, "Directory for the trained teacher (config.json + model.safetensors)")
       ->required();
   command->add_option("--checkpoint-dir", options->checkpoint_dir,
                       "Where checkpoints go and a run resumes from (default: OUT.checkpoints)");
   command->add_option("--checkpoint-every", options->checkpoint_every, "Steps between checkpoints")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--layers", s.shape.layers, "Decoder layers")->check(at_least(1))->capture_default_str();
   command->add_option("--hidden", s.shape.hidden, "Hidden size")->check(at_least(1))->capture_default_str();
   command->add_option("--heads", s.shape.heads, "Attention heads")->check(at_least(1))->capture_default_str();
   command->add_option("--kv-heads", s.shape.kv_heads, "Key/value heads (GQA)")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--intermediate", s.shape.intermediate, "MLP intermediate size")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--steps", s.steps, "Optimizer steps")->check(at_least(1))->capture_default_str();
   command->add_option("--batch", s.batch, "Problems per micro-batch")->check(at_least(1))->capture_default_str();
   command->add_option("--accumulation", s.accumulation, "Micro-batches per optimizer step")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--lr", s.learning_rate, "Peak learning rate")->check(positive_real())->capture_default_str();
   command->add_option("--min-lr", s.min_learning_rate, "Learning rate at the end of the cosine decay")
-      ->check(non_negative_real())->capture_default_str();
+      ->check(non_negative_real())
+      ->capture_default_str();
   command->add_option("--warmup", s.warmup_steps, "Linear warm-up steps")->check(at_least(0))->capture_default_str();
   command->add_option("--weight-decay", s.weight_decay, "AdamW weight decay")
-      ->check(non_negative_real())->capture_default_str();
+      ->check(non_negative_real())
+      ->capture_default_str();
   command->add_option("--clip", s.max_grad_norm, "Clip gradients to this global norm (0: off)")
-      ->check(non_negative_real())->capture_default_str();
+      ->check(non_negative_real())
+      ->capture_default_str();
   command->add_option("--seed", s.seed, "Seed of the weights and the data order")->capture_default_str();
   command->add_option("--train-problems", s.train_problems, "Distinct training problems")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--validation-problems", options->validation_problems, "Validation problems evaluated at the end")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   add_task_options(command, s.task);
   command->add_option("--log-every", options->log_every, "Steps between progress lines when not on a terminal")
-      ->check(at_least(1))->capture_default_str();
+      ->check(at_least(1))
+      ->capture_default_str();
   command->add_option("--threads", options->threads, "CPU threads (0: LibTorch's default)")
-      ->check(at_least(0))->capture_default_str();
-  command->add_option("--stop-after", options->stop_after,
-                      "Stop after this step with a checkpoint, as an interrupted run would (0: run to the end)")
-                          ->check(at_least(0));
+      ->check(at_least(0))
+      ->capture_default_str();
+  command
+      ->add_option("--stop-after", options->stop_after,
+                   "Stop after this step with a checkpoint, as an interrupted run would (0: run to the end)")
+      ->check(at_least(0));
   command->callback([options] {
     refuse_job("train");
     run_train(*options);

@@ -10,8 +10,7 @@
 
 namespace hybridize {
 
-AtomicFileWriter::AtomicFileWriter(const std::filesystem::path& target)
-    : target_(target), temporary_(target) {
+AtomicFileWriter::AtomicFileWriter(const std::filesystem::path& target) : target_(target), temporary_(target) {
   temporary_ += ".tmp-" + std::to_string(::getpid());
   fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail(target_.string(), ": cannot create ", temporary_.string(), ": ", std::strerror(errno));

@@ -16,9 +16,7 @@ namespace hybridize {
 
 namespace {
 
-int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
-  return ::remove(path) == 0 ? 0 : errno;
-}
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path) == 0 ? 0 : errno; }
 
 void copy_file_contents(const std::string& from, const std::string& to, mode_t mode) {
   const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
@@ -83,8 +81,10 @@ void copy_tree(const std::filesystem::path& from, const std::filesystem::path& t
       fail(source.string(), ": cannot stat: ", std::strerror(errno));
     }
     try {
-      if (S_ISDIR(child.st_mode)) copy_tree(source, target);
-      else copy_file_contents(source.string(), target.string(), child.st_mode);
+      if (S_ISDIR(child.st_mode))
+        copy_tree(source, target);
+      else
+        copy_file_contents(source.string(), target.string(), child.st_mode);
     } catch (...) {
       ::closedir(dir);
       throw;

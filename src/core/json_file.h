@@ -2,9 +2,9 @@
 // JSON from files and text, with errors that name the source and quote at
 // most a bounded excerpt of what failed to parse.
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <nlohmann/json.hpp>
 
 namespace hybridize {
 

@@ -21,10 +21,16 @@ void log(LogLevel level, const Parts&... parts) {
 }
 
 template <class... Parts>
-void log_info(const Parts&... parts) { log(LogLevel::Info, parts...); }
+void log_info(const Parts&... parts) {
+  log(LogLevel::Info, parts...);
+}
 template <class... Parts>
-void log_warning(const Parts&... parts) { log(LogLevel::Warning, parts...); }
+void log_warning(const Parts&... parts) {
+  log(LogLevel::Warning, parts...);
+}
 template <class... Parts>
-void log_debug(const Parts&... parts) { log(LogLevel::Debug, parts...); }
+void log_debug(const Parts&... parts) {
+  log(LogLevel::Debug, parts...);
+}
 
 }  // namespace hybridize

@@ -41,8 +41,8 @@ std::string ProgressReporter::line(int64_t done, const std::string& details, dou
   const double remaining =
       advanced > 0 ? elapsed_seconds / static_cast<double>(advanced) * static_cast<double>(total_ - done) : NAN;
   const int percent = total_ > 0 ? static_cast<int>(100 * done / total_) : 100;
-  std::string text = label_ + " " + std::to_string(done) + "/" + std::to_string(total_) + " (" +
-                     std::to_string(percent) + "%)";
+  std::string text =
+      label_ + " " + std::to_string(done) + "/" + std::to_string(total_) + " (" + std::to_string(percent) + "%)";
   if (!details.empty()) text += " " + details;
   text += done >= total_ ? " | done in " + format_duration(elapsed_seconds) : " | ETA " + format_duration(remaining);
   return text;

@@ -11,8 +11,8 @@ namespace {
 // Rust's char::is_whitespace (the Unicode White_Space property), which HF's
 // lstrip/rstrip use through the regex crate's \s.
 bool is_white_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 // Start of the code point that ends at `end` (text is valid UTF-8).
@@ -44,9 +44,9 @@ size_t white_space_run_end(std::string_view text, size_t pos) {
 
 }  // namespace
 
-AddedTokens::AddedTokens(std::vector<AddedToken> tokens, const std::function<std::string(const std::string&)>& normalize)
-    : tokens_(std::move(tokens)),
-      word_char_(R"(\p{word})", "added_tokens word character class") {
+AddedTokens::AddedTokens(std::vector<AddedToken> tokens,
+                         const std::function<std::string(const std::string&)>& normalize)
+    : tokens_(std::move(tokens)), word_char_(R"(\p{word})", "added_tokens word character class") {
   for (size_t i = 0; i < tokens_.size(); ++i) {
     const auto& token = tokens_[i];
     by_id_[token.id] = i;

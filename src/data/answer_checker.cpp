@@ -41,7 +41,8 @@ std::optional<std::string_view> last_boxed(std::string_view text) {
   std::optional<std::string_view> found;
   std::size_t found_at = 0;
   for (const std::string_view command : {std::string_view("\\boxed"), std::string_view("\\fbox")}) {
-    for (std::size_t at = text.rfind(command); at != std::string_view::npos; at = at == 0 ? std::string_view::npos : text.rfind(command, at - 1)) {
+    for (std::size_t at = text.rfind(command); at != std::string_view::npos;
+         at = at == 0 ? std::string_view::npos : text.rfind(command, at - 1)) {
       if (found && at < found_at) break;
       const std::size_t after = at + command.size();
       std::optional<std::string_view> content;
@@ -145,8 +146,8 @@ std::size_t number_end(std::string_view text, std::size_t begin) {
     while (i < text.size() && is_digit(text[i])) ++i;
   };
   digits();
-  while (i + 3 < text.size() && text[i] == ',' && is_digit(text[i + 1]) && is_digit(text[i + 2]) && is_digit(text[i + 3]) &&
-         (i + 4 == text.size() || !is_digit(text[i + 4]))) {
+  while (i + 3 < text.size() && text[i] == ',' && is_digit(text[i + 1]) && is_digit(text[i + 2]) &&
+         is_digit(text[i + 3]) && (i + 4 == text.size() || !is_digit(text[i + 4]))) {
     i += 4;
   }
   if (i + 1 < text.size() && text[i] == '.' && is_digit(text[i + 1])) {
@@ -281,8 +282,8 @@ std::string normalize_boxed(std::string_view answer) {
   compact = brace_short_arguments(compact, "\\frac", 2);
   compact = brace_short_arguments(compact, "\\sqrt", 1);
   // "x=5" answers 5: a short left-hand side is a variable's name.
-  if (const auto equals = compact.find('='); equals != std::string::npos && equals <= 2 &&
-                                             compact.find('=', equals + 1) == std::string::npos)
+  if (const auto equals = compact.find('=');
+      equals != std::string::npos && equals <= 2 && compact.find('=', equals + 1) == std::string::npos)
     compact.erase(0, equals + 1);
   while (!compact.empty() && compact.back() == '.') compact.pop_back();
   if (const auto value = parse_decimal(compact)) return canonical_decimal(*value, compact);
@@ -296,7 +297,8 @@ std::string normalize_boxed(std::string_view answer) {
 std::optional<char> choice_letter(std::string_view text) {
   std::string letters;
   for (char c : text)
-    if (!std::isspace(static_cast<unsigned char>(c)) && c != '(' && c != ')' && c != '.' && c != '*' && c != ':' && c != '$')
+    if (!std::isspace(static_cast<unsigned char>(c)) && c != '(' && c != ')' && c != '.' && c != '*' && c != ':' &&
+        c != '$')
       letters += c;
   letters = unwrap_command(letters, "\\text");
   letters = unwrap_command(letters, "\\textbf");
@@ -320,8 +322,8 @@ std::optional<std::string> extract_choice(std::string_view response) {
   for (const std::string_view phrase : {std::string_view("answer is"), std::string_view("answer:")}) {
     for (std::size_t at = lower.find(phrase); at != std::string::npos; at = lower.find(phrase, at + 1)) {
       std::size_t i = at + phrase.size();
-      while (i < response.size() && (response[i] == ' ' || response[i] == '(' || response[i] == '*' || response[i] == ':' ||
-                                     response[i] == '$'))
+      while (i < response.size() && (response[i] == ' ' || response[i] == '(' || response[i] == '*' ||
+                                     response[i] == ':' || response[i] == '$'))
         ++i;
       if (response.substr(i).starts_with("\\boxed{")) i += 7;
       if (i < response.size() && response[i] >= 'A' && response[i] <= 'J' &&
@@ -376,12 +378,14 @@ bool opens_thinking(std::string_view prompt) {
 
 std::optional<std::string> extract_answer(AnswerKind kind, std::string_view response) {
   switch (kind) {
-    case AnswerKind::Numeric: return extract_numeric(response);
+    case AnswerKind::Numeric:
+      return extract_numeric(response);
     case AnswerKind::Boxed: {
       const auto boxed = last_boxed(response);
       return boxed ? std::optional(std::string(trim(*boxed))) : std::nullopt;
     }
-    case AnswerKind::Choice: return extract_choice(response);
+    case AnswerKind::Choice:
+      return extract_choice(response);
   }
   return std::nullopt;
 }
@@ -395,8 +399,10 @@ std::string normalize_answer(AnswerKind kind, std::string_view answer) {
       const auto value = parse_decimal(text);
       return value ? canonical_decimal(*value, text) : text;
     }
-    case AnswerKind::Boxed: return normalize_boxed(answer);
-    case AnswerKind::Choice: return std::string(trim(answer));
+    case AnswerKind::Boxed:
+      return normalize_boxed(answer);
+    case AnswerKind::Choice:
+      return std::string(trim(answer));
   }
   return std::string(answer);
 }
@@ -412,9 +418,12 @@ bool answers_match(AnswerKind kind, std::string_view extracted, std::string_view
 
 std::string_view outcome_name(Outcome outcome) {
   switch (outcome) {
-    case Outcome::Correct: return "correct";
-    case Outcome::Wrong: return "wrong";
-    case Outcome::NoAnswer: return "no_answer";
+    case Outcome::Correct:
+      return "correct";
+    case Outcome::Wrong:
+      return "wrong";
+    case Outcome::NoAnswer:
+      return "no_answer";
   }
   return "?";
 }

@@ -21,9 +21,15 @@ Verdict score_answer(std::string_view generated, std::string_view expected_answe
 
 void AnswerTally::add(Verdict verdict) {
   switch (verdict) {
-    case Verdict::Correct: ++correct; break;
-    case Verdict::Wrong: ++wrong; break;
-    case Verdict::Malformed: ++malformed; break;
+    case Verdict::Correct:
+      ++correct;
+      break;
+    case Verdict::Wrong:
+      ++wrong;
+      break;
+    case Verdict::Malformed:
+      ++malformed;
+      break;
   }
 }
 

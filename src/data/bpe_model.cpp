@@ -46,7 +46,8 @@ BpeModel::BpeModel(const nlohmann::json& model, bool byte_level, const std::stri
   if (is_set("dropout") && (!model.at("dropout").is_number() || model.at("dropout").get<double>() != 0.0))
     bad("dropout", "BPE dropout is not supported, got " + model.at("dropout").dump());
   for (const char* affix : {"continuing_subword_prefix", "end_of_word_suffix"})
-    if (is_set(affix) && model.at(affix) != "") bad(affix, "is not supported by byte-level BPE, got " + model.at(affix).dump());
+    if (is_set(affix) && model.at(affix) != "")
+      bad(affix, "is not supported by byte-level BPE, got " + model.at(affix).dump());
   byte_fallback_ = flag("byte_fallback");
   if (byte_fallback_ && byte_level) bad("byte_fallback", "true is not supported with a ByteLevel pre-tokenizer");
   fuse_unk_ = flag("fuse_unk");
@@ -92,7 +93,8 @@ BpeModel::BpeModel(const nlohmann::json& model, bool byte_level, const std::stri
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
-    const auto id = token_to_id(byte_level ? byte_level::byte_to_text(static_cast<unsigned char>(b)) : std::string(name));
+    const auto id =
+        token_to_id(byte_level ? byte_level::byte_to_text(static_cast<unsigned char>(b)) : std::string(name));
     byte_ids_[b] = id ? *id : -1;
   }
 }
@@ -129,8 +131,8 @@ std::vector<int32_t> BpeModel::initial_symbols(std::string_view word) const {
     const std::string_view character = word.substr(at, length);
     if (const auto id = token_to_id(std::string(character))) {
       symbols.push_back(*id);
-    } else if (byte_fallback_ &&
-               std::all_of(character.begin(), character.end(), [&](char c) { return byte_ids_[static_cast<unsigned char>(c)] >= 0; })) {
+    } else if (byte_fallback_ && std::all_of(character.begin(), character.end(),
+                                             [&](char c) { return byte_ids_[static_cast<unsigned char>(c)] >= 0; })) {
       for (const char c : character) symbols.push_back(byte_ids_[static_cast<unsigned char>(c)]);
     } else {
       push_unknown(symbols);
@@ -161,9 +163,7 @@ std::vector<int32_t> BpeModel::merge_word(std::string_view word) const {
     int32_t rank;
     int pos;
     int32_t id;
-    bool operator>(const Candidate& other) const {
-      return rank != other.rank ? rank > other.rank : pos > other.pos;
-    }
+    bool operator>(const Candidate& other) const { return rank != other.rank ? rank > other.rank : pos > other.pos; }
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
   const auto push_pair = [&](int pos) {

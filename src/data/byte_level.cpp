@@ -26,7 +26,9 @@ struct Alphabet {
   Alphabet() {
     // Printable Latin-1 bytes stand for themselves; the rest take the code points
     // from U+0100 upwards, in byte order.
-    const auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
+    const auto printable = [](int b) {
+      return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    };
     char32_t next = 0x100;
     for (int b = 0; b < 256; ++b) {
       const char32_t code = printable(b) ? static_cast<char32_t>(b) : next++;

@@ -56,8 +56,10 @@ std::vector<TextSegment> render_mistral(const ChatExample& example) {
     const ChatTurn& turn = turns[i];
     const char* expected = (i - first) % 2 == 0 ? "user" : "assistant";
     if (turn.role != expected)
-      fail("message ", i, ": the mistral template needs roles alternating user/assistant after an optional system "
-           "message, but this one is '", turn.role, "'");
+      fail("message ", i,
+           ": the mistral template needs roles alternating user/assistant after an optional system "
+           "message, but this one is '",
+           turn.role, "'");
     if (turn.role == "user") {
       const std::string system = i == first && first == 1 ? turns.front().content + "\n\n" : "";
       emit(out, "[INST] " + system + turn.content + "[/INST]", false);
@@ -95,27 +97,36 @@ ChatTemplate chat_template_named(std::string_view name) {
 
 std::string_view chat_format_name(ChatFormat format) {
   switch (format) {
-    case ChatFormat::ChatMl: return "chatml";
-    case ChatFormat::Llama3: return "llama3";
-    case ChatFormat::Mistral: return "mistral";
+    case ChatFormat::ChatMl:
+      return "chatml";
+    case ChatFormat::Llama3:
+      return "llama3";
+    case ChatFormat::Mistral:
+      return "mistral";
   }
   return "?";
 }
 
 std::vector<std::string> chat_template_markers(const ChatTemplate& chat_template) {
   switch (chat_template.format) {
-    case ChatFormat::ChatMl: return {"<|im_start|>", "<|im_end|>"};
-    case ChatFormat::Llama3: return {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
-    case ChatFormat::Mistral: return {"<s>", "</s>"};  // [INST] is a token in newer vocabularies, text in older ones
+    case ChatFormat::ChatMl:
+      return {"<|im_start|>", "<|im_end|>"};
+    case ChatFormat::Llama3:
+      return {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+    case ChatFormat::Mistral:
+      return {"<s>", "</s>"};  // [INST] is a token in newer vocabularies, text in older ones
   }
   return {};
 }
 
 std::vector<TextSegment> render_chat(const ChatTemplate& chat_template, const ChatExample& example) {
   switch (chat_template.format) {
-    case ChatFormat::ChatMl: return render_chatml(chat_template, example);
-    case ChatFormat::Llama3: return render_llama3(example);
-    case ChatFormat::Mistral: return render_mistral(example);
+    case ChatFormat::ChatMl:
+      return render_chatml(chat_template, example);
+    case ChatFormat::Llama3:
+      return render_llama3(example);
+    case ChatFormat::Mistral:
+      return render_mistral(example);
   }
   return {};
 }
@@ -126,18 +137,24 @@ std::string render_generation_prompt(const ChatTemplate& chat_template, const Ch
   std::string text;
   for (const auto& segment : render_chat(chat_template, conversation)) text += segment.text;
   switch (chat_template.format) {
-    case ChatFormat::ChatMl: return text + "<|im_start|>assistant\n";
-    case ChatFormat::Llama3: return text + "<|start_header_id|>assistant<|end_header_id|>\n\n";
-    case ChatFormat::Mistral: return text;  // "[/INST]" already hands the turn over
+    case ChatFormat::ChatMl:
+      return text + "<|im_start|>assistant\n";
+    case ChatFormat::Llama3:
+      return text + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    case ChatFormat::Mistral:
+      return text;  // "[/INST]" already hands the turn over
   }
   return text;
 }
 
 std::string_view end_of_turn_marker(ChatFormat format) {
   switch (format) {
-    case ChatFormat::ChatMl: return "<|im_end|>";
-    case ChatFormat::Llama3: return "<|eot_id|>";
-    case ChatFormat::Mistral: return "</s>";
+    case ChatFormat::ChatMl:
+      return "<|im_end|>";
+    case ChatFormat::Llama3:
+      return "<|eot_id|>";
+    case ChatFormat::Mistral:
+      return "</s>";
   }
   return "";
 }

@@ -15,7 +15,8 @@ bool contains(std::string_view text, std::string_view part) { return text.find(p
 // A ChatML template's hard-coded system prompt: the first literal Jinja string
 // '<|im_start|>system\n...<|im_end|>' whose middle has no expression in it.
 std::string chatml_default_system(std::string_view jinja) {
-  for (const std::string_view open : {std::string_view("<|im_start|>system\\n"), std::string_view("<|im_start|>system\n")}) {
+  for (const std::string_view open :
+       {std::string_view("<|im_start|>system\\n"), std::string_view("<|im_start|>system\n")}) {
     for (std::size_t at = jinja.find(open); at != std::string_view::npos; at = jinja.find(open, at + 1)) {
       const std::size_t begin = at + open.size();
       const std::size_t end = jinja.find("<|im_end|>", begin);
@@ -33,13 +34,15 @@ ChatTemplate detect_chat_template_text(std::string_view jinja, const std::string
   if (contains(jinja, "<|im_start|>")) return {ChatFormat::ChatMl, chatml_default_system(jinja)};
   if (contains(jinja, "<|start_header_id|>")) {
     if (contains(jinja, "Cutting Knowledge Date"))
-      fail(where, ": the Llama 3.1+ chat template adds a dated system prompt, which hybridize does not render; "
-                  "pass --chat-template llama3 for the Llama 3 format without it");
+      fail(where,
+           ": the Llama 3.1+ chat template adds a dated system prompt, which hybridize does not render; "
+           "pass --chat-template llama3 for the Llama 3 format without it");
     return {ChatFormat::Llama3, ""};
   }
   if (contains(jinja, "[INST]")) return {ChatFormat::Mistral, ""};
-  fail(where, ": not a chat template hybridize recognises (no <|im_start|>, <|start_header_id|> or [INST] in it); "
-              "pass --chat-template chatml|qwen2|llama3|mistral");
+  fail(where,
+       ": not a chat template hybridize recognises (no <|im_start|>, <|start_header_id|> or [INST] in it); "
+       "pass --chat-template chatml|qwen2|llama3|mistral");
 }
 
 ChatTemplate detect_chat_template(const std::filesystem::path& tokenizer_config) {

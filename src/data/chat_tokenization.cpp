@@ -54,7 +54,8 @@ TokenizedChat tokenize_chat(const Tokenizer& tokenizer, const std::vector<TextSe
   return result;
 }
 
-void check_chat_markers(const Tokenizer& tokenizer, const ChatTemplate& chat_template, const std::string& tokenizer_file) {
+void check_chat_markers(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                        const std::string& tokenizer_file) {
   for (const std::string& marker : chat_template_markers(chat_template))
     if (!tokenizer.token_to_id(marker))
       fail(tokenizer_file, ": the ", chat_format_name(chat_template.format), " chat template needs the token '", marker,

@@ -26,6 +26,7 @@ TokenizedChat tokenize_chat(const Tokenizer& tokenizer, const std::vector<TextSe
 
 // Throws Error naming the tokenizer file and the first marker of the template
 // that is not one token of its vocabulary.
-void check_chat_markers(const Tokenizer& tokenizer, const ChatTemplate& chat_template, const std::string& tokenizer_file);
+void check_chat_markers(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                        const std::string& tokenizer_file);
 
 }  // namespace hybridize::data

@@ -32,12 +32,15 @@ void add_config_eos(const std::filesystem::path& file, std::vector<int64_t>& ids
 
 }  // namespace
 
-EvalPrompter::EvalPrompter(const std::filesystem::path& model_dir, int64_t vocab_size, const std::string& chat_template) {
+EvalPrompter::EvalPrompter(const std::filesystem::path& model_dir, int64_t vocab_size,
+                           const std::string& chat_template) {
   const auto tokenizer_file = model_dir / "tokenizer.json";
   if (!std::filesystem::exists(tokenizer_file)) {
     if (vocab_size != synthetic::kVocabSize)
-      fail(model_dir.string(), ": no tokenizer.json, so eval cannot write its prompts (only a model of the synthetic "
-           "task's ", synthetic::kVocabSize, "-token vocabulary needs none; this one has ", vocab_size, ")");
+      fail(model_dir.string(),
+           ": no tokenizer.json, so eval cannot write its prompts (only a model of the synthetic "
+           "task's ",
+           synthetic::kVocabSize, "-token vocabulary needs none; this one has ", vocab_size, ")");
     format_ = "synthetic";
     stop_tokens_ = {synthetic::kEosId};
     pad_id_ = synthetic::kPadId;
@@ -56,7 +59,8 @@ EvalPrompter::EvalPrompter(const std::filesystem::path& model_dir, int64_t vocab
   stop_tokens_.erase(std::unique(stop_tokens_.begin(), stop_tokens_.end()), stop_tokens_.end());
   for (const int64_t id : stop_tokens_)
     if (id < 0 || id >= vocab_size)
-      fail(model_dir.string(), ": stop token ", id, " (an eos_token_id) is outside the model's vocabulary of ", vocab_size);
+      fail(model_dir.string(), ": stop token ", id, " (an eos_token_id) is outside the model's vocabulary of ",
+           vocab_size);
   pad_id_ = stop_tokens_.front();
 }
 
@@ -78,7 +82,8 @@ EvalPrompt EvalPrompter::prompt(const EvalProblem& problem) const {
 
 std::string EvalPrompter::text(const std::vector<int64_t>& generated) const {
   auto end = generated.end();
-  if (!generated.empty() && std::find(stop_tokens_.begin(), stop_tokens_.end(), generated.back()) != stop_tokens_.end()) --end;
+  if (!generated.empty() && std::find(stop_tokens_.begin(), stop_tokens_.end(), generated.back()) != stop_tokens_.end())
+    --end;
   if (!tokenizer_) return synthetic::decode(std::vector<TokenId>(generated.begin(), end));
   return tokenizer_->decode(std::vector<int32_t>(generated.begin(), end), /*skip_special_tokens=*/false);
 }

@@ -38,9 +38,12 @@ std::optional<AnswerKind> answer_kind_named(std::string_view name) {
 
 std::string_view answer_kind_name(AnswerKind kind) {
   switch (kind) {
-    case AnswerKind::Numeric: return "numeric";
-    case AnswerKind::Boxed: return "boxed";
-    case AnswerKind::Choice: return "choice";
+    case AnswerKind::Numeric:
+      return "numeric";
+    case AnswerKind::Boxed:
+      return "boxed";
+    case AnswerKind::Choice:
+      return "choice";
   }
   return "?";
 }
@@ -76,7 +79,8 @@ EvalProblem parse_eval_problem(std::string_view line) {
   }
   if (problem.kind == AnswerKind::Choice &&
       (problem.answer.size() != 1 || problem.answer[0] < 'A' || problem.answer[0] >= char('A' + letters)))
-    fail("\"answer\" of a choice problem must be one letter A to ", char('A' + letters - 1), ", got '", problem.answer, "'");
+    fail("\"answer\" of a choice problem must be one letter A to ", char('A' + letters - 1), ", got '", problem.answer,
+         "'");
   return problem;
 }
 

@@ -16,7 +16,8 @@ MegatronDataset::MegatronDataset(const std::filesystem::path& prefix)
   // Every fixed-size field is checked for room before it is read.
   const auto need = [&](std::size_t count, const char* field) {
     if (size - at < count)
-      fail(where, ": truncated index: ", field, " at byte offset ", at, " needs ", count, " bytes but the file has ", size);
+      fail(where, ": truncated index: ", field, " at byte offset ", at, " needs ", count, " bytes but the file has ",
+           size);
   };
 
   need(megatron::kMagic.size(), "magic");
@@ -45,7 +46,8 @@ MegatronDataset::MegatronDataset(const std::filesystem::path& prefix)
   const uint8_t code = std::to_integer<uint8_t>(base[at]);
   const auto dtype = megatron::dtype_from_code(code);
   if (!dtype) {
-    if (code == 6 || code == 7) fail(where, ": dtype code ", int(code), " at byte offset ", at, " is floating point, not token ids");
+    if (code == 6 || code == 7)
+      fail(where, ": dtype code ", int(code), " at byte offset ", at, " is floating point, not token ids");
     fail(where, ": unknown dtype code ", int(code), " at byte offset ", at);
   }
   dtype_ = *dtype;
@@ -73,7 +75,8 @@ MegatronDataset::MegatronDataset(const std::filesystem::path& prefix)
     const uint64_t expected = at + 8 * document_index_count;
     const bool with_modes = version_ == 1 && size == expected + sequence_count;  // optional i8 modes
     if (size != expected && !with_modes)
-      fail(where, ": index has ", size, " bytes but its counts describe ", expected, " (counts disagree with the file)");
+      fail(where, ": index has ", size, " bytes but its counts describe ", expected,
+           " (counts disagree with the file)");
     uint64_t previous = 0;
     for (uint64_t i = 0; i < document_index_count; ++i) {
       const auto value = load_little_endian<uint64_t>(base + at + 8 * i);

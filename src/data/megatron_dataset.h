@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "data/token_source.h"
 #include "core/mapped_file.h"
+#include "data/token_source.h"
 
 namespace hybridize::data {
 
@@ -39,8 +39,8 @@ class MegatronDataset : public TokenSource {
   std::size_t pointers_offset_ = 0;  // into the .idx
   uint64_t total_tokens_ = 0;
   bool has_spans_ = false;
-  std::size_t spans_offset_ = 0;          // into the .idx: the [first, last] pairs
-  std::vector<uint64_t> first_span_;      // per document, then the total span count
+  std::size_t spans_offset_ = 0;      // into the .idx: the [first, last] pairs
+  std::vector<uint64_t> first_span_;  // per document, then the total span count
 };
 
 }  // namespace hybridize::data

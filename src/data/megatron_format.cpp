@@ -8,8 +8,12 @@ struct CodeAndDType {
   TokenDType dtype;
 };
 constexpr std::array<CodeAndDType, 6> kCodes{{
-    {1, TokenDType::U8}, {2, TokenDType::I8}, {3, TokenDType::I16},
-    {4, TokenDType::I32}, {5, TokenDType::I64}, {8, TokenDType::U16},
+    {1, TokenDType::U8},
+    {2, TokenDType::I8},
+    {3, TokenDType::I16},
+    {4, TokenDType::I32},
+    {5, TokenDType::I64},
+    {8, TokenDType::U16},
 }};
 }  // namespace
 

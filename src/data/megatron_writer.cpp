@@ -17,12 +17,18 @@ struct IdRange {
 
 IdRange representable(TokenDType dtype) {
   switch (dtype) {
-    case TokenDType::U8: return {0, 0xff};
-    case TokenDType::I8: return {-128, 127};
-    case TokenDType::I16: return {-32768, 32767};
-    case TokenDType::U16: return {0, 0xffff};
-    case TokenDType::I32: return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
-    default: return {std::numeric_limits<TokenId>::min(), std::numeric_limits<TokenId>::max()};
+    case TokenDType::U8:
+      return {0, 0xff};
+    case TokenDType::I8:
+      return {-128, 127};
+    case TokenDType::I16:
+      return {-32768, 32767};
+    case TokenDType::U16:
+      return {0, 0xffff};
+    case TokenDType::I32:
+      return {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()};
+    default:
+      return {std::numeric_limits<TokenId>::min(), std::numeric_limits<TokenId>::max()};
   }
 }
 
@@ -73,14 +79,22 @@ void MegatronWriter::add_document(std::span<const TokenId> ids) {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const TokenId id = ids[i];
     if (id < range.min || id > range.max)
-      fail(where(), ": document ", lengths_.size(), ", token ", i, ": id ", id,
-           " does not fit ", token_dtype_name(dtype_));
+      fail(where(), ": document ", lengths_.size(), ", token ", i, ": id ", id, " does not fit ",
+           token_dtype_name(dtype_));
     std::byte* out = buffer_.data() + i * width;
     switch (width) {
-      case 1: store_little_endian<uint8_t>(static_cast<uint8_t>(id), out); break;
-      case 2: store_little_endian<uint16_t>(static_cast<uint16_t>(id), out); break;
-      case 4: store_little_endian<uint32_t>(static_cast<uint32_t>(id), out); break;
-      default: store_little_endian<uint64_t>(static_cast<uint64_t>(id), out); break;
+      case 1:
+        store_little_endian<uint8_t>(static_cast<uint8_t>(id), out);
+        break;
+      case 2:
+        store_little_endian<uint16_t>(static_cast<uint16_t>(id), out);
+        break;
+      case 4:
+        store_little_endian<uint32_t>(static_cast<uint32_t>(id), out);
+        break;
+      default:
+        store_little_endian<uint64_t>(static_cast<uint64_t>(id), out);
+        break;
     }
   }
   bin_.write(buffer_.data(), buffer_.size());

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "data/token_source.h"
 #include "core/atomic_file.h"
+#include "data/token_source.h"
 
 namespace hybridize::data {
 

@@ -27,7 +27,6 @@ std::string nfc(const std::string& text) {
 #endif
 }
 
-
 }  // namespace
 
 bool Normalizer::nfc_available() {
@@ -60,9 +59,15 @@ std::string Normalizer::apply(const std::string& text) const {
   std::string out = text;
   for (const auto& step : steps_) {
     switch (step.kind) {
-      case Kind::Nfc: out = nfc(out); break;
-      case Kind::Prepend: if (!out.empty()) out.insert(0, step.content); break;
-      case Kind::Replace: out = replace_all(out, step.pattern, step.content); break;
+      case Kind::Nfc:
+        out = nfc(out);
+        break;
+      case Kind::Prepend:
+        if (!out.empty()) out.insert(0, step.content);
+        break;
+      case Kind::Replace:
+        out = replace_all(out, step.pattern, step.content);
+        break;
     }
   }
   return out;

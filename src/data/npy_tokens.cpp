@@ -72,7 +72,8 @@ class HeaderParser {
     const std::size_t begin = at_;
     uint64_t value = 0;
     while (at_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[at_]))) {
-      if (__builtin_mul_overflow(value, 10u, &value) || __builtin_add_overflow(value, uint64_t(text_[at_] - '0'), &value))
+      if (__builtin_mul_overflow(value, 10u, &value) ||
+          __builtin_add_overflow(value, uint64_t(text_[at_] - '0'), &value))
         error("dimension overflows 64 bits");
       ++at_;
     }
@@ -109,22 +110,29 @@ TokenDType parse_descr(const std::string& descr, const std::string& where) {
   if (descr.size() < 3) fail(where, ": dtype '", descr, "' is not an integer dtype");
   const char order = descr[0], kind = descr[1];
   if (order == '>') fail(where, ": dtype '", descr, "' is big-endian; only little-endian token ids are read");
-  if (kind != 'i' && kind != 'u') fail(where, ": dtype '", descr, "' is not an integer dtype; token ids must be integers");
+  if (kind != 'i' && kind != 'u')
+    fail(where, ": dtype '", descr, "' is not an integer dtype; token ids must be integers");
   const std::string bytes = descr.substr(2);
   const bool is_unsigned = kind == 'u';
   TokenDType dtype;
-  if (bytes == "1") dtype = is_unsigned ? TokenDType::U8 : TokenDType::I8;
-  else if (bytes == "2") dtype = is_unsigned ? TokenDType::U16 : TokenDType::I16;
-  else if (bytes == "4") dtype = is_unsigned ? TokenDType::U32 : TokenDType::I32;
-  else if (bytes == "8") dtype = is_unsigned ? TokenDType::U64 : TokenDType::I64;
-  else fail(where, ": dtype '", descr, "' has an unsupported width");
+  if (bytes == "1")
+    dtype = is_unsigned ? TokenDType::U8 : TokenDType::I8;
+  else if (bytes == "2")
+    dtype = is_unsigned ? TokenDType::U16 : TokenDType::I16;
+  else if (bytes == "4")
+    dtype = is_unsigned ? TokenDType::U32 : TokenDType::I32;
+  else if (bytes == "8")
+    dtype = is_unsigned ? TokenDType::U64 : TokenDType::I64;
+  else
+    fail(where, ": dtype '", descr, "' has an unsupported width");
   // '|' means "byte order irrelevant", which holds only for one-byte types.
   if (order != '<' && !(order == '|' && bytes == "1")) fail(where, ": dtype '", descr, "' has an unknown byte order");
   return dtype;
 }
 
 template <class T>
-const T& header_field(const std::map<std::string, HeaderValue>& dict, const std::string& key, const std::string& where) {
+const T& header_field(const std::map<std::string, HeaderValue>& dict, const std::string& key,
+                      const std::string& where) {
   const auto it = dict.find(key);
   if (it == dict.end()) fail(where, ": .npy header lacks '", key, "'");
   const T* value = std::get_if<T>(&it->second);
@@ -146,8 +154,8 @@ NpyTokens::NpyTokens(const std::filesystem::path& path) : file_(path) {
   const std::size_t length_size = major == 1 ? 2 : 4;
   const std::size_t header_offset = 8 + length_size;
   if (bytes.size() < header_offset) fail(where, ": truncated .npy header length at byte offset 8");
-  const uint64_t header_length = major == 1 ? load_little_endian<uint16_t>(bytes.data() + 8)
-                                            : load_little_endian<uint32_t>(bytes.data() + 8);
+  const uint64_t header_length =
+      major == 1 ? load_little_endian<uint16_t>(bytes.data() + 8) : load_little_endian<uint32_t>(bytes.data() + 8);
   if (header_length > kMaxHeaderBytes) fail(where, ": .npy header length ", header_length, " exceeds 1 MiB");
   if (header_length > bytes.size() - header_offset)
     fail(where, ": .npy header length ", header_length, " runs past the end of the file (", bytes.size(), " bytes)");

@@ -5,8 +5,8 @@
 // in C order; anything else is refused with the reason.
 #include <filesystem>
 
-#include "data/token_source.h"
 #include "core/mapped_file.h"
+#include "data/token_source.h"
 
 namespace hybridize::data {
 

@@ -18,8 +18,9 @@ std::unique_ptr<TokenSource> open_token_source(const std::filesystem::path& path
   }
   if (std::filesystem::exists(megatron::idx_path(path))) return std::make_unique<MegatronDataset>(path);
   if (!raw_dtype)
-    fail(path.string(), ": not a .npy file and no Megatron index beside it; for raw token ids give their width "
-                        "(uint16 or uint32)");
+    fail(path.string(),
+         ": not a .npy file and no Megatron index beside it; for raw token ids give their width "
+         "(uint16 or uint32)");
   return std::make_unique<RawTokens>(path, *raw_dtype);
 }
 

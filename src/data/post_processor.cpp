@@ -22,7 +22,8 @@ PostProcessor::PostProcessor(const nlohmann::json& json, const std::string& sour
     if (!json.contains("processors") || !json.at("processors").is_array())
       fail(source, ": key '", root, ".processors': missing or not an array");
     const auto& list = json.at("processors");
-    for (size_t i = 0; i < list.size(); ++i) steps.emplace_back(list[i], root + ".processors[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < list.size(); ++i)
+      steps.emplace_back(list[i], root + ".processors[" + std::to_string(i) + "]");
   } else {
     steps.emplace_back(json, root);
   }
@@ -31,7 +32,8 @@ PostProcessor::PostProcessor(const nlohmann::json& json, const std::string& sour
     const std::string type = type_of(step, source, key);
     if (type == "ByteLevel") continue;  // it only adjusts offsets
     if (type != "TemplateProcessing")
-      fail(source, ": key '", key, ".type': '", type, "' is not supported (supported: TemplateProcessing, ByteLevel, Sequence of them)");
+      fail(source, ": key '", key, ".type': '", type,
+           "' is not supported (supported: TemplateProcessing, ByteLevel, Sequence of them)");
     if (have_template) fail(source, ": key '", key, "': more than one TemplateProcessing is not supported");
     have_template = true;
     read_template(step, source, key);
@@ -39,16 +41,20 @@ PostProcessor::PostProcessor(const nlohmann::json& json, const std::string& sour
 }
 
 void PostProcessor::read_template(const nlohmann::json& json, const std::string& source, const std::string& key) {
-  const auto bad = [&](const std::string& sub, const std::string& why) { fail(source, ": key '", key, sub, "': ", why); };
+  const auto bad = [&](const std::string& sub, const std::string& why) {
+    fail(source, ": key '", key, sub, "': ", why);
+  };
   if (!json.contains("single") || !json.at("single").is_array()) bad(".single", "missing or not an array");
   const nlohmann::json specials = json.value("special_tokens", nlohmann::json::object());
   bool seen_sequence = false;
   for (const auto& piece : json.at("single")) {
     if (piece.contains("Sequence")) {
-      if (piece.at("Sequence").value("id", std::string()) != "A") bad(".single", "a single-sequence template may hold only $A, got " + piece.dump());
+      if (piece.at("Sequence").value("id", std::string()) != "A")
+        bad(".single", "a single-sequence template may hold only $A, got " + piece.dump());
       if (seen_sequence) bad(".single", "$A appears twice");
       seen_sequence = true;
-    } else if (piece.contains("SpecialToken") && piece.at("SpecialToken").contains("id") && piece.at("SpecialToken").at("id").is_string()) {
+    } else if (piece.contains("SpecialToken") && piece.at("SpecialToken").contains("id") &&
+               piece.at("SpecialToken").at("id").is_string()) {
       const auto name = piece.at("SpecialToken").at("id").get<std::string>();
       if (!specials.contains(name) || !specials.at(name).contains("ids") || !specials.at(name).at("ids").is_array())
         bad(".special_tokens", "'" + name + "' is used in the template but has no ids");

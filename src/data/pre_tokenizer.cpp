@@ -11,12 +11,13 @@ namespace {
 // The pattern HF's ByteLevel pre-tokenizer uses when use_regex is true.
 constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-bool flag(const nlohmann::json& step, const char* name, bool fallback, const std::string& source, const std::string& key) {
+bool flag(const nlohmann::json& step, const char* name, bool fallback, const std::string& source,
+          const std::string& key) {
   if (!step.contains(name) || step.at(name).is_null()) return fallback;
-  if (!step.at(name).is_boolean()) fail(source, ": key '", key, ".", name, "': must be true or false, got ", step.at(name).dump());
+  if (!step.at(name).is_boolean())
+    fail(source, ": key '", key, ".", name, "': must be true or false, got ", step.at(name).dump());
   return step.at(name).get<bool>();
 }
-
 
 // Isolated split: every match and every stretch between matches becomes a piece.
 void split_isolated(const Regex& regex, std::string_view text, std::vector<std::string>& out) {
@@ -47,9 +48,11 @@ PreTokenizer::PreTokenizer(const nlohmann::json& json, const std::string& source
         fail(source, ": key '", key, ".pattern': only {\"Regex\": \"...\"} patterns are supported, got ",
              step.value("pattern", nlohmann::json()).dump());
       if (step.value("behavior", std::string()) != "Isolated")
-        fail(source, ": key '", key, ".behavior': only \"Isolated\" is supported, got ", step.value("behavior", nlohmann::json()).dump());
+        fail(source, ": key '", key, ".behavior': only \"Isolated\" is supported, got ",
+             step.value("behavior", nlohmann::json()).dump());
       if (flag(step, "invert", false, source, key)) fail(source, ": key '", key, ".invert': true is not supported");
-      splits_.emplace_back(step.at("pattern").at("Regex").get<std::string>(), source + ": key '" + key + ".pattern.Regex'");
+      splits_.emplace_back(step.at("pattern").at("Regex").get<std::string>(),
+                           source + ": key '" + key + ".pattern.Regex'");
     } else if (type == "ByteLevel") {
       if (!last) fail(source, ": key '", key, "': ByteLevel must be the last pre-tokenizer");
       byte_level_ = true;
@@ -57,7 +60,8 @@ PreTokenizer::PreTokenizer(const nlohmann::json& json, const std::string& source
       if (flag(step, "use_regex", true, source, key)) byte_level_regex_.emplace_back(kGpt2Pattern, "ByteLevel pattern");
     } else if (type == "Metaspace" && steps.size() == 1) {
       metaspace_ = true;
-      if (!step.contains("replacement") || !step.at("replacement").is_string() || step.at("replacement").get<std::string>().empty())
+      if (!step.contains("replacement") || !step.at("replacement").is_string() ||
+          step.at("replacement").get<std::string>().empty())
         fail(source, ": key '", key, ".replacement': missing or not a character");
       replacement_ = step.at("replacement").get<std::string>();
       metaspace_split_ = flag(step, "split", true, source, key);
@@ -65,10 +69,14 @@ PreTokenizer::PreTokenizer(const nlohmann::json& json, const std::string& source
       const std::string scheme = step.contains("prepend_scheme") && step.at("prepend_scheme").is_string()
                                      ? step.at("prepend_scheme").get<std::string>()
                                      : (flag(step, "add_prefix_space", true, source, key) ? "always" : "never");
-      if (scheme == "always") prepend_ = Prepend::Always;
-      else if (scheme == "first") prepend_ = Prepend::First;
-      else if (scheme == "never") prepend_ = Prepend::Never;
-      else fail(source, ": key '", key, ".prepend_scheme': '", scheme, "' is not supported (always, first, never)");
+      if (scheme == "always")
+        prepend_ = Prepend::Always;
+      else if (scheme == "first")
+        prepend_ = Prepend::First;
+      else if (scheme == "never")
+        prepend_ = Prepend::Never;
+      else
+        fail(source, ": key '", key, ".prepend_scheme': '", scheme, "' is not supported (always, first, never)");
     } else {
       fail(source, ": key '", key, ".type': '", type,
            "' is not supported (supported: Split, ByteLevel, Sequence of them; Metaspace alone)");
@@ -84,7 +92,8 @@ std::vector<std::string> PreTokenizer::metaspace(std::string_view text, bool at_
   // Each replacement character starts a word (merged with what follows it).
   std::vector<std::string> words;
   std::size_t begin = 0;
-  for (std::size_t at = replaced.find(replacement_, 1); at != std::string::npos; at = replaced.find(replacement_, at + 1)) {
+  for (std::size_t at = replaced.find(replacement_, 1); at != std::string::npos;
+       at = replaced.find(replacement_, at + 1)) {
     words.push_back(replaced.substr(begin, at - begin));
     begin = at;
   }

@@ -31,9 +31,9 @@ class PreTokenizer {
   bool adds_prefix_space() const { return add_prefix_space_ || prepend_ != Prepend::Never; }
 
  private:
-  std::vector<Regex> splits_;           // the Split steps, in order
+  std::vector<Regex> splits_;  // the Split steps, in order
   bool byte_level_ = false;
-  bool add_prefix_space_ = false;       // ByteLevel.add_prefix_space
+  bool add_prefix_space_ = false;        // ByteLevel.add_prefix_space
   std::vector<Regex> byte_level_regex_;  // ByteLevel.use_regex: the GPT-2 pattern, or none
   // Metaspace
   enum class Prepend { Never, First, Always };

@@ -3,8 +3,8 @@
 // document, the id width chosen by the caller since the file cannot say.
 #include <filesystem>
 
-#include "data/token_source.h"
 #include "core/mapped_file.h"
+#include "data/token_source.h"
 
 namespace hybridize::data {
 

@@ -46,8 +46,10 @@ void append_ranges(std::string& out, const UnicodeClass& unicode_class) {
   char item[32];
   for (std::size_t i = 0; i < unicode_class.count; ++i) {
     const auto [first, last] = unicode_class.ranges[i];
-    if (first == last) std::snprintf(item, sizeof item, "\\x{%X}", unsigned(first));
-    else std::snprintf(item, sizeof item, "\\x{%X}-\\x{%X}", unsigned(first), unsigned(last));
+    if (first == last)
+      std::snprintf(item, sizeof item, "\\x{%X}", unsigned(first));
+    else
+      std::snprintf(item, sizeof item, "\\x{%X}-\\x{%X}", unsigned(first), unsigned(last));
     out += item;
   }
 }
@@ -142,7 +144,8 @@ struct Regex::Compiled {
   ~Compiled() { pcre2_code_free(code); }
 
   // Runs one match from `start`; returns false when there is none.
-  bool match(MatchState& state, std::string_view text, size_t start, uint32_t options, size_t& begin, size_t& end) const {
+  bool match(MatchState& state, std::string_view text, size_t start, uint32_t options, size_t& begin,
+             size_t& end) const {
     const int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start,
                                options | PCRE2_NO_UTF_CHECK, state.data, state.context);
     if (rc == PCRE2_ERROR_NOMATCH) return false;
@@ -161,8 +164,7 @@ Regex::Regex(const std::string& pattern, const std::string& where) : compiled_(s
   const std::string expanded = expand_unicode_classes(pattern, where);
   compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(expanded.data()), expanded.size(), PCRE2_UTF | PCRE2_UCP,
                                   &code, &offset, nullptr);
-  if (!compiled_->code)
-    fail(where, ": regex does not compile at offset ", offset, ": ", pcre2_message(code));
+  if (!compiled_->code) fail(where, ": regex does not compile at offset ", offset, ": ", pcre2_message(code));
   // JIT is an optimisation only: without it (no JIT support) the interpreter runs.
   pcre2_jit_compile(compiled_->code, PCRE2_JIT_COMPLETE);
 }

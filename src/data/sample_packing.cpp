@@ -29,8 +29,9 @@ PackedSamples::PackedSamples(const TokenSource& source, PackingOptions options)
   const std::size_t documents = source.document_count();
   if (options_.boundaries == DocumentBoundaries::Respect) {
     for (std::size_t doc = 0; doc < documents; ++doc)
-      for_each_sample_start(source.document(doc).size(), options_.seq_len, options_.tail,
-                            [&](uint64_t begin) { pieces_.push_back({doc, begin}); });
+      for_each_sample_start(source.document(doc).size(), options_.seq_len, options_.tail, [&](uint64_t begin) {
+        pieces_.push_back({doc, begin});
+      });
   } else {
     document_starts_.reserve(documents + 1);
     uint64_t total = 0;
@@ -39,7 +40,9 @@ PackedSamples::PackedSamples(const TokenSource& source, PackingOptions options)
       total += source.document(doc).size();
     }
     document_starts_.push_back(total);
-    for_each_sample_start(total, options_.seq_len, options_.tail, [&](uint64_t begin) { pieces_.push_back({0, begin}); });
+    for_each_sample_start(total, options_.seq_len, options_.tail, [&](uint64_t begin) {
+      pieces_.push_back({0, begin});
+    });
   }
 
   order_.resize(pieces_.size());
@@ -57,13 +60,15 @@ void PackedSamples::append_document(std::size_t document, uint64_t begin, uint64
   const std::size_t first = out.loss_mask.size();
   out.loss_mask.resize(first + (end - begin), 0);
   for (const TokenSpan& span : source_.trainable_spans(document))
-    for (uint64_t at = std::max(span.begin, begin); at < std::min(span.end, end); ++at) out.loss_mask[first + at - begin] = 1;
+    for (uint64_t at = std::max(span.begin, begin); at < std::min(span.end, end); ++at)
+      out.loss_mask[first + at - begin] = 1;
 }
 
 void PackedSamples::append_stream(uint64_t begin, uint64_t end, PackedSample& out) const {
   // The document holding `begin`: the last whose start is <= begin (skipping empty ones).
   auto doc = std::size_t(std::upper_bound(document_starts_.begin(), document_starts_.end() - 1, begin) -
-                         document_starts_.begin()) - 1;
+                         document_starts_.begin()) -
+             1;
   for (uint64_t at = begin; at < end; ++doc) {
     const uint64_t stop = std::min(end, document_starts_[doc + 1]);
     append_document(doc, at - document_starts_[doc], stop - document_starts_[doc], out);

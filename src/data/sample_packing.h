@@ -25,7 +25,7 @@ struct PackingOptions {
   std::size_t seq_len = 0;
   DocumentBoundaries boundaries = DocumentBoundaries::PackAcross;
   PartialTail tail = PartialTail::Drop;
-  TokenId pad_id = -1;                   // required with PartialTail::Pad
+  TokenId pad_id = -1;                     // required with PartialTail::Pad
   std::optional<uint64_t> shuffle_seed{};  // none: samples in corpus order
 };
 

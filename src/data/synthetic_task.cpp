@@ -19,9 +19,12 @@ int draw(std::mt19937_64& random, int bound) { return static_cast<int>(random() 
 
 int apply(char op, int x, int y, int modulus) {
   switch (op) {
-    case '+': return (x + y) % modulus;
-    case '-': return ((x - y) % modulus + modulus) % modulus;
-    default: return (x * y) % modulus;
+    case '+':
+      return (x + y) % modulus;
+    case '-':
+      return ((x - y) % modulus + modulus) % modulus;
+    default:
+      return (x * y) % modulus;
   }
 }
 

@@ -12,7 +12,8 @@ namespace {
 constexpr std::array<int8_t, 256> make_ids() {
   std::array<int8_t, 256> ids{};
   ids.fill(-1);
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) ids[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i)
+    ids[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
   return ids;
 }
 constexpr std::array<int8_t, 256> kIds = make_ids();
@@ -26,7 +27,8 @@ std::vector<TokenId> encode(std::string_view text) {
     const int8_t id = kIds[static_cast<unsigned char>(text[i])];
     if (id < 0) {
       const auto code = static_cast<unsigned char>(text[i]);
-      if (code >= 0x20 && code < 0x7f) fail("synthetic vocabulary: character '", text[i], "' at position ", i, " is not in the vocabulary");
+      if (code >= 0x20 && code < 0x7f)
+        fail("synthetic vocabulary: character '", text[i], "' at position ", i, " is not in the vocabulary");
       fail("synthetic vocabulary: byte ", int(code), " at position ", i, " is not in the vocabulary");
     }
     ids.push_back(id);

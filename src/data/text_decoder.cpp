@@ -2,14 +2,13 @@
 
 #include "core/error.h"
 #include "core/format.h"
-#include "data/tokenizer_json.h"
 #include "data/byte_level.h"
+#include "data/tokenizer_json.h"
 #include "data/utf8.h"
 
 namespace hybridize::data {
 
 namespace {
-
 
 // The byte a "<0xXX>" token stands for, or -1.
 int fallback_byte(const std::string& token) {
@@ -67,8 +66,9 @@ TextDecoder::TextDecoder(const nlohmann::json& json, bool byte_level, const std:
                                      : (step.value("add_prefix_space", true) ? "always" : "never");
       parsed.strip_first = scheme != "never";
     } else {
-      fail(source, ": key '", key, ".type': '", type,
-           "' is not supported (supported: ByteLevel; Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence of them)");
+      fail(
+          source, ": key '", key, ".type': '", type,
+          "' is not supported (supported: ByteLevel; Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence of them)");
     }
     steps_.push_back(std::move(parsed));
   }
@@ -78,14 +78,20 @@ std::string TextDecoder::token_text(const std::string& token) const {
   std::string text = token;
   for (const auto& step : steps_) {
     switch (step.kind) {
-      case Kind::ByteLevel: return byte_level_bytes(text);
-      case Kind::Replace: text = replace_all(text, step.pattern, step.content); break;
-      case Kind::Metaspace: text = replace_all(text, step.pattern, " "); break;
+      case Kind::ByteLevel:
+        return byte_level_bytes(text);
+      case Kind::Replace:
+        text = replace_all(text, step.pattern, step.content);
+        break;
+      case Kind::Metaspace:
+        text = replace_all(text, step.pattern, " ");
+        break;
       case Kind::ByteFallback:
         if (const int byte = fallback_byte(text); byte >= 0) return std::string(1, static_cast<char>(byte));
         break;
       case Kind::Fuse:
-      case Kind::Strip: break;
+      case Kind::Strip:
+        break;
     }
   }
   return text;
@@ -145,8 +151,8 @@ std::string TextDecoder::decode(const std::vector<std::string>& input) const {
         for (auto& token : tokens) {
           const std::string& c = step.content;
           for (int64_t i = 0; i < step.start && token.compare(0, c.size(), c) == 0; ++i) token.erase(0, c.size());
-          for (int64_t i = 0; i < step.stop && token.size() >= c.size() &&
-                              token.compare(token.size() - c.size(), c.size(), c) == 0;
+          for (int64_t i = 0;
+               i < step.stop && token.size() >= c.size() && token.compare(token.size() - c.size(), c.size(), c) == 0;
                ++i)
             token.erase(token.size() - c.size());
         }

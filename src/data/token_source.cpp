@@ -7,39 +7,63 @@ namespace hybridize::data {
 
 std::size_t token_dtype_size(TokenDType dtype) {
   switch (dtype) {
-    case TokenDType::U8: case TokenDType::I8: return 1;
-    case TokenDType::I16: case TokenDType::U16: return 2;
-    case TokenDType::I32: case TokenDType::U32: return 4;
-    case TokenDType::I64: case TokenDType::U64: return 8;
+    case TokenDType::U8:
+    case TokenDType::I8:
+      return 1;
+    case TokenDType::I16:
+    case TokenDType::U16:
+      return 2;
+    case TokenDType::I32:
+    case TokenDType::U32:
+      return 4;
+    case TokenDType::I64:
+    case TokenDType::U64:
+      return 8;
   }
   fail("unknown token dtype enum value ", static_cast<int>(dtype));
 }
 
 std::string_view token_dtype_name(TokenDType dtype) {
   switch (dtype) {
-    case TokenDType::U8: return "uint8";
-    case TokenDType::I8: return "int8";
-    case TokenDType::I16: return "int16";
-    case TokenDType::U16: return "uint16";
-    case TokenDType::I32: return "int32";
-    case TokenDType::U32: return "uint32";
-    case TokenDType::I64: return "int64";
-    case TokenDType::U64: return "uint64";
+    case TokenDType::U8:
+      return "uint8";
+    case TokenDType::I8:
+      return "int8";
+    case TokenDType::I16:
+      return "int16";
+    case TokenDType::U16:
+      return "uint16";
+    case TokenDType::I32:
+      return "int32";
+    case TokenDType::U32:
+      return "uint32";
+    case TokenDType::I64:
+      return "int64";
+    case TokenDType::U64:
+      return "uint64";
   }
   fail("unknown token dtype enum value ", static_cast<int>(dtype));
 }
 
 TokenId TokenView::operator[](std::size_t index) const {
   switch (dtype_) {
-    case TokenDType::U8: return load_little_endian<uint8_t>(data_ + index);
-    case TokenDType::I8: return load_little_endian<int8_t>(data_ + index);
-    case TokenDType::I16: return load_little_endian<int16_t>(data_ + 2 * index);
-    case TokenDType::U16: return load_little_endian<uint16_t>(data_ + 2 * index);
-    case TokenDType::I32: return load_little_endian<int32_t>(data_ + 4 * index);
-    case TokenDType::U32: return load_little_endian<uint32_t>(data_ + 4 * index);
-    case TokenDType::I64: return load_little_endian<int64_t>(data_ + 8 * index);
+    case TokenDType::U8:
+      return load_little_endian<uint8_t>(data_ + index);
+    case TokenDType::I8:
+      return load_little_endian<int8_t>(data_ + index);
+    case TokenDType::I16:
+      return load_little_endian<int16_t>(data_ + 2 * index);
+    case TokenDType::U16:
+      return load_little_endian<uint16_t>(data_ + 2 * index);
+    case TokenDType::I32:
+      return load_little_endian<int32_t>(data_ + 4 * index);
+    case TokenDType::U32:
+      return load_little_endian<uint32_t>(data_ + 4 * index);
+    case TokenDType::I64:
+      return load_little_endian<int64_t>(data_ + 8 * index);
     // Ids past INT64_MAX come out negative, which validate_token_ids refuses.
-    case TokenDType::U64: return static_cast<TokenId>(load_little_endian<uint64_t>(data_ + 8 * index));
+    case TokenDType::U64:
+      return static_cast<TokenId>(load_little_endian<uint64_t>(data_ + 8 * index));
   }
   return -1;
 }

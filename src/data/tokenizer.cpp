@@ -18,11 +18,13 @@ const nlohmann::json& checked(const nlohmann::json& json, const std::string& sou
   if (!json.is_object()) fail(source, ": not a tokenizer.json (the top level is not an object)");
   if (!json.contains("model") || !json.at("model").is_object()) fail(source, ": key 'model': missing or not an object");
   const auto& model = json.at("model");
-  const std::string type = model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>()
-                                                                                : model.value("type", nlohmann::json()).dump();
+  const std::string type = model.contains("type") && model.at("type").is_string()
+                               ? model.at("type").get<std::string>()
+                               : model.value("type", nlohmann::json()).dump();
   if (type != "BPE") fail(source, ": key 'model.type': '", type, "' is not supported (only BPE)");
   for (const char* key : {"truncation", "padding"})
-    if (json.contains(key) && !json.at(key).is_null()) fail(source, ": key '", key, "': must be null, got ", json.at(key).dump());
+    if (json.contains(key) && !json.at(key).is_null())
+      fail(source, ": key '", key, "': must be null, got ", json.at(key).dump());
   return json;
 }
 
@@ -30,9 +32,12 @@ const nlohmann::json& checked(const nlohmann::json& json, const std::string& sou
 bool uses_byte_level(const nlohmann::json& json) {
   if (!json.contains("pre_tokenizer") || !json.at("pre_tokenizer").is_object()) return false;
   const auto& pre = json.at("pre_tokenizer");
-  const auto is_byte_level = [](const nlohmann::json& step) { return step.is_object() && step.value("type", "") == "ByteLevel"; };
+  const auto is_byte_level = [](const nlohmann::json& step) {
+    return step.is_object() && step.value("type", "") == "ByteLevel";
+  };
   if (is_byte_level(pre)) return true;
-  if (pre.value("type", "") != "Sequence" || !pre.contains("pretokenizers") || !pre.at("pretokenizers").is_array()) return false;
+  if (pre.value("type", "") != "Sequence" || !pre.contains("pretokenizers") || !pre.at("pretokenizers").is_array())
+    return false;
   const auto& steps = pre.at("pretokenizers");
   return std::any_of(steps.begin(), steps.end(), is_byte_level);
 }
@@ -42,7 +47,8 @@ const nlohmann::json& member(const nlohmann::json& json, const char* key) {
   return json.contains(key) ? json.at(key) : null;
 }
 
-std::vector<AddedToken> read_added_tokens(const nlohmann::json& json, const BpeModel& model, const std::string& source) {
+std::vector<AddedToken> read_added_tokens(const nlohmann::json& json, const BpeModel& model,
+                                          const std::string& source) {
   std::vector<AddedToken> tokens;
   const auto& list = member(json, "added_tokens");
   if (list.is_null()) return tokens;
@@ -53,7 +59,8 @@ std::vector<AddedToken> read_added_tokens(const nlohmann::json& json, const BpeM
     const auto& entry = list[i];
     const std::string key = "added_tokens[" + std::to_string(i) + "]";
     const auto bad = [&](const std::string& why) { fail(source, ": key '", key, "': ", why, ", got ", entry.dump()); };
-    if (!entry.is_object() || !entry.contains("content") || !entry.at("content").is_string()) bad("needs a string \"content\"");
+    if (!entry.is_object() || !entry.contains("content") || !entry.at("content").is_string())
+      bad("needs a string \"content\"");
     if (!entry.contains("id") || !entry.at("id").is_number_integer() || entry.at("id").get<int64_t>() < 0 ||
         entry.at("id").get<int64_t>() > INT32_MAX)
       bad("needs a non-negative integer \"id\"");
@@ -76,7 +83,7 @@ std::vector<AddedToken> read_added_tokens(const nlohmann::json& json, const BpeM
     next_id = std::max(next_id, token.id + 1);
     if (token.id != entry.at("id").get<int32_t>())
       log_warning(source, ": added token '", token.content, "' has id ", entry.at("id").get<int32_t>(),
-                " in the file but id ", token.id, " as HF tokenizers assigns it; using ", token.id);
+                  " in the file but id ", token.id, " as HF tokenizers assigns it; using ", token.id);
     token.special = flag("special", false);
     token.single_word = flag("single_word", false);
     token.lstrip = flag("lstrip", false);

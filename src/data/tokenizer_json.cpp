@@ -25,7 +25,8 @@ std::string step_type(const nlohmann::json& step, const std::string& key, const 
   return step.at("type").get<std::string>();
 }
 
-std::string string_member(const nlohmann::json& object, const char* name, const std::string& key, const std::string& source) {
+std::string string_member(const nlohmann::json& object, const char* name, const std::string& key,
+                          const std::string& source) {
   if (!object.is_object() || !object.contains(name) || !object.at(name).is_string())
     fail(source, ": key '", key, ".", name, "': missing or not a string");
   return object.at(name).get<std::string>();

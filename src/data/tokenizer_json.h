@@ -19,7 +19,8 @@ std::vector<std::pair<nlohmann::json, std::string>> component_steps(const nlohma
 std::string step_type(const nlohmann::json& step, const std::string& key, const std::string& source);
 
 // The string member `name` of `object` (at `key`).
-std::string string_member(const nlohmann::json& object, const char* name, const std::string& key, const std::string& source);
+std::string string_member(const nlohmann::json& object, const char* name, const std::string& key,
+                          const std::string& source);
 
 // A Replace step's pattern, which must be a non-empty {"String": "..."}.
 std::string string_pattern(const nlohmann::json& step, const std::string& key, const std::string& source);

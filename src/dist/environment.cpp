@@ -24,7 +24,8 @@ int parse_integer(const std::string& name, const std::string& text, long long lo
 
 struct Reader {
   const VariableLookup& lookup;
-  std::optional<int> integer(const std::string& name, long long low, long long high = std::numeric_limits<int>::max()) const {
+  std::optional<int> integer(const std::string& name, long long low,
+                             long long high = std::numeric_limits<int>::max()) const {
     const auto text = lookup(name);
     if (!text) return std::nullopt;
     return parse_integer(name, *text, low, high);
@@ -55,8 +56,7 @@ Environment read_environment(const VariableLookup& lookup) {
     env.launcher = "slurm";
     env.world_size = read.required("SLURM_NTASKS", "SLURM_PROCID", 1);
     env.rank = read.required("SLURM_PROCID", "SLURM_NTASKS", 0);
-    if (env.rank >= env.world_size)
-      fail("SLURM_PROCID=", env.rank, " must be below SLURM_NTASKS=", env.world_size);
+    if (env.rank >= env.world_size) fail("SLURM_PROCID=", env.rank, " must be below SLURM_NTASKS=", env.world_size);
     env.local_rank = read.required("SLURM_LOCALID", "SLURM_PROCID", 0);
     if (env.local_rank > env.rank) fail("SLURM_LOCALID=", env.local_rank, " exceeds SLURM_PROCID=", env.rank);
   }

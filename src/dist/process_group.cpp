@@ -46,7 +46,8 @@ std::vector<uint8_t> bytes_of(const at::Tensor& tensor) {
 at::Tensor tensor_from(const std::vector<uint8_t>& bytes, const at::Tensor& like, const std::string& key) {
   auto tensor = at::empty(like.sizes(), like.options().device(at::kCPU));
   if (bytes.size() != tensor.nbytes())
-    fail(key, ": ", bytes.size(), " bytes where ", tensor.nbytes(), " were expected (ranks disagree on a tensor's shape)");
+    fail(key, ": ", bytes.size(), " bytes where ", tensor.nbytes(),
+         " were expected (ranks disagree on a tensor's shape)");
   std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
   return tensor;
 }
@@ -77,8 +78,9 @@ ProcessGroup::ProcessGroup(const Environment& env, at::Device device) : env_(env
   if (!env_.distributed()) return;
 #ifndef HYBRIDIZE_HAVE_NCCL
   if (device.is_cuda())
-    fail(describe(), ": this build of hybridize has no NCCL (its LibTorch lacks c10d's ProcessGroupNCCL); "
-                     "run on --device cpu or rebuild against a CUDA LibTorch");
+    fail(describe(),
+         ": this build of hybridize has no NCCL (its LibTorch lacks c10d's ProcessGroupNCCL); "
+         "run on --device cpu or rebuild against a CUDA LibTorch");
 #endif
   collective_step(*this, "joining the job", [&] {
     c10d::TCPStoreOptions options;
@@ -110,16 +112,18 @@ ProcessGroup::~ProcessGroup() {
   if (!store_ || std::uncaught_exceptions() > 0) return;
   try {
     if (backend_) backend_->shutdown();  // NCCL's communicators end cleanly (ProcessGroupNCCL warns at exit otherwise)
-    if (is_leader()) store_->get("left/all");
-    else if (store_->add("left", 1) == size() - 1) store_->set("left/all", std::vector<uint8_t>{1});
+    if (is_leader())
+      store_->get("left/all");
+    else if (store_->add("left", 1) == size() - 1)
+      store_->set("left/all", std::vector<uint8_t>{1});
   } catch (const std::exception&) {
     // A peer that died before leaving: nothing is left to wait for.
   }
 }
 
 std::string ProcessGroup::describe() const {
-  return "rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size) + " (MASTER_ADDR=" +
-         env_.master_address + ", MASTER_PORT=" + std::to_string(env_.master_port) + ")";
+  return "rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size) +
+         " (MASTER_ADDR=" + env_.master_address + ", MASTER_PORT=" + std::to_string(env_.master_port) + ")";
 }
 
 std::vector<at::Tensor> ProcessGroup::exchange(const std::string& what, const at::Tensor& tensor,
@@ -148,7 +152,8 @@ PendingCollective ProcessGroup::all_reduce_sum_async(at::Tensor tensor) const {
   if (!backend_) {
     auto parts = exchange("all-reduce", tensor, std::nullopt);
     auto sum = parts[0];
-    for (std::size_t from = 1; from < parts.size(); ++from) sum += parts[from];  // in rank order: the same bits everywhere
+    for (std::size_t from = 1; from < parts.size(); ++from)
+      sum += parts[from];  // in rank order: the same bits everywhere
     tensor.copy_(sum);
     return {};
   }
@@ -168,7 +173,8 @@ PendingCollective ProcessGroup::broadcast_async(at::Tensor tensor, int root) con
   std::vector<at::Tensor> tensors{std::move(tensor)};
   c10d::BroadcastOptions options;
   options.rootRank = root;
-  return {collective_step(*this, "broadcast", [&] { return backend_->broadcast(tensors, options); }), "broadcast", this};
+  return {collective_step(*this, "broadcast", [&] { return backend_->broadcast(tensors, options); }), "broadcast",
+          this};
 }
 
 void ProcessGroup::broadcast(at::Tensor tensor, int root) const { broadcast_async(std::move(tensor), root).wait(); }
@@ -199,7 +205,8 @@ std::vector<int64_t> ProcessGroup::broadcast_values(std::vector<int64_t> values,
   const auto on_device = at::TensorOptions().dtype(at::kLong).device(device_);
   auto count = at::full({1}, int64_t(values.size()), on_device);
   broadcast(count, root);
-  auto tensor = rank() == root ? at::tensor(values, at::kLong).to(device_) : at::empty({count.item<int64_t>()}, on_device);
+  auto tensor =
+      rank() == root ? at::tensor(values, at::kLong).to(device_) : at::empty({count.item<int64_t>()}, on_device);
   if (tensor.numel() > 0) broadcast(tensor, root);
   const auto host = tensor.cpu();
   return {host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + host.numel()};
@@ -207,7 +214,8 @@ std::vector<int64_t> ProcessGroup::broadcast_values(std::vector<int64_t> values,
 
 void ProcessGroup::post(const std::string& key, const std::string& bytes) const {
   if (!store_) fail("post('", key, "') in a job of one process");
-  collective_step(*this, "posting " + key, [&] { store_->set("r/" + key, std::vector<uint8_t>(bytes.begin(), bytes.end())); });
+  collective_step(*this, "posting " + key,
+                  [&] { store_->set("r/" + key, std::vector<uint8_t>(bytes.begin(), bytes.end())); });
 }
 
 std::string ProcessGroup::fetch(const std::string& key) const {

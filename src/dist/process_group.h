@@ -91,7 +91,7 @@ class ProcessGroup {
   at::Device device_;
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::Backend> backend_;  // NCCL for CUDA; null: CPU tensors go through the store
-  mutable int64_t sequence_ = 0;                // collectives so far: the same on every rank
+  mutable int64_t sequence_ = 0;               // collectives so far: the same on every rank
 };
 
 // The device a rank computes on: cuda (no index) becomes cuda:LOCAL_RANK when

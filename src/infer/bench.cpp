@@ -24,7 +24,8 @@ std::vector<std::vector<int64_t>> random_prompts(int64_t batch, int64_t length, 
   auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const auto ids = at::randint(vocab, {batch, length}, generator, at::kLong);
   std::vector<std::vector<int64_t>> prompts;
-  for (int64_t b = 0; b < batch; ++b) prompts.emplace_back(ids[b].data_ptr<int64_t>(), ids[b].data_ptr<int64_t>() + length);
+  for (int64_t b = 0; b < batch; ++b)
+    prompts.emplace_back(ids[b].data_ptr<int64_t>(), ids[b].data_ptr<int64_t>() + length);
   return prompts;
 }
 
@@ -58,13 +59,16 @@ BenchResult measure(model::CausalLMImpl& model, const BenchSettings& settings) {
   options.prefill_tokens = settings.prefill_tokens;
   // Warm-up on a few of the prompts: kernels loaded and chosen, without a second full prefill.
   options.max_new_tokens = std::min<int64_t>(settings.generated_length, 2);
-  const std::vector<std::vector<int64_t>> warm_up(prompts.begin(), prompts.begin() + std::min<int64_t>(result.requests, 4));
+  const std::vector<std::vector<int64_t>> warm_up(prompts.begin(),
+                                                  prompts.begin() + std::min<int64_t>(result.requests, 4));
   generate(model, warm_up, options);
   options.max_new_tokens = settings.generated_length;
   GenerationTimings timings;
   generate(model, prompts, options, &timings);
 
-  auto decode_rate = [](const GenerationTimings& t) { return t.decode_steps > 0 ? t.decode_tokens / t.decode_seconds : 0; };
+  auto decode_rate = [](const GenerationTimings& t) {
+    return t.decode_steps > 0 ? t.decode_tokens / t.decode_seconds : 0;
+  };
   result.wall_seconds = timings.wall_seconds;
   result.prefill_seconds = timings.prefill_seconds;
   result.decode_seconds = timings.decode_seconds;
@@ -96,11 +100,13 @@ model::Layout evenly_spaced_mamba_layout(int64_t num_layers, int64_t count) {
 std::vector<BenchResult> run_bench(model::CausalLMImpl& teacher, const std::vector<model::Layout>& layouts,
                                    const io::SsmConfig& ssm, const BenchSettings& settings) {
   if (settings.prompt_length < 1) fail("bench: prompt length must be at least 1, got ", settings.prompt_length);
-  if (settings.generated_length < 1) fail("bench: generated length must be at least 1, got ", settings.generated_length);
+  if (settings.generated_length < 1)
+    fail("bench: generated length must be at least 1, got ", settings.generated_length);
   if (settings.batch < 0) fail("bench: batch must be positive (or 0 for the memory budget), got ", settings.batch);
   if (settings.batch == 0 && settings.memory_budget <= 0) fail("bench: an automatic batch needs a memory budget");
   if (settings.max_batch < 0) fail("bench: the batch cap must be positive (or 0 for none), got ", settings.max_batch);
-  if (settings.requests < 0) fail("bench: requests must be positive (or 0 to count them in waves), got ", settings.requests);
+  if (settings.requests < 0)
+    fail("bench: requests must be positive (or 0 to count them in waves), got ", settings.requests);
   if (settings.waves < 1) fail("bench: waves must be at least 1, got ", settings.waves);
   if (settings.prefill_tokens < 1) fail("bench: prefill tokens must be at least 1, got ", settings.prefill_tokens);
   const int64_t context = teacher.config.max_position_embeddings;

@@ -20,9 +20,9 @@ struct BenchSettings {
   int64_t waves = 2;          // requests served: this many times the batch...
   int64_t requests = 0;       // ...or this many (0: by waves); all of the same lengths
   int64_t prefill_tokens = kDefaultPrefillTokens;  // prompt tokens a prefill forward takes at most
-  uint64_t seed = 0;          // prompts' random tokens and the Mamba mixers' random weights
-  bool cuda_graphs = true;    // decode from CUDA graphs on a CUDA device
-  bool also_eager = false;    // with graphs on a CUDA device, also time eager decoding of the same prompts
+  uint64_t seed = 0;                               // prompts' random tokens and the Mamba mixers' random weights
+  bool cuda_graphs = true;                         // decode from CUDA graphs on a CUDA device
+  bool also_eager = false;  // with graphs on a CUDA device, also time eager decoding of the same prompts
 };
 
 // One layout's figures: the seam for storing results (src/store).
@@ -30,16 +30,16 @@ struct BenchResult {
   std::string layout;
   int64_t attention_layers = 0, mamba_layers = 0;
   int64_t batch = 0, prompt_length = 0, generated_length = 0;
-  int64_t requests = 0;           // served at `batch` at once, a freed row taking the next
-  double wall_seconds = 0;        // serving them all: prefill, decode and capture
+  int64_t requests = 0;     // served at `batch` at once, a freed row taking the next
+  double wall_seconds = 0;  // serving them all: prefill, decode and capture
   double prefill_seconds = 0, decode_seconds = 0;
-  int64_t decode_steps = 0;       // steps in decode_seconds
-  double capture_seconds = 0;     // CUDA graphs: the first decode step, which captured them
+  int64_t decode_steps = 0;                   // steps in decode_seconds
+  double capture_seconds = 0;                 // CUDA graphs: the first decode step, which captured them
   double eager_decode_tokens_per_second = 0;  // also_eager: decode tokens/s without graphs (else 0)
-  double prefill_tokens_per_second = 0;  // prompt tokens through prefill
-  double decode_tokens_per_second = 0;   // tokens of the decode steps (all but each sequence's first)
-  double total_tokens_per_second = 0;    // generated tokens over wall time: end-to-end throughput
-  double prefill_share = 0;              // prefill_seconds over wall_seconds
+  double prefill_tokens_per_second = 0;       // prompt tokens through prefill
+  double decode_tokens_per_second = 0;        // tokens of the decode steps (all but each sequence's first)
+  double total_tokens_per_second = 0;         // generated tokens over wall time: end-to-end throughput
+  double prefill_share = 0;                   // prefill_seconds over wall_seconds
   int64_t weight_bytes = 0;
   int64_t workspace_bytes = 0;           // the prefill workspace (infer/memory_budget.h)
   int64_t state_bytes_per_sequence = 0;  // KV cache + SSM state at prompt + generated length

@@ -63,7 +63,8 @@ DeviceRates measure_device_rates(at::Device device, at::ScalarType dtype) {
   DeviceRates rates;
   rates.device_name = device.str();
 #ifdef HYBRIDIZE_HAVE_CUDA
-  if (device.is_cuda()) rates.device_name = at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index())->name;
+  if (device.is_cuda())
+    rates.device_name = at::cuda::getDeviceProperties(device.index() < 0 ? 0 : device.index())->name;
 #endif
   rates.memory_bytes = device_memory_bytes(device);
   const bool gpu = device.is_cuda();

@@ -12,8 +12,8 @@
 namespace hybridize::infer {
 
 struct DeviceRates {
-  std::string device_name;         // the card's name ("cpu" on the CPU)
-  int64_t memory_bytes = 0;        // the card's total memory (0 on the CPU)
+  std::string device_name;           // the card's name ("cpu" on the CPU)
+  int64_t memory_bytes = 0;          // the card's total memory (0 on the CPU)
   double copy_bytes_per_second = 0;  // bytes read plus bytes written
   double matmul_flops_per_second = 0;
 };

@@ -35,9 +35,11 @@ int64_t rows_for_memory(const model::CausalLMImpl& model, const std::vector<Gene
   const int64_t memory = device_memory_bytes(weight.device());
   if (memory == 0) return kCpuRows;
   int64_t longest = 0;
-  for (const auto& request : requests) longest = std::max<int64_t>(longest, int64_t(request.prompt.size()) + request.max_new_tokens);
-  const int64_t rows = max_batch_for_memory(model.config, model.layout, longest, weight.scalar_type(),
-                                            settings.prefill_tokens, std::llround(settings.memory_fraction * double(memory)));
+  for (const auto& request : requests)
+    longest = std::max<int64_t>(longest, int64_t(request.prompt.size()) + request.max_new_tokens);
+  const int64_t rows =
+      max_batch_for_memory(model.config, model.layout, longest, weight.scalar_type(), settings.prefill_tokens,
+                           std::llround(settings.memory_fraction * double(memory)));
   if (rows == 0)
     fail("eval: not one generation of ", longest, " tokens fits ", settings.memory_fraction,
          " of the device's memory beside the weights; raise --memory-fraction or lower --max-new-tokens");
@@ -54,7 +56,8 @@ void EvalSettings::validate() const {
   if (!(top_p > 0 && top_p <= 1)) fail("eval: top_p must be in (0, 1], got ", top_p);
   if (max_new_tokens < 1) fail("eval: max_new_tokens must be at least 1, got ", max_new_tokens);
   if (max_batch < 0) fail("eval: max_batch must be positive (or 0 to size it from memory), got ", max_batch);
-  if (!(memory_fraction > 0 && memory_fraction <= 1)) fail("eval: memory_fraction must be in (0, 1], got ", memory_fraction);
+  if (!(memory_fraction > 0 && memory_fraction <= 1))
+    fail("eval: memory_fraction must be in (0, 1], got ", memory_fraction);
   if (prefill_tokens < 1) fail("eval: prefill_tokens must be at least 1, got ", prefill_tokens);
 }
 
@@ -160,7 +163,8 @@ EvalOutcome evaluate(store::ResultsStore& store, model::CausalLMImpl& model, con
         std::chrono::duration<double>(std::chrono::steady_clock::now() - last_write).count() >= kRecordSeconds)
       write();
     char details[64];
-    std::snprintf(details, sizeof details, "%.1f%% of new generations correct", 100.0 * double(correct) / double(outcome.generated));
+    std::snprintf(details, sizeof details, "%.1f%% of new generations correct",
+                  100.0 * double(correct) / double(outcome.generated));
     progress.update(already + outcome.generated, details);
   });
   if (!batch.empty()) write();

@@ -6,9 +6,9 @@
 // would), each judged (data/answer_checker.h) and kept in the results store as
 // it finishes, so a stopped evaluation resumes with what is missing.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <nlohmann/json.hpp>
 
 #include "data/eval_prompts.h"
 #include "data/eval_tasks.h"
@@ -19,14 +19,14 @@
 namespace hybridize::infer {
 
 struct EvalSettings {
-  int64_t samples = 1;           // generations per problem
-  double temperature = 0;        // 0: greedy (then one sample is all there is)
+  int64_t samples = 1;     // generations per problem
+  double temperature = 0;  // 0: greedy (then one sample is all there is)
   double top_p = 1;
   uint64_t seed = 0;
   int64_t max_new_tokens = 2048;  // a generation that reaches it is counted truncated
   std::string chat_template = "auto";
   // How the engine runs; not part of what is measured.
-  int64_t max_batch = 0;  // rows decoding at once; 0: on a GPU the most memory_fraction of it holds, else 64
+  int64_t max_batch = 0;         // rows decoding at once; 0: on a GPU the most memory_fraction of it holds, else 64
   double memory_fraction = 0.9;  // of the card: weights, prefill workspace and sequences (infer/memory_budget.h)
   int64_t prefill_tokens = kDefaultPrefillTokens;
 

@@ -20,7 +20,8 @@ constexpr int64_t kStopCheckInterval = 8;
 
 std::vector<int64_t> budgets_of(const std::vector<GenerationRequest>& requests, const GenerationOptions& options) {
   std::vector<int64_t> budgets;
-  for (const auto& request : requests) budgets.push_back(request.max_new_tokens > 0 ? request.max_new_tokens : options.max_new_tokens);
+  for (const auto& request : requests)
+    budgets.push_back(request.max_new_tokens > 0 ? request.max_new_tokens : options.max_new_tokens);
   return budgets;
 }
 
@@ -42,12 +43,15 @@ void check_requests(const model::CausalLMImpl& model, const std::vector<Generati
       fail("generate: prompt ", i, " has ", prompt.size(), " tokens, more than the model's context of ", context,
            " (max_position_embeddings)");
   }
-  if (!(options.temperature >= 0)) fail("generate: temperature must be 0 (greedy) or positive, got ", options.temperature);
+  if (!(options.temperature >= 0))
+    fail("generate: temperature must be 0 (greedy) or positive, got ", options.temperature);
   if (!(options.top_p > 0 && options.top_p <= 1)) fail("generate: top_p must be in (0, 1], got ", options.top_p);
-  if (!in_vocabulary(options.pad_id)) fail("generate: pad id ", options.pad_id, " is outside the vocabulary of ", vocab);
+  if (!in_vocabulary(options.pad_id))
+    fail("generate: pad id ", options.pad_id, " is outside the vocabulary of ", vocab);
   for (int64_t id : options.stop_tokens)
     if (!in_vocabulary(id)) fail("generate: stop token ", id, " is outside the vocabulary of ", vocab);
-  if (options.max_batch < 0) fail("generate: max_batch must be positive (or 0 for every request at once), got ", options.max_batch);
+  if (options.max_batch < 0)
+    fail("generate: max_batch must be positive (or 0 for every request at once), got ", options.max_batch);
   if (options.prefill_tokens < 1) fail("generate: prefill_tokens must be at least 1, got ", options.prefill_tokens);
 }
 
@@ -146,8 +150,8 @@ class Engine {
       const int64_t first = admitted[i], length = prompt_length(first);
       const int64_t most_rows = std::clamp<int64_t>(options_.prefill_tokens / length, 1, kMaxPrefillRows);
       std::size_t end = i + 1;
-      while (end < admitted.size() && admitted[end] == admitted[end - 1] + 1 && prompt_length(admitted[end]) == length &&
-             int64_t(end - i) < most_rows)
+      while (end < admitted.size() && admitted[end] == admitted[end - 1] + 1 &&
+             prompt_length(admitted[end]) == length && int64_t(end - i) < most_rows)
         ++end;
       prefill(first, int64_t(end - i), length);
       i = end;
@@ -175,7 +179,8 @@ class Engine {
     last_.narrow(0, first, count).copy_(tokens);
     made_.narrow(0, first, count).fill_(1);
     holding_.narrow(0, first, count).fill_(1);
-    idle_.narrow(0, first, count).copy_(stops_.numel() > 0 ? at::isin(tokens, stops_) : at::zeros_like(tokens).to(at::kBool));
+    idle_.narrow(0, first, count)
+        .copy_(stops_.numel() > 0 ? at::isin(tokens, stops_) : at::zeros_like(tokens).to(at::kBool));
     for (int64_t row = first; row < first + count; ++row) row_made_[row] = 1;
     finish_rows_at_budget();
   }
@@ -187,8 +192,10 @@ class Engine {
       const bool capturing = !graphs_;
       if (capturing) graphs_ = std::make_unique<DecodeGraphs>(model_, state_);
       logits = graphs_->step(ids);
-      if (capturing && timings_) timings_->capture_seconds += clock_.lap();
-      else count_step();
+      if (capturing && timings_)
+        timings_->capture_seconds += clock_.lap();
+      else
+        count_step();
     } else {
       logits = model_.decode_step(ids, state_);
       count_step();
@@ -216,7 +223,8 @@ class Engine {
   void count_step() {
     if (!timings_) return;
     ++timings_->decode_steps;
-    timings_->decode_tokens += std::count_if(row_request_.begin(), row_request_.end(), [](int64_t r) { return r >= 0; });
+    timings_->decode_tokens +=
+        std::count_if(row_request_.begin(), row_request_.end(), [](int64_t r) { return r >= 0; });
   }
 
   void finish_rows_at_budget() {
@@ -244,7 +252,9 @@ class Engine {
       auto& out = results_[row_request_[row]];
       for (int64_t t = 0; t < row_made_[row]; ++t) {
         out.push_back(tokens[row][t]);
-        if (std::find(options_.stop_tokens.begin(), options_.stop_tokens.end(), tokens[row][t]) != options_.stop_tokens.end()) break;
+        if (std::find(options_.stop_tokens.begin(), options_.stop_tokens.end(), tokens[row][t]) !=
+            options_.stop_tokens.end())
+          break;
       }
       if (timings_) timings_->generated_tokens += int64_t(out.size());
       if (on_finished_) on_finished_(std::size_t(row_request_[row]), out);

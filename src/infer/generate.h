@@ -34,8 +34,8 @@ struct GenerationOptions {
 
 struct GenerationRequest {
   std::vector<int64_t> prompt;
-  int64_t max_new_tokens = 0;     // 0: GenerationOptions::max_new_tokens
-  std::optional<uint64_t> seed;   // its draws' stream beside GenerationOptions::seed; none: its index
+  int64_t max_new_tokens = 0;    // 0: GenerationOptions::max_new_tokens
+  std::optional<uint64_t> seed;  // its draws' stream beside GenerationOptions::seed; none: its index
 };
 
 // Called as each request finishes, with its index and its tokens (what serve
@@ -48,7 +48,7 @@ struct GenerationTimings {
   double prefill_seconds = 0;  // prefill forwards and the first token of each sequence
   double decode_seconds = 0;   // decode steps
   int64_t decode_steps = 0;
-  int64_t decode_tokens = 0;   // tokens decode steps made for rows holding a sequence
+  int64_t decode_tokens = 0;     // tokens decode steps made for rows holding a sequence
   int64_t generated_tokens = 0;  // every token returned
   // With CUDA graphs, the first decode step, which captures the graph; it is
   // in neither decode_seconds nor decode_steps.

@@ -1,8 +1,8 @@
 #include "io/checkpoint_files.h"
 
 #include "core/error.h"
-#include "core/log.h"
 #include "core/json_file.h"
+#include "core/log.h"
 
 namespace hybridize::io {
 
@@ -29,8 +29,7 @@ CheckpointFiles::CheckpointFiles(const std::filesystem::path& directory) : direc
   if (std::filesystem::exists(index_path)) {
     const nlohmann::json index = read_json_file(index_path);
     const auto map_it = index.is_object() ? index.find("weight_map") : index.end();
-    if (map_it == index.end() || !map_it->is_object())
-      fail(index_path.string(), ": missing object 'weight_map'");
+    if (map_it == index.end() || !map_it->is_object()) fail(index_path.string(), ": missing object 'weight_map'");
     std::map<std::string, std::shared_ptr<const SafetensorsFile>> by_shard;
     for (const auto& [tensor, shard_value] : map_it->items()) {
       if (!shard_value.is_string()) fail(index_path.string(), ": weight_map entry '", tensor, "' is not a string");

@@ -5,8 +5,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "core/log.h"
 #include "core/json_file.h"
+#include "core/log.h"
 
 namespace hybridize::io {
 
@@ -23,23 +23,21 @@ const std::map<std::string, std::string> kAprielLayerTypes = {{"t", "full_attent
 // Keys read below, or known not to change the forward pass. Any other key is
 // reported, since a newer transformers may have added one that matters.
 const std::set<std::string> kKnownKeys = {
-    "architectures", "model_type", "vocab_size", "hidden_size", "intermediate_size",
-    "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-    "max_position_embeddings", "rms_norm_eps", "rope_theta", "rope_scaling", "rope_parameters",
-    "tie_word_embeddings", "attention_bias", "mlp_bias", "sliding_window", "use_sliding_window",
-    "max_window_layers", "layer_types", "hidden_act", "torch_dtype", "dtype",
-    "partial_rotary_factor", "attn_logit_softcapping", "final_logit_softcapping",
-    "hybrid_block_layout", "ssm_cfg", "auto_map",
+    "architectures", "model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+    "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings", "rms_norm_eps", "rope_theta",
+    "rope_scaling", "rope_parameters", "tie_word_embeddings", "attention_bias", "mlp_bias", "sliding_window",
+    "use_sliding_window", "max_window_layers", "layer_types", "hidden_act", "torch_dtype", "dtype",
+    "partial_rotary_factor", "attn_logit_softcapping", "final_logit_softcapping", "hybrid_block_layout", "ssm_cfg",
+    "auto_map",
     // Apriel-H: settings of Kimi-linear / gated-delta-net blocks, which hybrid_block_layout would name
     "linear_attn_config", "gdn_cfg",
     // harmless: bookkeeping, training-only or generation settings
-    "transformers_version", "_name_or_path", "bos_token_id", "eos_token_id", "pad_token_id",
-    "initializer_range", "use_cache", "attention_dropout", "pretraining_tp", "output_attentions",
-    "output_hidden_states", "return_dict", "is_decoder", "tokenizer_class", "use_return_dict",
-    "id2label", "label2id", "problem_type", "pruned_heads", "torchscript", "chunk_size_feed_forward",
-    "cross_attention_hidden_size", "add_cross_attention", "tie_encoder_decoder", "finetuning_task",
-    "task_specific_params", "prefix", "sep_token_id", "decoder_start_token_id", "generation_config",
-    "use_mrope"};
+    "transformers_version", "_name_or_path", "bos_token_id", "eos_token_id", "pad_token_id", "initializer_range",
+    "use_cache", "attention_dropout", "pretraining_tp", "output_attentions", "output_hidden_states", "return_dict",
+    "is_decoder", "tokenizer_class", "use_return_dict", "id2label", "label2id", "problem_type", "pruned_heads",
+    "torchscript", "chunk_size_feed_forward", "cross_attention_hidden_size", "add_cross_attention",
+    "tie_encoder_decoder", "finetuning_task", "task_specific_params", "prefix", "sep_token_id",
+    "decoder_start_token_id", "generation_config", "use_mrope"};
 
 struct Reader {
   const nlohmann::json& json;
@@ -54,7 +52,8 @@ struct Reader {
   int64_t positive_int(const char* key) const {
     if (!has(key)) bad(key, "missing");
     const auto& value = json.at(key);
-    if (!value.is_number_integer() || value.get<int64_t>() <= 0) bad(key, "must be a positive integer, got " + value.dump());
+    if (!value.is_number_integer() || value.get<int64_t>() <= 0)
+      bad(key, "must be a positive integer, got " + value.dump());
     return value.get<int64_t>();
   }
   int64_t positive_int_or(const char* key, int64_t fallback) const { return has(key) ? positive_int(key) : fallback; }
@@ -86,7 +85,8 @@ void parse_rope(const Reader& r, TransformerConfig& config) {
   if (!rope.is_object()) r.bad(key, "must be an object");
   const Reader sub{rope, r.source};
   if (sub.has("rope_theta")) config.rope_theta = sub.positive_number_or("rope_theta", config.rope_theta);
-  const std::string type = sub.has("rope_type") ? sub.string_or("rope_type", "default") : sub.string_or("type", "default");
+  const std::string type =
+      sub.has("rope_type") ? sub.string_or("rope_type", "default") : sub.string_or("type", "default");
   const std::string where = std::string(key) + ".rope_type";
   if (type == "default") return;
   if (type == "linear") {
@@ -95,7 +95,8 @@ void parse_rope(const Reader& r, TransformerConfig& config) {
     config.rope_scaling.type = RopeScalingType::Llama3;
     config.rope_scaling.low_freq_factor = sub.positive_number_or("low_freq_factor", 1.0);
     config.rope_scaling.high_freq_factor = sub.positive_number_or("high_freq_factor", 4.0);
-    config.rope_scaling.original_max_position_embeddings = sub.positive_int_or("original_max_position_embeddings", 8192);
+    config.rope_scaling.original_max_position_embeddings =
+        sub.positive_int_or("original_max_position_embeddings", 8192);
     if (config.rope_scaling.high_freq_factor <= config.rope_scaling.low_freq_factor)
       r.bad(std::string(key) + ".high_freq_factor", "must exceed low_freq_factor");
   } else {
@@ -121,7 +122,8 @@ void parse_attention_windows(const Reader& r, TransformerConfig& config) {
     for (int64_t i = 0; i < config.num_layers; ++i) {
       const auto type = types[i].is_string() ? types[i].get<std::string>() : types[i].dump();
       if (type == "sliding_attention") {
-        if (!window) r.bad("layer_types", "layer " + std::to_string(i) + " is sliding_attention but no sliding_window is set");
+        if (!window)
+          r.bad("layer_types", "layer " + std::to_string(i) + " is sliding_attention but no sliding_window is set");
         config.attention_windows[i] = *window;
       } else if (type != "full_attention") {
         r.bad("layer_types", "layer " + std::to_string(i) + " has unsupported type '" + type + "'");
@@ -199,7 +201,8 @@ SsmConfig parse_ssm(const Reader& r, const TransformerConfig& config) {
 }
 
 void parse_hybrid_layout(const Reader& r, TransformerConfig& config) {
-  if (!r.has("hybrid_block_layout")) r.bad("hybrid_block_layout", "missing (model_type apriel_hybrid_ssm needs one block type per layer)");
+  if (!r.has("hybrid_block_layout"))
+    r.bad("hybrid_block_layout", "missing (model_type apriel_hybrid_ssm needs one block type per layer)");
   const auto& blocks = r.json.at("hybrid_block_layout");
   if (!blocks.is_array() || static_cast<int64_t>(blocks.size()) != config.num_layers)
     r.bad("hybrid_block_layout", "must list one block type per layer (" + std::to_string(config.num_layers) + ")");
@@ -216,27 +219,34 @@ void parse_hybrid_layout(const Reader& r, TransformerConfig& config) {
     for (std::size_t i = 0; i < types.size(); ++i) {
       const auto& expected = kAprielLayerTypes.at(config.hybrid_block_layout[i]);
       if (types[i] != expected)
-        r.bad("layer_types", "layer " + std::to_string(i) + " is " + types[i].dump() + " but hybrid_block_layout says '" +
-                                 config.hybrid_block_layout[i] + "' (" + expected + ")");
+        r.bad("layer_types", "layer " + std::to_string(i) + " is " + types[i].dump() +
+                                 " but hybrid_block_layout says '" + config.hybrid_block_layout[i] + "' (" + expected +
+                                 ")");
     }
   }
   const bool any_mamba = std::count(config.hybrid_block_layout.begin(), config.hybrid_block_layout.end(), "m2") > 0;
-  if (r.has("ssm_cfg")) config.ssm = parse_ssm(r, config);
-  else if (any_mamba) r.bad("ssm_cfg", "missing, but hybrid_block_layout has m2 layers");
+  if (r.has("ssm_cfg"))
+    config.ssm = parse_ssm(r, config);
+  else if (any_mamba)
+    r.bad("ssm_cfg", "missing, but hybrid_block_layout has m2 layers");
 }
 
 }  // namespace
 
 void validate_ssm_config(const SsmConfig& ssm, const std::string& where) {
   const std::string prefix = where + ": key 'ssm_cfg.";
-  for (const auto& [key, value] : {std::pair{"d_state", ssm.d_state}, {"d_inner", ssm.d_inner}, {"d_xb", ssm.d_xb},
-                                   {"d_conv", ssm.d_conv}, {"dt_rank", ssm.dt_rank}})
+  for (const auto& [key, value] : {std::pair{"d_state", ssm.d_state},
+                                   {"d_inner", ssm.d_inner},
+                                   {"d_xb", ssm.d_xb},
+                                   {"d_conv", ssm.d_conv},
+                                   {"dt_rank", ssm.dt_rank}})
     if (value <= 0) fail(prefix, key, "': must be a positive integer, got ", value);
   if (ssm.d_inner % ssm.d_state != 0)
     fail(prefix, "d_inner': ", ssm.d_inner, " is not a multiple of d_state ", ssm.d_state);
   if (ssm.d_xb % ssm.d_state != 0) fail(prefix, "d_xb': ", ssm.d_xb, " is not a multiple of d_state ", ssm.d_state);
   if (ssm.d_inner % ssm.d_xb != 0)
-    fail(prefix, "d_xb': ", ssm.d_xb, " does not divide d_inner ", ssm.d_inner, " (B and x are repeated up to d_inner)");
+    fail(prefix, "d_xb': ", ssm.d_xb, " does not divide d_inner ", ssm.d_inner,
+         " (B and x are repeated up to d_inner)");
 }
 
 TransformerConfig parse_transformer_config(const nlohmann::json& json, const std::string& source) {
@@ -245,7 +255,10 @@ TransformerConfig parse_transformer_config(const nlohmann::json& json, const std
   TransformerConfig config;
   config.model_type = r.string_or("model_type", "");
   if (!kSupportedModelTypes.count(config.model_type))
-    r.bad("model_type", config.model_type.empty() ? "missing" : "'" + config.model_type + "' is not supported (supported: llama, mistral, qwen2, apriel_hybrid_ssm)");
+    r.bad("model_type",
+          config.model_type.empty()
+              ? "missing"
+              : "'" + config.model_type + "' is not supported (supported: llama, mistral, qwen2, apriel_hybrid_ssm)");
   if (r.has("architectures") && json.at("architectures").is_array() && !json.at("architectures").empty())
     config.architecture = json.at("architectures")[0].is_string() ? json.at("architectures")[0].get<std::string>() : "";
   refuse_unsupported(r);
@@ -317,7 +330,9 @@ nlohmann::json to_hf_json(const TransformerConfig& config) {
   if (rope.type == RopeScalingType::Linear) {
     j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", rope.factor}};
   } else if (rope.type == RopeScalingType::Llama3) {
-    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", rope.factor}, {"low_freq_factor", rope.low_freq_factor},
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", rope.factor},
+                         {"low_freq_factor", rope.low_freq_factor},
                          {"high_freq_factor", rope.high_freq_factor},
                          {"original_max_position_embeddings", rope.original_max_position_embeddings}};
   }
@@ -360,12 +375,21 @@ nlohmann::json to_hf_json(const TransformerConfig& config) {
                      {"AutoModelForCausalLM", "modeling_apriel_hybrid_ssm.AprielHybridSSMForCausalLM"}};
     if (config.ssm) {
       const auto& ssm = *config.ssm;
-      j["ssm_cfg"] = {{"d_state", ssm.d_state}, {"d_inner", ssm.d_inner}, {"d_xb", ssm.d_xb},
-                      {"dt_rank", ssm.dt_rank}, {"d_conv", ssm.d_conv}, {"dt_min", ssm.dt_min},
-                      {"dt_max", ssm.dt_max}, {"dt_init", ssm.dt_init}, {"dt_scale", ssm.dt_scale},
-                      {"dt_init_floor", ssm.dt_init_floor}, {"conv_bias", ssm.conv_bias},
-                      {"dt_proj_bias", ssm.dt_proj_bias}, {"repeat_kv_before_conv", ssm.repeat_kv_before_conv},
-                      {"activation", "silu"}, {"bias", false}};
+      j["ssm_cfg"] = {{"d_state", ssm.d_state},
+                      {"d_inner", ssm.d_inner},
+                      {"d_xb", ssm.d_xb},
+                      {"dt_rank", ssm.dt_rank},
+                      {"d_conv", ssm.d_conv},
+                      {"dt_min", ssm.dt_min},
+                      {"dt_max", ssm.dt_max},
+                      {"dt_init", ssm.dt_init},
+                      {"dt_scale", ssm.dt_scale},
+                      {"dt_init_floor", ssm.dt_init_floor},
+                      {"conv_bias", ssm.conv_bias},
+                      {"dt_proj_bias", ssm.dt_proj_bias},
+                      {"repeat_kv_before_conv", ssm.repeat_kv_before_conv},
+                      {"activation", "silu"},
+                      {"bias", false}};
     }
   }
   return j;

@@ -4,10 +4,10 @@
 // math and that hybridize does not implement are refused, never ignored.
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 namespace hybridize::io {
 

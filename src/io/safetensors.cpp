@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
-#include "core/error.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace hybridize::io {
 
@@ -20,11 +20,21 @@ struct DTypeInfo {
 };
 
 constexpr std::array<DTypeInfo, 15> kDTypes{{
-    {DType::BOOL, "BOOL", 1}, {DType::U8, "U8", 1},     {DType::I8, "I8", 1},
-    {DType::I16, "I16", 2},   {DType::U16, "U16", 2},   {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2}, {DType::I32, "I32", 4},   {DType::U32, "U32", 4},
-    {DType::F32, "F32", 4},   {DType::F64, "F64", 8},   {DType::I64, "I64", 8},
-    {DType::U64, "U64", 8},   {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1},
+    {DType::BOOL, "BOOL", 1},
+    {DType::U8, "U8", 1},
+    {DType::I8, "I8", 1},
+    {DType::I16, "I16", 2},
+    {DType::U16, "U16", 2},
+    {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2},
+    {DType::I32, "I32", 4},
+    {DType::U32, "U32", 4},
+    {DType::F32, "F32", 4},
+    {DType::F64, "F64", 8},
+    {DType::I64, "I64", 8},
+    {DType::U64, "U64", 8},
+    {DType::F8_E4M3, "F8_E4M3", 1},
+    {DType::F8_E5M2, "F8_E5M2", 1},
 }};
 
 const DTypeInfo& info(DType dtype) {
@@ -47,8 +57,7 @@ uint64_t byte_size(const std::vector<int64_t>& shape, std::size_t element_size, 
   uint64_t total = element_size;
   for (int64_t dim : shape) {
     if (dim < 0) fail(where, ": negative dimension ", dim);
-    if (__builtin_mul_overflow(total, static_cast<uint64_t>(dim), &total))
-      fail(where, ": shape overflows 64 bits");
+    if (__builtin_mul_overflow(total, static_cast<uint64_t>(dim), &total)) fail(where, ": shape overflows 64 bits");
   }
   return total;
 }
@@ -189,14 +198,12 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   uint64_t offset = 0;
   for (const auto& tensor : tensors) {
     const std::string where = path.string() + ": tensor '" + tensor.name + "'";
-    if (tensor.name == "__metadata__" || !seen.insert(tensor.name).second)
-      fail(where, ": duplicate or reserved name");
+    if (tensor.name == "__metadata__" || !seen.insert(tensor.name).second) fail(where, ": duplicate or reserved name");
     const uint64_t size = byte_size(tensor.shape, dtype_size(tensor.dtype), where);
     if (size != tensor.data.size())
       fail(where, ": shape needs ", size, " bytes but ", tensor.data.size(), " were given");
-    header[tensor.name] = {{"dtype", dtype_name(tensor.dtype)},
-                           {"shape", tensor.shape},
-                           {"data_offsets", {offset, offset + size}}};
+    header[tensor.name] = {
+        {"dtype", dtype_name(tensor.dtype)}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + size}}};
     offset += size;
   }
   std::string text = header.dump();

@@ -9,21 +9,36 @@ namespace hybridize::io {
 
 at::ScalarType to_scalar_type(DType dtype) {
   switch (dtype) {
-    case DType::BOOL: return at::kBool;
-    case DType::U8: return at::kByte;
-    case DType::I8: return at::kChar;
-    case DType::I16: return at::kShort;
-    case DType::U16: return at::kUInt16;
-    case DType::F16: return at::kHalf;
-    case DType::BF16: return at::kBFloat16;
-    case DType::I32: return at::kInt;
-    case DType::U32: return at::kUInt32;
-    case DType::F32: return at::kFloat;
-    case DType::F64: return at::kDouble;
-    case DType::I64: return at::kLong;
-    case DType::U64: return at::kUInt64;
-    case DType::F8_E4M3: return at::kFloat8_e4m3fn;
-    case DType::F8_E5M2: return at::kFloat8_e5m2;
+    case DType::BOOL:
+      return at::kBool;
+    case DType::U8:
+      return at::kByte;
+    case DType::I8:
+      return at::kChar;
+    case DType::I16:
+      return at::kShort;
+    case DType::U16:
+      return at::kUInt16;
+    case DType::F16:
+      return at::kHalf;
+    case DType::BF16:
+      return at::kBFloat16;
+    case DType::I32:
+      return at::kInt;
+    case DType::U32:
+      return at::kUInt32;
+    case DType::F32:
+      return at::kFloat;
+    case DType::F64:
+      return at::kDouble;
+    case DType::I64:
+      return at::kLong;
+    case DType::U64:
+      return at::kUInt64;
+    case DType::F8_E4M3:
+      return at::kFloat8_e4m3fn;
+    case DType::F8_E5M2:
+      return at::kFloat8_e5m2;
   }
   fail("dtype ", dtype_name(dtype), " has no LibTorch equivalent");
 }
@@ -47,7 +62,8 @@ at::Tensor tensor_view(const LocatedTensor& located) {
     return copy;
   }
   auto keep_alive = located.file;
-  return at::from_blob(const_cast<std::byte*>(bytes.data()), shape, [keep_alive](void*) {}, options);
+  return at::from_blob(
+      const_cast<std::byte*>(bytes.data()), shape, [keep_alive](void*) {}, options);
 }
 
 void save_tensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
@@ -58,7 +74,8 @@ void save_tensors(const std::filesystem::path& path, const std::vector<std::pair
   for (const auto& [name, tensor] : tensors) {
     contiguous.push_back(tensor.detach().to(at::kCPU).contiguous());
     const auto& cpu = contiguous.back();
-    to_write.push_back({name, to_dtype(cpu.scalar_type()),
+    to_write.push_back({name,
+                        to_dtype(cpu.scalar_type()),
                         std::vector<int64_t>(cpu.sizes().begin(), cpu.sizes().end()),
                         {static_cast<const std::byte*>(cpu.data_ptr()), cpu.nbytes()}});
   }

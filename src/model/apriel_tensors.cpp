@@ -25,8 +25,9 @@ AprielLayout parse_apriel_layout(const std::string& text, const std::string& opt
 }
 
 std::string layout_hint(const std::string& name) {
-  return name.ends_with(kInProj) ? " (an Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside " + kDtInProj + ")"
-                                  : "";
+  return name.ends_with(kInProj)
+             ? " (an Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside " + kDtInProj + ")"
+             : "";
 }
 
 std::vector<int64_t> StoredParameter::shape() const {
@@ -82,13 +83,16 @@ void add_in_proj(std::vector<std::pair<std::string, at::Tensor>>& tensors, const
 std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(CausalLMImpl& model, AprielLayout layout) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& item : model.named_parameters()) {
-    if (item.key().ends_with(kInProj)) add_in_proj(tensors, item.key(), item.value(), model.config.ssm->dt_rank, layout);
-    else tensors.emplace_back(item.key(), item.value());
+    if (item.key().ends_with(kInProj))
+      add_in_proj(tensors, item.key(), item.value(), model.config.ssm->dt_rank, layout);
+    else
+      tensors.emplace_back(item.key(), item.value());
   }
   return tensors;
 }
 
-void rewrite_apriel_checkpoint(const std::filesystem::path& from, const std::filesystem::path& to, AprielLayout layout) {
+void rewrite_apriel_checkpoint(const std::filesystem::path& from, const std::filesystem::path& to,
+                               AprielLayout layout) {
   const auto config = io::read_transformer_config(from);
   const io::CheckpointFiles checkpoint(from);
   std::vector<std::pair<std::string, at::Tensor>> tensors;

@@ -18,7 +18,9 @@ Attention::Attention(const io::TransformerConfig& config, int64_t window_, const
 Attention::Heads Attention::project(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin) {
   const int64_t batch = hidden.size(0), length = hidden.size(1);
   // [B, T, heads * D] -> [B, heads, T, D]
-  auto split = [&](const at::Tensor& x, int64_t heads) { return x.view({batch, length, heads, head_dim}).transpose(1, 2); };
+  auto split = [&](const at::Tensor& x, int64_t heads) {
+    return x.view({batch, length, heads, head_dim}).transpose(1, 2);
+  };
   return {apply_rotary(split(q_proj(hidden), num_heads), cos, sin),
           apply_rotary(split(k_proj(hidden), num_kv_heads), cos, sin), split(v_proj(hidden), num_kv_heads)};
 }

@@ -9,7 +9,9 @@ namespace hybridize::model {
 namespace {
 
 // FlashAttention's window: keys at most `left` positions before the query (-1: no limit).
-std::optional<int64_t> window_left(int64_t window) { return window > 0 ? std::optional<int64_t>(window - 1) : std::nullopt; }
+std::optional<int64_t> window_left(int64_t window) {
+  return window > 0 ? std::optional<int64_t>(window - 1) : std::nullopt;
+}
 
 // [rows, T, kv_heads, D] -> [rows, kv_heads, T, D], the layout SDPA takes (a view).
 at::Tensor heads_first(const at::Tensor& t) { return t.transpose(1, 2); }
@@ -22,8 +24,8 @@ bool cache_attention_uses_flash(const at::Tensor& q) {
          head_dim <= 256;
 }
 
-at::Tensor chunk_attention(const at::Tensor& q, const at::Tensor& key_cache, const at::Tensor& value_cache, int64_t keys,
-                           int64_t window) {
+at::Tensor chunk_attention(const at::Tensor& q, const at::Tensor& key_cache, const at::Tensor& value_cache,
+                           int64_t keys, int64_t window) {
   const int64_t rows = q.size(0), chunk = q.size(1), heads = q.size(2);
   const auto k = key_cache.narrow(1, 0, keys), v = value_cache.narrow(1, 0, keys);
   if (cache_attention_uses_flash(q)) {
@@ -60,9 +62,9 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& key_cache, co
   // out to every query head).
   const auto grouped = q.reshape({batch, kv_heads, heads / kv_heads, head_dim});
   const int64_t extent = context.key_extent;
-  const auto out = at::scaled_dot_product_attention(grouped, heads_first(key_cache.narrow(1, 0, extent)),
-                                                    heads_first(value_cache.narrow(1, 0, extent)),
-                                                    context.key_mask(window));
+  const auto out =
+      at::scaled_dot_product_attention(grouped, heads_first(key_cache.narrow(1, 0, extent)),
+                                       heads_first(value_cache.narrow(1, 0, extent)), context.key_mask(window));
   return out.reshape({batch, heads, head_dim});
 }
 

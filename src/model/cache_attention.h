@@ -21,8 +21,8 @@ bool cache_attention_uses_flash(const at::Tensor& q);
 // caches already hold their first `keys` keys (this chunk's included): causal,
 // and with window > 0 a query sees only keys fewer than `window` positions
 // back. Returns [rows, chunk, heads, D].
-at::Tensor chunk_attention(const at::Tensor& q, const at::Tensor& key_cache, const at::Tensor& value_cache, int64_t keys,
-                           int64_t window);
+at::Tensor chunk_attention(const at::Tensor& q, const at::Tensor& key_cache, const at::Tensor& value_cache,
+                           int64_t keys, int64_t window);
 
 // q [batch, heads, D], one query per row at position context.positions[row],
 // whose key is already written: attends over keys [0, position] (within the

@@ -93,7 +93,8 @@ at::Tensor CausalLMImpl::decode_step_on_device(const at::Tensor& input_ids, Infe
   const auto positions = state.lengths();
   auto [cos, sin] = stack.rotary_emb(positions.unsqueeze(1), hidden.scalar_type());
   DecodeContext context(positions, cos, sin, key_extent);
-  for (std::size_t i = 0; i < stack.layers.size(); ++i) hidden = stack.layers[i]->decode(hidden, context, state.layers[i]);
+  for (std::size_t i = 0; i < stack.layers.size(); ++i)
+    hidden = stack.layers[i]->decode(hidden, context, state.layers[i]);
   state.advance_lengths();
   return vocabulary_logits(stack.norm(hidden.select(1, 0)));
 }

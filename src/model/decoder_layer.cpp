@@ -13,7 +13,8 @@ DecoderLayerImpl::DecoderLayerImpl(const io::TransformerConfig& config, int64_t 
     input_layernorm = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps, options));
   // Registered under the checkpoints' names so parameters load by name.
   if (kind == MixerKind::Attention) {
-    mixer = register_module("self_attn", std::make_shared<Attention>(config, config.attention_windows.at(layer), options));
+    mixer =
+        register_module("self_attn", std::make_shared<Attention>(config, config.attention_windows.at(layer), options));
   } else if (kind == MixerKind::Mamba) {
     if (!config.ssm) fail("layer ", layer, " is Mamba but the model config has no SSM settings (ssm_cfg)");
     mixer = register_module("mixer", std::make_shared<Mamba>(config, *config.ssm, options));
@@ -31,7 +32,9 @@ at::Tensor DecoderLayerImpl::mixer_block(const at::Tensor& hidden, MixerContext&
   return mixer ? hidden + mixer->forward(input_layernorm(hidden), context) : hidden;
 }
 
-at::Tensor DecoderLayerImpl::mlp_block(const at::Tensor& hidden) { return hidden + mlp(post_attention_layernorm(hidden)); }
+at::Tensor DecoderLayerImpl::mlp_block(const at::Tensor& hidden) {
+  return hidden + mlp(post_attention_layernorm(hidden));
+}
 
 at::Tensor DecoderLayerImpl::prefill(const at::Tensor& hidden, MixerContext& context, LayerCache& cache) {
   return mlp_block(mixer ? hidden + mixer->prefill(input_layernorm(hidden), context, cache) : hidden);

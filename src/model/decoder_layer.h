@@ -14,7 +14,8 @@ namespace hybridize::model {
 // an identity layer has none (and no norm1): h += mlp(norm2(h)).
 class DecoderLayerImpl : public torch::nn::Module {
  public:
-  DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind, const at::TensorOptions& options);
+  DecoderLayerImpl(const io::TransformerConfig& config, int64_t layer, MixerKind kind,
+                   const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& hidden, MixerContext& context);
   // The two residual halves of forward: h + mixer(norm1(h)) (h itself for
   // identity layers), and h + mlp(norm2(h)).
@@ -29,7 +30,6 @@ class DecoderLayerImpl : public torch::nn::Module {
   std::shared_ptr<SequenceMixer> mixer;  // null for identity
   RMSNorm post_attention_layernorm{nullptr};
   MLP mlp{nullptr};
-
 };
 TORCH_MODULE(DecoderLayer);
 

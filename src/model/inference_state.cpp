@@ -120,7 +120,8 @@ int64_t inference_state_bytes_per_sequence(const io::TransformerConfig& config, 
     if (!config.ssm) fail("inference state: the layout has Mamba layers but the model config has no SSM settings");
     const auto& ssm = *config.ssm;
     bytes += layout.count(MixerKind::Mamba) *
-             (ssm.conv_channels() * ssm.d_conv * element + ssm.d_inner * ssm.d_state * int64_t(c10::elementSize(ssm_state_dtype(dtype))));
+             (ssm.conv_channels() * ssm.d_conv * element +
+              ssm.d_inner * ssm.d_state * int64_t(c10::elementSize(ssm_state_dtype(dtype))));
   }
   return bytes;
 }

@@ -61,7 +61,6 @@ class RecomputeLayer : public torch::autograd::Node {
   void release_variables() override { input_.reset_data(); }
 
  private:
-
   DecoderLayer layer_;
   torch::autograd::SavedVariable input_;
   at::Tensor cos_, sin_;

@@ -68,8 +68,9 @@ std::vector<std::string> Layout::block_types() const {
   std::vector<std::string> blocks;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto type = spelling(layers_[i]).block_type;
-    if (type.empty()) fail("layout '", to_string(), "': layer ", i, " is ", spelling(layers_[i]).name,
-                           ", which Apriel-H checkpoints cannot store");
+    if (type.empty())
+      fail("layout '", to_string(), "': layer ", i, " is ", spelling(layers_[i]).name,
+           ", which Apriel-H checkpoints cannot store");
     blocks.emplace_back(type);
   }
   return blocks;

@@ -51,7 +51,8 @@ at::Tensor LinearImpl::forward(const at::Tensor& input) {
   if (input.is_cuda() && weight.scalar_type() == at::kFloat && weight.requires_grad() && at::GradMode::is_enabled()) {
     const auto autocast = AutocastState::current(at::kCUDA);
     if (autocast.enabled)
-      return AutocastLinear::apply(input, weight, bias.defined() ? bias : at::empty({0}, weight.options()), autocast.dtype);
+      return AutocastLinear::apply(input, weight, bias.defined() ? bias : at::empty({0}, weight.options()),
+                                   autocast.dtype);
   }
   return at::linear(input, weight, bias);
 }
@@ -62,7 +63,8 @@ EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::Tens
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
 
-DepthwiseConv1dImpl::DepthwiseConv1dImpl(int64_t channels, int64_t width, bool has_bias, const at::TensorOptions& options) {
+DepthwiseConv1dImpl::DepthwiseConv1dImpl(int64_t channels, int64_t width, bool has_bias,
+                                         const at::TensorOptions& options) {
   weight = register_parameter("weight", torch::empty({channels, 1, width}, options));
   if (has_bias) bias = register_parameter("bias", torch::empty({channels}, options));
 }

@@ -38,8 +38,10 @@ void Mamba::reset_parameters(uint64_t seed) {
   if (conv1d->bias.defined()) fill(conv1d->bias, uniform(conv1d->bias.sizes(), conv_bound));
 
   const double dt_std = std::pow(double(ssm.dt_rank), -0.5) * ssm.dt_scale;
-  if (ssm.dt_init == "constant") dt_proj->weight.fill_(dt_std);
-  else fill(dt_proj->weight, uniform(dt_proj->weight.sizes(), dt_std));
+  if (ssm.dt_init == "constant")
+    dt_proj->weight.fill_(dt_std);
+  else
+    fill(dt_proj->weight, uniform(dt_proj->weight.sizes(), dt_std));
   if (dt_proj->bias.defined()) {
     const double log_min = std::log(ssm.dt_min), log_max = std::log(ssm.dt_max);
     const auto dt = at::exp(at::rand({ssm.d_inner}, generator, at::kFloat) * (log_max - log_min) + log_min)

@@ -20,7 +20,8 @@ void mil_initialize(Mamba& mamba, const Attention& attention) {
   const int64_t q_width = attention.num_heads * attention.head_dim;
   const int64_t kv_width = attention.num_kv_heads * attention.head_dim;
   if (ssm.d_inner != q_width)
-    fail("MIL: key 'ssm_cfg.d_inner' is ", ssm.d_inner, " but the attention's q_proj is ", q_width, " wide (heads x head_dim)");
+    fail("MIL: key 'ssm_cfg.d_inner' is ", ssm.d_inner, " but the attention's q_proj is ", q_width,
+         " wide (heads x head_dim)");
   if (ssm.d_xb != kv_width)
     fail("MIL: key 'ssm_cfg.d_xb' is ", ssm.d_xb, " but the attention's k_proj/v_proj are ", kv_width,
          " wide (kv_heads x head_dim)");
@@ -46,7 +47,8 @@ CausalLM derive_hybrid(CausalLMImpl& source, const Layout& layout, const io::Ssm
            mixer_name(source.layout[i]));
     if (layout[i] != MixerKind::Mamba || source.layout[i] == MixerKind::Mamba) continue;
     if (source.layout[i] != MixerKind::Attention)
-      fail("layer ", i, " cannot become Mamba by MIL: the source layer has no attention (", mixer_name(source.layout[i]), ")");
+      fail("layer ", i, " cannot become Mamba by MIL: the source layer has no attention (",
+           mixer_name(source.layout[i]), ")");
     adds_mamba = true;
   }
   auto config = source.config;

@@ -34,7 +34,9 @@ struct Derivation {
 
   // Every carried tensor shared: the source's layout variants (LOO's ablations,
   // the benchmark's hybrids) cost only their new mixers' memory.
-  static Derivation sharing_all() { return {[](const std::string&) { return true; }, std::nullopt}; }
+  static Derivation sharing_all() {
+    return {[](const std::string&) { return true; }, std::nullopt};
+  }
 };
 
 // The student of a distillation stage: `source` (the teacher or the previous

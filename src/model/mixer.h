@@ -2,12 +2,12 @@
 // The sequence mixer of a decoder layer is swappable: attention, or (in later
 // layouts) a Mamba mixer. Each takes the normalised hidden states and returns
 // the update added to the residual stream.
-#include <map>
 #include <torch/nn/module.h>
+#include <map>
 
 namespace hybridize::model {
 
-struct LayerCache;     // model/inference_state.h
+struct LayerCache;    // model/inference_state.h
 class DecodeContext;  // model/inference_state.h
 
 // What every mixer of one forward pass shares: positions' RoPE tables and the

@@ -11,7 +11,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const at::TensorOptions& opti
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& input) {
   // Every consumer of a norm's output is a projection (or the loss's head).
-  const auto out_dtype = consumed_dtype(input.device().type(), at::promote_types(input.scalar_type(), weight.scalar_type()));
+  const auto out_dtype =
+      consumed_dtype(input.device().type(), at::promote_types(input.scalar_type(), weight.scalar_type()));
   return kernels::rms_norm(input, weight, eps, out_dtype);
 }
 

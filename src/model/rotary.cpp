@@ -25,8 +25,8 @@ at::Tensor rope_inverse_frequencies(int64_t head_dim, double theta, const io::Ro
       if (wavelen > low_freq_wavelen) {
         inv /= static_cast<float>(scaling.factor);
       } else if (wavelen >= high_freq_wavelen) {  // between the two: interpolate smoothly
-        const double smooth = (context / wavelen - scaling.low_freq_factor) /
-                              (scaling.high_freq_factor - scaling.low_freq_factor);
+        const double smooth =
+            (context / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor);
         inv = static_cast<float>((1 - smooth) * inv / scaling.factor + smooth * inv);
       }
     }

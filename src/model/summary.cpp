@@ -7,12 +7,18 @@ ParameterCounts count_parameters(CausalLMImpl& model) {
   for (const auto& item : model.named_parameters()) {
     const std::string& name = item.key();
     const int64_t n = item.value().numel();
-    if (name.find("embed_tokens") != std::string::npos) counts.embeddings += n;
-    else if (name.rfind("lm_head", 0) == 0) counts.lm_head += n;
-    else if (name.find(".self_attn.") != std::string::npos) counts.attention += n;
-    else if (name.find(".mixer.") != std::string::npos) counts.mamba += n;
-    else if (name.find(".mlp.") != std::string::npos) counts.mlp += n;
-    else counts.norms += n;
+    if (name.find("embed_tokens") != std::string::npos)
+      counts.embeddings += n;
+    else if (name.rfind("lm_head", 0) == 0)
+      counts.lm_head += n;
+    else if (name.find(".self_attn.") != std::string::npos)
+      counts.attention += n;
+    else if (name.find(".mixer.") != std::string::npos)
+      counts.mamba += n;
+    else if (name.find(".mlp.") != std::string::npos)
+      counts.mlp += n;
+    else
+      counts.norms += n;
   }
   return counts;
 }
@@ -35,8 +41,8 @@ int64_t kv_cache_bytes_per_token(const io::TransformerConfig& config, const Layo
 int64_t ssm_state_bytes_per_sequence(const io::TransformerConfig& config, const Layout& layout, at::ScalarType dtype) {
   if (!config.ssm) return 0;
   const auto& ssm = *config.ssm;
-  const int64_t per_layer = ssm.conv_channels() * ssm.d_conv * static_cast<int64_t>(c10::elementSize(dtype)) +
-                            ssm.d_inner * ssm.d_state * 4;
+  const int64_t per_layer =
+      ssm.conv_channels() * ssm.d_conv * static_cast<int64_t>(c10::elementSize(dtype)) + ssm.d_inner * ssm.d_state * 4;
   return layout.count(MixerKind::Mamba) * per_layer;
 }
 

@@ -5,10 +5,10 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/log.h"
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "core/file_tree.h"
+#include "core/log.h"
 #include "io/torch_tensors.h"
 
 namespace hybridize::model {
@@ -34,8 +34,8 @@ std::vector<std::string> match_parameters(torch::nn::Module& module, const io::C
     const auto stored = find_stored_parameter(checkpoint, name);
     const auto shape = stored.shape();
     if (!at::IntArrayRef(shape).equals(parameter.sizes()))
-      fail(stored.where, " has shape ", shape_string(shape), " but the model config needs ", shape_string(parameter.sizes()),
-           layout_hint(name));
+      fail(stored.where, " has shape ", shape_string(shape), " but the model config needs ",
+           shape_string(parameter.sizes()), layout_hint(name));
     const auto dtype = stored.parts.front().entry->dtype;
     if (!at::isFloatingType(io::to_scalar_type(dtype)))
       fail(stored.where, " has dtype ", io::dtype_name(dtype), " where a floating-point weight is needed");
@@ -93,7 +93,8 @@ CausalLM load_causal_lm(const std::filesystem::path& directory, const LoadOption
   const auto unused = load_parameters(*model, checkpoint);
   // Identity layers leave their attention weights behind on purpose; anything else is worth a word.
   for (const auto& name : unused) {
-    const bool dropped_by_layout = name.find(".self_attn.") != std::string::npos || name.find(".input_layernorm.") != std::string::npos;
+    const bool dropped_by_layout =
+        name.find(".self_attn.") != std::string::npos || name.find(".input_layernorm.") != std::string::npos;
     if (!dropped_by_layout || layout.count(MixerKind::Identity) == 0)
       log_warning(directory.string(), ": checkpoint tensor '", name, "' is not used by the model");
   }
@@ -111,7 +112,8 @@ std::string shard_name(std::size_t index, std::size_t count) {
 
 void save_causal_lm(CausalLMImpl& model, const std::filesystem::path& directory, const SaveOptions& options) {
   auto config = model.config;
-  const bool hybrid = model.layout.count(MixerKind::Attention) != model.layout.size() || !config.hybrid_block_layout.empty();
+  const bool hybrid =
+      model.layout.count(MixerKind::Attention) != model.layout.size() || !config.hybrid_block_layout.empty();
   config.hybrid_block_layout = hybrid ? model.layout.block_types() : std::vector<std::string>{};
   write_checkpoint(io::to_hf_json(config), checkpoint_tensors(model, options.apriel_layout), directory,
                    options.max_shard_bytes);

@@ -18,7 +18,8 @@ void require_file_path(const std::filesystem::path& path) {
   const std::string text = path.string();
   if (text.empty()) fail("the results database needs a file path, got ''");
   if (text == ":memory:" || text.rfind("file:", 0) == 0)
-    fail(text, ": the results database must be a file path, not an in-memory or URI database (its results would be lost)");
+    fail(text,
+         ": the results database must be a file path, not an in-memory or URI database (its results would be lost)");
   struct stat info {};
   if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
     fail(text, ": not a regular file, so not a results database");

@@ -27,8 +27,9 @@ constexpr const char* kSelectEvaluations =
 
 }  // namespace
 
-EvaluationRecord EvaluationStore::open(const ModelRecord& model, const EvalTaskRecord& task, const nlohmann::json& settings,
-                                       const std::string& code_version, std::optional<int64_t> stage_id) {
+EvaluationRecord EvaluationStore::open(const ModelRecord& model, const EvalTaskRecord& task,
+                                       const nlohmann::json& settings, const std::string& code_version,
+                                       std::optional<int64_t> stage_id) {
   Database& database = store_.database();
   const std::string settings_hash = hash_text(settings.dump());
   const int64_t model_id = store_.model_id(model);
@@ -39,7 +40,11 @@ EvaluationRecord EvaluationStore::open(const ModelRecord& model, const EvalTaskR
                      "INSERT INTO evaluations (model_id, task_id, settings, settings_hash, code_version, stage_id) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (model_id, task_id, settings_hash) DO UPDATE SET "
                      "stage_id = coalesce(stage_id, excluded.stage_id)");
-    insert.bind(1, model_id).bind(2, task_id).bind(3, settings.dump()).bind(4, settings_hash).bind(5, code_version)
+    insert.bind(1, model_id)
+        .bind(2, task_id)
+        .bind(3, settings.dump())
+        .bind(4, settings_hash)
+        .bind(5, code_version)
         .bind(6, stage_id);
     insert.run();
     transaction.commit();
@@ -65,8 +70,14 @@ void EvaluationStore::record(int64_t evaluation_id, const std::vector<EvalSample
                    "extracted, completion) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   for (const auto& sample : samples) {
     insert.reset();
-    insert.bind(1, evaluation_id).bind(2, sample.problem).bind(3, sample.sample).bind(4, sample.outcome)
-        .bind(5, int64_t(sample.truncated)).bind(6, sample.tokens).bind(7, sample.extracted).bind(8, sample.completion);
+    insert.bind(1, evaluation_id)
+        .bind(2, sample.problem)
+        .bind(3, sample.sample)
+        .bind(4, sample.outcome)
+        .bind(5, int64_t(sample.truncated))
+        .bind(6, sample.tokens)
+        .bind(7, sample.extracted)
+        .bind(8, sample.completion);
     insert.run();
   }
   Statement time(database, "UPDATE evaluations SET seconds = seconds + ?2 WHERE id = ?1");
@@ -82,10 +93,9 @@ void EvaluationStore::finish(int64_t evaluation_id) {
 }
 
 std::vector<EvalSampleRecord> EvaluationStore::samples(int64_t evaluation_id, bool with_completions) {
-  Statement query(store_.database(),
-                  std::string("SELECT problem, sample, outcome, truncated, tokens, extracted, ") +
-                      (with_completions ? "completion" : "''") +
-                      " FROM eval_samples WHERE evaluation_id = ?1 ORDER BY problem, sample");
+  Statement query(store_.database(), std::string("SELECT problem, sample, outcome, truncated, tokens, extracted, ") +
+                                         (with_completions ? "completion" : "''") +
+                                         " FROM eval_samples WHERE evaluation_id = ?1 ORDER BY problem, sample");
   query.bind(1, evaluation_id);
   std::vector<EvalSampleRecord> samples;
   while (query.step())
@@ -94,7 +104,8 @@ std::vector<EvalSampleRecord> EvaluationStore::samples(int64_t evaluation_id, bo
   return samples;
 }
 
-std::vector<EvaluationRecord> EvaluationStore::read(const std::string& where, const std::function<void(Statement&)>& bind) {
+std::vector<EvaluationRecord> EvaluationStore::read(const std::string& where,
+                                                    const std::function<void(Statement&)>& bind) {
   Statement query(store_.database(), kSelectEvaluations + where + " ORDER BY e.id");
   if (bind) bind(query);
   std::vector<EvaluationRecord> records;

@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "store/results_store.h"
 
@@ -28,7 +28,7 @@ struct EvalTaskRecord {
 struct EvalSampleRecord {
   int64_t problem = 0;  // index in the task file
   int64_t sample = 0;
-  std::string outcome;  // "correct", "wrong" or "no_answer"
+  std::string outcome;     // "correct", "wrong" or "no_answer"
   bool truncated = false;  // ended at its token budget, not at a stop token
   int64_t tokens = 0;
   std::string extracted;   // the answer as the generation wrote it; "" for none
@@ -52,7 +52,7 @@ struct EvaluationRecord {
 // over problems.
 struct EvalSummary {
   MetricSummary pass_at_1;
-  int64_t problems = 0;     // with at least one sample
+  int64_t problems = 0;  // with at least one sample
   int64_t generations = 0;
   int64_t correct = 0, wrong = 0, no_answer = 0;
   int64_t truncated = 0;

@@ -7,7 +7,10 @@ namespace hybridize::store {
 
 HeartbeatThread::HeartbeatThread(std::filesystem::path database, std::string worker, std::vector<int64_t> probe_ids,
                                  std::chrono::seconds interval)
-    : database_(std::move(database)), worker_(std::move(worker)), probe_ids_(std::move(probe_ids)), interval_(interval) {
+    : database_(std::move(database)),
+      worker_(std::move(worker)),
+      probe_ids_(std::move(probe_ids)),
+      interval_(interval) {
   thread_ = std::thread([this] { beat(); });
 }
 

@@ -3,8 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -55,9 +55,14 @@ int64_t insert_or_find(Database& database, const char* find_sql, const std::stri
 
 int64_t find_or_add_model(Database& database, const ModelRecord& model) {
   return insert_or_find(database, "SELECT id FROM models WHERE content_hash = ?1", model.content_hash, [&] {
-    Statement insert(database,
-                     "INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES (?1, ?2, ?3, ?4, ?5)");
-    insert.bind(1, model.path).bind(2, model.content_hash).bind(3, model.architecture).bind(4, model.num_layers).bind(5, model.parameters);
+    Statement insert(
+        database,
+        "INSERT INTO models (path, content_hash, architecture, num_layers, parameters) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.bind(1, model.path)
+        .bind(2, model.content_hash)
+        .bind(3, model.architecture)
+        .bind(4, model.num_layers)
+        .bind(5, model.parameters);
     insert.run();
   });
 }
@@ -127,8 +132,8 @@ RunRecord ResultsStore::open_run(const std::string& name, const ModelRecord& mod
   const std::string where = database_.path().string() + ": run '" + name + "'";
   if (auto existing = find_run(name)) {
     if (existing->model.content_hash != model.content_hash)
-      fail(where, " scored model ", existing->model.path, " (hash ", existing->model.content_hash, "), not ", model.path,
-           " (hash ", model.content_hash, "); pass another --run or --db");
+      fail(where, " scored model ", existing->model.path, " (hash ", existing->model.content_hash, "), not ",
+           model.path, " (hash ", model.content_hash, "); pass another --run or --db");
     if (existing->dataset.content_hash != dataset.content_hash)
       fail(where, " used data '", existing->dataset.spec, "' (hash ", existing->dataset.content_hash, "), not '",
            dataset.spec, "' (hash ", dataset.content_hash, "); pass another --run or --db");
@@ -145,12 +150,14 @@ RunRecord ResultsStore::open_run(const std::string& name, const ModelRecord& mod
   const int64_t model_id = find_or_add_model(database_, model);
   const int64_t dataset_id =
       insert_or_find(database_, "SELECT id FROM datasets WHERE content_hash = ?1", dataset.content_hash, [&] {
-        Statement insert(database_, "INSERT INTO datasets (spec, content_hash, samples, tokens) VALUES (?1, ?2, ?3, ?4)");
+        Statement insert(database_,
+                         "INSERT INTO datasets (spec, content_hash, samples, tokens) VALUES (?1, ?2, ?3, ?4)");
         insert.bind(1, dataset.spec).bind(2, dataset.content_hash).bind(3, dataset.samples).bind(4, dataset.tokens);
         insert.run();
       });
-  Statement insert(database_,
-                   "INSERT INTO runs (name, model_id, dataset_id, config, code_version, seed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  Statement insert(
+      database_,
+      "INSERT INTO runs (name, model_id, dataset_id, config, code_version, seed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   insert.bind(1, name).bind(2, model_id).bind(3, dataset_id).bind(4, config.dump()).bind(5, code_version).bind(6, seed);
   insert.run();
   transaction.commit();
@@ -166,7 +173,8 @@ void ResultsStore::set_run_status(int64_t run_id, const std::string& status) {
 
 void ResultsStore::ensure_probes(int64_t run_id, const std::vector<ProbeKey>& keys, const nlohmann::json& config) {
   Transaction transaction(database_);
-  Statement find(database_, "SELECT config FROM probes WHERE run_id = ?1 AND kind = ?2 AND variant = ?3 AND layer = ?4");
+  Statement find(database_,
+                 "SELECT config FROM probes WHERE run_id = ?1 AND kind = ?2 AND variant = ?3 AND layer = ?4");
   Statement insert(database_, "INSERT INTO probes (run_id, kind, variant, layer, config) VALUES (?1, ?2, ?3, ?4, ?5)");
   const std::string wanted = config.dump();
   for (const auto& key : keys) {
@@ -185,13 +193,15 @@ void ResultsStore::ensure_probes(int64_t run_id, const std::vector<ProbeKey>& ke
   transaction.commit();
 }
 
-std::vector<ClaimedProbe> ResultsStore::claim_probes(int64_t run_id, const std::string& kind, const std::string& variant,
-                                                     const std::vector<int64_t>& layers, const std::string& worker,
-                                                     double heartbeat_timeout_s, std::size_t limit) {
+std::vector<ClaimedProbe> ResultsStore::claim_probes(int64_t run_id, const std::string& kind,
+                                                     const std::string& variant, const std::vector<int64_t>& layers,
+                                                     const std::string& worker, double heartbeat_timeout_s,
+                                                     std::size_t limit) {
   Transaction transaction(database_);
-  Statement candidates(database_,
-                       "SELECT id, layer, status, worker, heartbeat FROM probes "
-                       "WHERE run_id = ?1 AND kind = ?2 AND variant = ?3 AND status IN ('pending', 'running') ORDER BY layer");
+  Statement candidates(
+      database_,
+      "SELECT id, layer, status, worker, heartbeat FROM probes "
+      "WHERE run_id = ?1 AND kind = ?2 AND variant = ?3 AND status IN ('pending', 'running') ORDER BY layer");
   candidates.bind(1, run_id).bind(2, kind).bind(3, variant);
   const double now = now_seconds();
   std::vector<ClaimedProbe> claimed;
@@ -225,7 +235,8 @@ void ResultsStore::heartbeat(const std::vector<int64_t>& probe_ids, const std::s
 }
 
 std::map<std::string, std::vector<std::pair<int64_t, double>>> ResultsStore::probe_samples(int64_t probe_id) {
-  Statement query(database_, "SELECT metric, sample, value FROM probe_samples WHERE probe_id = ?1 ORDER BY metric, sample");
+  Statement query(database_,
+                  "SELECT metric, sample, value FROM probe_samples WHERE probe_id = ?1 ORDER BY metric, sample");
   query.bind(1, probe_id);
   std::map<std::string, std::vector<std::pair<int64_t, double>>> result;
   while (query.step()) result[query.text(0)].emplace_back(query.integer(1), query.real(2));
@@ -235,13 +246,18 @@ std::map<std::string, std::vector<std::pair<int64_t, double>>> ResultsStore::pro
 void ResultsStore::record_samples(const std::vector<SampleBatch>& batches, const std::map<int64_t, double>& seconds,
                                   const std::string& worker) {
   Transaction transaction(database_);
-  Statement insert(database_, "INSERT OR REPLACE INTO probe_samples (probe_id, metric, sample, value) VALUES (?1, ?2, ?3, ?4)");
+  Statement insert(database_,
+                   "INSERT OR REPLACE INTO probe_samples (probe_id, metric, sample, value) VALUES (?1, ?2, ?3, ?4)");
   for (const auto& batch : batches)
     for (std::size_t i = 0; i < batch.values.size(); ++i) {
-      insert.bind(1, batch.probe_id).bind(2, batch.metric).bind(3, batch.first_sample + int64_t(i)).bind(4, batch.values[i]);
+      insert.bind(1, batch.probe_id)
+          .bind(2, batch.metric)
+          .bind(3, batch.first_sample + int64_t(i))
+          .bind(4, batch.values[i]);
       insert.run();
     }
-  Statement add_time(database_, "UPDATE probes SET seconds = seconds + ?1, heartbeat = ?2 WHERE id = ?3 AND worker = ?4");
+  Statement add_time(database_,
+                     "UPDATE probes SET seconds = seconds + ?1, heartbeat = ?2 WHERE id = ?3 AND worker = ?4");
   for (const auto& [probe_id, spent] : seconds) {
     add_time.bind(1, spent).bind(2, now_seconds()).bind(3, probe_id).bind(4, worker);
     add_time.run();
@@ -255,7 +271,12 @@ void ResultsStore::finish_probe(int64_t probe_id, const Finished& finished) {
                    "INSERT OR REPLACE INTO probe_metrics (probe_id, metric, value, ci_low, ci_high, samples) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   for (const auto& [name, summary] : finished.metrics) {
-    metric.bind(1, probe_id).bind(2, name).bind(3, summary.value).bind(4, summary.ci_low).bind(5, summary.ci_high).bind(6, summary.samples);
+    metric.bind(1, probe_id)
+        .bind(2, name)
+        .bind(3, summary.value)
+        .bind(4, summary.ci_low)
+        .bind(5, summary.ci_high)
+        .bind(6, summary.samples);
     metric.run();
   }
   Statement curve(database_, "INSERT OR REPLACE INTO probe_curves (probe_id, step, loss) VALUES (?1, ?2, ?3)");
@@ -263,10 +284,15 @@ void ResultsStore::finish_probe(int64_t probe_id, const Finished& finished) {
     curve.bind(1, probe_id).bind(2, int64_t(step)).bind(3, finished.curve[step]);
     curve.run();
   }
-  Statement done(database_,
-                 "UPDATE probes SET status = 'done', samples = ?1, seconds = seconds + ?2, device = ?3, "
-                 "peak_memory_bytes = ?4, error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?5");
-  done.bind(1, finished.samples).bind(2, finished.seconds).bind(3, finished.device).bind(4, finished.peak_memory_bytes).bind(5, probe_id);
+  Statement done(
+      database_,
+      "UPDATE probes SET status = 'done', samples = ?1, seconds = seconds + ?2, device = ?3, "
+      "peak_memory_bytes = ?4, error = NULL, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?5");
+  done.bind(1, finished.samples)
+      .bind(2, finished.seconds)
+      .bind(3, finished.device)
+      .bind(4, finished.peak_memory_bytes)
+      .bind(5, probe_id);
   done.run();
   transaction.commit();
 }
@@ -279,9 +305,10 @@ void ResultsStore::fail_probe(int64_t probe_id, const std::string& error) {
 
 void ResultsStore::release_probes(const std::vector<int64_t>& probe_ids, const std::string& worker) {
   Transaction transaction(database_);
-  Statement release(database_,
-                    "UPDATE probes SET status = 'pending', worker = NULL, heartbeat = NULL WHERE id = ?1 AND worker = ?2 "
-                    "AND status = 'running'");
+  Statement release(
+      database_,
+      "UPDATE probes SET status = 'pending', worker = NULL, heartbeat = NULL WHERE id = ?1 AND worker = ?2 "
+      "AND status = 'running'");
   for (const int64_t id : probe_ids) {
     release.bind(1, id).bind(2, worker);
     release.run();
@@ -297,20 +324,29 @@ std::vector<ProbeResult> ResultsStore::probe_results(int64_t run_id, const std::
   query.bind(1, run_id).bind(2, kind);
   std::vector<ProbeResult> results;
   while (query.step())
-    results.push_back({query.integer(0), {query.text(1), query.text(2), query.integer(3)}, query.text(4), query.real(5),
-                       query.optional_integer(6), query.text(7), {}, query.text(8), query.text(9)});
+    results.push_back({query.integer(0),
+                       {query.text(1), query.text(2), query.integer(3)},
+                       query.text(4),
+                       query.real(5),
+                       query.optional_integer(6),
+                       query.text(7),
+                       {},
+                       query.text(8),
+                       query.text(9)});
   Statement metrics(database_, "SELECT metric, value, ci_low, ci_high, samples FROM probe_metrics WHERE probe_id = ?1");
   for (auto& result : results) {
     metrics.bind(1, result.id);
     while (metrics.step())
-      result.metrics[metrics.text(0)] = {metrics.real(1), metrics.optional_real(2), metrics.optional_real(3), metrics.integer(4)};
+      result.metrics[metrics.text(0)] = {metrics.real(1), metrics.optional_real(2), metrics.optional_real(3),
+                                         metrics.integer(4)};
     metrics.reset();
   }
   return results;
 }
 
 std::map<int64_t, std::vector<double>> ResultsStore::layer_samples(int64_t run_id, const std::string& kind,
-                                                                  const std::string& variant, const std::string& metric) {
+                                                                   const std::string& variant,
+                                                                   const std::string& metric) {
   Statement query(database_,
                   "SELECT p.layer, s.value FROM probes p JOIN probe_samples s ON s.probe_id = p.id "
                   "WHERE p.run_id = ?1 AND p.kind = ?2 AND p.variant = ?3 AND p.status = 'done' AND s.metric = ?4 "
@@ -324,7 +360,10 @@ std::map<int64_t, std::vector<double>> ResultsStore::layer_samples(int64_t run_i
 int64_t ResultsStore::save_plan(const PlanRecord& plan) {
   Transaction transaction(database_);
   Statement insert_plan(database_, "INSERT INTO plans (run_id, strategy, layer_order, config) VALUES (?1, ?2, ?3, ?4)");
-  insert_plan.bind(1, plan.run_id).bind(2, plan.strategy).bind(3, nlohmann::json(plan.layer_order).dump()).bind(4, plan.config.dump());
+  insert_plan.bind(1, plan.run_id)
+      .bind(2, plan.strategy)
+      .bind(3, nlohmann::json(plan.layer_order).dump())
+      .bind(4, plan.config.dump());
   insert_plan.run();
   const int64_t plan_id = database_.last_insert_id();
   Statement insert_stage(database_,
@@ -334,8 +373,13 @@ int64_t ResultsStore::save_plan(const PlanRecord& plan) {
   for (const auto& stage : plan.stages) {
     std::optional<int64_t> parent;
     if (stage.parent_position) parent = stage_ids.at(*stage.parent_position);
-    insert_stage.bind(1, plan_id).bind(2, stage.position).bind(3, parent).bind(4, stage.mamba_layers)
-        .bind(5, nlohmann::json(stage.new_layers).dump()).bind(6, stage.layout).bind(7, stage.token_budget)
+    insert_stage.bind(1, plan_id)
+        .bind(2, stage.position)
+        .bind(3, parent)
+        .bind(4, stage.mamba_layers)
+        .bind(5, nlohmann::json(stage.new_layers).dump())
+        .bind(6, stage.layout)
+        .bind(7, stage.token_budget)
         .bind(8, int64_t(stage.rescore));
     insert_stage.run();
     stage_ids[stage.position] = database_.last_insert_id();
@@ -347,12 +391,18 @@ int64_t ResultsStore::save_plan(const PlanRecord& plan) {
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   for (const auto& target : plan.targets) {
     const auto& quality = target.predicted_quality;
-    insert_target.bind(1, plan_id).bind(2, target.mamba_layers).bind(3, stage_ids.at(target.stage_position))
-        .bind(4, target.layout).bind(5, target.quality_metric)
+    insert_target.bind(1, plan_id)
+        .bind(2, target.mamba_layers)
+        .bind(3, stage_ids.at(target.stage_position))
+        .bind(4, target.layout)
+        .bind(5, target.quality_metric)
         .bind(6, quality ? std::optional<double>(quality->value) : std::nullopt)
-        .bind(7, quality ? quality->ci_low : std::nullopt).bind(8, quality ? quality->ci_high : std::nullopt)
-        .bind(9, target.predicted_tokens_per_s).bind(10, target.predicted_speedup)
-        .bind(11, target.memory_per_sequence).bind(12, target.max_batch);
+        .bind(7, quality ? quality->ci_low : std::nullopt)
+        .bind(8, quality ? quality->ci_high : std::nullopt)
+        .bind(9, target.predicted_tokens_per_s)
+        .bind(10, target.predicted_speedup)
+        .bind(11, target.memory_per_sequence)
+        .bind(12, target.max_batch);
     insert_target.run();
   }
   transaction.commit();
@@ -399,8 +449,9 @@ nlohmann::json ResultsStore::stage_metrics(int64_t stage_id) {
 
 std::vector<PlanRecord> ResultsStore::read_plans(const char* column, int64_t value) {
   std::vector<PlanRecord> plans;
-  Statement query(database_, std::string("SELECT id, run_id, strategy, layer_order, config, created_at FROM plans WHERE ") +
-                                 column + " = ?1 ORDER BY id");
+  Statement query(database_,
+                  std::string("SELECT id, run_id, strategy, layer_order, config, created_at FROM plans WHERE ") +
+                      column + " = ?1 ORDER BY id");
   query.bind(1, value);
   while (query.step()) {
     PlanRecord plan;
@@ -412,10 +463,11 @@ std::vector<PlanRecord> ResultsStore::read_plans(const char* column, int64_t val
     plan.created_at = query.text(5);
     plans.push_back(std::move(plan));
   }
-  Statement stages(database_,
-                   "SELECT s.id, s.position, p.position, s.mamba_layers, s.new_layers, s.layout, s.token_budget, "
-                   "s.rescore, s.status, COALESCE(s.checkpoint, '') FROM stages s LEFT JOIN stages p ON p.id = s.parent_stage_id "
-                   "WHERE s.plan_id = ?1 ORDER BY s.position");
+  Statement stages(
+      database_,
+      "SELECT s.id, s.position, p.position, s.mamba_layers, s.new_layers, s.layout, s.token_budget, "
+      "s.rescore, s.status, COALESCE(s.checkpoint, '') FROM stages s LEFT JOIN stages p ON p.id = s.parent_stage_id "
+      "WHERE s.plan_id = ?1 ORDER BY s.position");
   Statement targets(database_,
                     "SELECT t.mamba_layers, s.position, t.layout, t.quality_metric, t.predicted_quality, "
                     "t.predicted_quality_low, t.predicted_quality_high, t.predicted_tokens_per_s, t.predicted_speedup, "
@@ -430,10 +482,12 @@ std::vector<PlanRecord> ResultsStore::read_plans(const char* column, int64_t val
     stages.reset();
     targets.bind(1, plan.id);
     while (targets.step()) {
-      PlanTargetRecord target{targets.integer(0), targets.integer(1), targets.text(2), targets.text(3), std::nullopt,
-                              targets.real(7), targets.real(8), targets.integer(9), targets.integer(10)};
+      PlanTargetRecord target{targets.integer(0), targets.integer(1), targets.text(2),
+                              targets.text(3),    std::nullopt,       targets.real(7),
+                              targets.real(8),    targets.integer(9), targets.integer(10)};
       if (!targets.is_null(4))
-        target.predicted_quality = MetricSummary{targets.real(4), targets.optional_real(5), targets.optional_real(6), 0};
+        target.predicted_quality =
+            MetricSummary{targets.real(4), targets.optional_real(5), targets.optional_real(6), 0};
       plan.targets.push_back(std::move(target));
     }
     targets.reset();
@@ -463,10 +517,18 @@ int64_t ResultsStore::save_benchmark(const BenchmarkRecord& benchmark) {
                    "INSERT INTO benchmarks (model_id, layout, device, dtype, prompt_length, generation_length, batch, "
                    "prefill_tokens_per_s, decode_tokens_per_s, total_tokens_per_s, memory_per_sequence_bytes, "
                    "ratio_to_teacher) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-  insert.bind(1, model_id).bind(2, benchmark.layout).bind(3, benchmark.device).bind(4, benchmark.dtype)
-      .bind(5, benchmark.prompt_length).bind(6, benchmark.generation_length).bind(7, benchmark.batch)
-      .bind(8, benchmark.prefill_tokens_per_s).bind(9, benchmark.decode_tokens_per_s)
-      .bind(10, benchmark.total_tokens_per_s).bind(11, benchmark.memory_per_sequence).bind(12, benchmark.ratio_to_teacher);
+  insert.bind(1, model_id)
+      .bind(2, benchmark.layout)
+      .bind(3, benchmark.device)
+      .bind(4, benchmark.dtype)
+      .bind(5, benchmark.prompt_length)
+      .bind(6, benchmark.generation_length)
+      .bind(7, benchmark.batch)
+      .bind(8, benchmark.prefill_tokens_per_s)
+      .bind(9, benchmark.decode_tokens_per_s)
+      .bind(10, benchmark.total_tokens_per_s)
+      .bind(11, benchmark.memory_per_sequence)
+      .bind(12, benchmark.ratio_to_teacher);
   insert.run();
   const int64_t id = database_.last_insert_id();
   transaction.commit();
@@ -474,20 +536,30 @@ int64_t ResultsStore::save_benchmark(const BenchmarkRecord& benchmark) {
 }
 
 std::vector<BenchmarkRecord> ResultsStore::benchmarks(const std::string& model_hash) {
-  Statement query(database_,
-                  "SELECT b.id, m.path, m.content_hash, m.architecture, m.num_layers, m.parameters, b.layout, b.device, "
-                  "b.dtype, b.prompt_length, b.generation_length, b.batch, b.prefill_tokens_per_s, "
-                  "b.decode_tokens_per_s, b.total_tokens_per_s, b.memory_per_sequence_bytes, b.ratio_to_teacher, "
-                  "b.created_at FROM benchmarks b JOIN models m ON m.id = b.model_id WHERE m.content_hash = ?1 "
-                  "ORDER BY b.id");
+  Statement query(
+      database_,
+      "SELECT b.id, m.path, m.content_hash, m.architecture, m.num_layers, m.parameters, b.layout, b.device, "
+      "b.dtype, b.prompt_length, b.generation_length, b.batch, b.prefill_tokens_per_s, "
+      "b.decode_tokens_per_s, b.total_tokens_per_s, b.memory_per_sequence_bytes, b.ratio_to_teacher, "
+      "b.created_at FROM benchmarks b JOIN models m ON m.id = b.model_id WHERE m.content_hash = ?1 "
+      "ORDER BY b.id");
   query.bind(1, model_hash);
   std::vector<BenchmarkRecord> rows;
   while (query.step())
     rows.push_back({query.integer(0),
                     {query.text(1), query.text(2), query.text(3), query.integer(4), query.integer(5)},
-                    query.text(6), query.text(7), query.text(8), query.integer(9), query.integer(10), query.integer(11),
-                    query.optional_real(12), query.optional_real(13), query.optional_real(14),
-                    query.optional_integer(15), query.optional_real(16), query.text(17)});
+                    query.text(6),
+                    query.text(7),
+                    query.text(8),
+                    query.integer(9),
+                    query.integer(10),
+                    query.integer(11),
+                    query.optional_real(12),
+                    query.optional_real(13),
+                    query.optional_real(14),
+                    query.optional_integer(15),
+                    query.optional_real(16),
+                    query.text(17)});
   return rows;
 }
 
@@ -495,7 +567,10 @@ int64_t ResultsStore::save_hardware_rates(const HardwareRatesRecord& rates) {
   Statement insert(database_,
                    "INSERT INTO hardware_rates (device, dtype, bytes_per_second, flops_per_second, memory_bytes) "
                    "VALUES (?1, ?2, ?3, ?4, ?5)");
-  insert.bind(1, rates.device).bind(2, rates.dtype).bind(3, rates.bytes_per_second).bind(4, rates.flops_per_second)
+  insert.bind(1, rates.device)
+      .bind(2, rates.dtype)
+      .bind(3, rates.bytes_per_second)
+      .bind(4, rates.flops_per_second)
       .bind(5, rates.memory_bytes);
   insert.run();
   return database_.last_insert_id();
@@ -506,7 +581,7 @@ std::optional<HardwareRatesRecord> ResultsStore::latest_hardware_rates() {
                   "SELECT id, device, dtype, bytes_per_second, flops_per_second, memory_bytes, created_at "
                   "FROM hardware_rates ORDER BY id DESC LIMIT 1");
   if (!query.step()) return std::nullopt;
-  return HardwareRatesRecord{query.integer(0), query.text(1), query.text(2), query.real(3),
+  return HardwareRatesRecord{query.integer(0), query.text(1),    query.text(2), query.real(3),
                              query.real(4),    query.integer(5), query.text(6)};
 }
 

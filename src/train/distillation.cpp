@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
-#include "core/spelling.h"
 #include "core/log.h"
+#include "core/spelling.h"
 #include "model/mil.h"
 #include "model/weights.h"
 #include "train/checkpoint.h"
@@ -128,10 +128,13 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     const auto optimizer_state = optimizer.state();  // every rank takes part when the moments are sharded
     if (run.parallel.leader())
       checkpoints.save(done, *result.student, optimizer_state,
-                       {{"settings", settings_json}, {"layout", layout.to_string()}, {"curve", result.curve},
+                       {{"settings", settings_json},
+                        {"layout", layout.to_string()},
+                        {"curve", result.curve},
                         {"tokens", result.tokens}});
   };
-  result.step_seconds = run_steps(optimizer, settings.steps, settings.accumulation, run, micro_batch, after_step, checkpoint);
+  result.step_seconds =
+      run_steps(optimizer, settings.steps, settings.accumulation, run, micro_batch, after_step, checkpoint);
   result.student->eval();
   // The stage's model in the teacher's precision, as saving and loading it would give it.
   model::cast_to_precision(*result.student, teacher_weight.scalar_type());

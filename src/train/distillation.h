@@ -33,14 +33,18 @@ const char* trainable_name(Trainable trainable);
 // A stage's steps, batch and schedule are its OptimizationSettings.
 struct DistillationSettings : OptimizationSettings {
   DistillationSettings()
-      : OptimizationSettings{.steps = 200, .batch = 16, .learning_rate = 1e-3, .min_learning_rate = 1e-4,
-                             .warmup_steps = 20, .weight_decay = 0.0} {}
+      : OptimizationSettings{.steps = 200,
+                             .batch = 16,
+                             .learning_rate = 1e-3,
+                             .min_learning_rate = 1e-4,
+                             .warmup_steps = 20,
+                             .weight_decay = 0.0} {}
 
   Divergence divergence = Divergence::ReverseKL;
   double temperature = 1.0;
   Trainable trainable = Trainable::Mixers;
   int64_t d_state = 16;
-  uint64_t seed = 1;  // fresh mixer parts and data order
+  uint64_t seed = 1;                   // fresh mixer parts and data order
   Autocast autocast = Autocast::Auto;  // bf16 autocast of the student's forward pass
 
   void validate() const;  // throws Error naming the setting

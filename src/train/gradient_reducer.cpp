@@ -42,8 +42,8 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, std::shared
   for (auto& bucket : buckets_)
     bucket.flat = at::zeros({bucket.offsets.back()}, parameters_[bucket.members.front()].options());
   for (std::size_t k = 0; k < count; ++k)
-    torch::autograd::impl::set_post_acc_grad_hooks(
-        parameters_[k], std::make_unique<AfterAccumulation>([this, k] { on_gradient(k); }));
+    torch::autograd::impl::set_post_acc_grad_hooks(parameters_[k],
+                                                   std::make_unique<AfterAccumulation>([this, k] { on_gradient(k); }));
 }
 
 GradientReducer::~GradientReducer() {
@@ -63,7 +63,8 @@ void GradientReducer::on_gradient(std::size_t parameter) {
 }
 
 void GradientReducer::start_ready_buckets() {
-  while (next_to_start_ < buckets_.size() && buckets_[next_to_start_].arrived == buckets_[next_to_start_].members.size()) {
+  while (next_to_start_ < buckets_.size() &&
+         buckets_[next_to_start_].arrived == buckets_[next_to_start_].members.size()) {
     auto& bucket = buckets_[next_to_start_++];
     bucket.pending = group_->all_reduce_sum_async(bucket.flat);
   }

@@ -46,7 +46,7 @@ class GradientReducer {
   std::shared_ptr<const dist::ProcessGroup> group_;
   std::vector<Bucket> buckets_;
   std::vector<std::size_t> bucket_of_, slot_of_;  // per parameter
-  std::vector<bool> arrived_;                      // per parameter, this backward
+  std::vector<bool> arrived_;                     // per parameter, this backward
   std::size_t next_to_start_ = 0;
   bool armed_ = false;
 };

@@ -9,7 +9,8 @@
 namespace hybridize::train {
 
 namespace {
-constexpr Spelling<Divergence> kFlagSpellings[] = {{Divergence::ReverseKL, "reverse"}, {Divergence::ForwardKL, "forward"}};
+constexpr Spelling<Divergence> kFlagSpellings[] = {{Divergence::ReverseKL, "reverse"},
+                                                   {Divergence::ForwardKL, "forward"}};
 constexpr Spelling<Divergence> kStoredSpellings[] = {{Divergence::ReverseKL, "reverse_kl"},
                                                      {Divergence::ForwardKL, "forward_kl"}};
 }  // namespace
@@ -68,9 +69,12 @@ at::Tensor in_dtype_of(const at::Tensor& weight, const at::Tensor& hidden) { ret
 // acc (fp32) += a b. On CUDA cuBLAS sums reduced-precision products straight
 // into fp32: no rounded product, no separate pass to add it.
 void add_product(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b) {
-  if (a.scalar_type() == at::kFloat) acc.addmm_(a, b);
-  else if (acc.is_cuda()) at::addmm_out(acc, acc, a, b, at::kFloat);
-  else acc += at::mm(a, b).to(at::kFloat);
+  if (a.scalar_type() == at::kFloat)
+    acc.addmm_(a, b);
+  else if (acc.is_cuda())
+    at::addmm_out(acc, acc, a, b, at::kFloat);
+  else
+    acc += at::mm(a, b).to(at::kFloat);
 }
 
 // sum_i weights_i * loss_i over all rows, chunk by chunk. The gradients come
@@ -92,9 +96,9 @@ struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t count = std::min(chunk, n - start);
       const auto hidden = student_hidden.narrow(0, start, count), weight = weights.narrow(0, start, count);
-      const auto out = chunk_loss(static_cast<LogitLoss>(kind), hidden, student_head, rows(teacher_hidden, start, count),
-                                  teacher_head, rows(targets, start, count), temperature,
-                                  need_hidden || need_weight ? weight : at::Tensor());
+      const auto out = chunk_loss(static_cast<LogitLoss>(kind), hidden, student_head,
+                                  rows(teacher_hidden, start, count), teacher_head, rows(targets, start, count),
+                                  temperature, need_hidden || need_weight ? weight : at::Tensor());
       total += (out.losses * weight).sum();
       const auto grad_logits = out.grad.defined() ? out.grad.to(hidden.scalar_type()) : at::Tensor();
       if (need_hidden) {
@@ -115,16 +119,14 @@ struct ChunkedLoss : torch::autograd::Function<ChunkedLoss> {
     const auto grad_hidden = saved[0].defined() ? saved[0] * scale : at::Tensor();
     const auto grad_weight =
         saved[1].defined() ? (saved[1] * scale).to(ctx->saved_data["weight_dtype"].toScalarType()) : at::Tensor();
-    return {grad_hidden, grad_weight, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(),  at::Tensor(),  at::Tensor(), at::Tensor(), at::Tensor()};
+    return {grad_hidden,  grad_weight,  at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 void check_head(const LogitHead& head, const at::Tensor& hidden, const char* side) {
-  if (!head.weight.defined() || head.weight.dim() != 2)
-    fail(side, " head weight must be [vocab, hidden]");
-  if (hidden.dim() != 2)
-    fail(side, " hidden states must be [tokens, hidden], got ", hidden.dim(), " dimensions");
+  if (!head.weight.defined() || head.weight.dim() != 2) fail(side, " head weight must be [vocab, hidden]");
+  if (hidden.dim() != 2) fail(side, " hidden states must be [tokens, hidden], got ", hidden.dim(), " dimensions");
   if (hidden.size(1) != head.weight.size(1))
     fail(side, " hidden size ", hidden.size(1), " does not match its head weight's ", head.weight.size(1));
   if (head.chunk_tokens <= 0) fail(side, " head chunk_tokens must be positive, got ", head.chunk_tokens);
@@ -220,10 +222,9 @@ at::Tensor token_nll(const LogitHead& head, const at::Tensor& hidden, const at::
 at::Tensor token_argmax(const LogitHead& head, const at::Tensor& hidden) {
   check_head(head, hidden, "model");
   const auto weight = in_dtype_of(head.weight, hidden);
-  return chunk_by_chunk(hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kLong),
-                        [&](int64_t start, int64_t count) {
-                          return at::linear(hidden.narrow(0, start, count), weight).argmax(-1);
-                        });
+  return chunk_by_chunk(
+      hidden.size(0), head.chunk_tokens, hidden.options().dtype(at::kLong),
+      [&](int64_t start, int64_t count) { return at::linear(hidden.narrow(0, start, count), weight).argmax(-1); });
 }
 
 at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& teacher_hidden,

@@ -15,9 +15,8 @@ const char* autocast_name(Autocast setting) { return spelling_of(kAutocast, sett
 
 model::AutocastState resolve_autocast(Autocast setting, const at::Tensor& teacher_weight) {
   // fp16 teachers stay off under Auto: fp16 autocast would need loss scaling.
-  const bool enabled = setting == Autocast::On ||
-                       (setting == Autocast::Auto && teacher_weight.is_cuda() &&
-                        teacher_weight.scalar_type() == at::kBFloat16);
+  const bool enabled = setting == Autocast::On || (setting == Autocast::Auto && teacher_weight.is_cuda() &&
+                                                   teacher_weight.scalar_type() == at::kBFloat16);
   return {enabled, at::kBFloat16};
 }
 

@@ -220,8 +220,10 @@ StepReport Optimizer::step() {
     if (adamw_) {
       for (auto& group : adamw_->param_groups())
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(report.learning_rate);
-      if (fused) adamw_step_fused(*adamw_);
-      else adamw_->step();
+      if (fused)
+        adamw_step_fused(*adamw_);
+      else
+        adamw_->step();
     }
     if (!owners_.empty()) broadcast_from_owners(parameters_, owners_, *parallel_.group);
     consecutive_skips_ = 0;

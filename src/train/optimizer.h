@@ -73,8 +73,8 @@ struct DataParallel {
 };
 
 struct StepReport {
-  bool applied = false;     // false: skipped for a non-finite loss or gradient
-  double grad_norm = 0;     // global norm before clipping
+  bool applied = false;  // false: skipped for a non-finite loss or gradient
+  double grad_norm = 0;  // global norm before clipping
   double learning_rate = 0;
 };
 
@@ -119,8 +119,8 @@ class Optimizer {
   DataParallel parallel_;
   std::vector<std::string> names_;
   std::vector<at::Tensor> parameters_;
-  std::vector<int> owners_;                      // sharded: the rank that updates each parameter
-  std::unique_ptr<torch::optim::AdamW> adamw_;   // over the parameters this rank updates; null when none
+  std::vector<int> owners_;                     // sharded: the rank that updates each parameter
+  std::unique_ptr<torch::optim::AdamW> adamw_;  // over the parameters this rank updates; null when none
   std::unique_ptr<class GradientReducer> reducer_;
   int64_t micro_batches_ = 0;
   bool poisoned_ = false;  // a micro-batch of this step had a non-finite loss

@@ -25,12 +25,13 @@ void broadcast_from_owners(const std::vector<at::Tensor>& parameters, const std:
   torch::NoGradGuard no_grad;
   std::vector<dist::PendingCollective> pending;
   pending.reserve(parameters.size());
-  for (std::size_t k = 0; k < parameters.size(); ++k) pending.push_back(group.broadcast_async(parameters[k], owners[k]));
+  for (std::size_t k = 0; k < parameters.size(); ++k)
+    pending.push_back(group.broadcast_async(parameters[k], owners[k]));
   for (auto& collective : pending) collective.wait();
 }
 
-void gather_moments(const std::vector<at::Tensor>& parameters, const std::vector<int>& owners,
-                    torch::optim::AdamW* own, torch::optim::AdamW& full, const dist::ProcessGroup& group) {
+void gather_moments(const std::vector<at::Tensor>& parameters, const std::vector<int>& owners, torch::optim::AdamW* own,
+                    torch::optim::AdamW& full, const dist::ProcessGroup& group) {
   for (std::size_t k = 0; k < parameters.size(); ++k) {
     const auto& parameter = parameters[k];
     const bool mine = owners[k] == group.rank();

@@ -22,8 +22,8 @@ void broadcast_from_owners(const std::vector<at::Tensor>& parameters, const std:
 // Collective: the moments each owner holds in `own` (null when it owns none)
 // copied into `full` (an AdamW over all parameters) on rank 0; the other
 // ranks' `full` stays empty.
-void gather_moments(const std::vector<at::Tensor>& parameters, const std::vector<int>& owners,
-                    torch::optim::AdamW* own, torch::optim::AdamW& full, const dist::ProcessGroup& group);
+void gather_moments(const std::vector<at::Tensor>& parameters, const std::vector<int>& owners, torch::optim::AdamW* own,
+                    torch::optim::AdamW& full, const dist::ProcessGroup& group);
 
 // Moves the moments of the parameters this rank owns from `full` into `own`.
 void keep_own_moments(const std::vector<at::Tensor>& parameters, const std::vector<int>& owners, int rank,

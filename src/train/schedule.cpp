@@ -21,7 +21,8 @@ double LearningRateSchedule::at(int64_t step) const {
   if (step < warmup_steps) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   const int64_t decay_steps = total_steps - warmup_steps;
   if (decay_steps <= 1) return peak;
-  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / static_cast<double>(decay_steps - 1));
+  const double progress =
+      std::min(1.0, static_cast<double>(step - warmup_steps) / static_cast<double>(decay_steps - 1));
   return floor + (peak - floor) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
 }
 

@@ -63,7 +63,8 @@ SequenceSet synthetic_set(const SequenceSpec& spec, int64_t vocab_size) {
   if (vocab_size < synthetic::kVocabSize)
     fail("--data synthetic: the model's vocabulary (", vocab_size, ") is smaller than the synthetic task's (",
          synthetic::kVocabSize, "); score it on its own corpus instead");
-  const auto problems = synthetic::generate_split(spec.task, parse_split(spec.split), std::size_t(spec.samples), spec.seed);
+  const auto problems =
+      synthetic::generate_split(spec.task, parse_split(spec.split), std::size_t(spec.samples), spec.seed);
   std::vector<std::vector<int64_t>> sequences, prompts;
   std::vector<std::vector<uint8_t>> counted;
   std::vector<std::string> answers;
@@ -85,16 +86,19 @@ SequenceSet synthetic_set(const SequenceSpec& spec, int64_t vocab_size) {
   set.prompts = std::move(prompts);
   set.answers = std::move(answers);
   set.spec = "synthetic:" + spec.split + ":" + std::to_string(spec.samples) + ":seed=" + std::to_string(spec.seed) +
-               ":steps=" + std::to_string(spec.task.min_steps) + "-" + std::to_string(spec.task.max_steps) +
-               ":mod=" + std::to_string(spec.task.modulus);
+             ":steps=" + std::to_string(spec.task.min_steps) + "-" + std::to_string(spec.task.max_steps) +
+             ":mod=" + std::to_string(spec.task.modulus);
   return set;
 }
 
 SequenceSet corpus_set(const SequenceSpec& spec, int64_t vocab_size) {
   std::optional<data::TokenDType> raw;
-  if (spec.raw_dtype == "uint16") raw = data::TokenDType::U16;
-  else if (spec.raw_dtype == "uint32") raw = data::TokenDType::U32;
-  else if (!spec.raw_dtype.empty()) fail("--raw-dtype: '", spec.raw_dtype, "' is not supported (uint16 or uint32)");
+  if (spec.raw_dtype == "uint16")
+    raw = data::TokenDType::U16;
+  else if (spec.raw_dtype == "uint32")
+    raw = data::TokenDType::U32;
+  else if (!spec.raw_dtype.empty())
+    fail("--raw-dtype: '", spec.raw_dtype, "' is not supported (uint16 or uint32)");
   const auto source = data::open_token_source(spec.source, raw);
   data::validate_token_ids(*source, vocab_size);
   data::PackingOptions packing;
@@ -132,7 +136,8 @@ SequenceSet corpus_set(const SequenceSpec& spec, int64_t vocab_size) {
                                            : "every token (the corpus has no loss spans)";
   else
     set.counted = "the corpus's loss spans: " + std::to_string(counted_total) + " of " + std::to_string(predictions) +
-                  " predictions" + (passed_over ? ", " + std::to_string(passed_over) + " samples without any passed over" : "");
+                  " predictions" +
+                  (passed_over ? ", " + std::to_string(passed_over) + " samples without any passed over" : "");
   set.spec = spec.source + ":seq=" + std::to_string(spec.seq_len) + ":samples=" + std::to_string(spec.samples) +
              (spec.offset ? ":offset=" + std::to_string(spec.offset) : "") + ":seed=" + std::to_string(spec.seed) +
              (source->has_loss_spans() && spec.ignore_loss_spans ? ":all-tokens" : "");
@@ -157,8 +162,8 @@ SequenceBatch SequenceSet::gather(const std::vector<int64_t>& rows, at::Device d
 
 data::synthetic::Split parse_split(const std::string& name) {
   using data::synthetic::Split;
-  static constexpr Spelling<Split> kSplits[] = {{Split::Train, "train"}, {Split::Validation, "validation"},
-                                                 {Split::Test, "test"}};
+  static constexpr Spelling<Split> kSplits[] = {
+      {Split::Train, "train"}, {Split::Validation, "validation"}, {Split::Test, "test"}};
   return parse_spelling(kSplits, name, "--split");
 }
 

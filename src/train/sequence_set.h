@@ -17,9 +17,9 @@ struct SequenceSpec {
   std::string source = "synthetic";
   std::string split = "validation";  // synthetic only: train | validation | test
   int64_t samples = 128;
-  int64_t offset = 0;         // corpus only: skip this many samples of the shuffled order
-  int64_t seq_len = 512;      // corpus only: tokens per sample
-  std::string raw_dtype;      // corpus only, for raw files: uint16 | uint32
+  int64_t offset = 0;     // corpus only: skip this many samples of the shuffled order
+  int64_t seq_len = 512;  // corpus only: tokens per sample
+  std::string raw_dtype;  // corpus only, for raw files: uint16 | uint32
   // corpus only: count every target even where the corpus records loss spans
   // (SFT data: assistant tokens only), instead of the spans' tokens alone.
   bool ignore_loss_spans = false;

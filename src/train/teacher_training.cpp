@@ -23,7 +23,8 @@ io::TransformerConfig teacher_config(const TeacherShape& shape, const synthetic:
                                                                         {"intermediate", shape.intermediate}};
   for (const auto& [name, value] : sizes)
     if (value <= 0) fail("teacher ", name, " must be positive, got ", value);
-  if (shape.hidden % shape.heads != 0) fail("teacher hidden ", shape.hidden, " is not a multiple of heads ", shape.heads);
+  if (shape.hidden % shape.heads != 0)
+    fail("teacher hidden ", shape.hidden, " is not a multiple of heads ", shape.heads);
   if (shape.heads % shape.kv_heads != 0)
     fail("teacher heads ", shape.heads, " is not a multiple of kv-heads ", shape.kv_heads);
   synthetic::validate(task);
@@ -60,11 +61,12 @@ nlohmann::json TeacherTraining::to_json() const {
                {"heads", shape.heads},
                {"kv_heads", shape.kv_heads},
                {"intermediate", shape.intermediate},
-               {"task", {{"min_steps", task.min_steps},
-                         {"max_steps", task.max_steps},
-                         {"modulus", task.modulus},
-                         {"initial_variables", task.initial_variables},
-                         {"variable_count", task.variable_count}}},
+               {"task",
+                {{"min_steps", task.min_steps},
+                 {"max_steps", task.max_steps},
+                 {"modulus", task.modulus},
+                 {"initial_variables", task.initial_variables},
+                 {"variable_count", task.variable_count}}},
                {"seed", seed},
                {"train_problems", train_problems}});
   return json;

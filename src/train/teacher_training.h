@@ -33,8 +33,12 @@ io::TransformerConfig teacher_config(const TeacherShape& shape, const data::synt
 // Its steps, batch (problems per micro-batch) and schedule are its OptimizationSettings.
 struct TeacherTraining : OptimizationSettings {
   TeacherTraining()
-      : OptimizationSettings{.steps = 5000, .batch = 32, .learning_rate = 5e-3, .min_learning_rate = 5e-4,
-                             .warmup_steps = 100, .weight_decay = 0.01} {}
+      : OptimizationSettings{.steps = 5000,
+                             .batch = 32,
+                             .learning_rate = 5e-3,
+                             .min_learning_rate = 5e-4,
+                             .warmup_steps = 100,
+                             .weight_decay = 0.01} {}
 
   TeacherShape shape;
   data::synthetic::TaskConfig task = data::synthetic::kDemoTask;
@@ -45,7 +49,6 @@ struct TeacherTraining : OptimizationSettings {
   void validate() const;
   nlohmann::json to_json() const;
 };
-
 
 // Trains (or resumes and finishes) the teacher; returns it. Throws Error when
 // the checkpoint directory holds a run with other settings, naming the setting.

@@ -22,7 +22,7 @@ struct StepProgress {
 struct TrainingRun {
   std::filesystem::path checkpoint_dir;  // resumed from when it holds a checkpoint
   int64_t checkpoint_every = 200;
-  std::optional<int64_t> stop_after;  // end early (as if interrupted) after this step, checkpointed
+  std::optional<int64_t> stop_after;    // end early (as if interrupted) after this step, checkpointed
   bool checkpoint_activations = false;  // recompute each layer in the backward pass: less memory, same result
   std::function<void(const StepProgress&)> on_step;
   std::function<void(int64_t first_step)> on_begin;  // after any resume, before the first step

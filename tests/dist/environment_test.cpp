@@ -27,8 +27,12 @@ TEST_CASE("no launcher variables: a single process", "[dist]") {
 }
 
 TEST_CASE("torchrun variables", "[dist]") {
-  const auto env = read({{"RANK", "3"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "node7"},
-                         {"MASTER_PORT", "1234"}, {"HYBRIDIZE_DIST_TIMEOUT", "42"}});
+  const auto env = read({{"RANK", "3"},
+                         {"WORLD_SIZE", "4"},
+                         {"LOCAL_RANK", "1"},
+                         {"MASTER_ADDR", "node7"},
+                         {"MASTER_PORT", "1234"},
+                         {"HYBRIDIZE_DIST_TIMEOUT", "42"}});
   CHECK(env.launcher == "torchrun");
   CHECK(env.rank == 3);
   CHECK(env.world_size == 4);
@@ -42,14 +46,15 @@ TEST_CASE("torchrun variables", "[dist]") {
 }
 
 TEST_CASE("Slurm variables, and torchrun's first when both are set", "[dist]") {
-  const auto slurm = read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"MASTER_ADDR", "n0"}});
+  const auto slurm =
+      read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"MASTER_ADDR", "n0"}});
   CHECK(slurm.launcher == "slurm");
   CHECK(slurm.rank == 5);
   CHECK(slurm.world_size == 8);
   CHECK(slurm.local_rank == 1);
   CHECK(slurm.master_port == 29500);  // the documented default
-  const auto both = read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"RANK", "0"},
-                          {"WORLD_SIZE", "1"}});
+  const auto both =
+      read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"RANK", "0"}, {"WORLD_SIZE", "1"}});
   CHECK(both.launcher == "torchrun");
   CHECK_FALSE(both.distributed());
 }

@@ -25,8 +25,8 @@ TEST_CASE("the bench measures the model and each layout on the model's own tenso
   settings.generated_length = 4;
   settings.batch = 3;
   const auto before = teacher->named_parameters();
-  const auto results = infer::run_bench(*teacher, {model::Layout::parse("AMAM", 4, "test"), model::Layout::parse("IAAA", 4, "test")},
-                                        ssm, settings);
+  const auto results = infer::run_bench(
+      *teacher, {model::Layout::parse("AMAM", 4, "test"), model::Layout::parse("IAAA", 4, "test")}, ssm, settings);
   REQUIRE(results.size() == 3);
   CHECK(results[0].layout == "AAAA");
   CHECK(results[1].layout == "AMAM");
@@ -34,7 +34,7 @@ TEST_CASE("the bench measures the model and each layout on the model's own tenso
   CHECK(results[2].attention_layers == 3);
   for (const auto& r : results) {
     CHECK(r.batch == 3);
-    CHECK(r.requests == 6);  // two waves of the batch
+    CHECK(r.requests == 6);          // two waves of the batch
     CHECK(r.decode_steps == 2 * 3);  // each wave's 4 tokens: one from prefill, three from steps
     CHECK(r.total_tokens_per_second > 0);
     CHECK(r.prefill_share > 0);
@@ -59,7 +59,8 @@ TEST_CASE("the bench measures the model and each layout on the model's own tenso
     CHECK(r.batch == 2);
   settings.max_batch = 0;
   settings.memory_budget = 1000;
-  REQUIRE_ERROR(infer::run_bench(*teacher, {}, ssm, settings), "layout 'AAAA' does not fit the memory budget of 1000 bytes");
+  REQUIRE_ERROR(infer::run_bench(*teacher, {}, ssm, settings),
+                "layout 'AAAA' does not fit the memory budget of 1000 bytes");
   // A layout may not give a layer attention the model lacks.
   auto hybrid = hybridize::testing::random_hybrid(*teacher, "MAAA");
   settings.batch = 1;

@@ -17,8 +17,10 @@ namespace {
 
 // fp32 on the GPU: Mamba, a sliding-window attention layer, full attention and an identity layer.
 model::CausalLM hybrid_on_gpu() {
-  auto teacher = random_model(small_config({{"sliding_window", 3}, {"layer_types", {"full_attention",
-                              "sliding_attention", "full_attention", "full_attention"}}}), at::kFloat);
+  auto teacher = random_model(
+      small_config({{"sliding_window", 3},
+                    {"layer_types", {"full_attention", "sliding_attention", "full_attention", "full_attention"}}}),
+      at::kFloat);
   auto hybrid = random_hybrid(*teacher, "MAIA");
   hybrid->to(at::kCUDA);
   return hybrid;
@@ -81,11 +83,14 @@ TEST_CASE("generation with CUDA graphs gives the tokens of eager generation, als
 TEST_CASE("the flash path of prefill chunks and decode steps gives the reference's logits in bf16", "[cuda]") {
   REQUIRE(torch::cuda::is_available());
   // Head dim 32 (flash takes multiples of 8), a sliding window, Mamba; the same model on the CPU runs the reference.
-  auto teacher = random_model(small_config({{"hidden_size", 64}, {"num_attention_heads", 2}, {"num_key_value_heads", 1},
-                                            {"head_dim", 32}, {"sliding_window", 5},
-                                            {"layer_types", {"full_attention", "sliding_attention", "full_attention",
-                                                             "full_attention"}}}),
-                              at::kBFloat16);
+  auto teacher = random_model(
+      small_config({{"hidden_size", 64},
+                    {"num_attention_heads", 2},
+                    {"num_key_value_heads", 1},
+                    {"head_dim", 32},
+                    {"sliding_window", 5},
+                    {"layer_types", {"full_attention", "sliding_attention", "full_attention", "full_attention"}}}),
+      at::kBFloat16);
   auto on_cpu = random_hybrid(*teacher, "AAMA");
   auto on_gpu = random_hybrid(*teacher, "AAMA");
   on_gpu->to(at::kCUDA);

@@ -51,8 +51,9 @@ TEST_CASE("decoding an all-attention model equals its full forward pass", "[infe
 
 TEST_CASE("decoding keeps sliding windows: per-layer windows shorter than the sequence", "[infer]") {
   // Windows of 3 and 5 in different layers; prompt 7 + 12 steps runs far past both.
-  auto config = small_config({{"sliding_window", 5}, {"layer_types", {"full_attention", "sliding_attention",
-                                                                       "full_attention", "sliding_attention"}}});
+  auto config =
+      small_config({{"sliding_window", 5},
+                    {"layer_types", {"full_attention", "sliding_attention", "full_attention", "sliding_attention"}}});
   config.attention_windows[3] = 3;
   auto m = random_model(config);
   require_decoding_matches_forward(*m, kPrompt, 12);
@@ -63,8 +64,9 @@ TEST_CASE("decoding keeps sliding windows: per-layer windows shorter than the se
 }
 
 TEST_CASE("decoding a hybrid with Mamba and identity layers equals its full forward pass", "[infer]") {
-  auto config = small_config({{"sliding_window", 4}, {"layer_types", {"sliding_attention", "full_attention",
-                                                                       "full_attention", "full_attention"}}});
+  auto config =
+      small_config({{"sliding_window", 4},
+                    {"layer_types", {"sliding_attention", "full_attention", "full_attention", "full_attention"}}});
   auto teacher = random_model(config);
   for (const char* layout : {"AMIM", "MMMM", "MAIA"}) {
     auto hybrid = random_hybrid(*teacher, layout);
@@ -101,9 +103,11 @@ void require_chunked_prefill_matches(model::CausalLMImpl& m, const std::vector<i
 
 }  // namespace
 
-TEST_CASE("chunked prefill equals one-shot prefill for attention, sliding windows, Mamba and identity layers", "[infer]") {
-  auto config = small_config({{"sliding_window", 3}, {"layer_types", {"sliding_attention", "full_attention",
-                                                                       "full_attention", "sliding_attention"}}});
+TEST_CASE("chunked prefill equals one-shot prefill for attention, sliding windows, Mamba and identity layers",
+          "[infer]") {
+  auto config =
+      small_config({{"sliding_window", 3},
+                    {"layer_types", {"sliding_attention", "full_attention", "full_attention", "sliding_attention"}}});
   auto teacher = random_model(config);
   for (const int64_t chunk : {1, 2, 3, 5}) {  // 7 tokens: 7 x 1, 2+2+2+1, 3+3+1, 5+2
     require_chunked_prefill_matches(*teacher, kPrompt, chunk);
@@ -119,7 +123,10 @@ TEST_CASE("chunked prefill equals one-shot prefill for attention, sliding window
   hybrid->prefill(ids_tensor({4, 8, 15, 16, 23, 42}), reused);
   reused.end_sequence(0);
   reused.start_sequence(0);
-  CHECK((hybrid->prefill(ids_tensor(kPrompt), reused) - hybrid->prefill(ids_tensor(kPrompt), fresh)).abs().max().item<double>() == 0);
+  CHECK((hybrid->prefill(ids_tensor(kPrompt), reused) - hybrid->prefill(ids_tensor(kPrompt), fresh))
+            .abs()
+            .max()
+            .item<double>() == 0);
 }
 
 TEST_CASE("decoding in bf16 stays close to the bf16 forward pass", "[infer]") {
@@ -138,8 +145,10 @@ TEST_CASE("decoding in bf16 stays close to the bf16 forward pass", "[infer]") {
   }
 }
 
-TEST_CASE("the state refuses a decode before prefill, chunks over rows of different lengths, and decoding past "
-          "max_length", "[infer][bad-input]") {
+TEST_CASE(
+    "the state refuses a decode before prefill, chunks over rows of different lengths, and decoding past "
+    "max_length",
+    "[infer][bad-input]") {
   auto m = random_model(small_config());
   torch::NoGradGuard no_grad;
   model::InferenceState state(*m, 2, 4);
@@ -163,17 +172,22 @@ TEST_CASE("the state refuses a decode before prefill, chunks over rows of differ
 TEST_CASE("the state holds exactly the bytes per sequence computed by hand", "[infer]") {
   // Apriel-15B's shape: 50 layers, 8 KV heads of 128; 30 Mamba layers with MIL widths
   // (d_inner 32 x 128 = 4096, d_xb 1024, d_state 16, conv width 4 over d_inner channels).
-  auto config = io::parse_transformer_config(
-      {{"model_type", "mistral"}, {"vocab_size", 131072}, {"hidden_size", 5120}, {"intermediate_size", 14336},
-       {"num_hidden_layers", 50}, {"num_attention_heads", 32}, {"num_key_value_heads", 8}, {"head_dim", 128},
-       {"max_position_embeddings", 65536}},
-      "apriel-15b");
+  auto config = io::parse_transformer_config({{"model_type", "mistral"},
+                                              {"vocab_size", 131072},
+                                              {"hidden_size", 5120},
+                                              {"intermediate_size", 14336},
+                                              {"num_hidden_layers", 50},
+                                              {"num_attention_heads", 32},
+                                              {"num_key_value_heads", 8},
+                                              {"head_dim", 128},
+                                              {"max_position_embeddings", 65536}},
+                                             "apriel-15b");
   config.ssm = model::mil_ssm_config(config, 16);
   std::string text(50, 'A');
   for (int i = 0; i < 30; ++i) text[static_cast<std::size_t>(i)] = 'M';
   text[49] = 'I';  // 30 Mamba, 19 attention, 1 identity
   const auto layout = model::Layout::parse(text, 50, "test");
-  const int64_t kv = 19LL * 2 * 8 * 4096 * 128 * 2;          // K and V, bf16, 4096 tokens
+  const int64_t kv = 19LL * 2 * 8 * 4096 * 128 * 2;             // K and V, bf16, 4096 tokens
   const int64_t mamba = 30LL * (4096 * 4 * 2 + 4096 * 16 * 4);  // bf16 conv window + fp32 SSM state
   CHECK(model::inference_state_bytes_per_sequence(config, layout, 4096, at::kBFloat16) == kv + mamba);
   CHECK(kv + mamba == 327'614'464);

@@ -20,10 +20,12 @@ using hybridize::testing::write_text;
 namespace {
 
 // Synthetic problems as a task file: the question as the task writes it, the final value as a numeric answer.
-std::filesystem::path write_synthetic_task(const std::filesystem::path& path, data::synthetic::Split split, std::size_t count) {
+std::filesystem::path write_synthetic_task(const std::filesystem::path& path, data::synthetic::Split split,
+                                           std::size_t count) {
   std::string lines;
   for (const auto& problem : data::synthetic::generate_split(data::synthetic::kDemoTask, split, count))
-    lines += nlohmann::json{{"question", problem.question}, {"answer", problem.answer}, {"kind", "numeric"}}.dump() + "\n";
+    lines +=
+        nlohmann::json{{"question", problem.question}, {"answer", problem.answer}, {"kind", "numeric"}}.dump() + "\n";
   write_text(path, lines);
   return path;
 }
@@ -135,8 +137,10 @@ TEST_CASE("evaluation refuses what it cannot measure, by name", "[infer][eval][b
   settings.samples = 1;
   std::string long_question;
   for (int i = 0; i < 80; ++i) long_question += "a=1;";
-  write_text(dir / "long.jsonl", nlohmann::json{{"question", long_question + "?a"}, {"answer", "1"}, {"kind", "numeric"}}.dump());
-  REQUIRE_ERROR(infer::evaluate(results, *m, fake_record("m"), dir.path(), data::read_eval_task(dir / "long.jsonl"), settings),
-                "long.jsonl: line 1: problem line 1's prompt has 324 tokens, leaving no room to answer in the model's "
-                "context of 256");
+  write_text(dir / "long.jsonl",
+             nlohmann::json{{"question", long_question + "?a"}, {"answer", "1"}, {"kind", "numeric"}}.dump());
+  REQUIRE_ERROR(
+      infer::evaluate(results, *m, fake_record("m"), dir.path(), data::read_eval_task(dir / "long.jsonl"), settings),
+      "long.jsonl: line 1: problem line 1's prompt has 324 tokens, leaving no room to answer in the model's "
+      "context of 256");
 }

@@ -16,11 +16,13 @@ using hybridize::testing::small_config;
 
 namespace {
 
-const std::vector<std::vector<int64_t>> kPrompts = {{5, 9, 1, 33, 2}, {40, 7}, {1, 2, 3, 4, 5, 6, 7}, {8, 8, 8, 8, 8}, {59}};
+const std::vector<std::vector<int64_t>> kPrompts = {
+    {5, 9, 1, 33, 2}, {40, 7}, {1, 2, 3, 4, 5, 6, 7}, {8, 8, 8, 8, 8}, {59}};
 
 model::CausalLM windowed_hybrid() {
-  static auto teacher = random_model(small_config({{"sliding_window", 3}, {"layer_types", {"full_attention",
-                                                    "sliding_attention", "full_attention", "full_attention"}}}));
+  static auto teacher = random_model(
+      small_config({{"sliding_window", 3},
+                    {"layer_types", {"full_attention", "sliding_attention", "full_attention", "full_attention"}}}));
   return random_hybrid(*teacher, "MAIA");
 }
 
@@ -168,8 +170,8 @@ TEST_CASE("draws follow softmax(logits / temperature), cut to the top_p nucleus"
   CHECK(nucleus.eq(1).any().item<bool>());
   // Keys, not positions in the batch, pick the draw: the same keys in another row order draw the same tokens.
   const auto order = torch::randperm(20000, torch::kLong);
-  CHECK(infer::sample_next_tokens(logits, 1.0, 1.0, keys.index({order})).equal(
-      infer::sample_next_tokens(logits, 1.0, 1.0, keys).index({order})));
+  CHECK(infer::sample_next_tokens(logits, 1.0, 1.0, keys.index({order}))
+            .equal(infer::sample_next_tokens(logits, 1.0, 1.0, keys).index({order})));
 }
 
 const std::vector<std::vector<int64_t>> kOneToken = {{1}};

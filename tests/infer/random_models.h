@@ -16,10 +16,17 @@ namespace hybridize::testing {
 // A 4-layer Llama, 4 heads of 8 over 2 KV heads, vocabulary 61. `extra` adds
 // config.json keys (e.g. sliding windows).
 inline io::TransformerConfig small_config(const nlohmann::json& extra = nlohmann::json::object()) {
-  nlohmann::json j = {{"model_type", "llama"},         {"vocab_size", 61},        {"hidden_size", 32},
-                      {"intermediate_size", 48},        {"num_hidden_layers", 4},  {"num_attention_heads", 4},
-                      {"num_key_value_heads", 2},       {"rope_theta", 10000.0},   {"max_position_embeddings", 256},
-                      {"rms_norm_eps", 1e-5},           {"tie_word_embeddings", false}};
+  nlohmann::json j = {{"model_type", "llama"},
+                      {"vocab_size", 61},
+                      {"hidden_size", 32},
+                      {"intermediate_size", 48},
+                      {"num_hidden_layers", 4},
+                      {"num_attention_heads", 4},
+                      {"num_key_value_heads", 2},
+                      {"rope_theta", 10000.0},
+                      {"max_position_embeddings", 256},
+                      {"rms_norm_eps", 1e-5},
+                      {"tie_word_embeddings", false}};
   j.update(extra);
   return io::parse_transformer_config(j, "small test model");
 }
@@ -33,9 +40,12 @@ inline model::CausalLM random_model(const io::TransformerConfig& config, at::Sca
   for (auto& item : m->named_parameters()) {
     auto& p = item.value();
     const auto noise = at::randn(p.sizes(), generator, at::kDouble);
-    if (item.key().find("norm") != std::string::npos) p.copy_(1 + 0.1 * noise);
-    else if (item.key().find("embed_tokens") != std::string::npos) p.copy_(noise);
-    else p.copy_(noise / std::sqrt(double(p.size(-1))));
+    if (item.key().find("norm") != std::string::npos)
+      p.copy_(1 + 0.1 * noise);
+    else if (item.key().find("embed_tokens") != std::string::npos)
+      p.copy_(noise);
+    else
+      p.copy_(noise / std::sqrt(double(p.size(-1))));
   }
   return m;
 }

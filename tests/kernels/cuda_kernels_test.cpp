@@ -43,7 +43,9 @@ struct Precisions {
 
 // fp32, bf16 and fp16 throughout.
 std::vector<Precisions> plain_precisions() {
-  return {{at::kFloat, at::kFloat, at::kFloat}, {at::kBFloat16, at::kBFloat16, at::kBFloat16}, {at::kHalf, at::kHalf, at::kHalf}};
+  return {{at::kFloat, at::kFloat, at::kFloat},
+          {at::kBFloat16, at::kBFloat16, at::kBFloat16},
+          {at::kHalf, at::kHalf, at::kHalf}};
 }
 
 // A slice of a wider channels-last tensor, as the mixer's in_proj split gives.
@@ -103,14 +105,14 @@ TEST_CASE("CUDA selective scan forward equals the reference", "[cuda]") {
   REQUIRE(torch::cuda::is_available());
   torch::manual_seed(21);
   const Shape shapes[] = {
-      {1, 1, 64, 16, 1, 4},        // length 1
-      {2, 17, 128, 16, 2, 8},      // odd length, B and C with different group counts
-      {3, 33, 96, 16, 6, 96},      // a partial channel tile, one C group per channel
-      {2, 2048, 256, 16, 4, 16},   // long: 32 chunks
-      {1, 9, 12, 3, 3, 12},        // d_state 3, groups of 4 and 1 channels
-      {2, 65, 128, 32, 4, 8},      // d_state 32
-      {1, 40, 64, 64, 1, 4},       // d_state 64
-      {1, 5, 45, 4, 5, 3},         // odd channels: a channel pair straddles the tile's end
+      {1, 1, 64, 16, 1, 4},       // length 1
+      {2, 17, 128, 16, 2, 8},     // odd length, B and C with different group counts
+      {3, 33, 96, 16, 6, 96},     // a partial channel tile, one C group per channel
+      {2, 2048, 256, 16, 4, 16},  // long: 32 chunks
+      {1, 9, 12, 3, 3, 12},       // d_state 3, groups of 4 and 1 channels
+      {2, 65, 128, 32, 4, 8},     // d_state 32
+      {1, 40, 64, 64, 1, 4},      // d_state 64
+      {1, 5, 45, 4, 5, 3},        // odd channels: a channel pair straddles the tile's end
       // Many channels: the forward gives each thread more state entries (on
       // an H100 8 and 4 of d_state 16, as at the 15B shape), a partial last stage.
       {8, 70, 4096, 16, 64, 256},
@@ -138,9 +140,9 @@ TEST_CASE("CUDA selective scan forward equals the reference", "[cuda]") {
 // The loss weights y and the final state by fixed random tensors; either term
 // may be left out, so that the backward gets no gradient for that output.
 void check_scan_gradients(const Shape& s, at::ScalarType dtype, bool extras, bool weigh_y, bool weigh_state) {
-  INFO("dtype " << c10::toString(dtype) << " batch " << s.batch << " length " << s.length << " channels "
-                << s.channels << " d_state " << s.d_state << " groups " << s.b_groups << "/" << s.c_groups
-                << " extras " << extras << " loss on y " << weigh_y << " on the final state " << weigh_state);
+  INFO("dtype " << c10::toString(dtype) << " batch " << s.batch << " length " << s.length << " channels " << s.channels
+                << " d_state " << s.d_state << " groups " << s.b_groups << "/" << s.c_groups << " extras " << extras
+                << " loss on y " << weigh_y << " on the final state " << weigh_state);
   auto in = gpu_inputs(s, dtype, extras, false);
   auto ref_in = cpu_double(in);
   auto leaves = leaves_of(in), ref_leaves = leaves_of(ref_in);
@@ -186,15 +188,15 @@ TEST_CASE("CUDA selective scan gradients equal the reference's", "[cuda]") {
   // prefetch each chunk's rows in 16-byte pieces, or element by element where
   // a row's bytes are not a multiple of 16 (36 channels).
   const Shape shapes[] = {
-      {2, 37, 64, 16, 2, 8},      // groups of 32 and 8 channels, stored whole
-      {1, 20, 32, 32, 1, 2},      // d_state 32
-      {1, 1, 16, 16, 1, 1},       // length 1, a partial warp
-      {2, 300, 48, 16, 4, 12},    // five chunks, the last partial; groups of 12 straddle the warps
-      {1, 129, 40, 5, 5, 1},      // d_state 5; one C group over both warps
-      {1, 70, 64, 64, 1, 4},      // d_state 64, two chunks
-      {2, 1000, 96, 3, 96, 3},    // d_state 3, one B group per channel
-      {2, 150, 192, 16, 3, 12},   // B groups of 64 channels: two warps' atomics per group
-      {2, 100, 36, 16, 3, 9},     // 36 channels: rows of 72 bytes in 16-bit types
+      {2, 37, 64, 16, 2, 8},     // groups of 32 and 8 channels, stored whole
+      {1, 20, 32, 32, 1, 2},     // d_state 32
+      {1, 1, 16, 16, 1, 1},      // length 1, a partial warp
+      {2, 300, 48, 16, 4, 12},   // five chunks, the last partial; groups of 12 straddle the warps
+      {1, 129, 40, 5, 5, 1},     // d_state 5; one C group over both warps
+      {1, 70, 64, 64, 1, 4},     // d_state 64, two chunks
+      {2, 1000, 96, 3, 96, 3},   // d_state 3, one B group per channel
+      {2, 150, 192, 16, 3, 12},  // B groups of 64 channels: two warps' atomics per group
+      {2, 100, 36, 16, 3, 9},    // 36 channels: rows of 72 bytes in 16-bit types
   };
   for (const auto dtype : {at::kFloat, at::kBFloat16, at::kHalf})
     for (const auto& s : shapes)
@@ -216,8 +218,9 @@ TEST_CASE("the CUDA decode step reproduces the CUDA full scan token by token", "
     const auto full = selective_scan(in);
     auto state = *in.initial_state;
     for (int64_t t = 0; t < s.length; ++t) {
-      const StepInputs step{state, in.x.select(1, t), in.delta.select(1, t), in.A, in.B.select(1, t),
-                            in.C.select(1, t), in.D, in.z->select(1, t), in.delta_bias, true};
+      const StepInputs step{
+          state, in.x.select(1, t),  in.delta.select(1, t), in.A, in.B.select(1, t), in.C.select(1, t),
+          in.D,  in.z->select(1, t), in.delta_bias,         true};
       const auto out = selective_scan_step(step);
       INFO("dtype " << c10::toString(dtype) << " position " << t);
       REQUIRE(out.y.is_cuda());
@@ -249,7 +252,9 @@ TEST_CASE("CUDA causal conv1d and its step equal the reference, with gradients",
           x.requires_grad_(true);
           weight.requires_grad_(true);
           bias.requires_grad_(true);
-          const auto maybe = [&](const at::Tensor& b) { return with_bias ? std::optional<at::Tensor>(b) : std::nullopt; };
+          const auto maybe = [&](const at::Tensor& b) {
+            return with_bias ? std::optional<at::Tensor>(b) : std::nullopt;
+          };
           const auto out = causal_conv1d(x, weight, maybe(bias));
           const auto ref = causal_conv1d_reference(x_ref, w_ref, maybe(b_ref));
           CHECK(out.scalar_type() == dtype);
@@ -409,7 +414,8 @@ TEST_CASE("CUDA RoPE rotation and its gradient equal the reference's", "[cuda]")
       // Heads as attention makes them: [B, T, heads, D] transposed. Tables with
       // different halves (not HF's), so that the gradient's transpose is checked.
       const auto x = torch::randn({batch, length, heads, dim}, o).to(c.x).transpose(1, 2).detach().requires_grad_(true);
-      const std::vector<int64_t> table_sizes = per_row ? std::vector<int64_t>{batch, length, dim} : std::vector<int64_t>{length, dim};
+      const std::vector<int64_t> table_sizes =
+          per_row ? std::vector<int64_t>{batch, length, dim} : std::vector<int64_t>{length, dim};
       const auto angles = torch::randn(table_sizes, o) * 3;
       const auto cos = angles.cos().to(c.param), sin = (angles * 1.3).sin().to(c.param);
       const auto y = rotary(x, cos, sin, c.out);
@@ -418,7 +424,8 @@ TEST_CASE("CUDA RoPE rotation and its gradient equal the reference's", "[cuda]")
       y.backward(grad);
 
       const auto ref_x = x.detach().to(at::kCPU, at::kDouble).requires_grad_(true);
-      const auto ref_y = rotary_reference(ref_x, cos.to(at::kCPU, at::kDouble), sin.to(at::kCPU, at::kDouble), at::kDouble);
+      const auto ref_y =
+          rotary_reference(ref_x, cos.to(at::kCPU, at::kDouble), sin.to(at::kCPU, at::kDouble), at::kDouble);
       ref_y.backward(grad.to(at::kCPU, at::kDouble));
       CHECK(max_relative(y, ref_y) < tolerance(c.out));
       CHECK(max_relative(x.grad(), ref_x.grad()) < tolerance(c.x));

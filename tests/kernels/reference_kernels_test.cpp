@@ -31,7 +31,8 @@ ScanInputs random_inputs(const Shape& s, at::ScalarType dtype, bool with_extras,
   if (with_extras) {
     in.z = torch::randn({s.batch, s.length, s.channels}, o);
     in.delta_bias = torch::randn({s.channels}, o) * 0.3;
-    in.initial_state = torch::randn({s.batch, s.channels, s.d_state}, o.dtype(dtype == at::kDouble ? at::kDouble : at::kFloat));
+    in.initial_state =
+        torch::randn({s.batch, s.channels, s.d_state}, o.dtype(dtype == at::kDouble ? at::kDouble : at::kFloat));
   }
   return in;
 }
@@ -43,7 +44,8 @@ std::pair<at::Tensor, at::Tensor> scalar_scan(const ScanInputs& in) {
   const int64_t batch = x.size(0), length = x.size(1), channels = x.size(2), d_state = A.size(1);
   const int64_t b_width = channels / B.size(2), c_width = channels / C.size(2);
   auto y = torch::zeros({batch, length, channels}, torch::kDouble);
-  auto state = in.initial_state ? in.initial_state->to(at::kDouble).clone() : torch::zeros({batch, channels, d_state}, torch::kDouble);
+  auto state = in.initial_state ? in.initial_state->to(at::kDouble).clone()
+                                : torch::zeros({batch, channels, d_state}, torch::kDouble);
   auto xa = x.accessor<double, 3>();
   auto da = delta.accessor<double, 3>();
   auto Aa = A.accessor<double, 2>();
@@ -73,9 +75,9 @@ std::pair<at::Tensor, at::Tensor> scalar_scan(const ScanInputs& in) {
 }
 
 const Shape kShapes[] = {
-    {1, 1, 8, 4, 1, 2},    // length 1
-    {2, 5, 8, 4, 2, 4},    // B and C with different group counts
-    {1, 17, 12, 3, 3, 12}, // odd length, one C group per channel
+    {1, 1, 8, 4, 1, 2},     // length 1
+    {2, 5, 8, 4, 2, 4},     // B and C with different group counts
+    {1, 17, 12, 3, 3, 12},  // odd length, one C group per channel
     {3, 9, 6, 2, 6, 1},
 };
 
@@ -84,7 +86,8 @@ const Shape kShapes[] = {
 TEST_CASE("reference selective scan equals the scalar recurrence", "[kernels]") {
   for (const auto& shape : kShapes)
     for (bool extras : {false, true}) {
-      INFO("batch " << shape.batch << " length " << shape.length << " channels " << shape.channels << " extras " << extras);
+      INFO("batch " << shape.batch << " length " << shape.length << " channels " << shape.channels << " extras "
+                    << extras);
       const auto in = random_inputs(shape, at::kFloat, extras, 11);
       const auto out = selective_scan_reference(in);
       const auto [y, state] = scalar_scan(in);
@@ -113,8 +116,8 @@ TEST_CASE("decoding token by token reproduces the full scan", "[kernels]") {
   const auto full = selective_scan_reference(in);
   auto state = *in.initial_state;
   for (int64_t t = 0; t < shape.length; ++t) {
-    StepInputs step{state, in.x.select(1, t), in.delta.select(1, t), in.A, in.B.select(1, t), in.C.select(1, t), in.D,
-                    in.z->select(1, t), in.delta_bias, true};
+    StepInputs step{state, in.x.select(1, t),  in.delta.select(1, t), in.A, in.B.select(1, t), in.C.select(1, t),
+                    in.D,  in.z->select(1, t), in.delta_bias,         true};
     const auto out = selective_scan_step_reference(step);
     INFO("position " << t);
     REQUIRE(torch::allclose(out.y, full.y.select(1, t), 1e-5, 1e-5));

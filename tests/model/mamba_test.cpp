@@ -3,11 +3,11 @@
 #include <torch/torch.h>
 
 #include "core/json_file.h"
+#include "gradients.h"
 #include "io/checkpoint_files.h"
 #include "io/torch_tensors.h"
 #include "model/mil.h"
 #include "model/weights.h"
-#include "gradients.h"
 #include "reference_models.h"
 #include "temp_dir.h"
 
@@ -49,9 +49,9 @@ TEST_CASE("MIL copies v, k, q and o into the mixer and initialises the rest as t
   auto& attention = static_cast<model::Attention&>(*teacher.model->model->layers[0]->mixer);
   const auto& w = mamba.in_proj->weight;
   REQUIRE(w.size(0) == 2 * 96 + 2 * 24 + 4);
-  CHECK(torch::equal(w.narrow(0, 96, 24), attention.v_proj->weight));            // x <- v
-  CHECK(torch::equal(w.narrow(0, 96 + 24, 24), attention.k_proj->weight));       // B <- k
-  CHECK(torch::equal(w.narrow(0, 96 + 48, 96), attention.q_proj->weight));       // C <- q
+  CHECK(torch::equal(w.narrow(0, 96, 24), attention.v_proj->weight));       // x <- v
+  CHECK(torch::equal(w.narrow(0, 96 + 24, 24), attention.k_proj->weight));  // B <- k
+  CHECK(torch::equal(w.narrow(0, 96 + 48, 96), attention.q_proj->weight));  // C <- q
   CHECK(torch::equal(mamba.out_proj->weight, attention.o_proj->weight));
   // z and dt rows keep the nn.Linear default: U(-1/sqrt(64), 1/sqrt(64)), not zeros.
   const auto z_rows = w.narrow(0, 0, 96), dt_rows = w.narrow(0, 2 * 96 + 48, 4);
@@ -84,8 +84,8 @@ TEST_CASE("MIL copies v, k, q and o into the mixer and initialises the rest as t
 
 TEST_CASE("a hybrid is causal, runs forward and backward, and every parameter gets a gradient", "[model][mamba]") {
   auto teacher = mistral_teacher();
-  auto student = model::derive_hybrid(*teacher.model, model::Layout::parse("MA", 2, "test"),
-                                      small_ssm(teacher.model->config), 1);
+  auto student =
+      model::derive_hybrid(*teacher.model, model::Layout::parse("MA", 2, "test"), small_ssm(teacher.model->config), 1);
   const auto logits = student(teacher.ids);
   REQUIRE(logits.sizes() == at::IntArrayRef({2, 13, 96}));
   // Changing the last tokens must not change earlier positions.
@@ -99,53 +99,54 @@ TEST_CASE("a hybrid is causal, runs forward and backward, and every parameter ge
 
 TEST_CASE("Apriel-H export and import round-trip bit-identical weights and identical logits", "[model][mamba]") {
   auto teacher = mistral_teacher();
-  auto student = model::derive_hybrid(*teacher.model, model::Layout::parse("MA", 2, "test"),
-                                      small_ssm(teacher.model->config), 3);
+  auto student =
+      model::derive_hybrid(*teacher.model, model::Layout::parse("MA", 2, "test"), small_ssm(teacher.model->config), 3);
   TempDir dir;
   for (const auto layout : {model::AprielLayout::Split, model::AprielLayout::Fused})
-  for (uint64_t shard_bytes : {uint64_t(5) << 30, uint64_t(64) << 10}) {
-    const bool split = layout == model::AprielLayout::Split;
-    INFO("max shard bytes " << shard_bytes << (split ? ", split" : ", fused"));
-    const auto out = dir / ("hybrid-" + std::to_string(shard_bytes) + (split ? "-split" : "-fused"));
-    model::save_causal_lm(*student, out, {shard_bytes, layout});
-    // The layouts by their tensors: in_proj [z|x|B|C] (2 x 96 + 2 x 24 rows) beside dt_in_proj
-    // [dt_rank = 4, hidden 64], or in_proj with the dt rows after them.
-    const io::CheckpointFiles files(out);
-    const auto& in_proj = files.locate("model.layers.0.mixer.in_proj.weight").entry->shape;
-    CHECK(in_proj == std::vector<int64_t>{split ? 240 : 244, 64});
-    CHECK(files.contains("model.layers.0.mixer.dt_in_proj.weight") == split);
-    if (split) {
-      CHECK(files.locate("model.layers.0.mixer.dt_in_proj.weight").entry->shape == std::vector<int64_t>{4, 64});
-      const auto fused_rows = student->named_parameters()["model.layers.0.mixer.in_proj.weight"];
-      CHECK(torch::equal(io::tensor_view(files.locate("model.layers.0.mixer.dt_in_proj.weight")),
-                         fused_rows.narrow(0, 240, 4)));
+    for (uint64_t shard_bytes : {uint64_t(5) << 30, uint64_t(64) << 10}) {
+      const bool split = layout == model::AprielLayout::Split;
+      INFO("max shard bytes " << shard_bytes << (split ? ", split" : ", fused"));
+      const auto out = dir / ("hybrid-" + std::to_string(shard_bytes) + (split ? "-split" : "-fused"));
+      model::save_causal_lm(*student, out, {shard_bytes, layout});
+      // The layouts by their tensors: in_proj [z|x|B|C] (2 x 96 + 2 x 24 rows) beside dt_in_proj
+      // [dt_rank = 4, hidden 64], or in_proj with the dt rows after them.
+      const io::CheckpointFiles files(out);
+      const auto& in_proj = files.locate("model.layers.0.mixer.in_proj.weight").entry->shape;
+      CHECK(in_proj == std::vector<int64_t>{split ? 240 : 244, 64});
+      CHECK(files.contains("model.layers.0.mixer.dt_in_proj.weight") == split);
+      if (split) {
+        CHECK(files.locate("model.layers.0.mixer.dt_in_proj.weight").entry->shape == std::vector<int64_t>{4, 64});
+        const auto fused_rows = student->named_parameters()["model.layers.0.mixer.in_proj.weight"];
+        CHECK(torch::equal(io::tensor_view(files.locate("model.layers.0.mixer.dt_in_proj.weight")),
+                           fused_rows.narrow(0, 240, 4)));
+      }
+      const auto config = read_json_file(out / "config.json");
+      CHECK(config["model_type"] == "apriel_hybrid_ssm");
+      CHECK(config["hybrid_block_layout"] == nlohmann::json({"m2", "t"}));
+      CHECK(config["ssm_cfg"]["d_xb"] == 24);
+      CHECK(config["ssm_cfg"]["d_inner"] == 96);
+      // What Fast-LLM's current config class derives and HF's trust_remote_code looks up.
+      CHECK(config["layer_types"] == nlohmann::json({"mamba2", "full_attention"}));
+      CHECK(config["auto_map"]["AutoModelForCausalLM"] == "modeling_apriel_hybrid_ssm.AprielHybridSSMForCausalLM");
+      CHECK(config.contains("linear_attn_config"));
+      CHECK(std::filesystem::exists(out / "model.safetensors.index.json") == (shard_bytes < 1000000));
+      auto loaded = model::load_causal_lm(out);
+      CHECK(loaded->layout.to_string() == "MA");
+      const auto original = student->named_parameters();
+      for (const auto& item : loaded->named_parameters()) {
+        INFO(item.key());
+        REQUIRE(original.contains(item.key()));
+        CHECK(torch::equal(item.value(), original[item.key()]));
+      }
+      CHECK(loaded->named_parameters().size() == original.size());
+      torch::NoGradGuard no_grad;
+      CHECK(torch::equal(loaded(teacher.ids), student(teacher.ids)));
     }
-    const auto config = read_json_file(out / "config.json");
-    CHECK(config["model_type"] == "apriel_hybrid_ssm");
-    CHECK(config["hybrid_block_layout"] == nlohmann::json({"m2", "t"}));
-    CHECK(config["ssm_cfg"]["d_xb"] == 24);
-    CHECK(config["ssm_cfg"]["d_inner"] == 96);
-    // What Fast-LLM's current config class derives and HF's trust_remote_code looks up.
-    CHECK(config["layer_types"] == nlohmann::json({"mamba2", "full_attention"}));
-    CHECK(config["auto_map"]["AutoModelForCausalLM"] == "modeling_apriel_hybrid_ssm.AprielHybridSSMForCausalLM");
-    CHECK(config.contains("linear_attn_config"));
-    CHECK(std::filesystem::exists(out / "model.safetensors.index.json") == (shard_bytes < 1000000));
-    auto loaded = model::load_causal_lm(out);
-    CHECK(loaded->layout.to_string() == "MA");
-    const auto original = student->named_parameters();
-    for (const auto& item : loaded->named_parameters()) {
-      INFO(item.key());
-      REQUIRE(original.contains(item.key()));
-      CHECK(torch::equal(item.value(), original[item.key()]));
-    }
-    CHECK(loaded->named_parameters().size() == original.size());
-    torch::NoGradGuard no_grad;
-    CHECK(torch::equal(loaded(teacher.ids), student(teacher.ids)));
-  }
   // Export rewrites a checkpoint into the other layout bit for bit, and back.
   model::rewrite_apriel_checkpoint(dir / "hybrid-65536-split", dir / "as-fused", model::AprielLayout::Fused);
   model::rewrite_apriel_checkpoint(dir / "as-fused", dir / "split-again", model::AprielLayout::Split);
-  for (const auto& [made, direct] : {std::pair{"as-fused", "hybrid-65536-fused"}, {"split-again", "hybrid-65536-split"}}) {
+  for (const auto& [made, direct] :
+       {std::pair{"as-fused", "hybrid-65536-fused"}, {"split-again", "hybrid-65536-split"}}) {
     const io::CheckpointFiles a(dir / made), b(dir / direct);
     REQUIRE(a.names() == b.names());
     for (const auto& name : a.names()) {
@@ -159,10 +160,12 @@ TEST_CASE("Apriel-H export and import round-trip bit-identical weights and ident
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto& name : split.names())
       if (name.find("dt_in_proj") == std::string::npos) tensors.emplace_back(name, io::tensor_view(split.locate(name)));
-    model::write_checkpoint(read_json_file(dir / "hybrid-65536-split" / "config.json"), tensors, dir / "no-dt", 5ull << 30);
-    REQUIRE_ERROR(model::load_causal_lm(dir / "no-dt"),
-                  "tensor 'model.layers.0.mixer.in_proj.weight' has shape [240, 64] but the model config needs [244, 64] (an "
-                  "Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside mixer.dt_in_proj.weight)");
+    model::write_checkpoint(read_json_file(dir / "hybrid-65536-split" / "config.json"), tensors, dir / "no-dt",
+                            5ull << 30);
+    REQUIRE_ERROR(
+        model::load_causal_lm(dir / "no-dt"),
+        "tensor 'model.layers.0.mixer.in_proj.weight' has shape [240, 64] but the model config needs [244, 64] (an "
+        "Apriel-H m2 in_proj holds rows [z|x|B|C|dt], or [z|x|B|C] beside mixer.dt_in_proj.weight)");
   }
   // Saving again over an existing checkpoint replaces it whole.
   model::save_causal_lm(*teacher.model, dir / "hybrid-65536-split");
@@ -180,7 +183,8 @@ TEST_CASE("a teacher exported keeps its family and its logits", "[model]") {
   CHECK(torch::equal(model::load_causal_lm(dir / "teacher")(teacher.ids), teacher.model(teacher.ids)));
 }
 
-TEST_CASE("inconsistent SSM settings and unsupported hybrid layouts are refused naming the key", "[model][mamba][bad-input]") {
+TEST_CASE("inconsistent SSM settings and unsupported hybrid layouts are refused naming the key",
+          "[model][mamba][bad-input]") {
   auto teacher = mistral_teacher();
   const auto& config = teacher.model->config;
   auto ssm = small_ssm(config);
@@ -192,16 +196,20 @@ TEST_CASE("inconsistent SSM settings and unsupported hybrid layouts are refused 
   SECTION("d_xb that does not divide d_inner") {
     auto j = apriel_config(config, {"m2", "t"});
     j["ssm_cfg"] = {{"d_state", 8}, {"d_inner", 96}, {"d_xb", 40}};
-    REQUIRE_ERROR(io::parse_transformer_config(j, "config.json"), "config.json: key 'ssm_cfg.d_xb': 40 does not divide d_inner 96");
+    REQUIRE_ERROR(io::parse_transformer_config(j, "config.json"),
+                  "config.json: key 'ssm_cfg.d_xb': 40 does not divide d_inner 96");
   }
   SECTION("m2 layers without ssm_cfg") {
-    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"m2", "t"}), "config.json"), "key 'ssm_cfg': missing, but hybrid_block_layout has m2 layers");
+    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"m2", "t"}), "config.json"),
+                  "key 'ssm_cfg': missing, but hybrid_block_layout has m2 layers");
   }
   SECTION("a layout of the wrong length") {
-    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"t"}), "config.json"), "key 'hybrid_block_layout': must list one block type per layer (2)");
+    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"t"}), "config.json"),
+                  "key 'hybrid_block_layout': must list one block type per layer (2)");
   }
   SECTION("Fast-LLM's whole-block identity") {
-    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"i", "t"}), "config.json"), "layer 0 has block type 'i' (supported: t, m2)");
+    REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"i", "t"}), "config.json"),
+                  "layer 0 has block type 'i' (supported: t, m2)");
     REQUIRE_ERROR(io::parse_transformer_config(apriel_config(config, {"m2d", "t"}), "config.json"),
                   "layer 0 has block type 'm2d' (supported: t, m2)");
     auto typed = apriel_config(config, {"m2", "t"});
@@ -212,7 +220,8 @@ TEST_CASE("inconsistent SSM settings and unsupported hybrid layouts are refused 
   SECTION("an ablation layout cannot be exported") {
     auto ablated = model::derive_hybrid(*teacher.model, model::Layout::parse("IA", 2, "test"), ssm, 1);
     TempDir dir;
-    REQUIRE_ERROR(model::save_causal_lm(*ablated, dir / "x"), "layer 0 is identity, which Apriel-H checkpoints cannot store");
+    REQUIRE_ERROR(model::save_causal_lm(*ablated, dir / "x"),
+                  "layer 0 is identity, which Apriel-H checkpoints cannot store");
   }
   SECTION("Mamba layers without SSM settings") {
     REQUIRE_ERROR(model::CausalLM(config, model::Layout::parse("MA", 2, "test"), at::TensorOptions()),

@@ -2,12 +2,12 @@
 #include <torch/torch.h>
 
 #include "core/json_file.h"
+#include "gradients.h"
 #include "model/attention.h"
 #include "model/autocast_region.h"
 #include "model/linear.h"
 #include "model/summary.h"
 #include "model/weights.h"
-#include "gradients.h"
 #include "reference_models.h"
 #include "temp_dir.h"
 
@@ -27,10 +27,12 @@ std::filesystem::path copy_model(const std::string& family, const TempDir& dir) 
 
 io::TransformerConfig apriel_15b_shape() {
   // The shape of Apriel-Nemotron-15B-Thinker (MistralForCausalLM): 50 layers, GQA 32/8.
-  nlohmann::json j = {{"model_type", "mistral"},      {"vocab_size", 131072},       {"hidden_size", 5120},
-                      {"intermediate_size", 14336},   {"num_hidden_layers", 50},    {"num_attention_heads", 32},
-                      {"num_key_value_heads", 8},     {"head_dim", 128},            {"rope_theta", 1e6},
-                      {"max_position_embeddings", 65536}, {"tie_word_embeddings", false}};
+  nlohmann::json j = {{"model_type", "mistral"},     {"vocab_size", 131072},
+                      {"hidden_size", 5120},         {"intermediate_size", 14336},
+                      {"num_hidden_layers", 50},     {"num_attention_heads", 32},
+                      {"num_key_value_heads", 8},    {"head_dim", 128},
+                      {"rope_theta", 1e6},           {"max_position_embeddings", 65536},
+                      {"tie_word_embeddings", false}};
   return io::parse_transformer_config(j, "apriel-15b");
 }
 }  // namespace
@@ -41,7 +43,8 @@ TEST_CASE("layouts parse one letter a layer and refuse anything else naming the 
   CHECK(layout.count(model::MixerKind::Attention) == 2);
   CHECK(layout.to_string() == "AIA");
   REQUIRE_ERROR(model::Layout::parse("AA", 3, "--layout"), "--layout: layout 'AA' has 2 layers but the model has 3");
-  REQUIRE_ERROR(model::Layout::parse("AXA", 3, "plan.layout"), "plan.layout: layout 'AXA' has unknown mixer letter 'X' at layer 1");
+  REQUIRE_ERROR(model::Layout::parse("AXA", 3, "plan.layout"),
+                "plan.layout: layout 'AXA' has unknown mixer letter 'X' at layer 1");
 }
 
 TEST_CASE("an identity layer equals its attention layer with the output projection zeroed", "[model]") {
@@ -58,7 +61,8 @@ TEST_CASE("an identity layer equals its attention layer with the output projecti
   // ...and dropping the layer's attention really changes the output.
   CHECK((ablated_logits - expected).abs().max().item<double>() > 1e-2);
   // The ablated model has no parameters for the removed mixer.
-  for (const auto& item : ablated->named_parameters()) CHECK(item.key().find("layers.1.self_attn") == std::string::npos);
+  for (const auto& item : ablated->named_parameters())
+    CHECK(item.key().find("layers.1.self_attn") == std::string::npos);
 }
 
 TEST_CASE("a model runs forward and backward and gets gradients in every parameter", "[model]") {
@@ -76,14 +80,16 @@ TEST_CASE("loading refuses a checkpoint that disagrees with its config, naming t
     config["intermediate_size"] = 128;
     write_text(model_dir / "config.json", config.dump());
     REQUIRE_ERROR(model::load_causal_lm(model_dir),
-                  "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [160, 64] but the model config needs [128, 64]");
+                  "model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [160, 64] but the model "
+                  "config needs [128, 64]");
   }
   SECTION("missing tensor") {
     const auto model_dir = copy_model("mistral", dir);
     const auto file = io::SafetensorsFile::open(model_dir / "model.safetensors");
     std::vector<std::pair<std::string, at::Tensor>> kept;
     for (const auto& entry : file->entries())
-      if (entry.name != "model.layers.1.mlp.up_proj.weight") kept.emplace_back(entry.name, io::tensor_view({file, &entry}));
+      if (entry.name != "model.layers.1.mlp.up_proj.weight")
+        kept.emplace_back(entry.name, io::tensor_view({file, &entry}));
     io::save_tensors(model_dir / "model.safetensors", kept);
     REQUIRE_ERROR(model::load_causal_lm(model_dir), "checkpoint has no tensor 'model.layers.1.mlp.up_proj.weight'");
   }
@@ -97,23 +103,27 @@ TEST_CASE("loading refuses a checkpoint that disagrees with its config, naming t
       tensors.emplace_back(entry.name, tensor);
     }
     io::save_tensors(model_dir / "model.safetensors", tensors);
-    REQUIRE_ERROR(model::load_causal_lm(model_dir), "tensor 'model.norm.weight' has dtype I32 where a floating-point weight is needed");
+    REQUIRE_ERROR(model::load_causal_lm(model_dir),
+                  "tensor 'model.norm.weight' has dtype I32 where a floating-point weight is needed");
   }
   SECTION("config with inconsistent heads") {
     const auto model_dir = copy_model("llama", dir);
     auto config = read_json_file(model_dir / "config.json");
     config["num_key_value_heads"] = 3;
     write_text(model_dir / "config.json", config.dump());
-    REQUIRE_ERROR(model::load_causal_lm(model_dir), "config.json: key 'num_key_value_heads': 3 does not divide num_attention_heads 4");
+    REQUIRE_ERROR(model::load_causal_lm(model_dir),
+                  "config.json: key 'num_key_value_heads': 3 does not divide num_attention_heads 4");
   }
 }
 
 TEST_CASE("tensors saved and viewed back are bit-identical in every float dtype", "[io]") {
   TempDir dir;
   const auto base = torch::randn({3, 5}, torch::kFloat);
-  std::vector<std::pair<std::string, at::Tensor>> tensors = {
-      {"f32", base}, {"bf16", base.to(at::kBFloat16)}, {"f16", base.to(at::kHalf)}, {"i64", torch::arange(7)},
-      {"strided", base.t()}};
+  std::vector<std::pair<std::string, at::Tensor>> tensors = {{"f32", base},
+                                                             {"bf16", base.to(at::kBFloat16)},
+                                                             {"f16", base.to(at::kHalf)},
+                                                             {"i64", torch::arange(7)},
+                                                             {"strided", base.t()}};
   io::save_tensors(dir / "t.safetensors", tensors, {{"format", "pt"}});
   const auto file = io::SafetensorsFile::open(dir / "t.safetensors");
   for (const auto& [name, tensor] : tensors) {

@@ -53,13 +53,16 @@ void probe(store::ResultsStore& results, int64_t run_id, const store::ProbeKey& 
 
 std::vector<double> decaying_curve(double start, double floor, int64_t steps) {
   std::vector<double> losses;
-  for (int64_t step = 0; step < steps; ++step) losses.push_back(floor + (start - floor) * std::exp(-double(step) / 8.0));
+  for (int64_t step = 0; step < steps; ++step)
+    losses.push_back(floor + (start - floor) * std::exp(-double(step) / 8.0));
   return losses;
 }
 
-nlohmann::json stage_metrics(int64_t tokens, double start, double floor, double kl, double nll_increase, double accuracy) {
+nlohmann::json stage_metrics(int64_t tokens, double start, double floor, double kl, double nll_increase,
+                             double accuracy) {
   nlohmann::json curve = nlohmann::json::array();
-  for (int64_t step = 0; step <= 100; step += 5) curve.push_back({step, floor + (start - floor) * std::exp(-step / 30.0)});
+  for (int64_t step = 0; step <= 100; step += 5)
+    curve.push_back({step, floor + (start - floor) * std::exp(-step / 30.0)});
   return {{"tokens", tokens},
           {"steps", 100},
           {"loss_curve", curve},
@@ -77,7 +80,8 @@ std::string layout_with(const std::vector<int64_t>& mamba) {
 std::string fill_sample_store(store::ResultsStore& results, const std::string& model_path) {
   const store::ModelRecord model{model_path, "9c1f0e7a2b4d6f80aa11bb22cc33dd44", "LlamaForCausalLM", kLayers, 1234567};
   const store::DatasetRecord data{"synthetic:validation:16", "5e5e0123456789abcdef0123456789ab", kSamples, 4096};
-  const nlohmann::json config = {{"dtype", "fp32"}, {"mmr", {{"steps", 40}, {"lr", 1e-3}}}, {"loo", {{"bootstrap", 1000}}}};
+  const nlohmann::json config = {
+      {"dtype", "fp32"}, {"mmr", {{"steps", 40}, {"lr", 1e-3}}}, {"loo", {{"bootstrap", 1000}}}};
   const auto run = results.open_run("demo", model, data, config, "0.1.0+test", 1234);
 
   probe(results, run.id, {"teacher", "", -1}, {{"nll", 1.85}}, "cpu");
@@ -109,8 +113,8 @@ std::string fill_sample_store(store::ResultsStore& results, const std::string& m
     paper.targets.push_back({mamba, at, paper.stages[std::size_t(at)].layout, "nll_increase",
                              store::MetricSummary{0.05 * double(mamba * mamba), 0.04 * double(mamba * mamba),
                                                   0.07 * double(mamba * mamba), 0},
-                             900.0 + 250.0 * double(mamba), 1.0 + 0.3 * double(mamba), (6 - mamba) * 4096 + mamba * 1024,
-                             64 + 16 * mamba});
+                             900.0 + 250.0 * double(mamba), 1.0 + 0.3 * double(mamba),
+                             (6 - mamba) * 4096 + mamba * 1024, 64 + 16 * mamba});
   }
   const int64_t paper_id = results.save_plan(paper);
 
@@ -120,8 +124,8 @@ std::string fill_sample_store(store::ResultsStore& results, const std::string& m
   uniform.layer_order = {1, 3, 5, 0, 2, 4};
   uniform.config = {{"targets", {3}}};
   uniform.stages = {{0, 0, std::nullopt, 3, {1, 3, 5}, layout_with({1, 3, 5}), 3000000, false, "pending", ""}};
-  uniform.targets = {{3, 0, layout_with({1, 3, 5}), "nll_increase", store::MetricSummary{0.75, 0.6, 0.95, 0}, 1650.0, 1.9,
-                      3 * 4096 + 3 * 1024, 112}};
+  uniform.targets = {{3, 0, layout_with({1, 3, 5}), "nll_increase", store::MetricSummary{0.75, 0.6, 0.95, 0}, 1650.0,
+                      1.9, 3 * 4096 + 3 * 1024, 112}};
   const int64_t uniform_id = results.save_plan(uniform);
 
   const auto plans = results.plans(run.id);
@@ -133,11 +137,11 @@ std::string fill_sample_store(store::ResultsStore& results, const std::string& m
     return int64_t(-1);
   };
   results.update_stage(stage_id(paper_id, 0), "done", "/checkpoints/paper/stage-0",
-                           stage_metrics(2000000, 3.2, 1.3, 0.08, 0.21, 0.91));
+                       stage_metrics(2000000, 3.2, 1.3, 0.08, 0.21, 0.91));
   results.update_stage(stage_id(paper_id, 1), "done", "/checkpoints/paper/stage-1",
-                           stage_metrics(1000000, 1.9, 1.45, 0.14, 0.43, 0.86));
+                       stage_metrics(1000000, 1.9, 1.45, 0.14, 0.43, 0.86));
   results.update_stage(stage_id(uniform_id, 0), "done", "/checkpoints/uniform/stage-0",
-                           stage_metrics(3000000, 3.6, 1.7, 0.31, 0.82, 0.71));
+                       stage_metrics(3000000, 3.6, 1.7, 0.31, 0.82, 0.71));
 
   const auto bench = [&](const std::string& layout, double decode, double ratio, int64_t memory) {
     store::BenchmarkRecord row;
@@ -163,19 +167,24 @@ std::string fill_sample_store(store::ResultsStore& results, const std::string& m
   // Benchmark evaluations of 10 problems: the teacher answers 9, the paper plan's stages 8 and 6, uniform's 5.
   store::EvaluationStore evaluations(results);
   const store::EvalTaskRecord task{"gsm8k-sample", "/tasks/gsm8k-sample.jsonl", "5e1b0f3c9a7d2e4f6a8b0c1d2e3f4a5b", 10};
-  const nlohmann::json settings = {{"samples", 1}, {"temperature", 0.0}, {"top_p", 1.0}, {"seed", 0},
-                                   {"max_new_tokens", 512}, {"prompt_format", "chatml"}, {"dtype", "BFloat16"},
-                                   {"device", "cuda"}};
+  const nlohmann::json settings = {{"samples", 1},        {"temperature", 0.0},    {"top_p", 1.0},
+                                   {"seed", 0},           {"max_new_tokens", 512}, {"prompt_format", "chatml"},
+                                   {"dtype", "BFloat16"}, {"device", "cuda"}};
   const auto evaluate = [&](const store::ModelRecord& who, std::optional<int64_t> stage, int correct) {
     const auto evaluation = evaluations.open(who, task, settings, "test", stage);
     std::vector<store::EvalSampleRecord> samples;
     for (int64_t problem = 0; problem < 10; ++problem)
-      samples.push_back({problem, 0, problem < correct ? "correct" : problem == 9 ? "no_answer" : "wrong", problem == 9,
-                         problem == 9 ? 512 : 200, problem == 9 ? "" : "42", "… #### 42"});
+      samples.push_back({problem, 0,
+                         problem < correct ? "correct"
+                         : problem == 9    ? "no_answer"
+                                           : "wrong",
+                         problem == 9, problem == 9 ? 512 : 200, problem == 9 ? "" : "42", "… #### 42"});
     evaluations.record(evaluation.id, samples, 12.5);
     evaluations.finish(evaluation.id);
   };
-  const auto student = [&](const char* hash) { return store::ModelRecord{"/checkpoints/x", hash, "AprielHybrid", kLayers, 1}; };
+  const auto student = [&](const char* hash) {
+    return store::ModelRecord{"/checkpoints/x", hash, "AprielHybrid", kLayers, 1};
+  };
   evaluate(model, std::nullopt, 9);
   evaluate(student("a0"), stage_id(paper_id, 0), 8);
   evaluate(student("a1"), stage_id(paper_id, 1), 6);

@@ -5,13 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "data/synthetic_task.h"
+#include "model/reference_models.h"
 #include "model/weights.h"
-#include "search/quality_gate.h"
-#include "store/evaluations.h"
 #include "search/plan_executor.h"
 #include "search/planner.h"
+#include "search/quality_gate.h"
 #include "search/score_driver.h"
-#include "model/reference_models.h"
+#include "store/evaluations.h"
 #include "temp_dir.h"
 
 using namespace hybridize;
@@ -130,8 +130,10 @@ TEST_CASE("benchmarks evaluate the teacher and each stage, and a quality gate sk
   const auto teacher_dir = std::filesystem::path(HYBRIDIZE_SOURCE_DIR) / "configs" / "demo-teacher";
   auto execute = planned(dir, search::Strategy::Loo, teacher_dir);
   std::string lines;
-  for (const auto& problem : data::synthetic::generate_split(data::synthetic::kDemoTask, data::synthetic::Split::Test, 8))
-    lines += nlohmann::json{{"question", problem.question}, {"answer", problem.answer}, {"kind", "numeric"}}.dump() + "\n";
+  for (const auto& problem :
+       data::synthetic::generate_split(data::synthetic::kDemoTask, data::synthetic::Split::Test, 8))
+    lines +=
+        nlohmann::json{{"question", problem.question}, {"answer", problem.answer}, {"kind", "numeric"}}.dump() + "\n";
   testing::write_text(dir / "bench.jsonl", lines);
   execute.eval_tasks = {data::read_eval_task(dir / "bench.jsonl")};
   execute.eval_settings.max_new_tokens = 48;
@@ -171,7 +173,7 @@ TEST_CASE("the quality gate: points below the teacher, and below the parent beyo
   };
   const std::vector<int> all(20, 1);
   std::vector<int> most(all), half(all);
-  most[3] = 0;  // 95%
+  most[3] = 0;                                          // 95%
   for (std::size_t i = 0; i < 20; i += 2) half[i] = 0;  // 50%
   search::QualityGate gate;
   gate.max_drop_points = 10;

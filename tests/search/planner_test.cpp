@@ -4,23 +4,24 @@
 
 #include <set>
 
+#include "catch.h"
 #include "io/hf_config.h"
 #include "model/mil.h"
 #include "search/calibration.h"
 #include "search/cost_model.h"
 #include "search/planner.h"
 #include "search/stage_dag.h"
-#include "catch.h"
 #include "temp_dir.h"
 
 using namespace hybridize;
 
 namespace {
 io::TransformerConfig apriel_shape(int64_t layers) {
-  nlohmann::json j = {{"model_type", "mistral"},    {"vocab_size", 131072},        {"hidden_size", 5120},
-                      {"intermediate_size", 14336}, {"num_hidden_layers", layers}, {"num_attention_heads", 32},
-                      {"num_key_value_heads", 8},   {"head_dim", 128},             {"rope_theta", 1e6},
-                      {"max_position_embeddings", 65536}};
+  nlohmann::json j = {{"model_type", "mistral"},     {"vocab_size", 131072},
+                      {"hidden_size", 5120},         {"intermediate_size", 14336},
+                      {"num_hidden_layers", layers}, {"num_attention_heads", 32},
+                      {"num_key_value_heads", 8},    {"head_dim", 128},
+                      {"rope_theta", 1e6},           {"max_position_embeddings", 65536}};
   return io::parse_transformer_config(j, "apriel-shape");
 }
 
@@ -82,7 +83,8 @@ TEST_CASE("MMR and proxy plans follow their own score's order", "[planner]") {
   CHECK(mmr.targets[0].quality_metric == "sum of MMR kl");
   request.strategy = search::Strategy::Proxy;
   const auto proxy = search::make_plan(request, config, tables(10), {}, {});
-  CHECK(std::vector<int64_t>(proxy.layer_order.begin(), proxy.layer_order.begin() + 3) == std::vector<int64_t>{1, 2, 3});
+  CHECK(std::vector<int64_t>(proxy.layer_order.begin(), proxy.layer_order.begin() + 3) ==
+        std::vector<int64_t>{1, 2, 3});
   CHECK(proxy.targets[0].layout == "AMMMAAAAAA");
 }
 
@@ -110,7 +112,8 @@ TEST_CASE("the paper strategy takes the first stage by LOO and the rest by MMR, 
   request.max_per_stage = 3;
   const auto plan = search::make_plan(request, config, tables(10), {}, {});
   CHECK(std::vector<int64_t>(plan.layer_order.begin(), plan.layer_order.begin() + 3) == std::vector<int64_t>{1, 2, 3});
-  CHECK(std::vector<int64_t>(plan.layer_order.begin() + 3, plan.layer_order.begin() + 6) == std::vector<int64_t>{9, 8, 7});
+  CHECK(std::vector<int64_t>(plan.layer_order.begin() + 3, plan.layer_order.begin() + 6) ==
+        std::vector<int64_t>{9, 8, 7});
   CHECK(!plan.stages[0].rescore);
   CHECK(plan.stages[1].rescore);
 }
@@ -159,8 +162,9 @@ TEST_CASE("the throughput model: fewer attention layers, less memory per sequenc
   // One step of one sequence moves the weights and its KV cache at the mean context, 4096 + 4096 / 2 tokens.
   const auto one = search::decode_step_work(config, model::Layout::all_attention(50), workload, 1);
   CHECK(one.bytes == double(teacher.weight_bytes) + double(teacher.kv_bytes_per_token) * 6144);
-  CHECK(search::decode_step_work(config, model::Layout::all_attention(50), workload, teacher.max_batch).seconds(rates) ==
-        Approx(teacher.step_seconds).epsilon(1e-12));
+  CHECK(
+      search::decode_step_work(config, model::Layout::all_attention(50), workload, teacher.max_batch).seconds(rates) ==
+      Approx(teacher.step_seconds).epsilon(1e-12));
   double previous = teacher.decode_tokens_per_second;
   int64_t previous_memory = teacher.memory_per_sequence;
   for (const int64_t mamba : {25, 30, 40}) {
@@ -216,9 +220,9 @@ TEST_CASE("rates measured by bench and stored calibrate the plan's predicted spe
 }
 
 TEST_CASE("KV-cache bytes per token of a Llama-3-8B shape, by hand", "[planner]") {
-  nlohmann::json j = {{"model_type", "llama"},       {"vocab_size", 128256},     {"hidden_size", 4096},
-                      {"intermediate_size", 14336},  {"num_hidden_layers", 32},  {"num_attention_heads", 32},
-                      {"num_key_value_heads", 8},    {"rope_theta", 500000.0},   {"max_position_embeddings", 8192}};
+  nlohmann::json j = {{"model_type", "llama"},      {"vocab_size", 128256},    {"hidden_size", 4096},
+                      {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                      {"num_key_value_heads", 8},   {"rope_theta", 500000.0},  {"max_position_embeddings", 8192}};
   const auto config = io::parse_transformer_config(j, "llama-3-8b");
   const auto cost = search::predict_cost(config, model::Layout::all_attention(32), {}, {});
   CHECK(cost.kv_bytes_per_token == 32 * 2 * 8 * 128 * 2);  // layers x (K, V) x kv heads x head_dim x bf16
@@ -229,8 +233,10 @@ TEST_CASE("the stage graph shares the stages that plans agree on and orders pare
   store::PlanRecord a, b;
   a.id = 1;
   b.id = 2;
-  a.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending", ""}, {0, 1, 0, 3, {2}, "MMMA", 0, false, "pending", ""}};
-  b.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending", ""}, {0, 1, 0, 3, {3}, "MMAM", 0, false, "pending", ""}};
+  a.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending", ""},
+              {0, 1, 0, 3, {2}, "MMMA", 0, false, "pending", ""}};
+  b.stages = {{0, 0, std::nullopt, 2, {0, 1}, "MMAA", 0, false, "pending", ""},
+              {0, 1, 0, 3, {3}, "MMAM", 0, false, "pending", ""}};
   const auto jobs = search::execution_order({a, b});
   REQUIRE(jobs.size() == 3);
   CHECK(jobs[0].layout == "MMAA");

@@ -2,9 +2,9 @@
 // refusal to mix inputs; the bootstrap it summarises with.
 #include <torch/torch.h>
 
-#include "store/bootstrap.h"
-#include "search/score_driver.h"
 #include "model/reference_models.h"
+#include "search/score_driver.h"
+#include "store/bootstrap.h"
 #include "temp_dir.h"
 
 using namespace hybridize;

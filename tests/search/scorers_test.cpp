@@ -4,11 +4,11 @@
 #include <torch/torch.h>
 
 #include "data/synthetic_vocabulary.h"
+#include "model/reference_models.h"
 #include "model/weights.h"
-#include "train/sequence_set.h"
 #include "search/loo_scorer.h"
 #include "search/proxy_scorer.h"
-#include "model/reference_models.h"
+#include "train/sequence_set.h"
 
 using namespace hybridize;
 using hybridize::testing::reference_model;
@@ -32,8 +32,10 @@ std::vector<double> masked_means(const at::Tensor& values, const at::Tensor& mas
   return {means.data_ptr<double>(), means.data_ptr<double>() + means.numel()};
 }
 
-std::vector<double> reference_kl(const at::Tensor& teacher_logits, const at::Tensor& ablated_logits, const at::Tensor& mask) {
-  const auto p = at::log_softmax(teacher_logits.to(at::kDouble), -1), q = at::log_softmax(ablated_logits.to(at::kDouble), -1);
+std::vector<double> reference_kl(const at::Tensor& teacher_logits, const at::Tensor& ablated_logits,
+                                 const at::Tensor& mask) {
+  const auto p = at::log_softmax(teacher_logits.to(at::kDouble), -1),
+             q = at::log_softmax(ablated_logits.to(at::kDouble), -1);
   return masked_means((p.exp() * (p - q)).sum(-1), mask);
 }
 
@@ -73,8 +75,8 @@ TEST_CASE("LOO of a layer equals the KL and NLL of the model loaded without that
   Fixture f;
   torch::NoGradGuard no_grad;
   search::LayerForwardCount count;
-  const auto scores = search::score_loo_batch(*f.teacher, f.data.input_ids, f.data.targets, f.data.loss_mask, {0, 1, 2},
-                                              {}, count);
+  const auto scores =
+      search::score_loo_batch(*f.teacher, f.data.input_ids, f.data.targets, f.data.loss_mask, {0, 1, 2}, {}, count);
   const auto teacher_logits = f.teacher->forward(f.data.input_ids);
   const auto teacher_nll = reference_nll(teacher_logits, f.data.targets, f.data.loss_mask);
   check_close(scores.at(-1).at("nll"), teacher_nll);
@@ -119,9 +121,10 @@ TEST_CASE("prefix reuse gives the values of recomputation with fewer layer forwa
   search::LooOptions naive;
   naive.prefix_reuse = false;
   const std::vector<int64_t> layers{0, 1, 2};
-  const auto fast = search::score_loo_batch(*f.teacher, f.data.input_ids, f.data.targets, f.data.loss_mask, layers, {}, reused);
-  const auto slow =
-      search::score_loo_batch(*f.teacher, f.data.input_ids, f.data.targets, f.data.loss_mask, layers, naive, recomputed);
+  const auto fast =
+      search::score_loo_batch(*f.teacher, f.data.input_ids, f.data.targets, f.data.loss_mask, layers, {}, reused);
+  const auto slow = search::score_loo_batch(*f.teacher, f.data.input_ids, f.data.targets, f.data.loss_mask, layers,
+                                            naive, recomputed);
   for (const int64_t layer : layers) {
     check_close(fast.at(layer).at("kl"), slow.at(layer).at("kl"));
     check_close(fast.at(layer).at("nll_increase"), slow.at(layer).at("nll_increase"));
@@ -164,8 +167,8 @@ TEST_CASE("LOO accuracy drop is the teacher's exact-match answers minus the abla
   const auto data = train::load_sequences(spec, teacher->config.vocab_size);
   infer::TaskAnswers task{data.prompts, data.answers, data.loss_mask.sum(1).max().item<int64_t>() + 2};
   search::LayerForwardCount count;
-  const auto scores = search::score_loo_batch(*teacher, data.input_ids, data.targets, data.loss_mask, {0, 2}, {},
-                                              count, &task);
+  const auto scores =
+      search::score_loo_batch(*teacher, data.input_ids, data.targets, data.loss_mask, {0, 2}, {}, count, &task);
   const auto& teacher_correct = scores.at(-1).at("accuracy");
   double teacher_accuracy = 0;
   for (const double value : teacher_correct) teacher_accuracy += value / 24;

@@ -3,10 +3,10 @@
 #include <torch/torch.h>
 
 #include "model/mil.h"
-#include "model/weights.h"
-#include "train/distillation.h"
 #include "model/reference_models.h"
+#include "model/weights.h"
 #include "temp_dir.h"
+#include "train/distillation.h"
 
 using namespace hybridize;
 using hybridize::testing::reference_model;
@@ -41,7 +41,8 @@ train::TrainingRun checkpointed_in(const std::filesystem::path& directory) {
 TEST_CASE("a stage trains only its mixers and lowers the distillation loss", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "ckpt"));
+  const auto result =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "ckpt"));
   REQUIRE(result.curve.size() == 12);
   const double first = (result.curve[0] + result.curve[1]) / 2, last = (result.curve[10] + result.curve[11]) / 2;
   CHECK(last < 0.8 * first);
@@ -57,12 +58,14 @@ TEST_CASE("a stage trains only its mixers and lowers the distillation loss", "[t
 TEST_CASE("a stage stopped and resumed ends with the weights of one run straight through", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto straight = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "a"));
+  const auto straight =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "a"));
   auto interrupted = checkpointed_in(dir / "b");
   interrupted.checkpoint_every = 5;
   interrupted.stop_after = 7;
   (void)train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, interrupted);
-  const auto resumed = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "b"));
+  const auto resumed =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "b"));
   CHECK(resumed.curve == straight.curve);
   const auto expected = straight.student->named_parameters();
   for (const auto& item : resumed.student->named_parameters()) {
@@ -85,15 +88,18 @@ TEST_CASE("evaluating the teacher against itself gives zero KL and its own NLL",
   }
 }
 
-TEST_CASE("under bf16 autocast a stage keeps fp32 weights and follows the fp32 run's loss closely", "[train][distill]") {
+TEST_CASE("under bf16 autocast a stage keeps fp32 weights and follows the fp32 run's loss closely",
+          "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "fp32"));
+  const auto fp32 =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "fp32"));
   auto settings = s.settings;
   settings.autocast = train::Autocast::On;
-  const auto bf16 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "bf16"));
+  const auto bf16 =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "bf16"));
   REQUIRE(bf16.curve.size() == fp32.curve.size());
-  CHECK(bf16.curve != fp32.curve);  // the forward pass did run in bf16
+  CHECK(bf16.curve != fp32.curve);                              // the forward pass did run in bf16
   CHECK(bf16.curve[0] == Approx(fp32.curve[0]).epsilon(0.01));  // same weights, bf16 rounding only
   CHECK(bf16.curve.back() == Approx(fp32.curve.back()).epsilon(0.03));
   CHECK(bf16.curve.back() < 0.8 * bf16.curve.front());
@@ -113,11 +119,13 @@ TEST_CASE("a stage trains fp32 copies of its mixers, shares its teacher's frozen
   settings.steps = 3;
   settings.autocast = train::Autocast::On;
   TempDir dir;
-  const auto result = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "ckpt"));
+  const auto result =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "ckpt"));
   const auto teacher_parameters = s.teacher->named_parameters();
   for (const auto& item : result.student->named_parameters()) {
     INFO(item.key());
-    const bool fp32_by_design = item.key().find(".A_log") != std::string::npos || item.key().find(".D") != std::string::npos;
+    const bool fp32_by_design =
+        item.key().find(".A_log") != std::string::npos || item.key().find(".D") != std::string::npos;
     CHECK(item.value().scalar_type() == (fp32_by_design ? at::kFloat : at::kBFloat16));
     if (item.key().find(".mixer.") != std::string::npos) continue;
     CHECK(item.value().data_ptr() == teacher_parameters[item.key()].data_ptr());  // shared, not copied
@@ -127,7 +135,8 @@ TEST_CASE("a stage trains fp32 copies of its mixers, shares its teacher's frozen
     CHECK(torch::equal(item.value(), before[item.key()]));  // training never wrote the teacher
   }
   // The mixer did train: its weights left their MIL initialisation.
-  const auto fresh = model::derive_hybrid(*s.teacher, kLayout, model::mil_ssm_config(s.teacher->config, 8), settings.seed);
+  const auto fresh =
+      model::derive_hybrid(*s.teacher, kLayout, model::mil_ssm_config(s.teacher->config, 8), settings.seed);
   CHECK_FALSE(torch::equal(result.student->named_parameters()["model.layers.0.mixer.in_proj.weight"],
                            fresh->named_parameters()["model.layers.0.mixer.in_proj.weight"]));
 }
@@ -146,20 +155,23 @@ TEST_CASE("resuming a stage from a checkpoint of another parent is refused, nami
     norm.add_(0.5);
   }
   const auto changed = norm.clone();
-  REQUIRE_ERROR(train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "ckpt")),
-                "tensor 'model.norm.weight' is frozen but differs from the model's");
+  REQUIRE_ERROR(
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "ckpt")),
+      "tensor 'model.norm.weight' is frozen but differs from the model's");
   CHECK(torch::equal(norm, changed));  // the teacher shared with the student was not overwritten
 }
 
 TEST_CASE("a stage with activation checkpointing follows the plain run's curve and weights", "[train][distill]") {
   Setup s;
   TempDir dir;
-  const auto plain = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "plain"));
+  const auto plain =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "plain"));
   auto run = checkpointed_in(dir / "recompute");
   run.checkpoint_activations = true;
   const auto recomputed = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, run);
   REQUIRE(recomputed.curve.size() == plain.curve.size());
-  for (std::size_t i = 0; i < plain.curve.size(); ++i) CHECK(recomputed.curve[i] == Approx(plain.curve[i]).epsilon(1e-6));
+  for (std::size_t i = 0; i < plain.curve.size(); ++i)
+    CHECK(recomputed.curve[i] == Approx(plain.curve[i]).epsilon(1e-6));
   const auto expected = plain.student->named_parameters();
   for (const auto& item : recomputed.student->named_parameters()) {
     INFO(item.key());
@@ -185,16 +197,19 @@ TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage'
   Setup s;
   s.teacher->to(at::kCUDA, at::kBFloat16);
   TempDir dir;
-  const auto automatic = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "auto"));
+  const auto automatic =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, s.settings, checkpointed_in(dir / "auto"));
   auto settings = s.settings;
   settings.autocast = train::Autocast::Off;
-  const auto fp32 = train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "off"));
+  const auto fp32 =
+      train::distill_stage(*s.teacher, *s.teacher, kLayout, s.data, settings, checkpointed_in(dir / "off"));
   CHECK(automatic.curve != fp32.curve);  // auto did switch autocast on
   CHECK(automatic.curve[0] == Approx(fp32.curve[0]).epsilon(0.03));
   CHECK(automatic.curve.back() < 0.8 * automatic.curve.front());
   for (const auto& item : automatic.student->named_parameters()) {
     INFO(item.key());
-    const bool fp32_by_design = item.key().find(".A_log") != std::string::npos || item.key().find(".D") != std::string::npos;
+    const bool fp32_by_design =
+        item.key().find(".A_log") != std::string::npos || item.key().find(".D") != std::string::npos;
     CHECK(item.value().scalar_type() == (fp32_by_design ? at::kFloat : at::kBFloat16));
     CHECK(item.value().is_cuda());
   }

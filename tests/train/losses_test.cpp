@@ -26,7 +26,8 @@ Inputs random_inputs(uint64_t seed, int64_t vocab = kVocab, const at::Device& de
   in.targets = torch::randint(vocab, {kTokens}, torch::kLong);
   in.mask = torch::rand({kTokens}) > 0.3;
   in.mask[0] = true;
-  for (auto* t : {&in.teacher_hidden, &in.teacher_weight, &in.student_hidden, &in.student_weight, &in.targets, &in.mask})
+  for (auto* t :
+       {&in.teacher_hidden, &in.teacher_weight, &in.student_hidden, &in.student_weight, &in.targets, &in.mask})
     *t = t->to(device);
   return in;
 }
@@ -48,9 +49,7 @@ at::Tensor reference_nll(const Inputs& in, const at::Tensor& hidden, const at::T
   return F::cross_entropy(at::linear(hidden, weight), in.targets, F::CrossEntropyFuncOptions().reduction(torch::kNone));
 }
 
-at::Tensor masked_mean(const at::Tensor& values, const at::Tensor& mask) {
-  return values.masked_select(mask).mean();
-}
+at::Tensor masked_mean(const at::Tensor& values, const at::Tensor& mask) { return values.masked_select(mask).mean(); }
 }  // namespace
 
 TEST_CASE("per-token KL, NLL and argmax equal the full-logits values at every chunk size", "[train][losses]") {
@@ -63,8 +62,8 @@ TEST_CASE("per-token KL, NLL and argmax equal the full-logits values at every ch
                                         in.student_hidden, kind, temperature);
         REQUIRE(kl.sizes() == at::IntArrayRef({kTokens}));
         CHECK(kl.scalar_type() == at::kFloat);
-        CHECK(torch::allclose(kl, reference_kl(in, in.student_hidden, in.student_weight, kind, temperature), 1e-5,
-                              1e-6));
+        CHECK(
+            torch::allclose(kl, reference_kl(in, in.student_hidden, in.student_weight, kind, temperature), 1e-5, 1e-6));
         CHECK(kl.min().item<double>() >= 0);
       }
     }
@@ -208,5 +207,6 @@ TEST_CASE("losses refuse mismatched shapes naming what disagrees", "[train][loss
   REQUIRE_ERROR(train::token_kl({in.teacher_weight}, in.teacher_hidden, {in.student_weight}, in.student_hidden,
                                 Divergence::ForwardKL, 0.0),
                 "temperature must be positive");
-  REQUIRE_ERROR(train::token_nll({in.student_weight, 0}, in.student_hidden, in.targets), "chunk_tokens must be positive");
+  REQUIRE_ERROR(train::token_nll({in.student_weight, 0}, in.student_hidden, in.targets),
+                "chunk_tokens must be positive");
 }

@@ -87,10 +87,12 @@ TEST_CASE("a step is AdamW at the scheduled rate on gradients clipped to the glo
   // The reference by hand: decay on matrices only, clip, set the rate, step.
   const auto options = torch::optim::AdamWOptions(1).betas({config.beta1, config.beta2}).eps(config.eps);
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(std::vector<at::Tensor>{reference.a->weight, reference.b->weight},
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options).weight_decay(0.1)));
-  groups.emplace_back(std::vector<at::Tensor>{reference.a->bias, reference.b->bias},
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options).weight_decay(0)));
+  groups.emplace_back(
+      std::vector<at::Tensor>{reference.a->weight, reference.b->weight},
+      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options).weight_decay(0.1)));
+  groups.emplace_back(
+      std::vector<at::Tensor>{reference.a->bias, reference.b->bias},
+      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options).weight_decay(0)));
   torch::optim::AdamW adamw(std::move(groups), options);
   for (int step = 0; step < 3; ++step) {
     const auto xs = x * (step + 1), ys = y.roll(step, 0);
@@ -165,7 +167,9 @@ TEST_CASE("a non-finite step is skipped and counted; too many in a row stop trai
     CHECK_FALSE(optimizer.step().applied);
   }
   optimizer.accumulate(batch_loss(model, x, y) * std::nan(""));
-  REQUIRE_ERROR(optimizer.step(), "training diverged: 3 consecutive steps up to step 5 had a non-finite loss or gradient (5 skipped in all)");
+  REQUIRE_ERROR(
+      optimizer.step(),
+      "training diverged: 3 consecutive steps up to step 5 had a non-finite loss or gradient (5 skipped in all)");
 }
 
 TEST_CASE("a saved optimizer state continues bit-identically after loading", "[train][optimizer]") {

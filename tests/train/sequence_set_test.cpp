@@ -22,9 +22,12 @@ void write_corpus(const std::filesystem::path& prefix, bool with_spans) {
   for (int64_t document = 0; document < 8; ++document) {
     std::vector<data::TokenId> ids;
     for (int64_t i = 0; i < 8; ++i) ids.push_back(document * 10 + i + 1);
-    if (!with_spans) writer.add_document(ids);
-    else if (document == 1 || document == 4) writer.add_document(ids, std::vector<data::TokenSpan>{});
-    else writer.add_document(ids, std::vector<data::TokenSpan>{{3, 6}});
+    if (!with_spans)
+      writer.add_document(ids);
+    else if (document == 1 || document == 4)
+      writer.add_document(ids, std::vector<data::TokenSpan>{});
+    else
+      writer.add_document(ids, std::vector<data::TokenSpan>{{3, 6}});
   }
   writer.finish();
 }

@@ -30,7 +30,7 @@ train::TeacherTraining tiny_settings() {
 }
 
 train::TrainingRun run_in(const std::filesystem::path& dir, int64_t checkpoint_every,
-                         std::optional<int64_t> stop_after = std::nullopt) {
+                          std::optional<int64_t> stop_after = std::nullopt) {
   train::TrainingRun run;
   run.checkpoint_dir = dir;
   run.checkpoint_every = checkpoint_every;
@@ -135,7 +135,8 @@ TEST_CASE("training stopped and resumed ends with bit-identical weights", "[trai
   CHECK_FALSE(torch::equal(other->lm_head->weight, straight->lm_head->weight));
 }
 
-TEST_CASE("a checkpoint directory of another run, or a broken one, is refused naming why", "[train][teacher][bad-input]") {
+TEST_CASE("a checkpoint directory of another run, or a broken one, is refused naming why",
+          "[train][teacher][bad-input]") {
   TempDir dir;
   auto settings = tiny_settings();
   (void)train::train_teacher(settings, run_in(dir / "run", 2, 2));
@@ -175,7 +176,8 @@ TEST_CASE("teacher-forced accuracy counts a problem right only when all its answ
   CHECK(accuracy.completion_tokens == completion_tokens);
 }
 
-TEST_CASE("the shipped demo teacher answers validation problems and needs its first layer's attention", "[train][teacher]") {
+TEST_CASE("the shipped demo teacher answers validation problems and needs its first layer's attention",
+          "[train][teacher]") {
   const auto dir = std::filesystem::path(HYBRIDIZE_SOURCE_DIR) / "configs" / "demo-teacher";
   const train::TeacherTraining defaults;  // the settings that made it
   const auto problems = synthetic::generate_split(defaults.task, synthetic::Split::Validation, 100);
@@ -184,6 +186,7 @@ TEST_CASE("the shipped demo teacher answers validation problems and needs its fi
   CHECK(train::teacher_forced_accuracy(*teacher, problems).answer_accuracy() >= 0.95);
   const int64_t layers = teacher->config.num_layers;
   const std::string without_first = "I" + std::string(static_cast<std::size_t>(layers - 1), 'A');
-  auto ablated = model::load_causal_lm(dir, {at::kFloat, at::kCPU, model::Layout::parse(without_first, layers, "test")});
+  auto ablated =
+      model::load_causal_lm(dir, {at::kFloat, at::kCPU, model::Layout::parse(without_first, layers, "test")});
   CHECK(train::teacher_forced_accuracy(*ablated, problems).answer_accuracy() < 0.5);
 }

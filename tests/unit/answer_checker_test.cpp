@@ -1,8 +1,8 @@
 // Benchmark answers: task files read with their errors by line and key, and
 // answers extracted, normalised and judged as GSM8k, MATH and multiple-choice
 // graders do, including the ways a reasoning trace tries to fool them.
-#include "catch.h"
 #include "data/answer_checker.h"
+#include "catch.h"
 #include "data/eval_tasks.h"
 #include "temp_dir.h"
 
@@ -33,10 +33,14 @@ std::string extracted(AnswerKind kind, std::string_view generated) {
 TEST_CASE("eval task files: problems, ids, choices as lettered options", "[data][eval]") {
   TempDir dir;
   write_text(dir / "mixed.jsonl",
-             R"({"question": "2+2?", "answer": "#### 4", "kind": "numeric"})" "\n\n"
-             R"({"id": "m1", "question": "Half of 1?", "answer": "\\frac{1}{2}", "kind": "boxed", "system": "Box it."})" "\n"
-             R"({"question": "Sky?", "answer": "B", "kind": "choice", "choices": ["green", "blue", "red"]})" "\n"
-             R"({"question": "6*7?", "answer": 42, "kind": "numeric"})" "\n");
+             R"({"question": "2+2?", "answer": "#### 4", "kind": "numeric"})"
+             "\n\n"
+             R"({"id": "m1", "question": "Half of 1?", "answer": "\\frac{1}{2}", "kind": "boxed", "system": "Box it."})"
+             "\n"
+             R"({"question": "Sky?", "answer": "B", "kind": "choice", "choices": ["green", "blue", "red"]})"
+             "\n"
+             R"({"question": "6*7?", "answer": 42, "kind": "numeric"})"
+             "\n");
   const EvalTask task = read_eval_task(dir / "mixed.jsonl");
   CHECK(task.name == "mixed");
   CHECK(task.content_hash.size() == 32);
@@ -54,7 +58,9 @@ TEST_CASE("malformed eval task lines are refused by file, line and key", "[data]
   TempDir dir;
   const auto refused = [&](const std::string& line, const std::string& message) {
     const auto path = dir / "bad.jsonl";
-    write_text(path, R"({"question": "q", "answer": "1", "kind": "numeric"})" "\n" + line + "\n");
+    write_text(path, R"({"question": "q", "answer": "1", "kind": "numeric"})"
+                     "\n" +
+                         line + "\n");
     REQUIRE_ERROR(read_eval_task(path), path.string() + ": line 2: " + message);
   };
   refused(R"({"answer": "1", "kind": "numeric"})", "missing \"question\"");
@@ -63,8 +69,10 @@ TEST_CASE("malformed eval task lines are refused by file, line and key", "[data]
   refused(R"({"question": "q", "answer": "1"})", "missing \"kind\"");
   refused(R"({"question": "q", "answer": "E", "kind": "choice", "choices": ["a", "b"]})",
           "\"answer\" of a choice problem must be one letter A to B, got 'E'");
-  refused(R"({"question": "q", "answer": "1", "kind": "numeric", "choices": ["a", "b"]})", "\"choices\" given for kind 'numeric'");
-  refused(R"({"question": "q", "answer": "A", "kind": "choice", "choices": ["a"]})", "\"choices\" must be an array of 2 to 10");
+  refused(R"({"question": "q", "answer": "1", "kind": "numeric", "choices": ["a", "b"]})",
+          "\"choices\" given for kind 'numeric'");
+  refused(R"({"question": "q", "answer": "A", "kind": "choice", "choices": ["a"]})",
+          "\"choices\" must be an array of 2 to 10");
   refused(R"({"question": "", "answer": "1", "kind": "numeric"})", "\"question\" is empty");
   refused(R"({"question": "q", "answer": "1", "kind": "numeric", "id": "line 1"})", "id 'line 1' appears twice");
   refused(R"({"question": ["q"], "answer": "1", "kind": "numeric"})", "\"question\" is not a string");
@@ -76,7 +84,8 @@ TEST_CASE("malformed eval task lines are refused by file, line and key", "[data]
 
 TEST_CASE("numeric answers as GSM8k writes them", "[data][eval]") {
   const auto numeric = AnswerKind::Numeric;
-  CHECK(outcome(numeric, "Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18", "She makes 9 * 2 = 18 dollars.\n#### 18") == Outcome::Correct);
+  CHECK(outcome(numeric, "Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18", "She makes 9 * 2 = 18 dollars.\n#### 18") ==
+        Outcome::Correct);
   CHECK(outcome(numeric, "18", "9 eggs at $2 each: $18.00") == Outcome::Correct);  // the last number, as dollars
   CHECK(outcome(numeric, "1000", "#### 1,000") == Outcome::Correct);
   CHECK(outcome(numeric, "-3", "The change is -3.") == Outcome::Correct);
@@ -139,8 +148,9 @@ TEST_CASE("only the final response after thinking counts", "[data][eval]") {
   CHECK(outcome(boxed, "3", "It is \\boxed{3}...", /*opened=*/true) == Outcome::NoAnswer);
   CHECK(outcome(boxed, "4", "\\boxed{3} no.\n</think>\n\\boxed{4}", /*opened=*/true) == Outcome::Correct);
   // Apriel's markers.
-  CHECK(outcome(AnswerKind::Numeric, "7",
-                "Here are my reasoning steps: 3 + 4 = 7, or 8?\n[BEGIN FINAL RESPONSE]\n#### 7\n[END FINAL RESPONSE] 9") ==
+  CHECK(outcome(
+            AnswerKind::Numeric, "7",
+            "Here are my reasoning steps: 3 + 4 = 7, or 8?\n[BEGIN FINAL RESPONSE]\n#### 7\n[END FINAL RESPONSE] 9") ==
         Outcome::Correct);
   CHECK(opens_thinking("<|im_start|>assistant\n<think>\n"));
   CHECK_FALSE(opens_thinking("<|im_start|>user\nno <think> here</think><|im_start|>assistant\n"));

@@ -57,7 +57,8 @@ void check_parity(const std::string& format, std::size_t conversations, const st
   REQUIRE(reference.at("prompts").size() >= conversations);
   for (const auto& p : reference.at("prompts")) {
     ChatExample prefix;
-    for (const auto& m : p.at("messages")) prefix.turns.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+    for (const auto& m : p.at("messages"))
+      prefix.turns.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
     const std::string text = render_generation_prompt(detected, prefix);
     INFO(format << " prompt: " << text);
     REQUIRE(text == p.at("text").get<std::string>());
@@ -86,11 +87,13 @@ TEST_CASE("a generation prompt needs a conversation ending with a user message",
 }
 
 TEST_CASE("only assistant content and its end-of-turn marker train", "[data][chat]") {
-  const auto example = conversation(json::array({{{"role", "user"}, {"content", "Q"}}, {{"role", "assistant"}, {"content", " A "}}}));
+  const auto example =
+      conversation(json::array({{{"role", "user"}, {"content", "Q"}}, {{"role", "assistant"}, {"content", " A "}}}));
   const auto segments = render_chat(chat_template_named("llama3"), example);
   REQUIRE(segments.size() == 2);
-  CHECK(segments[0].text == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
-                            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  CHECK(segments[0].text ==
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n");
   CHECK_FALSE(segments[0].trains);
   CHECK(segments[1].text == "A<|eot_id|>");
   CHECK(segments[1].trains);
@@ -103,15 +106,17 @@ TEST_CASE("only assistant content and its end-of-turn marker train", "[data][cha
 
 TEST_CASE("the mistral format needs alternating user and assistant turns", "[data][chat][bad-input]") {
   const auto mistral = chat_template_named("mistral");
-  REQUIRE_ERROR(render_chat(mistral, conversation(json::array({{{"role", "assistant"}, {"content", "A"}}}))),
-                "message 0: the mistral template needs roles alternating user/assistant after an optional system message, "
-                "but this one is 'assistant'");
+  REQUIRE_ERROR(
+      render_chat(mistral, conversation(json::array({{{"role", "assistant"}, {"content", "A"}}}))),
+      "message 0: the mistral template needs roles alternating user/assistant after an optional system message, "
+      "but this one is 'assistant'");
   REQUIRE_ERROR(render_chat(mistral, conversation(json::array({{{"role", "system"}, {"content", "S"}},
-                                                                {{"role", "user"}, {"content", "U"}},
-                                                                {{"role", "tool"}, {"content", "T"}},
-                                                                {{"role", "assistant"}, {"content", "A"}}}))),
+                                                               {{"role", "user"}, {"content", "U"}},
+                                                               {{"role", "tool"}, {"content", "T"}},
+                                                               {{"role", "assistant"}, {"content", "A"}}}))),
                 "message 2: ");
-  REQUIRE_ERROR(chat_template_named("vicuna"), "unknown chat template 'vicuna' (known: auto, chatml, qwen2, llama3, mistral)");
+  REQUIRE_ERROR(chat_template_named("vicuna"),
+                "unknown chat template 'vicuna' (known: auto, chatml, qwen2, llama3, mistral)");
 }
 
 TEST_CASE("trim removes Python's white space, Unicode included", "[data][chat]") {
@@ -160,8 +165,8 @@ TEST_CASE("markers missing from the vocabulary and text the tokenizer changes ar
                 "qwen2/tokenizer.json: the llama3 chat template needs the token '<|begin_of_text|>', which is not in "
                 "this tokenizer's vocabulary");
   check_chat_markers(qwen2, chat_template_named("chatml"), "qwen2/tokenizer.json");
-  const auto decomposed = conversation(json::array({{{"role", "user"}, {"content", "Ne\u0301e?"}},
-                                                    {{"role", "assistant"}, {"content", "Oui."}}}));
+  const auto decomposed = conversation(
+      json::array({{{"role", "user"}, {"content", "Ne\u0301e?"}}, {{"role", "assistant"}, {"content", "Oui."}}}));
   REQUIRE_ERROR(tokenize_chat(qwen2, render_chat(chat_template_named("chatml"), decomposed)),
                 "does not spell the text at byte");
 }

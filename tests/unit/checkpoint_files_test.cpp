@@ -1,6 +1,6 @@
 // Checkpoint directories: a single file, or shards with an index.
-#include "catch.h"
 #include "io/checkpoint_files.h"
+#include "catch.h"
 #include "temp_dir.h"
 
 using namespace hybridize::io;
@@ -47,7 +47,9 @@ TEST_CASE("broken checkpoint directories are refused naming the file or tensor",
     write_text(dir / "file", "x");
     REQUIRE_ERROR(CheckpointFiles(dir / "file"), "file: not a directory");
   }
-  SECTION("no weights at all") { REQUIRE_ERROR(CheckpointFiles(dir.path()), "no model.safetensors or model.safetensors.index.json"); }
+  SECTION("no weights at all") {
+    REQUIRE_ERROR(CheckpointFiles(dir.path()), "no model.safetensors or model.safetensors.index.json");
+  }
   SECTION("index is not JSON") {
     write_text(index, "{weight_map");
     REQUIRE_ERROR(CheckpointFiles(dir.path()), "model.safetensors.index.json: not valid JSON");

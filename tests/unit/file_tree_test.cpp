@@ -1,6 +1,6 @@
 // Directory copy and removal (core/file_tree), which avoid std::filesystem's walkers.
-#include "catch.h"
 #include "core/file_tree.h"
+#include "catch.h"
 #include "temp_dir.h"
 
 using namespace hybridize;

@@ -75,7 +75,8 @@ struct FindingsStore {
   reports::ReportModel model;
 
   explicit FindingsStore(const std::vector<PlanSpec>& plans) {
-    const store::ModelRecord model_record{"/models/tiny", "0123456789abcdef0123456789abcdef", "LlamaForCausalLM", 4, 1000};
+    const store::ModelRecord model_record{"/models/tiny", "0123456789abcdef0123456789abcdef", "LlamaForCausalLM", 4,
+                                          1000};
     const store::DatasetRecord data{kEvalData, "fedcba9876543210fedcba9876543210", kSamples, 1024};
     const auto run = results.open_run("findings", model_record, data, nlohmann::json::object(), "test", 7);
     int salt = 1;
@@ -118,8 +119,10 @@ PlanSpec plan(const std::string& strategy, const std::vector<double>& kls,
 
 }  // namespace
 
-TEST_CASE("finding (a): KL rising with the Mamba count is reproduced; falling is not; noise is said", "[report][findings]") {
-  const FindingsStore rising({plan("paper", {0.1, 0.2, 0.4}), plan("uniform", {0.15, 0.3, 0.5}, {"AMAA", "MAMA", "AMMM"})});
+TEST_CASE("finding (a): KL rising with the Mamba count is reproduced; falling is not; noise is said",
+          "[report][findings]") {
+  const FindingsStore rising(
+      {plan("paper", {0.1, 0.2, 0.4}), plan("uniform", {0.15, 0.3, 0.5}, {"AMAA", "MAMA", "AMMM"})});
   auto finding = rising.finding("mamba-count");
   CHECK(finding.verdict == reports::Verdict::Reproduced);
   REQUIRE(finding.comparisons.size() == 2);
@@ -145,10 +148,12 @@ TEST_CASE("finding (a): KL rising with the Mamba count is reproduced; falling is
   CHECK(finding.command.find("hybridize distill") != std::string::npos);
 }
 
-TEST_CASE("finding (b): score-based placement beating random and uniform is reproduced; losing is not", "[report][findings]") {
+TEST_CASE("finding (b): score-based placement beating random and uniform is reproduced; losing is not",
+          "[report][findings]") {
   const std::vector<std::string> spread_out = {"AMAA", "MAMA", "AMMM"};
   const FindingsStore better({plan("paper", {0.1, 0.2, 0.4}), plan("loo", {0.1, 0.2, 0.4}),
-                              plan("uniform", {0.2, 0.5, 0.4}, spread_out), plan("random", {0.3, 0.6, 0.4}, spread_out)});
+                              plan("uniform", {0.2, 0.5, 0.4}, spread_out),
+                              plan("random", {0.3, 0.6, 0.4}, spread_out)});
   auto finding = better.finding("placement");
   CHECK(finding.verdict == reports::Verdict::Reproduced);
   // Two scored plans x two baselines x the 1- and 2-Mamba stages; the 3-Mamba layouts coincide.
@@ -178,7 +183,8 @@ TEST_CASE("finding (b): score-based placement beating random and uniform is repr
   CHECK(only_forward.finding("placement").verdict == reports::Verdict::NotMeasured);
 }
 
-TEST_CASE("finding (c): reverse KL at least as good as forward KL, on accuracy else NLL, stage by stage", "[report][findings]") {
+TEST_CASE("finding (c): reverse KL at least as good as forward KL, on accuracy else NLL, stage by stage",
+          "[report][findings]") {
   auto forward_plan = [](std::vector<double> kls) {
     auto spec = plan("paper", kls);
     spec.forward = true;
@@ -211,11 +217,14 @@ TEST_CASE("finding (c): reverse KL at least as good as forward KL, on accuracy e
   finding = FindingsStore({reverse_accurate, forward_likely}).finding("divergence");
   CHECK(finding.metric == "accuracy");
   CHECK(finding.verdict == reports::Verdict::Reproduced);
-  CHECK(finding.statement.find("accuracy is better than the forward-KL students' beyond noise at 2 of 2") != std::string::npos);
-  CHECK(finding.statement.find("NLL is better than the forward-KL students' beyond noise at 0 of 2 stages, within noise "
-                               "at 0, and worse beyond noise at 2") != std::string::npos);
+  CHECK(finding.statement.find("accuracy is better than the forward-KL students' beyond noise at 2 of 2") !=
+        std::string::npos);
+  CHECK(
+      finding.statement.find("NLL is better than the forward-KL students' beyond noise at 0 of 2 stages, within noise "
+                             "at 0, and worse beyond noise at 2") != std::string::npos);
   for (auto& stage : reverse_accurate.stages) stage.accuracy = 0.5;
-  CHECK(FindingsStore({reverse_accurate, forward_likely}).finding("divergence").verdict == reports::Verdict::NotReproduced);
+  CHECK(FindingsStore({reverse_accurate, forward_likely}).finding("divergence").verdict ==
+        reports::Verdict::NotReproduced);
 
   const FindingsStore no_forward({plan("paper", {0.2, 0.4})});
   finding = no_forward.finding("divergence");

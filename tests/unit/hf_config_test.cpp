@@ -1,6 +1,6 @@
 // HF config.json parsing for the three supported families.
-#include "catch.h"
 #include "io/hf_config.h"
+#include "catch.h"
 #include "temp_dir.h"
 
 using namespace hybridize::io;
@@ -10,9 +10,9 @@ using nlohmann::json;
 
 namespace {
 json base(const std::string& model_type) {
-  return {{"model_type", model_type}, {"vocab_size", 100},       {"hidden_size", 64},
-          {"intermediate_size", 128}, {"num_hidden_layers", 4},  {"num_attention_heads", 4},
-          {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5},    {"hidden_act", "silu"}};
+  return {{"model_type", model_type}, {"vocab_size", 100},      {"hidden_size", 64},
+          {"intermediate_size", 128}, {"num_hidden_layers", 4}, {"num_attention_heads", 4},
+          {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5},   {"hidden_act", "silu"}};
 }
 TransformerConfig parse(const json& j) { return parse_transformer_config(j, "config.json"); }
 }  // namespace
@@ -21,8 +21,11 @@ TEST_CASE("llama config: GQA, derived head_dim, llama3 RoPE, biases", "[io][conf
   auto j = base("llama");
   j["attention_bias"] = true;
   j["rope_theta"] = 500000.0;
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   const auto c = parse(j);
   CHECK(c.head_dim == 16);
   CHECK(c.gqa_group() == 2);

@@ -12,12 +12,13 @@ using hybridize::testing::write_text;
 
 TEST_CASE("both JSONL example shapes become role/content turns", "[data]") {
   TempDir dir;
-  write_text(dir / "sft.jsonl",
-             R"({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]})"
-             "\n\n"  // blank lines are not examples
-             R"({"prompt": "Capital of France?", "response": "Paris", "id": 17})"
-             "\r\n"
-             R"({"messages": [{"role": "user", "content": "caf\u00e9 \"q\""}, {"role": "assistant", "content": "multi\nline"}]})");
+  write_text(
+      dir / "sft.jsonl",
+      R"({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]})"
+      "\n\n"  // blank lines are not examples
+      R"({"prompt": "Capital of France?", "response": "Paris", "id": 17})"
+      "\r\n"
+      R"({"messages": [{"role": "user", "content": "caf\u00e9 \"q\""}, {"role": "assistant", "content": "multi\nline"}]})");
   const auto read = read_jsonl_examples(dir / "sft.jsonl", MalformedLines::Fail);
   REQUIRE(read.examples.size() == 3);
   CHECK(read.skipped_lines == 0);
@@ -44,13 +45,20 @@ TEST_CASE("malformed JSONL lines: fail names the line, skip counts them", "[data
   TempDir dir;
   const auto path = dir / "mixed.jsonl";
   write_text(path,
-             R"({"prompt": "a", "response": "b"})" "\n"
-             R"({"prompt": "a", "response": )" "\n"                                    // 2: truncated JSON
-             R"(["prompt", "response"])" "\n"                                          // 3: not an object
-             R"({"messages": [{"role": "user", "content": "only a question"}]})" "\n"  // 4: nothing to train on
-             R"({"messages": [{"role": "assistant", "content": null}]})" "\n"          // 5: content not a string
-             R"({"prompt": "p", "response": "r", "messages": []})" "\n"                 // 6: ambiguous
-             R"({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})" "\n");
+             R"({"prompt": "a", "response": "b"})"
+             "\n"
+             R"({"prompt": "a", "response": )"
+             "\n"  // 2: truncated JSON
+             R"(["prompt", "response"])"
+             "\n"  // 3: not an object
+             R"({"messages": [{"role": "user", "content": "only a question"}]})"
+             "\n"  // 4: nothing to train on
+             R"({"messages": [{"role": "assistant", "content": null}]})"
+             "\n"  // 5: content not a string
+             R"({"prompt": "p", "response": "r", "messages": []})"
+             "\n"  // 6: ambiguous
+             R"({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})"
+             "\n");
   REQUIRE_ERROR(read_jsonl_examples(path, MalformedLines::Fail), path.string() + ": line 2: not valid JSON");
 
   const auto read = read_jsonl_examples(path, MalformedLines::Skip);
@@ -76,7 +84,8 @@ TEST_CASE("a huge malformed line is quoted by a bounded excerpt, and a FIFO is r
     CHECK(message.size() < 600);
   }
   REQUIRE(::mkfifo((dir / "fifo.jsonl").c_str(), 0600) == 0);
-  REQUIRE_ERROR(read_jsonl_examples(dir / "fifo.jsonl", MalformedLines::Fail), "fifo.jsonl: is a FIFO, not a regular file");
+  REQUIRE_ERROR(read_jsonl_examples(dir / "fifo.jsonl", MalformedLines::Fail),
+                "fifo.jsonl: is a FIFO, not a regular file");
 }
 
 TEST_CASE("each kind of malformed example has its own reason", "[data][bad-input]") {

@@ -40,9 +40,8 @@ TEST_CASE("HTML escaping covers the five specials and leaves other text alone", 
 }
 
 TEST_CASE("JSON for a <script> element cannot end it, and parses back to the same value", "[report]") {
-  const nlohmann::json value = {{"path", "/m/</script><script>alert(1)</script><!--&"},
-                                {"separator", "a\u2028b"},
-                                {"list", {1.5, "x>y"}}};
+  const nlohmann::json value = {
+      {"path", "/m/</script><script>alert(1)</script><!--&"}, {"separator", "a\u2028b"}, {"list", {1.5, "x>y"}}};
   const std::string text = reports::json_for_script(value);
   CHECK(text.find('<') == std::string::npos);
   CHECK(text.find('>') == std::string::npos);
@@ -72,7 +71,8 @@ TEST_CASE("stage metrics: tokens, the loss curve in any of its shapes, every oth
       "eval": {"kl": 0.1, "accuracy": 0.9}, "timing": {"seconds": 12.5}, "note": "text is skipped"})"));
   CHECK(metrics.tokens == 2000000);
   CHECK(metrics.loss_curve == std::vector<std::pair<double, double>>{{0, 3.0}, {10, 2.0}});
-  CHECK(metrics.values == std::map<std::string, double>{{"steps", 100}, {"kl", 0.1}, {"accuracy", 0.9}, {"timing.seconds", 12.5}});
+  CHECK(metrics.values ==
+        std::map<std::string, double>{{"steps", 100}, {"kl", 0.1}, {"accuracy", 0.9}, {"timing.seconds", 12.5}});
 
   CHECK(reports::read_stage_metrics(nlohmann::json::parse(R"({"loss_curve": [3.0, 2.5]})")).loss_curve ==
         std::vector<std::pair<double, double>>{{0, 3.0}, {1, 2.5}});
@@ -122,13 +122,14 @@ TEST_CASE("a run with part of its scores lists every missing result with its com
   const std::string score_tail = " --model '/models/my model' --data synthetic:validation:8 --db " + db + " --run r1";
   std::vector<std::pair<std::string, std::string>> found;
   for (const auto& missing : model.missing) found.emplace_back(missing.what, missing.command);
-  CHECK(found == std::vector<std::pair<std::string, std::string>>{
-                     {"the teacher's baseline on the scoring data (probe kind teacher)", "hybridize score loo" + score_tail},
-                     {"leave-one-out scores of each layer's mixer for layers 4, 5", "hybridize score loo" + score_tail},
-                     {"MMR probe scores", "hybridize score mmr" + score_tail},
-                     {"proxy scores (block influence, attention)", "hybridize score proxy" + score_tail},
-                     {"replacement plans", "hybridize plan --db " + db + " --run r1 --strategy paper --targets 3"},
-                     {"throughput of the teacher", "hybridize bench --model '/models/my model' --db " + db}});
+  CHECK(found ==
+        std::vector<std::pair<std::string, std::string>>{
+            {"the teacher's baseline on the scoring data (probe kind teacher)", "hybridize score loo" + score_tail},
+            {"leave-one-out scores of each layer's mixer for layers 4, 5", "hybridize score loo" + score_tail},
+            {"MMR probe scores", "hybridize score mmr" + score_tail},
+            {"proxy scores (block influence, attention)", "hybridize score proxy" + score_tail},
+            {"replacement plans", "hybridize plan --db " + db + " --run r1 --strategy paper --targets 3"},
+            {"throughput of the teacher", "hybridize bench --model '/models/my model' --db " + db}});
   // Without a plan, the final ranking is the LOO order (lowest KL first).
   CHECK(model.final_ranking == std::vector<int64_t>{0, 1, 2, 3});
 }
@@ -173,10 +174,10 @@ TEST_CASE("the sample run's report model: scores, correlations, plans with measu
 TEST_CASE("the rendered page has every section, a table beside each chart, and no unescaped user data", "[report]") {
   SampleReport sample;
   const std::string html = reports::render_html_report(sample.model, {"", "2026-01-01T00:00:00Z", "test"});
-  for (const char* section : {"id=\"findings\"", "id=\"provenance\"", "id=\"layers\"", "id=\"plans\"", "id=\"distillation\"",
-                              "id=\"throughput\"", "id=\"benchmarks\"", "Missing results", "Agreement between methods", "Final ranking",
-                              "Layer map of plan 1", "Layer map of plan 2", "Stages of plan 1",
-                              "Benchmarks of the teacher and the hybrids"})
+  for (const char* section :
+       {"id=\"findings\"", "id=\"provenance\"", "id=\"layers\"", "id=\"plans\"", "id=\"distillation\"",
+        "id=\"throughput\"", "id=\"benchmarks\"", "Missing results", "Agreement between methods", "Final ranking",
+        "Layer map of plan 1", "Layer map of plan 2", "Stages of plan 1", "Benchmarks of the teacher and the hybrids"})
     CHECK(html.find(section) != std::string::npos);
   CHECK(html.find("<title>hybridize report: demo</title>") != std::string::npos);
 

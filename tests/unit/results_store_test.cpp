@@ -97,7 +97,8 @@ TEST_CASE("probes are claimed once; a dead or silent worker's claims are taken o
   const auto run = results.open_run("r", kModel, kData, {}, "test", 7);
   results.ensure_probes(run.id, loo_keys(4), {{"steps", 1}});
   results.ensure_probes(run.id, loo_keys(4), {{"steps", 1}});  // idempotent
-  REQUIRE_ERROR(results.ensure_probes(run.id, loo_keys(1), {{"steps", 2}}), "probe loo/mixer layer 0 was run with settings");
+  REQUIRE_ERROR(results.ensure_probes(run.id, loo_keys(1), {{"steps", 2}}),
+                "probe loo/mixer layer 0 was run with settings");
 
   const std::string alive = store::this_worker();
   const auto mine = results.claim_probes(run.id, "loo", "mixer", {0, 1}, alive, 60, 10);
@@ -124,7 +125,7 @@ TEST_CASE("probes are claimed once; a dead or silent worker's claims are taken o
   ::gethostname(host, sizeof host - 1);
   const std::string dead_worker = std::string(host) + ":" + std::to_string(dead);
   CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, dead_worker, 60, 10).size() == 1);
-  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);  // its heartbeat is fresh
+  CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, alive, 60, 10).size() == 1);      // its heartbeat is fresh
   CHECK(results.claim_probes(run.id, "loo", "mixer", {2}, "elsewhere:2", 60, 10).empty());  // now held by a live one
 
   // So does one killed but not yet reaped by its parent (a zombie, which kill(pid, 0) still finds).
@@ -147,7 +148,8 @@ TEST_CASE("a results store must be a file: in-memory, URI and special paths are 
   TempDir dir;
   REQUIRE_ERROR(store::ResultsStore(""), "the results database needs a file path, got ''");
   REQUIRE_ERROR(store::ResultsStore(":memory:"), ":memory:: the results database must be a file path");
-  REQUIRE_ERROR(store::ResultsStore("file:x?mode=memory"), "file:x?mode=memory: the results database must be a file path");
+  REQUIRE_ERROR(store::ResultsStore("file:x?mode=memory"),
+                "file:x?mode=memory: the results database must be a file path");
   REQUIRE_ERROR(store::ResultsStore(dir.path()), "not a regular file, so not a results database");
   CHECK_FALSE(std::filesystem::exists("file:x?mode=memory"));
 }
@@ -226,8 +228,8 @@ TEST_CASE("a re-ranked stage stores its layout once; a changed target loses its 
                  {0, 1, 0, 2, {1}, "AMMA", 100, true, "pending", ""},
                  {0, 2, 1, 3, {0}, "MMMA", 100, true, "pending", ""}};
   for (int64_t at = 1; at < 3; ++at)
-    plan.targets.push_back({at + 1, at, plan.stages[std::size_t(at)].layout, "kl", store::MetricSummary{0.5, 0.4, 0.6, 0},
-                            100.0, 1.5, 1024, 8});
+    plan.targets.push_back({at + 1, at, plan.stages[std::size_t(at)].layout, "kl",
+                            store::MetricSummary{0.5, 0.4, 0.6, 0}, 100.0, 1.5, 1024, 8});
   const int64_t id = results.save_plan(plan);
   const auto saved = results.find_plan(id);
 
@@ -245,7 +247,8 @@ TEST_CASE("a re-ranked stage stores its layout once; a changed target loses its 
   CHECK(updated.targets[1].predicted_tokens_per_s == 100.0);  // throughput depends on the count alone
 }
 
-TEST_CASE("evaluations: one per model, task and settings; generations kept once; pass@1 over problems", "[store][eval]") {
+TEST_CASE("evaluations: one per model, task and settings; generations kept once; pass@1 over problems",
+          "[store][eval]") {
   TempDir dir;
   store::ResultsStore results(dir / "results.db");
   store::EvaluationStore evaluations(results);
@@ -265,8 +268,10 @@ TEST_CASE("evaluations: one per model, task and settings; generations kept once;
     return store::EvalSampleRecord{problem, i, outcome, std::string(outcome) == "no_answer", 30, "", "text"};
   };
   evaluations.record(first.id, {sample(0, 0, "correct"), sample(0, 1, "wrong"), sample(1, 0, "correct")}, 2.0);
-  evaluations.record(first.id, {sample(0, 1, "correct"), sample(0, 2, "correct"), sample(0, 3, "no_answer"),
-                                sample(1, 1, "correct"), sample(1, 2, "correct"), sample(1, 3, "correct")}, 3.0);
+  evaluations.record(first.id,
+                     {sample(0, 1, "correct"), sample(0, 2, "correct"), sample(0, 3, "no_answer"),
+                      sample(1, 1, "correct"), sample(1, 2, "correct"), sample(1, 3, "correct")},
+                     3.0);
   CHECK(evaluations.done(first.id).size() == 8);  // (0, 1) was kept as first written
   const auto samples = evaluations.samples(first.id);
   CHECK(samples[1].outcome == "wrong");

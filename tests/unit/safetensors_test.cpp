@@ -46,8 +46,11 @@ TEST_CASE("safetensors round trip keeps names, dtypes, shapes, bytes and metadat
   d[0] = std::byte(42);
   const auto path = dir / "t.safetensors";
   write_safetensors(path,
-                    {{"a", DType::F32, {2, 3}, a}, {"b", DType::BF16, {3}, b}, {"c", DType::U8, {5}, c},
-                     {"d", DType::I64, {2}, d}, {"empty", DType::F16, {0, 4}, {}}},
+                    {{"a", DType::F32, {2, 3}, a},
+                     {"b", DType::BF16, {3}, b},
+                     {"c", DType::U8, {5}, c},
+                     {"d", DType::I64, {2}, d},
+                     {"empty", DType::F16, {0, 4}, {}}},
                     {{"format", "pt"}});
 
   const auto file = SafetensorsFile::open(path);
@@ -89,7 +92,9 @@ TEST_CASE("damaged safetensors files are refused with the file and tensor named"
   const auto path = dir / "bad.safetensors";
   const std::string file = path.string();
 
-  SECTION("missing file") { REQUIRE_ERROR(SafetensorsFile::open(dir / "absent.safetensors"), "absent.safetensors: no such file"); }
+  SECTION("missing file") {
+    REQUIRE_ERROR(SafetensorsFile::open(dir / "absent.safetensors"), "absent.safetensors: no such file");
+  }
   SECTION("shorter than the length prefix") {
     write_text(path, "abc");
     REQUIRE_ERROR(SafetensorsFile::open(path), file + ": truncated safetensors file");
@@ -167,7 +172,8 @@ TEST_CASE("writer refuses inconsistent tensors and leaves no partial file", "[io
   TempDir dir;
   const auto path = dir / "out.safetensors";
   const auto data = bytes_of({1.f, 2.f});
-  REQUIRE_ERROR(write_safetensors(path, {{"w", DType::F32, {3}, data}}), "tensor 'w': shape needs 12 bytes but 8 were given");
+  REQUIRE_ERROR(write_safetensors(path, {{"w", DType::F32, {3}, data}}),
+                "tensor 'w': shape needs 12 bytes but 8 were given");
   REQUIRE_ERROR(write_safetensors(path, {{"w", DType::F32, {2}, data}, {"w", DType::F32, {2}, data}}),
                 "duplicate or reserved name");
   CHECK_FALSE(std::filesystem::exists(path));
@@ -177,9 +183,10 @@ TEST_CASE("writer refuses inconsistent tensors and leaves no partial file", "[io
 TEST_CASE("randomly damaged files either load or fail cleanly, never read out of bounds", "[io][bad-input][fuzz]") {
   TempDir dir;
   const auto good = dir / "good.safetensors";
-  write_safetensors(good, {{"w", DType::F32, {2, 3}, bytes_of({1, 2, 3, 4, 5, 6})},
-                           {"b", DType::BF16, {4}, std::vector<std::byte>(8)}},
-                    {{"format", "pt"}});
+  write_safetensors(
+      good,
+      {{"w", DType::F32, {2, 3}, bytes_of({1, 2, 3, 4, 5, 6})}, {"b", DType::BF16, {4}, std::vector<std::byte>(8)}},
+      {{"format", "pt"}});
   const std::string original = read_text(good);
   std::mt19937 random(7);
   const auto path = dir / "mutant.safetensors";

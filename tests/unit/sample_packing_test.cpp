@@ -43,7 +43,8 @@ class MemorySource : public TokenSource {
 
 std::vector<TokenId> concatenation(const TokenSource& source) {
   std::vector<TokenId> all;
-  for (std::size_t d = 0; d < source.document_count(); ++d) source.document(d).append_to(all, 0, source.document(d).size());
+  for (std::size_t d = 0; d < source.document_count(); ++d)
+    source.document(d).append_to(all, 0, source.document(d).size());
   return all;
 }
 
@@ -66,7 +67,8 @@ TEST_CASE("packing across documents covers the stream with one shared id between
     for (std::size_t k = 0; k < samples.size(); ++k) {
       const auto sample = samples.sample(k);
       CHECK(sample.real_tokens == seq_len + 1);
-      CHECK(sample.tokens == std::vector<TokenId>(stream.begin() + k * seq_len, stream.begin() + k * seq_len + seq_len + 1));
+      CHECK(sample.tokens ==
+            std::vector<TokenId>(stream.begin() + k * seq_len, stream.begin() + k * seq_len + seq_len + 1));
     }
   }
   SECTION("a padded tail") {
@@ -90,11 +92,11 @@ TEST_CASE("packing within documents never mixes two documents", "[data]") {
 
   const PackedSamples dropped(source, {.seq_len = seq_len, .boundaries = DocumentBoundaries::Respect});
   // doc 0 (5 ids): one full; doc 2 (9 ids): two full; doc 4 (3 ids): none
-  CHECK(all_samples(dropped) == std::vector<std::vector<TokenId>>{
-                                    {0, 1, 2, 3, 4}, {200, 201, 202, 203, 204}, {204, 205, 206, 207, 208}});
+  CHECK(all_samples(dropped) ==
+        std::vector<std::vector<TokenId>>{{0, 1, 2, 3, 4}, {200, 201, 202, 203, 204}, {204, 205, 206, 207, 208}});
 
-  const PackedSamples padded(source, {.seq_len = seq_len, .boundaries = DocumentBoundaries::Respect,
-                                      .tail = PartialTail::Pad, .pad_id = 7});
+  const PackedSamples padded(
+      source, {.seq_len = seq_len, .boundaries = DocumentBoundaries::Respect, .tail = PartialTail::Pad, .pad_id = 7});
   REQUIRE(padded.size() == 4);  // + doc 4's 3 ids; doc 1's single id has no target
   const auto tail = padded.sample(3);
   CHECK(tail.tokens == std::vector<TokenId>{400, 401, 402, 7, 7});
@@ -142,7 +144,8 @@ TEST_CASE("shuffling is a seeded permutation of the same samples", "[data]") {
 TEST_CASE("packing options are checked", "[data][bad-input]") {
   const MemorySource source({4});
   REQUIRE_ERROR(PackedSamples(source, {.seq_len = 0}), "memory: sample packing needs seq_len >= 1");
-  REQUIRE_ERROR(PackedSamples(source, {.seq_len = 2, .tail = PartialTail::Pad}), "padding partial samples needs a pad_id");
+  REQUIRE_ERROR(PackedSamples(source, {.seq_len = 2, .tail = PartialTail::Pad}),
+                "padding partial samples needs a pad_id");
   REQUIRE_ERROR(PackedSamples(source, {.seq_len = 2}).sample(1), "sample 1 out of range (1 samples)");
   CHECK(PackedSamples(MemorySource({}), {.seq_len = 2}).size() == 0);
 }
@@ -182,8 +185,8 @@ void check_masks(const PackedSamples& samples) {
 TEST_CASE("the loss mask follows each document's trainable spans, across and within documents", "[data]") {
   const SpannedSource source({7, 0, 3, 10, 2, 5});
   check_masks(PackedSamples(source, {.seq_len = 4, .tail = PartialTail::Pad, .pad_id = 3}));
-  check_masks(PackedSamples(source, {.seq_len = 3, .boundaries = DocumentBoundaries::Respect,
-                                     .tail = PartialTail::Pad, .pad_id = 3}));
+  check_masks(PackedSamples(
+      source, {.seq_len = 3, .boundaries = DocumentBoundaries::Respect, .tail = PartialTail::Pad, .pad_id = 3}));
   PackingOptions shuffled{.seq_len = 5};
   shuffled.shuffle_seed = 9;
   check_masks(PackedSamples(source, shuffled));

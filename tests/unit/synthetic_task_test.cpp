@@ -76,7 +76,8 @@ TEST_CASE("synthetic problems are well formed, short and correctly solved", "[da
     answers.insert(problem.answer);
   }
   CHECK(longest <= max_problem_tokens(config));
-  CHECK(answers.size() == std::size_t(config.modulus));  // every residue occurs: the answer is not guessable from a constant
+  CHECK(answers.size() ==
+        std::size_t(config.modulus));  // every residue occurs: the answer is not guessable from a constant
 
   SECTION("difficulty knobs change steps and operand range") {
     const TaskConfig hard{.min_steps = 8, .max_steps = 8, .modulus = 97, .initial_variables = 4, .variable_count = 8};
@@ -103,7 +104,8 @@ TEST_CASE("splits are deterministic, disjoint and prefix-stable", "[data][synthe
   }
   for (const auto& question : validation_set) CHECK(train_set.count(question) == 0);
   // A different seed gives other problems, still never crossing splits.
-  for (const auto& problem : generate_split(config, Split::Train, 400, 99)) CHECK(test_set.count(problem.question) == 0);
+  for (const auto& problem : generate_split(config, Split::Train, 400, 99))
+    CHECK(test_set.count(problem.question) == 0);
 
   const auto again = generate_split(config, Split::Test, 100);
   CHECK(questions(again) == questions(std::vector<Problem>(test.begin(), test.begin() + 100)));
@@ -143,9 +145,9 @@ TEST_CASE("the scorer matches exact final answers and flags malformed output", "
   CHECK(score_answer("a=a3*b4=2;a2#2$____", "2") == Verdict::Correct);  // padding after EOS is ignored
   CHECK(score_answer(prompt + "a=a3*b4=7;a7#7$", "2") == Verdict::Wrong);
   CHECK(score_answer("#12$", "1") == Verdict::Wrong);
-  CHECK(score_answer("#02$", "2") == Verdict::Wrong);  // exact match, not numeric equality
+  CHECK(score_answer("#02$", "2") == Verdict::Wrong);                       // exact match, not numeric equality
   CHECK(score_answer(prompt + "a=a3*b4=2;a2", "2") == Verdict::Malformed);  // no answer section
-  CHECK(score_answer("a=a3*b4=2;a2#2", "2") == Verdict::Malformed);        // cut off before EOS
+  CHECK(score_answer("a=a3*b4=2;a2#2", "2") == Verdict::Malformed);         // cut off before EOS
   CHECK(score_answer("#$", "2") == Verdict::Malformed);
   CHECK(score_answer("#2a$", "2") == Verdict::Malformed);
   CHECK(score_answer("#2#2$", "2") == Verdict::Malformed);

@@ -110,7 +110,8 @@ TEST_CASE("Megatron writer refuses ids that do not fit and leaves no files behin
   {
     MegatronWriter writer(dir / "x", TokenDType::U16);
     writer.add_document(std::vector<TokenId>{1, 2});
-    REQUIRE_ERROR(writer.add_document(std::vector<TokenId>{3, 65536}), "document 1, token 1: id 65536 does not fit uint16");
+    REQUIRE_ERROR(writer.add_document(std::vector<TokenId>{3, 65536}),
+                  "document 1, token 1: id 65536 does not fit uint16");
     REQUIRE_ERROR(writer.add_document(std::vector<TokenId>{-1}), "id -1 does not fit uint16");
   }  // destroyed without finish()
   CHECK(std::filesystem::is_empty(dir.path()));
@@ -196,7 +197,8 @@ TEST_CASE("the writer refuses trainable spans that are empty, outside or out of 
   MegatronWriter writer(dir / "x", TokenDType::U16);
   const std::vector<TokenId> ids{1, 2, 3, 4};
   REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{2, 2}}), "document 0: trainable span 0 [2, 2)");
-  REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{3, 5}}), "trainable span 0 [3, 5) is empty, past the document's 4 tokens");
+  REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{3, 5}}),
+                "trainable span 0 [3, 5) is empty, past the document's 4 tokens");
   REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{0, 3}, {2, 4}}), "trainable span 1 [2, 4)");
   REQUIRE_ERROR(writer.add_document(ids, std::vector<TokenSpan>{{2, 3}, {0, 1}}), "not after the span before it");
   CHECK(writer.document_count() == 0);
@@ -227,7 +229,8 @@ TEST_CASE("damaged loss-masking span tables are refused with the document named"
   }
   SECTION("a span past the document end") {
     put<int32_t>(index, 116 + 12, 6);
-    refuse(idx + ": document 0: loss-masking span [4, 6] at byte offset 124 is reversed, outside the document's 6 tokens");
+    refuse(idx +
+           ": document 0: loss-masking span [4, 6] at byte offset 124 is reversed, outside the document's 6 tokens");
   }
   SECTION("overlapping spans") {
     put<int32_t>(index, 116 + 8, 1);
@@ -407,8 +410,10 @@ TEST_CASE("bad .npy files are refused with the file and reason named", "[data][b
   refuse("PK\x03\x04 not numpy at all", file + ": not a .npy file");
   refuse(npy_file("{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }", two_u2, 4),
          "unsupported .npy format version 4.0");
-  refuse(npy_file("{'descr': '<u2', 'fortran_order': True, 'shape': (2,), }", two_u2), "fortran_order arrays are not supported");
-  refuse(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", "abcd"), "dtype '<f4' is not an integer dtype");
+  refuse(npy_file("{'descr': '<u2', 'fortran_order': True, 'shape': (2,), }", two_u2),
+         "fortran_order arrays are not supported");
+  refuse(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", "abcd"),
+         "dtype '<f4' is not an integer dtype");
   refuse(npy_file("{'descr': '>u2', 'fortran_order': False, 'shape': (2,), }", two_u2), "dtype '>u2' is big-endian");
   refuse(npy_file("{'descr': '<u3', 'fortran_order': False, 'shape': (2,), }", two_u2), "unsupported width");
   refuse(npy_file("{'descr': '<u2', 'fortran_order': False, 'shape': (1, 1, 2), }", two_u2), "array has 3 dimensions");
@@ -421,7 +426,8 @@ TEST_CASE("bad .npy files are refused with the file and reason named", "[data][b
   refuse(npy_file("{'descr': [('a', '<u2')], 'fortran_order': False, 'shape': (2,), }", two_u2),
          "bad .npy header at byte offset 20: structured dtypes are not token ids");
   refuse(npy_file("{'fortran_order': False, 'shape': (2,), }", two_u2), ".npy header lacks 'descr'");
-  refuse(npy_file("{'descr': 3, 'fortran_order': False, 'shape': (2,), }", two_u2), "bad .npy header at byte offset 20");
+  refuse(npy_file("{'descr': 3, 'fortran_order': False, 'shape': (2,), }", two_u2),
+         "bad .npy header at byte offset 20");
   refuse(npy_file("{'descr': '<u2', 'fortran_order': 'no', 'shape': (2,), }", two_u2),
          "header field 'fortran_order' has the wrong type");
   std::string long_header = npy_file("{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }", two_u2);
@@ -450,7 +456,8 @@ TEST_CASE("open_token_source picks the format from the path", "[data]") {
                                           little_endian_bytes<int64_t>({11, 12})));
   write_text(dir / "nano.bin", little_endian_bytes<uint32_t>({70000}));
 
-  for (const char* name : {"mega", "mega.bin", "mega.idx"}) CHECK(read_all(*open_token_source(dir / name)) == kDocuments);
+  for (const char* name : {"mega", "mega.bin", "mega.idx"})
+    CHECK(read_all(*open_token_source(dir / name)) == kDocuments);
   CHECK(open_token_source(dir / "stream.npy")->document(0).to_vector() == std::vector<TokenId>{11, 12});
   CHECK(open_token_source(dir / "nano.bin", TokenDType::U32)->document(0).to_vector() == std::vector<TokenId>{70000});
   REQUIRE_ERROR(open_token_source(dir / "nano.bin"), "nano.bin: not a .npy file and no Megatron index beside it");
@@ -462,7 +469,8 @@ TEST_CASE("token ids outside the vocabulary are reported with document and offse
   const MegatronDataset dataset(dir / "d");
   validate_token_ids(dataset, 65536);  // the largest id is 65535
   REQUIRE_ERROR(validate_token_ids(dataset, 32000),
-                (dir / "d.bin").string() + ": document 2, token 0 (byte offset 6): id 65535 is outside the vocabulary [0, 32000)");
+                (dir / "d.bin").string() +
+                    ": document 2, token 0 (byte offset 6): id 65535 is outside the vocabulary [0, 32000)");
   write_text(dir / "neg.npy", npy_file("{'descr': '<i2', 'fortran_order': False, 'shape': (2, 2), }",
                                        little_endian_bytes<int16_t>({1, 2, 3, -4})));
   REQUIRE_ERROR(validate_token_ids(NpyTokens(dir / "neg.npy"), 10), "document 1, token 1 (byte offset 134): id -4");

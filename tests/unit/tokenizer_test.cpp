@@ -80,7 +80,7 @@ void check_parity(const std::string& name) {
     REQUIRE(decoded == c.at("decoded").get<std::string>());
     const auto decoded_skip = tokenizer.decode(ids_special, true);
     INFO("decode skipping special tokens: HF " << shown(c.at("decoded_skip").get<std::string>()) << " ours "
-                                              << shown(decoded_skip));
+                                               << shown(decoded_skip));
     REQUIRE(decoded_skip == c.at("decoded_skip").get<std::string>());
     ++checked;
   }
@@ -134,7 +134,8 @@ TEST_CASE("tokenizer parity with HF: Qwen2 style (NFC normalizer)", "[data][toke
   }
 }
 
-TEST_CASE("tokenizer parity with HF: Tekken style (Mistral-Nemo's split regex: case classes, marks)", "[data][tokenizer]") {
+TEST_CASE("tokenizer parity with HF: Tekken style (Mistral-Nemo's split regex: case classes, marks)",
+          "[data][tokenizer]") {
   check_parity("tekken");
 }
 
@@ -143,7 +144,8 @@ TEST_CASE("tokenizer parity with HF: SentencePiece style (Prepend/Replace normal
   check_parity("sentencepiece");
 }
 
-TEST_CASE("tokenizer parity with HF: SentencePiece style with a Metaspace pre-tokenizer and decoder", "[data][tokenizer]") {
+TEST_CASE("tokenizer parity with HF: SentencePiece style with a Metaspace pre-tokenizer and decoder",
+          "[data][tokenizer]") {
   check_parity("metaspace");
 }
 
@@ -159,7 +161,8 @@ TEST_CASE("split regexes use HF's Unicode classes, not the machine's PCRE2 table
   CHECK(Regex(R"([^\s\p{L}\pN]+)", "test").find_all("ab, 12;!") == Matches{{2, 3}, {6, 8}});
   CHECK(Regex(R"(\P{L}+)", "test").find_all("ab12cd") == Matches{{2, 4}});
   CHECK(Regex(R"(\p{Han}+)", "test").find_all("a\u4F60\u597D") == Matches{{1, 7}});
-  REQUIRE_ERROR(Regex(R"([\S])", "test pattern"), "test pattern: a negated class escape (\\P, \\S) inside [...] is not supported");
+  REQUIRE_ERROR(Regex(R"([\S])", "test pattern"),
+                "test pattern: a negated class escape (\\P, \\S) inside [...] is not supported");
 }
 
 TEST_CASE("tokenizer: BOS/EOS from the template, vocabulary lookups", "[data][tokenizer]") {
@@ -177,8 +180,8 @@ TEST_CASE("tokenizer: BOS/EOS from the template, vocabulary lookups", "[data][to
 
 TEST_CASE("tokenizer: added token ids are assigned as HF does, not taken from the file", "[data][tokenizer]") {
   auto j = minimal();
-  j["added_tokens"] = {{{"id", 0}, {"content", "a"}, {"special", true}},      // in the vocabulary: its id there
-                       {{"id", 90}, {"content", "<x>"}, {"special", true}},   // next after the 4 entries
+  j["added_tokens"] = {{{"id", 0}, {"content", "a"}, {"special", true}},     // in the vocabulary: its id there
+                       {{"id", 90}, {"content", "<x>"}, {"special", true}},  // next after the 4 entries
                        {{"id", 91}, {"content", "<y>"}, {"special", false}}};
   TempDir dir;
   write_text(dir / "tokenizer.json", j.dump());
@@ -216,8 +219,9 @@ TEST_CASE("tokenizer: bad or unsupported files give one line naming file and key
   j["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {{{"type", "ByteLevel"}}, {{"type", "Digits"}}}}};
   REQUIRE_ERROR(load(j), "key 'pre_tokenizer.pretokenizers[0]': ByteLevel must be the last");
   j["pre_tokenizer"] = {{"type", "Sequence"},
-                        {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}},
-                                           {{"type", "ByteLevel"}}}}};
+                        {"pretokenizers",
+                         {{{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}},
+                          {{"type", "ByteLevel"}}}}};
   REQUIRE_ERROR(load(j), "key 'pre_tokenizer.pretokenizers[0].pattern.Regex': regex does not compile");
   j["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"Regex", "\\s+"}};
   j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Removed";
@@ -226,7 +230,8 @@ TEST_CASE("tokenizer: bad or unsupported files give one line naming file and key
   j["pre_tokenizer"]["pretokenizers"][0]["pattern"] = {{"String", " "}};
   REQUIRE_ERROR(load(j), "key 'pre_tokenizer.pretokenizers[0].pattern': only {\"Regex\"");
   j["pre_tokenizer"] = nullptr;  // SentencePiece-style then, which a ByteLevel decoder does not fit
-  REQUIRE_ERROR(load(j), "key 'decoder': ByteLevel decodes byte-level BPE, but the pre-tokenizer has no ByteLevel step");
+  REQUIRE_ERROR(load(j),
+                "key 'decoder': ByteLevel decodes byte-level BPE, but the pre-tokenizer has no ByteLevel step");
   j["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "CTC"}}}}};
   REQUIRE_ERROR(load(j), "key 'decoder.decoders[0].type': 'CTC' is not supported");
 
@@ -257,9 +262,10 @@ TEST_CASE("tokenizer: bad or unsupported files give one line naming file and key
   j = minimal();
   j["post_processor"] = {{"type", "BertProcessing"}};
   REQUIRE_ERROR(load(j), "key 'post_processor.type': 'BertProcessing' is not supported");
-  j["post_processor"] = {{"type", "TemplateProcessing"},
-                         {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-                         {"special_tokens", json::object()}};
+  j["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"special_tokens", json::object()}};
   REQUIRE_ERROR(load(j), "key 'post_processor.special_tokens': '<s>' is used in the template but has no ids");
   j = minimal();
   j["truncation"] = {{"max_length", 8}};
