@@ -279,7 +279,7 @@ class PlanExecution {
     }
     if (options.eval_data.source == "synthetic") {
       const auto problems =
-          data::synthetic::generate_split(options.eval_data.task, train::parse_split(options.eval_data.split),
+          data::synthetic::generate_split(options.eval_data.task, data::parse_split(options.eval_data.split),
                                           std::size_t(options.eval_data.samples), options.eval_data.seed);
       const auto accuracy = train::teacher_forced_accuracy(student, problems, options.eval_batch);
       metrics["eval"]["answer_accuracy"] = accuracy.answer_accuracy();

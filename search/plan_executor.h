@@ -30,9 +30,9 @@ struct ExecuteOptions {
   std::filesystem::path out_dir;    // OUT/plan-<id>/stage-<position>/{model,checkpoints}
   std::filesystem::path model_dir;  // overrides the run's model path
   std::string device = "cpu";
-  std::string dtype = "fp32";      // the teacher's precision; students train in fp32
-  train::SequenceSpec train_data;  // synthetic: the train split
-  train::SequenceSpec eval_data;   // synthetic: the validation split
+  std::string dtype = "fp32";     // the teacher's precision; students train in fp32
+  data::SequenceSpec train_data;  // synthetic: the train split
+  data::SequenceSpec eval_data;   // synthetic: the validation split
   train::DistillationSettings settings;
   // The MMR probes that re-rank a stage of the paper's schedule on its parent
   // student before it trains (search/stage_rescoring.h).

@@ -27,7 +27,7 @@ const char* scorer_name(Scorer scorer);
 struct ScoreOptions {
   Scorer scorer = Scorer::Loo;
   std::filesystem::path model_dir;
-  train::SequenceSpec data;
+  data::SequenceSpec data;
   std::filesystem::path database;
   std::string run_name = "default";
   std::vector<int64_t> layers;  // empty: every layer

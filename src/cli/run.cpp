@@ -34,8 +34,8 @@ namespace hybridize::cli {
 
 namespace {
 
-train::SequenceSpec sequences(const RunConfig& config, int64_t samples, const std::string& split, int64_t offset) {
-  train::SequenceSpec spec;
+data::SequenceSpec sequences(const RunConfig& config, int64_t samples, const std::string& split, int64_t offset) {
+  data::SequenceSpec spec;
   spec.source = config.data;
   spec.split = split;
   spec.samples = samples;

@@ -55,7 +55,7 @@ double greedy_accuracy(model::CausalLMImpl& model, const infer::TaskAnswers& tas
 void report_accuracy(const std::filesystem::path& out, const TrainOptions& options) {
   const auto problems = synthetic::generate_split(options.settings.task, synthetic::Split::Validation,
                                                   static_cast<std::size_t>(options.validation_problems));
-  train::SequenceSpec spec;  // the same validation problems, as prompts to generate from
+  data::SequenceSpec spec;  // the same validation problems, as prompts to generate from
   spec.samples = options.validation_problems;
   spec.task = options.settings.task;
   const auto sequences = train::load_sequences(spec, synthetic::kVocabSize);

@@ -69,7 +69,9 @@ EvalPrompter::~EvalPrompter() = default;
 EvalPrompt EvalPrompter::prompt(const EvalProblem& problem) const {
   if (!tokenizer_) {
     if (!problem.system.empty()) fail("problem ", problem.id, ": the synthetic task takes no system prompt");
-    const auto ids = synthetic::encode(std::string(1, synthetic::kBos) + problem.question + synthetic::kTraceSeparator);
+    const auto ids = with_context("problem " + problem.id + ": ", [&] {
+      return synthetic::encode(std::string(1, synthetic::kBos) + problem.question + synthetic::kTraceSeparator);
+    });
     return {std::vector<int64_t>(ids.begin(), ids.end()), false};
   }
   ChatExample conversation;

@@ -63,10 +63,12 @@ void EvalSettings::validate() const {
 
 nlohmann::json EvalSettings::provenance(const data::EvalPrompter& prompter, const model::CausalLMImpl& model) const {
   const auto& weight = model.model->embed_tokens->weight;
+  // Greedy generation draws nothing: its seed and top_p change no result, so they do not split evaluations.
+  const bool greedy = temperature == 0;
   return {{"samples", samples},
           {"temperature", temperature},
-          {"top_p", top_p},
-          {"seed", seed},
+          {"top_p", greedy ? 1.0 : top_p},
+          {"seed", greedy ? uint64_t(0) : seed},
           {"max_new_tokens", max_new_tokens},
           {"prompt_format", prompter.format()},
           {"dtype", std::string(c10::toString(weight.scalar_type()))},

@@ -33,7 +33,8 @@ struct EvalSettings {
   // Throws Error naming the setting that is impossible.
   void validate() const;
   // What the results depend on, as stored with them: these settings (less
-  // the engine's), the prompt format, the model's dtype and device type.
+  // the engine's, and less seed and top_p when greedy), the prompt format,
+  // the model's dtype and device type.
   nlohmann::json provenance(const data::EvalPrompter& prompter, const model::CausalLMImpl& model) const;
 };
 

@@ -4,7 +4,6 @@
 
 #include "core/error.h"
 #include "core/hashing.h"
-#include "core/spelling.h"
 #include "data/open_token_source.h"
 #include "data/sample_packing.h"
 #include "data/synthetic_vocabulary.h"
@@ -58,13 +57,13 @@ SequenceSet from_sequences(const std::vector<std::vector<int64_t>>& sequences,
   return set;
 }
 
-SequenceSet synthetic_set(const SequenceSpec& spec, int64_t vocab_size) {
+SequenceSet synthetic_set(const data::SequenceSpec& spec, int64_t vocab_size) {
   namespace synthetic = data::synthetic;
   if (vocab_size < synthetic::kVocabSize)
     fail("--data synthetic: the model's vocabulary (", vocab_size, ") is smaller than the synthetic task's (",
          synthetic::kVocabSize, "); score it on its own corpus instead");
   const auto problems =
-      synthetic::generate_split(spec.task, parse_split(spec.split), std::size_t(spec.samples), spec.seed);
+      synthetic::generate_split(spec.task, data::parse_split(spec.split), std::size_t(spec.samples), spec.seed);
   std::vector<std::vector<int64_t>> sequences, prompts;
   std::vector<std::vector<uint8_t>> counted;
   std::vector<std::string> answers;
@@ -91,7 +90,7 @@ SequenceSet synthetic_set(const SequenceSpec& spec, int64_t vocab_size) {
   return set;
 }
 
-SequenceSet corpus_set(const SequenceSpec& spec, int64_t vocab_size) {
+SequenceSet corpus_set(const data::SequenceSpec& spec, int64_t vocab_size) {
   std::optional<data::TokenDType> raw;
   if (spec.raw_dtype == "uint16")
     raw = data::TokenDType::U16;
@@ -160,14 +159,7 @@ SequenceBatch SequenceSet::gather(const std::vector<int64_t>& rows, at::Device d
   return {take(input_ids), take(targets), take(loss_mask)};
 }
 
-data::synthetic::Split parse_split(const std::string& name) {
-  using data::synthetic::Split;
-  static constexpr Spelling<Split> kSplits[] = {
-      {Split::Train, "train"}, {Split::Validation, "validation"}, {Split::Test, "test"}};
-  return parse_spelling(kSplits, name, "--split");
-}
-
-SequenceSet load_sequences(const SequenceSpec& spec, int64_t vocab_size) {
+SequenceSet load_sequences(const data::SequenceSpec& spec, int64_t vocab_size) {
   if (spec.samples <= 0) fail("--samples must be positive, got ", spec.samples);
   if (spec.source == "synthetic") return synthetic_set(spec, vocab_size);
   if (spec.seq_len < 2) fail("--seq-len must be at least 2, got ", spec.seq_len);

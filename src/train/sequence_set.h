@@ -8,24 +8,9 @@
 
 #include <ATen/ATen.h>
 
-#include "data/synthetic_task.h"
+#include "data/sequence_spec.h"
 
 namespace hybridize::train {
-
-struct SequenceSpec {
-  // "synthetic" or the path of a pre-tokenized corpus (.idx/.bin, .npy, raw).
-  std::string source = "synthetic";
-  std::string split = "validation";  // synthetic only: train | validation | test
-  int64_t samples = 128;
-  int64_t offset = 0;     // corpus only: skip this many samples of the shuffled order
-  int64_t seq_len = 512;  // corpus only: tokens per sample
-  std::string raw_dtype;  // corpus only, for raw files: uint16 | uint32
-  // corpus only: count every target even where the corpus records loss spans
-  // (SFT data: assistant tokens only), instead of the spans' tokens alone.
-  bool ignore_loss_spans = false;
-  uint64_t seed = data::synthetic::kDefaultSeed;
-  data::synthetic::TaskConfig task = data::synthetic::kDemoTask;  // synthetic only
-};
 
 // Rows of a SequenceSet on a device, cut after the last counted position
 // (causal models' counted positions never see the padding after it).
@@ -34,7 +19,7 @@ struct SequenceBatch {
 };
 
 struct SequenceSet {
-  std::string spec;          // canonical text of the SequenceSpec, for the store
+  std::string spec;          // canonical text of the data::SequenceSpec, for the store
   std::string content_hash;  // of the token ids and masks
   at::Tensor input_ids;      // [N, T] int64, padded
   at::Tensor targets;        // [N, T] int64: the next token at each position
@@ -55,8 +40,6 @@ struct SequenceSet {
 
 // Throws Error naming the flag or file when the spec cannot be served
 // (unknown split, corpus too small for `samples` of `seq_len`, ...).
-SequenceSet load_sequences(const SequenceSpec& spec, int64_t vocab_size);
-
-data::synthetic::Split parse_split(const std::string& name);
+SequenceSet load_sequences(const data::SequenceSpec& spec, int64_t vocab_size);
 
 }  // namespace hybridize::train

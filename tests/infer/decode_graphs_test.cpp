@@ -70,7 +70,7 @@ TEST_CASE("generation with CUDA graphs gives the tokens of eager generation, als
   // Two rows for four requests of their own budgets, prompts in chunks of 3: one graph replayed
   // while rows take new sequences gives what eager steps of the same rows give.
   std::vector<infer::GenerationRequest> requests;
-  for (std::size_t i = 0; i < prompts.size(); ++i) requests.push_back({prompts[i], int64_t(40 + 25 * i)});
+  for (std::size_t i = 0; i < prompts.size(); ++i) requests.push_back({prompts[i], int64_t(40 + 25 * i), std::nullopt});
   options.max_batch = 2;
   options.prefill_tokens = 3;
   options.cuda_graphs = false;

@@ -77,6 +77,10 @@ TEST_CASE("the demo's benchmark file is its task's test split, and the demo teac
   const auto again = infer::evaluate(results, *teacher.model, fake_record("teacher"), teacher_dir, task, settings);
   CHECK(again.generated == 0);
   CHECK(again.summary.pass_at_1.value == summary.pass_at_1.value);
+  // Greedy generation draws nothing: another seed is the same evaluation.
+  settings.seed = 9;
+  CHECK(infer::evaluate(results, *teacher.model, fake_record("teacher"), teacher_dir, task, settings).evaluation.id ==
+        outcome.evaluation.id);
 }
 
 TEST_CASE("a sampled evaluation repeats from its seed and resumes with only what is missing", "[infer][eval]") {

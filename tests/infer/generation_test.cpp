@@ -50,7 +50,8 @@ TEST_CASE("continuous batching gives each request its solo tokens while others c
   // start (chunked prefill of 2 tokens a forward) while earlier ones decode.
   std::vector<infer::GenerationRequest> requests;
   const std::vector<int64_t> budgets = {3, 11, 6, 1, 9, 4, 7};
-  for (std::size_t i = 0; i < budgets.size(); ++i) requests.push_back({kPrompts[i % kPrompts.size()], budgets[i]});
+  for (std::size_t i = 0; i < budgets.size(); ++i)
+    requests.push_back({kPrompts[i % kPrompts.size()], budgets[i], std::nullopt});
   requests[5].prompt = {30, 31, 32, 33, 34, 35, 36, 37, 38};
   infer::GenerationOptions options;
   options.max_new_tokens = 5;

@@ -19,7 +19,7 @@ struct Fixture {
   model::CausalLM teacher = model::load_causal_lm(dir);
   train::SequenceSet data;
   Fixture() {
-    train::SequenceSpec spec;
+    data::SequenceSpec spec;
     spec.samples = 5;
     data = train::load_sequences(spec, teacher->config.vocab_size);
   }
@@ -54,7 +54,7 @@ void check_close(const std::vector<double>& actual, const std::vector<double>& e
 }  // namespace
 
 TEST_CASE("the synthetic evaluation set counts exactly the completion's tokens", "[search]") {
-  train::SequenceSpec spec;
+  data::SequenceSpec spec;
   spec.samples = 4;
   const auto set = train::load_sequences(spec, 96);
   REQUIRE(set.size() == 4);
@@ -162,7 +162,7 @@ TEST_CASE("proxies equal the cosines of the hidden states around each layer", "[
 TEST_CASE("LOO accuracy drop is the teacher's exact-match answers minus the ablated model's", "[search]") {
   const auto dir = std::filesystem::path(HYBRIDIZE_SOURCE_DIR) / "configs" / "demo-teacher";
   auto teacher = model::load_causal_lm(dir);
-  train::SequenceSpec spec;
+  data::SequenceSpec spec;
   spec.samples = 24;
   const auto data = train::load_sequences(spec, teacher->config.vocab_size);
   infer::TaskAnswers task{data.prompts, data.answers, data.loss_mask.sum(1).max().item<int64_t>() + 2};

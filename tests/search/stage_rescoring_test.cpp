@@ -15,7 +15,7 @@ using namespace hybridize;
 TEST_CASE("re-ranking probes the parent's remaining attention layers and takes the closest", "[search][rescore]") {
   auto teacher = model::load_causal_lm(testing::reference_model("llama"));  // 3 layers, vocab 96
   auto parent = testing::random_hybrid(*teacher, "MAA");
-  train::SequenceSpec spec;
+  data::SequenceSpec spec;
   spec.samples = 4;
   const auto data = train::load_sequences(spec, teacher->config.vocab_size);
   search::MmrOptions options;

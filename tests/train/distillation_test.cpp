@@ -18,7 +18,7 @@ struct Setup {
   train::SequenceSet data;
   train::DistillationSettings settings;
   Setup() {
-    train::SequenceSpec spec;
+    data::SequenceSpec spec;
     spec.split = "train";
     spec.samples = 24;
     data = train::load_sequences(spec, teacher->config.vocab_size);

@@ -32,8 +32,8 @@ void write_corpus(const std::filesystem::path& prefix, bool with_spans) {
   writer.finish();
 }
 
-train::SequenceSpec corpus_spec(const std::filesystem::path& prefix, int64_t samples, int64_t offset) {
-  train::SequenceSpec spec;
+data::SequenceSpec corpus_spec(const std::filesystem::path& prefix, int64_t samples, int64_t offset) {
+  data::SequenceSpec spec;
   spec.source = prefix.string();
   spec.samples = samples;
   spec.offset = offset;
