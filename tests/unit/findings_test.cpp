@@ -113,7 +113,7 @@ struct FindingsStore {
 PlanSpec plan(const std::string& strategy, const std::vector<double>& kls,
               std::vector<std::string> layouts = {"AAAM", "AAMM", "AMMM"}) {
   PlanSpec spec{strategy, {}};
-  for (std::size_t i = 0; i < kls.size(); ++i) spec.stages.push_back({layouts[i], kls[i], 1.0 + kls[i]});
+  for (std::size_t i = 0; i < kls.size(); ++i) spec.stages.push_back({layouts[i], kls[i], 1.0 + kls[i], std::nullopt});
   return spec;
 }
 
