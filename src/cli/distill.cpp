@@ -23,6 +23,7 @@ struct DistillCommandOptions {
   search::ExecuteOptions execute;
   std::string stages;
   std::string divergence = "reverse";
+  std::string loss = "kl";
   std::string trainable = "mixers";
   std::string autocast = "auto";
   int64_t stop_after = 0;
@@ -35,6 +36,7 @@ void run_distill(DistillCommandOptions& options) {
   auto& execute = options.execute;
   if (!options.stages.empty()) execute.stages = parse_layer_list(options.stages, "--stages");
   execute.settings.divergence = train::parse_divergence(options.divergence, "--divergence");
+  execute.settings.loss = train::parse_stage_loss(options.loss);
   execute.settings.trainable = train::parse_trainable(options.trainable);
   execute.settings.autocast = train::parse_autocast(options.autocast);
   execute.settings.validate();  // before the teacher loads
@@ -140,6 +142,14 @@ void add_distill_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--warmup", settings.warmup_steps, "Warm-up steps")->check(at_least(0))->capture_default_str();
   command->add_option("--divergence", options->divergence, "reverse (KL(student||teacher), the paper's) or forward")
+      ->capture_default_str();
+  command
+      ->add_option("--loss", options->loss,
+                   "kl (distil from the teacher), ce (next-token cross-entropy on the data's counted targets: "
+                   "SFT on reasoning traces) or kl+ce")
+      ->capture_default_str();
+  command->add_option("--ce-weight", settings.ce_weight, "Weight of the cross-entropy beside the divergence (kl+ce)")
+      ->check(positive_real())
       ->capture_default_str();
   command->add_option("--temperature", settings.temperature, "Distillation temperature")
       ->check(positive_real())

@@ -147,6 +147,8 @@ void distill(const RunConfig& config, const std::vector<store::PlanRecord>& plan
     options.settings.warmup_steps = config.distill_warmup;
     options.settings.trainable = train::parse_trainable(config.train);
     options.settings.divergence = forward ? train::Divergence::ForwardKL : train::Divergence::ReverseKL;
+    options.settings.loss = train::parse_stage_loss(config.loss);
+    options.settings.ce_weight = config.ce_weight;
     options.settings.seed = config.seed;
     options.rescore.steps = config.mmr_steps;  // the paper strategy's re-ranking probes, as scored
     options.rescore.learning_rate = config.mmr_lr;

@@ -133,10 +133,10 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   plan.read("strategies", config.strategies);
   plan.read("keep", config.keep);
   plan.read("max_per_stage", config.max_per_stage);
-  TableReader distill(
-      root, "distill",
-      {"steps", "batch", "accumulation", "lr", "warmup", "train", "activation_checkpointing", "compare_forward_kl"},
-      name);
+  TableReader distill(root, "distill",
+                      {"steps", "batch", "accumulation", "lr", "warmup", "train", "activation_checkpointing",
+                       "compare_forward_kl", "loss", "ce_weight"},
+                      name);
   distill.read("steps", config.distill_steps);
   distill.read("batch", config.distill_batch);
   distill.read("accumulation", config.distill_accumulation);
@@ -145,6 +145,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
   distill.read("warmup", config.distill_warmup);
   distill.read("train", config.train);
   distill.read("compare_forward_kl", config.compare_forward_kl);
+  distill.read("loss", config.loss);
+  distill.read("ce_weight", config.ce_weight);
   TableReader eval(root, "eval",
                    {"tasks", "samples", "temperature", "max_new_tokens", "gate_max_drop", "gate_below_parent"}, name);
   eval.read("tasks", config.eval_tasks);
@@ -177,8 +179,8 @@ RunConfig read_run_config(const std::filesystem::path& file) {
                                                                  {"bench.gen_len", config.gen_len}})
     require_positive(name, key, value);
   if (config.seq_len < 2) fail(name, ": key 'data.seq_len' must be at least 2, got ", config.seq_len);
-  for (const auto& [key, value] :
-       std::map<const char*, double>{{"score.mmr_lr", config.mmr_lr}, {"distill.lr", config.distill_lr}})
+  for (const auto& [key, value] : std::map<const char*, double>{
+           {"score.mmr_lr", config.mmr_lr}, {"distill.lr", config.distill_lr}, {"distill.ce_weight", config.ce_weight}})
     if (!(value > 0) || !std::isfinite(value)) fail(name, ": key '", key, "' must be a positive number, got ", value);
   for (const auto& [key, value] : std::map<const char*, double>{{"eval.temperature", config.eval_temperature},
                                                                 {"eval.gate_max_drop", config.gate_max_drop}})
@@ -199,6 +201,7 @@ RunConfig read_run_config(const std::filesystem::path& file) {
     for (const auto& strategy : config.strategies) search::parse_strategy(strategy);
   });
   with_context(name + ": key 'distill.train': ", [&] { train::parse_trainable(config.train); });
+  with_context(name + ": key 'distill.loss': ", [&] { train::parse_stage_loss(config.loss); });
   // Paths in the file are relative to the file's folder, so a config works from any directory.
   const auto base = file.parent_path();
   auto resolve = [&](std::filesystem::path& path) {

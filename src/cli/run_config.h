@@ -47,6 +47,8 @@ struct RunConfig {
   double distill_lr = 1e-3;
   int64_t distill_warmup = 20;
   std::string train = "mixers";
+  std::string loss = "kl";  // kl, ce or kl+ce
+  double ce_weight = 1.0;
   bool compare_forward_kl = true;  // distil the first strategy's plan once more with forward KL
   // [eval]
   std::vector<std::filesystem::path> eval_tasks;  // benchmark task files; none: no benchmark evaluation

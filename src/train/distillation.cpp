@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "core/spelling.h"
@@ -17,7 +19,13 @@ namespace hybridize::train {
 namespace {
 constexpr Spelling<Trainable> kTrainable[] = {
     {Trainable::NewMixers, "new-mixers"}, {Trainable::Mixers, "mixers"}, {Trainable::Everything, "all"}};
+constexpr Spelling<StageLoss> kStageLoss[] = {
+    {StageLoss::Divergence, "kl"}, {StageLoss::CrossEntropy, "ce"}, {StageLoss::Both, "kl+ce"}};
 }  // namespace
+
+StageLoss parse_stage_loss(const std::string& name) { return parse_spelling(kStageLoss, name, "--loss"); }
+
+const char* stage_loss_name(StageLoss loss) { return spelling_of(kStageLoss, loss); }
 
 Trainable parse_trainable(const std::string& name) { return parse_spelling(kTrainable, name, "--train"); }
 
@@ -27,6 +35,7 @@ void DistillationSettings::validate() const {
   OptimizationSettings::validate("distillation ");
   if (temperature <= 0) fail("distillation temperature must be positive, got ", temperature);
   if (d_state <= 0) fail("d_state must be positive, got ", d_state);
+  if (!(ce_weight > 0) || !std::isfinite(ce_weight)) fail("--ce-weight must be a positive number, got ", ce_weight);
 }
 
 nlohmann::json DistillationSettings::to_json() const {
@@ -37,6 +46,8 @@ nlohmann::json DistillationSettings::to_json() const {
                {"d_state", d_state},
                {"seed", seed},
                {"autocast", autocast_name(autocast)}});
+  // Only where it is not plain distillation, so the checkpoints of distillation stages keep their settings.
+  if (loss != StageLoss::Divergence) json.update({{"loss", stage_loss_name(loss)}, {"ce_weight", ce_weight}});
   return json;
 }
 
@@ -105,19 +116,27 @@ StageResult distill_stage(model::CausalLMImpl& teacher, model::CausalLMImpl& par
     const int64_t global_tokens = data.loss_mask.index_select(0, at::tensor(rows)).sum().item<int64_t>();
     const std::vector<int64_t> own_rows(rows.begin() + rank * share, rows.begin() + (rank + 1) * share);
     const auto batch = data.gather(own_rows, device);
-    at::Tensor teacher_hidden;
-    {
-      torch::NoGradGuard no_grad;
-      teacher_hidden = teacher.model->forward(batch.input_ids).flatten(0, 1);
-    }
     at::Tensor student_hidden;
     {
       const model::AutocastRegion region(device.type(), autocast);
       student_hidden = loss_hidden(result.student->model->forward(batch.input_ids).flatten(0, 1), autocast);
     }
-    return {distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden, batch.loss_mask.flatten(),
-                              settings.divergence, settings.temperature, global_tokens),
-            global_tokens};
+    const auto mask = batch.loss_mask.flatten();
+    at::Tensor loss;
+    if (settings.loss != StageLoss::CrossEntropy) {  // a cross-entropy stage needs no teacher forward
+      at::Tensor teacher_hidden;
+      {
+        torch::NoGradGuard no_grad;
+        teacher_hidden = teacher.model->forward(batch.input_ids).flatten(0, 1);
+      }
+      loss = distillation_loss(teacher_head, teacher_hidden, student_head, student_hidden, mask, settings.divergence,
+                               settings.temperature, global_tokens);
+    }
+    if (settings.loss != StageLoss::Divergence) {
+      const auto ce = cross_entropy_loss(student_head, student_hidden, batch.targets.flatten(), mask, global_tokens);
+      loss = loss.defined() ? loss + settings.ce_weight * ce : ce;
+    }
+    return {loss, global_tokens};
   };
   auto after_step = [&](const StepProgress& step) {
     result.curve.push_back(step.loss);

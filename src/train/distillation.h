@@ -30,6 +30,15 @@ enum class Trainable {
 Trainable parse_trainable(const std::string& name);
 const char* trainable_name(Trainable trainable);
 
+// What a stage's loss is made of: the divergence from the teacher (the
+// distillation stages), next-token cross-entropy on the data's counted
+// targets (the final SFT on reasoning traces: the assistant spans of
+// `data tokenize` output), or both, the cross-entropy weighted by ce_weight.
+enum class StageLoss { Divergence, CrossEntropy, Both };
+// "kl", "ce" or "kl+ce"; throws Error naming --loss otherwise.
+StageLoss parse_stage_loss(const std::string& name);
+const char* stage_loss_name(StageLoss loss);
+
 // A stage's steps, batch and schedule are its OptimizationSettings.
 struct DistillationSettings : OptimizationSettings {
   DistillationSettings()
@@ -42,6 +51,8 @@ struct DistillationSettings : OptimizationSettings {
 
   Divergence divergence = Divergence::ReverseKL;
   double temperature = 1.0;
+  StageLoss loss = StageLoss::Divergence;
+  double ce_weight = 1.0;  // of the cross-entropy beside the divergence (kl+ce)
   Trainable trainable = Trainable::Mixers;
   int64_t d_state = 16;
   uint64_t seed = 1;                   // fresh mixer parts and data order

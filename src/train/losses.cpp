@@ -236,10 +236,10 @@ at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& te
 }
 
 at::Tensor cross_entropy_loss(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets,
-                              const at::Tensor& mask) {
+                              const at::Tensor& mask, int64_t mean_over) {
   check_head(head, hidden, "model");
   check_per_token(targets, at::kLong, hidden.size(0), "targets");
-  return masked_mean(LogitLoss::CrossEntropy, head, hidden, at::Tensor(), at::Tensor(), targets, mask, 1.0);
+  return masked_mean(LogitLoss::CrossEntropy, head, hidden, at::Tensor(), at::Tensor(), targets, mask, 1.0, mean_over);
 }
 
 }  // namespace hybridize::train

@@ -47,6 +47,6 @@ at::Tensor distillation_loss(const LogitHead& teacher_head, const at::Tensor& te
                              const LogitHead& student_head, const at::Tensor& student_hidden, const at::Tensor& mask,
                              Divergence kind, double temperature = 1.0, int64_t mean_over = 0);
 at::Tensor cross_entropy_loss(const LogitHead& head, const at::Tensor& hidden, const at::Tensor& targets,
-                              const at::Tensor& mask);
+                              const at::Tensor& mask, int64_t mean_over = 0);
 
 }  // namespace hybridize::train

@@ -301,8 +301,10 @@ expect_error "run config with a gate but no benchmark" "a quality gate ('eval.ga
   run "$work/gate.toml"
 printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nstpes = 3\n' > "$work/typo.toml"
 expect_error "run config with an unknown key" \
-  "unknown key 'distill.stpes'; valid keys of [distill]: accumulation, activation_checkpointing, batch, compare_forward_kl" \
+  "unknown key 'distill.stpes'; valid keys of [distill]: accumulation, activation_checkpointing, batch, ce_weight, compare_forward_kl, loss" \
   run "$work/typo.toml"
+printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nloss = "mse"\n' > "$work/loss.toml"
+expect_error "run config with an unknown loss" "key 'distill.loss': --loss: 'mse' is not one of kl, ce, kl+ce" run "$work/loss.toml"
 printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\nactivation_checkpointing = 3\n' > "$work/type.toml"
 expect_error "run config with a wrong type" "key 'distill.activation_checkpointing' must be true or false" run "$work/type.toml"
 printf '[model]\npath = "m"\n[plan]\ntargets = [1]\n[distill]\naccumulation = 0\n' > "$work/zero.toml"

@@ -214,3 +214,38 @@ TEST_CASE("on CUDA with a bf16 teacher, autocast is on by default and the stage'
     CHECK(item.value().is_cuda());
   }
 }
+
+TEST_CASE("the SFT loss is the student's cross-entropy on the counted targets, alone or beside the divergence",
+          "[train][distill]") {
+  Setup s;
+  // One step over every sample, a student equal to its teacher: the first loss is the teacher's own.
+  s.settings.steps = 1;
+  s.settings.warmup_steps = 0;
+  s.settings.batch = s.data.size();
+  s.settings.trainable = train::Trainable::Everything;
+  const auto same = model::Layout::parse("AA", 2, "test");
+  // By hand: log-softmax of the full logits at each target, averaged over the counted positions (the
+  // synthetic task's completions: the prompts' positions are masked out, as chat data's non-assistant spans are).
+  double nll = 0;
+  {
+    torch::NoGradGuard no_grad;
+    const auto log_probabilities = at::log_softmax(s.teacher->forward(s.data.input_ids).to(at::kDouble), -1);
+    const auto picked = log_probabilities.gather(-1, s.data.targets.unsqueeze(-1)).squeeze(-1);
+    nll = -(picked.masked_select(s.data.loss_mask).mean().item<double>());
+  }
+  REQUIRE(nll > 1);
+  const auto first_loss = [&](train::StageLoss loss, double weight) {
+    TempDir dir;
+    s.settings.loss = loss;
+    s.settings.ce_weight = weight;
+    return train::distill_stage(*s.teacher, *s.teacher, same, s.data, s.settings, checkpointed_in(dir / "c"))
+        .curve.at(0);
+  };
+  CHECK(first_loss(train::StageLoss::CrossEntropy, 1.0) == Approx(nll).epsilon(1e-5));
+  CHECK(first_loss(train::StageLoss::Both, 0.5) == Approx(0.5 * nll).epsilon(1e-5));  // the KL is 0
+  CHECK(first_loss(train::StageLoss::Divergence, 1.0) == Approx(0).margin(1e-6));
+  CHECK(train::parse_stage_loss("kl+ce") == train::StageLoss::Both);
+  REQUIRE_ERROR(train::parse_stage_loss("mse"), "--loss");
+  s.settings.ce_weight = 0;
+  REQUIRE_ERROR(s.settings.validate(), "--ce-weight must be a positive number, got 0");
+}
