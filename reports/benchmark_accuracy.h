@@ -38,6 +38,11 @@ std::vector<BenchmarkAccuracy> read_benchmark_accuracy(store::ResultsStore& stor
                                                        const std::vector<PlanView>& plans,
                                                        const std::vector<store::BenchmarkRecord>& benchmarks);
 
+// A share (an interval's end) in percent; none stays none.
+inline std::optional<double> as_percent(const std::optional<double>& share) {
+  return share ? std::optional(100 * *share) : std::nullopt;
+}
+
 // How an evaluation generated: "greedy, 64 new tokens, synthetic prompts" or "4 samples at T=0.6, top-p 0.95, ...".
 std::string describe_settings(const nlohmann::json& settings);
 

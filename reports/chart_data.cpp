@@ -216,11 +216,8 @@ std::optional<Chart> accuracy_frontier_chart(const BenchmarkAccuracy& benchmark,
       chart.series.push_back({series, {}});
     }
     const auto& pass = point.summary->pass_at_1;
-    const auto percent = [](const std::optional<double>& value) -> std::optional<double> {
-      return value ? std::optional(100 * *value) : std::nullopt;
-    };
     chart.series[series_of[series]].points.push_back(
-        {*point.speedup, 100 * pass.value, percent(pass.ci_low), percent(pass.ci_high),
+        {*point.speedup, 100 * pass.value, as_percent(pass.ci_low), as_percent(pass.ci_high),
          point.stage_position ? "stage " + std::to_string(*point.stage_position) + ", " + layout_name(point.layout)
                               : std::string("teacher")});
   }

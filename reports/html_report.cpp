@@ -530,10 +530,7 @@ void benchmarks(Page& page, const ReportModel& model) {
       std::string row = "<tr>" + td(who) + td(std::to_string(point.mamba_layers), true);
       if (point.summary) {
         const auto& s = *point.summary;
-        const auto percent = [](const std::optional<double>& value) -> std::optional<double> {
-          return value ? std::optional(100 * *value) : std::nullopt;
-        };
-        row += value_cell(100 * s.pass_at_1.value, percent(s.pass_at_1.ci_low), percent(s.pass_at_1.ci_high)) +
+        row += value_cell(100 * s.pass_at_1.value, as_percent(s.pass_at_1.ci_low), as_percent(s.pass_at_1.ci_high)) +
                td(std::to_string(s.generations), true) + td(std::to_string(s.no_answer), true) +
                td(std::to_string(s.truncated), true) + td(number(s.mean_tokens), true);
       } else {
