@@ -56,6 +56,11 @@ std::vector<BenchmarkAccuracy> read_benchmark_accuracy(store::ResultsStore& stor
     summaries[{benchmark_of(evaluation), teacher ? std::nullopt : evaluation.stage_id}] =
         store::summarize_evaluation(samples, evaluation.settings.value("seed", uint64_t(0)));
   }
+  // Why a quality gate skipped a stage, read once for every benchmark.
+  std::map<int64_t, std::string> gated;
+  for (const auto& plan : plans)
+    for (const auto& view : plan.stages)
+      gated[view.stage.id] = store.stage_metrics(view.stage.id).value("gated", std::string());
   for (std::size_t b = 0; b < out.size(); ++b) {
     AccuracyPoint teacher{
         "", std::nullopt, 0,  std::string(std::size_t(std::max<int64_t>(run.model.num_layers, 0)), 'A'), "done",
@@ -70,7 +75,7 @@ std::vector<BenchmarkAccuracy> read_benchmark_accuracy(store::ResultsStore& stor
                             stage.status,       "",
                             std::nullopt,       speedup_of(stage.layout, benchmarks)};
         if (const auto found = summaries.find({b, stage.id}); found != summaries.end()) point.summary = found->second;
-        point.note = store.stage_metrics(stage.id).value("gated", std::string());
+        point.note = gated[stage.id];
         out[b].points.push_back(std::move(point));
       }
   }

@@ -197,12 +197,15 @@ class PlanExecution {
           infer::evaluate(results, student_model, record, teacher_dir(), task, options.eval_settings, stage.id);
       log_benchmark("stage " + std::to_string(stage.position), task, outcome);
       evaluations[{stage.position, task.name}] = outcome.evaluation.id;
-      GatedTask entry{task.name, {}, {}, stored.samples(outcome.evaluation.id)};
+      if (!options.gate.enabled()) continue;
+      // The judged outcomes alone: the gate needs no generated text.
+      const auto outcomes = [&](int64_t id) { return stored.samples(id, /*with_completions=*/false); };
+      GatedTask entry{task.name, {}, {}, outcomes(outcome.evaluation.id)};
       if (const auto found = evaluations.find({-1, task.name}); found != evaluations.end())
-        entry.teacher = stored.samples(found->second);
+        entry.teacher = outcomes(found->second);
       if (stage.parent_position)
         if (const auto found = evaluations.find({*stage.parent_position, task.name}); found != evaluations.end())
-          entry.parent = stored.samples(found->second);
+          entry.parent = outcomes(found->second);
       gated.push_back(std::move(entry));
     }
     return options.gate.enabled() ? gate_verdict(options.gate, gated, options.eval_settings.seed) : std::nullopt;

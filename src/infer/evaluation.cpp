@@ -173,7 +173,7 @@ EvalOutcome evaluate(store::ResultsStore& store, model::CausalLMImpl& model, con
   progress.finish();
   evaluations.finish(id);
   outcome.evaluation.status = "done";
-  outcome.summary = store::summarize_evaluation(evaluations.samples(id), settings.seed);
+  outcome.summary = store::summarize_evaluation(evaluations.samples(id, /*with_completions=*/false), settings.seed);
   return outcome;
 }
 

@@ -33,9 +33,10 @@ EvaluationRecord EvaluationStore::open(const ModelRecord& model, const EvalTaskR
   Database& database = store_.database();
   const std::string settings_hash = hash_text(settings.dump());
   const int64_t model_id = store_.model_id(model);
+  int64_t task_id = 0;
   {
     Transaction transaction(database);
-    const int64_t task_id = find_or_add_task(database, task);
+    task_id = find_or_add_task(database, task);
     Statement insert(database,
                      "INSERT INTO evaluations (model_id, task_id, settings, settings_hash, code_version, stage_id) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (model_id, task_id, settings_hash) DO UPDATE SET "
@@ -49,8 +50,9 @@ EvaluationRecord EvaluationStore::open(const ModelRecord& model, const EvalTaskR
     insert.run();
     transaction.commit();
   }
-  for (auto& evaluation : model_evaluations(model.content_hash))
-    if (evaluation.task.content_hash == task.content_hash && evaluation.settings == settings) return evaluation;
+  auto found = read("WHERE e.model_id = ?1 AND e.task_id = ?2 AND e.settings_hash = ?3",
+                    [&](Statement& query) { query.bind(1, model_id).bind(2, task_id).bind(3, settings_hash); });
+  if (!found.empty()) return std::move(found.front());
   fail(database.path().string(), ": evaluation of ", model.path, " on ", task.name, " not found after it was written");
 }
 
@@ -128,10 +130,6 @@ std::vector<EvaluationRecord> EvaluationStore::read(const std::string& where,
 std::vector<EvaluationRecord> EvaluationStore::evaluations(std::optional<int64_t> stage_id) {
   if (!stage_id) return read("", {});
   return read("WHERE e.stage_id = ?1", [&](Statement& query) { query.bind(1, *stage_id); });
-}
-
-std::vector<EvaluationRecord> EvaluationStore::model_evaluations(const std::string& model_hash) {
-  return read("WHERE m.content_hash = ?1", [&](Statement& query) { query.bind(1, model_hash); });
 }
 
 std::map<int64_t, double> problem_pass_rates(const std::vector<EvalSampleRecord>& samples) {

@@ -77,8 +77,6 @@ class EvaluationStore {
   std::vector<EvalSampleRecord> samples(int64_t evaluation_id, bool with_completions = true);
   // Every evaluation, oldest first; of one stage when `stage_id` is given.
   std::vector<EvaluationRecord> evaluations(std::optional<int64_t> stage_id = std::nullopt);
-  // The evaluations of the model with this content hash, oldest first.
-  std::vector<EvaluationRecord> model_evaluations(const std::string& model_hash);
 
  private:
   std::vector<EvaluationRecord> read(const std::string& where, const std::function<void(Statement&)>& bind);

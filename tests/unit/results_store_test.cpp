@@ -284,7 +284,7 @@ TEST_CASE("evaluations: one per model, task and settings; generations kept once;
   CHECK(summary.pass_at_1.ci_low.value() <= 0.75);
   CHECK(summary.pass_at_1.ci_high.value() >= 0.75);
   evaluations.finish(first.id);
-  const auto stored = evaluations.model_evaluations("hash-a");
+  const auto stored = evaluations.evaluations();
   REQUIRE(stored.size() == 2);
   CHECK(stored[0].status == "done");
   CHECK(stored[0].seconds == Approx(5.0));
